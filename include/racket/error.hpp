@@ -1,0 +1,108 @@
+// Racket: broker-less publish/subscribe over IP multicast.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+namespace racket {
+
+/// Racket's own error conditions, reported as `std::error_code` in
+/// `racket::error_category()`. Outcomes that are normal (a duplicate
+/// suppressed, a send that would block) are values, never errors.
+enum class errc {
+  // Multicast pool
+  invalid_pool_address = 1,  ///< pool text is not `address/prefix`
+  pool_not_multicast,        ///< pool base (or the whole prefix) is not multicast
+  pool_no_host_bits,         ///< prefix leaves no host bits to hash into
+  pool_host_bits_set,        ///< base address has bits set beyond its prefix
+  invalid_port_range,        ///< port text unparsable, empty range, 0, or > 65535
+  family_mismatch,           ///< IPv4 where IPv6 was expected, or the reverse
+  // Names, subjects, filters
+  invalid_stream_name,       ///< stream name empty, > 255 bytes, or holds a NUL
+  invalid_subject,           ///< empty token, > 255 bytes, wildcard or NUL in subject
+  invalid_filter,            ///< empty token, > 255 bytes, `*` inside a token
+  // Publishing
+  payload_too_large,         ///< record does not fit the configured datagram size
+  codec_error,               ///< the codec could not turn bytes into a value
+  // Wire decoding (every datagram from the network is hostile)
+  truncated,                 ///< shorter than the fixed header or a record says
+  bad_magic,                 ///< does not start with the Racket magic
+  bad_version,               ///< a wire version this build does not speak
+  bad_kind,                  ///< unknown datagram kind
+  bad_checksum,              ///< integrity check failed
+  bad_length,                ///< a length field points past the end, or is zero where it may not be
+  oversize,                  ///< larger than the largest datagram accepted
+  bad_record,                ///< a record's fields make no sense (bad subject, bad flags, count mismatch)
+  // Transport
+  unknown_interface,         ///< an interface name the machine does not have
+  no_interfaces,             ///< no usable interface for the pool's address family
+  not_open,                  ///< operation on a closed publisher, subscriber or transport
+};
+
+namespace detail {
+
+class error_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "racket"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::invalid_pool_address: return "invalid multicast pool address (expected address/prefix)";
+      case errc::pool_not_multicast: return "multicast pool is not inside a multicast range";
+      case errc::pool_no_host_bits: return "multicast pool prefix leaves no host bits";
+      case errc::pool_host_bits_set: return "multicast pool base address has host bits set";
+      case errc::invalid_port_range: return "invalid port range (expected first-last within 1..65535, first <= last)";
+      case errc::family_mismatch: return "address family mismatch";
+      case errc::invalid_stream_name: return "invalid stream name (1..255 bytes, no NUL)";
+      case errc::invalid_subject: return "invalid subject (dot-separated non-empty tokens, at most 255 bytes, no wildcard)";
+      case errc::invalid_filter: return "invalid subject filter (dot-separated non-empty tokens, '*' only as a whole token)";
+      case errc::payload_too_large: return "message does not fit the maximum datagram size";
+      case errc::codec_error: return "payload could not be decoded by the stream's codec";
+      case errc::truncated: return "datagram truncated";
+      case errc::bad_magic: return "datagram has a bad magic";
+      case errc::bad_version: return "datagram has an unsupported wire version";
+      case errc::bad_kind: return "datagram has an unknown kind";
+      case errc::bad_checksum: return "datagram checksum mismatch";
+      case errc::bad_length: return "datagram length field out of bounds";
+      case errc::oversize: return "datagram larger than the maximum accepted size";
+      case errc::bad_record: return "datagram record is malformed";
+      case errc::unknown_interface: return "unknown network interface";
+      case errc::no_interfaces: return "no usable network interface for the pool's address family";
+      case errc::not_open: return "object is not open";
+    }
+    return "unknown racket error";
+  }
+};
+
+}  // namespace detail
+
+/// The category of every `racket::errc`.
+inline const std::error_category& error_category() noexcept {
+  static const detail::error_category_impl instance;
+  return instance;
+}
+
+/// Makes `racket::errc` usable wherever a `std::error_code` is expected.
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+namespace detail {
+
+// Throws std::system_error whose what() names the offending value, e.g.
+// "stream name 'x': invalid stream name ...".
+[[noreturn]] inline void throw_error(std::error_code ec, const std::string& context) {
+  throw std::system_error(ec, context);
+}
+
+inline void throw_if(std::error_code ec, const std::string& context) {
+  if (ec) throw_error(ec, context);
+}
+
+}  // namespace detail
+}  // namespace racket
+
+template <>
+struct std::is_error_code_enum<racket::errc> : std::true_type {};

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "racket/endpoint.hpp"
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace racket {
+
+/// Options every transport understands (a transport ignores what it cannot apply).
+struct transport_options {
+  /// Interface names to use; empty means every interface that is up and can carry
+  /// multicast for the pool's address family, loopback included.
+  std::vector<std::string> interfaces;
+  /// IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS.
+  int ttl = 1;
+  /// IP_MULTICAST_LOOP: deliver to receivers on the sending host too.
+  bool loopback = true;
+  /// SO_RCVBUF requested for each receive socket (the kernel caps it at rmem_max).
+  int receive_buffer_size = 4 << 20;
+  /// SO_SNDBUF requested for each send socket.
+  int send_buffer_size = 1 << 20;
+};
+
+/// Address family a transport is opened for.
+enum class address_family { v4, v6 };
+
+/// What one `send` did: how many interfaces took the datagram, refused it, or were full.
+struct send_result {
+  std::uint32_t ok = 0;
+  std::uint32_t failed = 0;
+  std::uint32_t would_block = 0;
+};
+
+/// Where a datagram came from.
+struct receive_info {
+  /// Index of the receiving interface in the transport's selection (0 when unknown).
+  std::uint32_t interface_index = 0;
+};
+
+/// Identifies one open receiver of a transport.
+using receiver_id = std::uint64_t;
+
+/// Called for each datagram a receiver gets; the span is valid only during the call.
+using datagram_handler = std::function<void(std::span<const std::byte>, const receive_info&)>;
+
+/// Per-transport counters (plain struct, copied out).
+struct transport_stats {
+  std::uint64_t datagrams_sent = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t send_errors = 0;
+  std::uint64_t send_would_block = 0;
+  std::uint64_t datagrams_received = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t receive_errors = 0;
+  std::uint64_t join_errors = 0;
+  std::uint64_t kernel_drops = 0;  ///< SO_RXQ_OVFL, where the kernel reports it
+};
+
+/// The contract `basic_publisher` and `basic_subscriber` need of a transport.
+/// See docs/architecture.md. Implemented by `udp_transport` and `sim::transport`.
+template <class T>
+concept transport = requires(T& t, const T& ct, const endpoint& ep, std::span<const std::byte> bytes,
+                             address_family family, receiver_id id, datagram_handler handler,
+                             std::error_code& ec) {
+  typename T::context_type;
+  typename T::executor_type;
+  typename T::clock_type;
+  typename T::timer_type;
+  { t.get_executor() } -> std::same_as<typename T::executor_type>;
+  { t.make_timer() } -> std::same_as<typename T::timer_type>;
+  { t.open(family, ec) };
+  { t.send(ep, bytes) } -> std::same_as<send_result>;
+  { t.open_receiver(ep, std::move(handler), ec) } -> std::same_as<receiver_id>;
+  { t.close_receiver(id) };
+  { ct.stats() } -> std::same_as<transport_stats>;
+  { t.close() };
+};
+
+}  // namespace racket

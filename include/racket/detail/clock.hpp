@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <type_traits>
+
+namespace racket::detail {
+
+// The timestamp a publisher stamps on a message: nanoseconds since the Unix epoch. With the
+// real steady clock (used for timers, it never jumps) the stamp comes from the system clock;
+// a virtual clock's own epoch is taken as the Unix epoch, so simulations stay deterministic.
+template <class Clock>
+std::uint64_t wall_time_ns() noexcept {
+  using namespace std::chrono;
+  if constexpr (std::is_same_v<Clock, steady_clock>) {
+    return static_cast<std::uint64_t>(duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count());
+  } else {
+    return static_cast<std::uint64_t>(duration_cast<nanoseconds>(Clock::now().time_since_epoch()).count());
+  }
+}
+
+// splitmix64: a tiny, fast generator with a fixed output on every platform (std's
+// distributions differ between standard libraries, which would break reproducible runs).
+class splitmix64 {
+ public:
+  explicit splitmix64(std::uint64_t seed) noexcept : state_(seed) {}
+  std::uint64_t next() noexcept {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, 1).
+  double unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+ private:
+  std::uint64_t state_;
+};
+
+inline std::uint64_t random_seed() {
+  std::random_device rd;
+  return (std::uint64_t{rd()} << 32) ^ rd();
+}
+
+}  // namespace racket::detail

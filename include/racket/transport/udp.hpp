@@ -1,0 +1,670 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+/// \file
+/// `udp_transport`: the real-network `racket::transport`, IP multicast over Asio UDP sockets
+/// (Linux).
+
+#include "racket/endpoint.hpp"
+#include "racket/error.hpp"
+#include "racket/transport/concepts.hpp"
+#include "racket/transport/interfaces.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+namespace racket {
+
+namespace detail {
+
+inline std::error_code last_errno() noexcept { return {errno, std::system_category()}; }
+
+inline bool set_opt(int fd, int level, int name, const void* value, socklen_t size,
+                    std::error_code& ec) noexcept {
+  if (::setsockopt(fd, level, name, value, size) == 0) return true;
+  ec = last_errno();
+  return false;
+}
+
+inline bool set_int_opt(int fd, int level, int name, int value, std::error_code& ec) noexcept {
+  return set_opt(fd, level, name, &value, sizeof value, ec);
+}
+
+// IPv4 membership by interface index (ip_mreqn), so interfaces without an address or with
+// several addresses are unambiguous.
+inline bool change_membership_v4(int fd, int option, const asio::ip::address_v4& group,
+                                 unsigned ifindex, std::error_code& ec) noexcept {
+  ip_mreqn req{};
+  const auto b = group.to_bytes();
+  std::memcpy(&req.imr_multiaddr, b.data(), b.size());
+  req.imr_ifindex = static_cast<int>(ifindex);
+  return set_opt(fd, IPPROTO_IP, option, &req, sizeof req, ec);
+}
+
+inline bool change_membership_v6(int fd, int option, const asio::ip::address_v6& group,
+                                 unsigned ifindex, std::error_code& ec) noexcept {
+  ipv6_mreq req{};
+  const auto b = group.to_bytes();
+  std::memcpy(&req.ipv6mr_multiaddr, b.data(), b.size());
+  req.ipv6mr_interface = ifindex;
+  return set_opt(fd, IPPROTO_IPV6, option, &req, sizeof req, ec);
+}
+
+// sockaddr for sendto, built once per call.
+struct socket_address {
+  sockaddr_storage storage{};
+  socklen_t size = 0;
+
+  explicit socket_address(const endpoint& ep) noexcept {
+    if (ep.group.is_v4()) {
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_port = htons(ep.port);
+      const auto b = ep.group.to_v4().to_bytes();
+      std::memcpy(&sin.sin_addr, b.data(), b.size());
+      std::memcpy(&storage, &sin, sizeof sin);
+      size = sizeof sin;
+    } else {
+      sockaddr_in6 sin6{};
+      sin6.sin6_family = AF_INET6;
+      sin6.sin6_port = htons(ep.port);
+      const auto v6 = ep.group.to_v6();
+      const auto b = v6.to_bytes();
+      std::memcpy(&sin6.sin6_addr, b.data(), b.size());
+      sin6.sin6_scope_id = static_cast<std::uint32_t>(v6.scope_id());
+      std::memcpy(&storage, &sin6, sizeof sin6);
+      size = sizeof sin6;
+    }
+  }
+  const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+}  // namespace detail
+
+/// IP multicast transport over UDP (Linux), the real-network model of `racket::transport`.
+///
+/// For each address family it is opened for, the transport selects interfaces
+/// (`select_interfaces`) and owns one non-blocking send socket per interface, pinned to it with
+/// IP_MULTICAST_IF / IPV6_MULTICAST_IF. `send` puts each datagram on every selected interface
+/// of the endpoint's family. Each `open_receiver` owns one socket bound to the group and port,
+/// joined on every selected interface of the family, drained with `recvmmsg` in batches.
+///
+/// Failures on one interface (a join, a send) never stop the others: they are counted in
+/// `stats()` and reported to the handler given to `set_error_handler`.
+///
+/// Thread safety: every member function must be called on the executor's thread (the thread
+/// running the `io_context`), or with the io_context not running; handlers run there too.
+/// `publisher`/`subscriber` honour this by posting to the executor. Pending operations hold
+/// what they touch, so destroying the transport while the io_context still has its handlers
+/// queued is safe, even from inside a receive handler; the io_context must outlive the
+/// transport.
+///
+/// \code
+/// asio::io_context io;
+/// racket::udp_transport udp(io, {.interfaces = {"lo"}});
+/// udp.open(racket::address_family::v4);
+/// racket::endpoint ep{asio::ip::make_address("239.255.0.1"), 19090};
+/// auto id = udp.open_receiver(ep, [](std::span<const std::byte> d, const racket::receive_info&) {
+///   std::printf("%zu bytes\n", d.size());
+/// });
+/// const std::byte hello[] = {std::byte{'h'}, std::byte{'i'}};
+/// udp.send(ep, hello);
+/// io.run_for(std::chrono::milliseconds(100));
+/// udp.close_receiver(id);
+/// \endcode
+class udp_transport {
+ public:
+  using context_type = asio::io_context;
+  using executor_type = asio::io_context::executor_type;
+  using clock_type = std::chrono::steady_clock;
+  using timer_type = asio::steady_timer;
+  /// Called with the error and the interface's name ("" when not tied to one interface).
+  using error_handler = std::function<void(const std::error_code&, std::string_view interface_name)>;
+
+  /// Bytes a send socket may hold back when the kernel says EAGAIN; beyond it, datagrams are
+  /// dropped and counted as `would_block`.
+  static constexpr std::size_t send_backlog_bytes = std::size_t{4} << 20;
+  /// Datagrams read per `recvmmsg` call.
+  static constexpr std::size_t receive_batch = 16;
+  /// Datagrams a receiver handles per wakeup before it yields to other handlers.
+  static constexpr std::size_t max_datagrams_per_wakeup = 256;
+  /// Size of each receive slot: the largest UDP payload fits.
+  static constexpr std::size_t receive_slot_size = 65536;
+
+  /// Creates a closed transport; nothing is selected or opened before `open`.
+  udp_transport(asio::io_context& io, const transport_options& options)
+      : io_(io), options_(options) {}
+
+  udp_transport(const udp_transport&) = delete;
+  udp_transport& operator=(const udp_transport&) = delete;
+
+  /// Closes everything (`close()`).
+  ~udp_transport() { close(); }
+
+  /// The executor every handler and timer completion runs on.
+  executor_type get_executor() const noexcept { return io_.get_executor(); }
+
+  /// A one-shot timer on the transport's io_context.
+  timer_type make_timer() { return timer_type(io_); }
+
+  /// Installs the handler told about per-interface failures (joins, sends, reads). It runs on
+  /// the executor, inside the call that hit the failure (`send`, `open_receiver`) or a read.
+  void set_error_handler(error_handler handler) { on_error_ = std::move(handler); }
+
+  /// Selects the interfaces for `family` and opens one send socket per interface.
+  /// Idempotent: a family already open is left as it is. Both families may be open at once.
+  ///
+  /// \param ec `errc::unknown_interface`, `errc::no_interfaces` (see `select_interfaces`), or
+  ///           the errno of a socket that could not be created. A send socket that cannot be
+  ///           configured for one interface (e.g. it lost its address) is not an error: that
+  ///           interface's sends then fail and are reported per datagram.
+  void open(address_family family, std::error_code& ec) {
+    ec.clear();
+    family_state& fs = state(family);
+    if (fs.open) return;
+    std::string bad;
+    auto selected = detail::select_interfaces(options_.interfaces, family, ec, bad);
+    if (ec) {
+      last_bad_interface_ = bad;
+      return;
+    }
+    std::vector<std::shared_ptr<send_port>> ports;
+    for (std::size_t i = 0; i < selected.size(); ++i) {
+      auto port = std::make_shared<send_port>(io_);
+      port->name = selected[i].name;
+      port->ifindex = selected[i].index;
+      port->socket.open(family == address_family::v4 ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
+      if (ec) return;
+      port->socket.non_blocking(true, ec);
+      if (ec) return;
+      std::error_code opt_ec;
+      configure_send_socket(*port, family, opt_ec);
+      if (opt_ec) report(opt_ec, port->name);
+      ports.push_back(std::move(port));
+    }
+    fs.interfaces = std::move(selected);
+    fs.ports = std::move(ports);
+    fs.open = true;
+  }
+
+  /// Throwing overload of `open`.
+  /// \throws std::system_error naming the unknown interface or the family without interfaces.
+  void open(address_family family) {
+    std::error_code ec;
+    open(family, ec);
+    if (ec == errc::unknown_interface) detail::throw_error(ec, "interface '" + last_bad_interface_ + "'");
+    detail::throw_if(ec, std::string(detail::family_name(family)) + " interfaces");
+  }
+
+  /// Whether `open` succeeded for `family` (and `close` was not called since).
+  bool is_open(address_family family) const noexcept { return state(family).open; }
+
+  /// The selected interfaces of `family`, in selection order (empty when not open).
+  /// `receive_info::interface_index` is a position in this vector.
+  const std::vector<interface_info>& interfaces(address_family family) const noexcept {
+    return state(family).interfaces;
+  }
+
+  /// Sends one datagram to `ep` on every selected interface of its family. Never blocks.
+  ///
+  /// Per interface: `ok` when the kernel took it or it was queued behind earlier datagrams the
+  /// kernel could not take yet (EAGAIN; flushed when the socket becomes writable, up to
+  /// `send_backlog_bytes`); `would_block` when that backlog is full (dropped); `failed` on any
+  /// other error (counted in `send_errors`, reported to the error handler). When the family is
+  /// not open nothing is sent and the result is `{.failed = 1}` (`errc::not_open`).
+  /// Must be called on the executor's thread.
+  send_result send(const endpoint& ep, std::span<const std::byte> bytes) {
+    send_result result;
+    family_state& fs = state(family_of(ep));
+    if (!fs.open) {
+      ++stats_.send_errors;
+      report(make_error_code(errc::not_open), "");
+      result.failed = 1;
+      return result;
+    }
+    const detail::socket_address to(ep);
+    for (const auto& port : fs.ports) {
+      if (!port->backlog.empty()) {
+        if (enqueue(*port, to, bytes)) ++result.ok; else ++result.would_block;
+        continue;
+      }
+      const ssize_t n = ::sendto(port->socket.native_handle(), bytes.data(), bytes.size(),
+                                 MSG_DONTWAIT | MSG_NOSIGNAL, to.get(), to.size);
+      if (n >= 0) {
+        ++result.ok;
+        ++stats_.datagrams_sent;
+        stats_.bytes_sent += bytes.size();
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (enqueue(*port, to, bytes)) {
+          ++result.ok;
+          arm_flush(port);
+        } else {
+          ++result.would_block;
+        }
+      } else {
+        const auto ec = detail::last_errno();
+        ++result.failed;
+        ++stats_.send_errors;
+        report(ec, port->name);
+      }
+    }
+    return result;
+  }
+
+  /// Opens a receiver for `ep`: one socket with SO_REUSEADDR (other sockets and processes on
+  /// the host may receive the same group), bound to the group address and port (Linux then
+  /// delivers only that group; IP_MULTICAST_ALL is off so memberships of other sockets do not
+  /// leak in; link-scope IPv6 groups without a scope id bind the wildcard address), joined on
+  /// every selected interface of the family. Opens the family first if it is not open.
+  ///
+  /// `handler(datagram, info)` runs on the executor for each datagram; the span is valid only
+  /// during the call; `info.interface_index` is the arriving interface's position in
+  /// `interfaces(family)`. Truncated datagrams (over `receive_slot_size`) are dropped and
+  /// counted in `receive_errors`. Kernel drops (SO_RXQ_OVFL) are added to `kernel_drops` when
+  /// the next datagram after them arrives.
+  ///
+  /// \param ec a failed join on one interface is counted (`join_errors`) and reported, and the
+  ///           receiver still opens; if every join fails, or the socket cannot be opened or
+  ///           bound, `ec` is set and 0 is returned.
+  /// \returns a non-zero id for `close_receiver`.
+  [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler,
+                                          std::error_code& ec) {
+    ec.clear();
+    const address_family family = family_of(ep);
+    open(family, ec);
+    if (ec) return 0;
+    family_state& fs = state(family);
+
+    auto r = std::make_shared<receiver>(io_);
+    r->ep = ep;
+    r->handler = std::move(handler);
+    r->family = family;
+    auto fail = [&](std::error_code e) -> receiver_id {
+      ec = e;
+      std::error_code ignored;
+      r->socket.close(ignored);
+      return 0;
+    };
+    const bool v4 = family == address_family::v4;
+    r->socket.open(v4 ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
+    if (ec) return 0;
+    const int fd = r->socket.native_handle();
+    std::error_code e;
+    if (!detail::set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1, e)) return fail(e);
+    // Best effort: the kernel caps it at rmem_max, and a refusal must not stop receiving.
+    detail::set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, options_.receive_buffer_size, e);
+    e.clear();
+    if (!detail::set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, e)) return fail(e);
+    if (v4) {
+      if (!detail::set_int_opt(fd, IPPROTO_IP, IP_PKTINFO, 1, e)) return fail(e);
+      if (!detail::set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, e)) return fail(e);
+    } else {
+      if (!detail::set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, e)) return fail(e);
+      if (!detail::set_int_opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, e)) return fail(e);
+#ifdef IPV6_MULTICAST_ALL
+      // Linux >= 4.20; older kernels keep the default (deliver all joined groups), which the
+      // bind to the group address already narrows to this group.
+      detail::set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, e);
+      e.clear();
+#endif
+    }
+    // A link-scope IPv6 group (ff02::/16, ff12::/16) cannot be bound without a scope id: such
+    // a receiver binds the wildcard address instead and relies on IPV6_MULTICAST_ALL = 0.
+    const bool wildcard = !v4 && ep.group.to_v6().is_multicast_link_local() && ep.group.to_v6().scope_id() == 0;
+    r->socket.bind(asio::ip::udp::endpoint(wildcard ? asio::ip::address(asio::ip::address_v6::any()) : ep.group,
+                                           ep.port),
+                   e);
+    if (e) return fail(e);
+    r->socket.non_blocking(true, e);
+    if (e) return fail(e);
+
+    std::error_code last_join_error;
+    for (const auto& itf : fs.interfaces) {
+      std::error_code je;
+      const bool ok = v4 ? detail::change_membership_v4(fd, IP_ADD_MEMBERSHIP, ep.group.to_v4(), itf.index, je)
+                         : detail::change_membership_v6(fd, IPV6_JOIN_GROUP, ep.group.to_v6(), itf.index, je);
+      if (ok) {
+        r->joined.push_back(itf.index);
+      } else {
+        ++stats_.join_errors;
+        last_join_error = je;
+        report(je, itf.name);
+      }
+    }
+    if (r->joined.empty()) return fail(last_join_error);
+
+    r->ifindex_to_position.reserve(fs.interfaces.size());
+    for (const auto& itf : fs.interfaces) r->ifindex_to_position.push_back(itf.index);
+    r->allocate();
+    r->id = next_id_++;
+    receivers_.emplace(r->id, r);
+    arm_read(r);
+    return r->id;
+  }
+
+  /// Throwing overload of `open_receiver`.
+  /// \throws std::system_error naming the endpoint (or the unknown interface).
+  [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler) {
+    std::error_code ec;
+    const auto id = open_receiver(ep, std::move(handler), ec);
+    if (ec == errc::unknown_interface) detail::throw_error(ec, "interface '" + last_bad_interface_ + "'");
+    detail::throw_if(ec, "receiver " + ep.to_string());
+    return id;
+  }
+
+  /// Leaves the group on every interface and closes the receiver. Unknown ids (or ids closed
+  /// already) are ignored. Safe to call from inside that receiver's own handler: the handler
+  /// is not called again, and the buffer it is reading stays valid until it returns.
+  void close_receiver(receiver_id id) {
+    const auto it = receivers_.find(id);
+    if (it == receivers_.end()) return;
+    auto r = std::move(it->second);
+    receivers_.erase(it);
+    shut(*r);
+  }
+
+  /// Closes every receiver and send socket, for both families; queued datagrams are dropped.
+  /// The transport may be opened again afterwards.
+  void close() {
+    auto receivers = std::move(receivers_);
+    receivers_.clear();
+    for (auto& [id, r] : receivers) shut(*r);
+    for (family_state* fs : {&v4_, &v6_}) {
+      for (auto& port : fs->ports) {
+        port->closed = true;
+        port->backlog.clear();
+        std::error_code ignored;
+        port->socket.close(ignored);
+      }
+      fs->ports.clear();
+      fs->interfaces.clear();
+      fs->open = false;
+    }
+  }
+
+  /// Counters since construction (plain copy).
+  transport_stats stats() const noexcept { return stats_; }
+
+  /// One line for logs: "udp v4[lo,eth0] v6[eth0] receivers=3".
+  std::string describe() const {
+    std::string out = "udp";
+    for (const auto f : {address_family::v4, address_family::v6}) {
+      const auto& fs = state(f);
+      if (!fs.open) continue;
+      out += f == address_family::v4 ? " v4[" : " v6[";
+      for (std::size_t i = 0; i < fs.interfaces.size(); ++i) {
+        if (i != 0) out += ',';
+        out += fs.interfaces[i].name;
+      }
+      out += ']';
+    }
+    out += " receivers=" + std::to_string(receivers_.size());
+    return out;
+  }
+
+ private:
+  struct queued {
+    detail::socket_address to;
+    std::vector<std::byte> data;
+  };
+
+  struct send_port {
+    explicit send_port(asio::io_context& io) : socket(io) {}
+    asio::ip::udp::socket socket;
+    std::string name;
+    unsigned ifindex = 0;
+    std::deque<queued> backlog;
+    std::size_t backlog_bytes = 0;
+    bool flushing = false;
+    bool closed = false;
+  };
+
+  struct receiver {
+    explicit receiver(asio::io_context& io) : socket(io) {}
+    static constexpr std::size_t control_size = 128;
+
+    void allocate() {
+      buffers.resize(receive_batch * receive_slot_size);
+      control.resize(receive_batch * control_size);
+      iov.resize(receive_batch);
+      names.resize(receive_batch);
+      msgs.resize(receive_batch);
+      for (std::size_t i = 0; i < receive_batch; ++i) {
+        iov[i].iov_base = buffers.data() + i * receive_slot_size;
+        iov[i].iov_len = receive_slot_size;
+      }
+    }
+
+    void reset_headers() noexcept {
+      for (std::size_t i = 0; i < receive_batch; ++i) {
+        msghdr& h = msgs[i].msg_hdr;
+        h = msghdr{};
+        h.msg_name = &names[i];
+        h.msg_namelen = sizeof(sockaddr_storage);
+        h.msg_iov = &iov[i];
+        h.msg_iovlen = 1;
+        h.msg_control = control.data() + i * control_size;
+        h.msg_controllen = control_size;
+        msgs[i].msg_len = 0;
+      }
+    }
+
+    receiver_id id = 0;
+    endpoint ep;
+    address_family family = address_family::v4;
+    asio::ip::udp::socket socket;
+    datagram_handler handler;
+    std::vector<unsigned> joined;               // ifindexes the group is joined on
+    std::vector<unsigned> ifindex_to_position;  // selection order
+    std::uint32_t last_overflow = 0;            // SO_RXQ_OVFL running total last seen
+    bool closed = false;
+    std::vector<std::byte> buffers;
+    std::vector<std::byte> control;
+    std::vector<iovec> iov;
+    std::vector<sockaddr_storage> names;
+    std::vector<mmsghdr> msgs;
+  };
+
+  struct family_state {
+    bool open = false;
+    std::vector<interface_info> interfaces;
+    std::vector<std::shared_ptr<send_port>> ports;
+  };
+
+  static address_family family_of(const endpoint& ep) noexcept {
+    return ep.group.is_v4() ? address_family::v4 : address_family::v6;
+  }
+  family_state& state(address_family f) noexcept { return f == address_family::v4 ? v4_ : v6_; }
+  const family_state& state(address_family f) const noexcept { return f == address_family::v4 ? v4_ : v6_; }
+
+  void report(const std::error_code& ec, std::string_view interface_name) {
+    if (on_error_) on_error_(ec, interface_name);
+  }
+
+  void configure_send_socket(send_port& port, address_family family, std::error_code& ec) {
+    const int fd = port.socket.native_handle();
+    const int loop = options_.loopback ? 1 : 0;
+    if (family == address_family::v4) {
+      ip_mreqn req{};
+      req.imr_ifindex = static_cast<int>(port.ifindex);
+      if (!detail::set_opt(fd, IPPROTO_IP, IP_MULTICAST_IF, &req, sizeof req, ec)) return;
+      if (!detail::set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_TTL, options_.ttl, ec)) return;
+      if (!detail::set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, loop, ec)) return;
+    } else {
+      if (!detail::set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, ec)) return;
+      if (!detail::set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(port.ifindex), ec)) return;
+      if (!detail::set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, options_.ttl, ec)) return;
+      if (!detail::set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, loop, ec)) return;
+    }
+    detail::set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, options_.send_buffer_size, ec);
+  }
+
+  static bool enqueue(send_port& port, const detail::socket_address& to, std::span<const std::byte> bytes) {
+    if (port.backlog_bytes + bytes.size() > send_backlog_bytes) return false;
+    port.backlog.push_back(queued{to, std::vector<std::byte>(bytes.begin(), bytes.end())});
+    port.backlog_bytes += bytes.size();
+    return true;
+  }
+
+  void arm_flush(const std::shared_ptr<send_port>& port) {
+    if (port->flushing) return;
+    port->flushing = true;
+    port->socket.async_wait(asio::socket_base::wait_write, [this, port](const std::error_code& ec) {
+      // `closed` is set by close(), which the destructor runs: checked before touching `this`.
+      if (port->closed) return;
+      port->flushing = false;
+      if (ec) {
+        report(ec, port->name);
+        return;
+      }
+      flush(port);
+    });
+  }
+
+  void flush(const std::shared_ptr<send_port>& port) {
+    while (!port->backlog.empty()) {
+      queued& q = port->backlog.front();
+      const ssize_t n = ::sendto(port->socket.native_handle(), q.data.data(), q.data.size(),
+                                 MSG_DONTWAIT | MSG_NOSIGNAL, q.to.get(), q.to.size);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        arm_flush(port);
+        return;
+      }
+      if (n >= 0) {
+        ++stats_.datagrams_sent;
+        stats_.bytes_sent += q.data.size();
+      } else {
+        ++stats_.send_errors;
+        report(detail::last_errno(), port->name);
+      }
+      port->backlog_bytes -= q.data.size();
+      port->backlog.pop_front();
+    }
+  }
+
+  void shut(receiver& r) {
+    if (r.closed) return;
+    r.closed = true;
+    const int fd = r.socket.native_handle();
+    for (const unsigned ifindex : r.joined) {
+      std::error_code ignored;  // closing the socket drops the membership anyway
+      if (r.family == address_family::v4)
+        detail::change_membership_v4(fd, IP_DROP_MEMBERSHIP, r.ep.group.to_v4(), ifindex, ignored);
+      else
+        detail::change_membership_v6(fd, IPV6_LEAVE_GROUP, r.ep.group.to_v6(), ifindex, ignored);
+    }
+    r.joined.clear();
+    std::error_code ignored;
+    r.socket.close(ignored);  // a pending wait completes with operation_aborted
+  }
+
+  void arm_read(const std::shared_ptr<receiver>& r) {
+    r->socket.async_wait(asio::socket_base::wait_read, [this, r](const std::error_code& ec) {
+      // `closed` is set by close_receiver/close (and so the destructor) before the socket
+      // goes: checked before touching `this`.
+      if (r->closed) return;
+      if (ec) {
+        ++stats_.receive_errors;
+        report(ec, "");
+        return;
+      }
+      drain(r);
+    });
+  }
+
+  std::uint32_t position_of(const receiver& r, unsigned ifindex) const noexcept {
+    for (std::size_t i = 0; i < r.ifindex_to_position.size(); ++i)
+      if (r.ifindex_to_position[i] == ifindex) return static_cast<std::uint32_t>(i);
+    return 0;
+  }
+
+  void drain(const std::shared_ptr<receiver>& r) {
+    std::size_t handled = 0;
+    while (handled < max_datagrams_per_wakeup) {
+      r->reset_headers();
+      const int n = ::recvmmsg(r->socket.native_handle(), r->msgs.data(),
+                               static_cast<unsigned>(receive_batch), MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        ++stats_.receive_errors;
+        report(detail::last_errno(), "");
+        break;
+      }
+      for (int i = 0; i < n; ++i) {
+        deliver(*r, static_cast<std::size_t>(i));
+        if (r->closed) return;  // closed (or the transport destroyed) from inside the handler
+      }
+      handled += static_cast<std::size_t>(n);
+      if (static_cast<std::size_t>(n) < receive_batch) break;  // drained; the wait re-checks
+    }
+    arm_read(r);  // re-arming re-reads readiness (EPOLL_CTL_MOD), so leftovers wake us at once
+  }
+
+  void deliver(receiver& r, std::size_t i) {
+    msghdr& h = r.msgs[i].msg_hdr;
+    receive_info info;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        std::uint32_t total = 0;
+        std::memcpy(&total, CMSG_DATA(c), sizeof total);
+        stats_.kernel_drops += static_cast<std::uint32_t>(total - r.last_overflow);  // wraps
+        r.last_overflow = total;
+      } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo pi{};
+        std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        info.interface_index = position_of(r, static_cast<unsigned>(pi.ipi_ifindex));
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        in6_pktinfo pi{};
+        std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+        info.interface_index = position_of(r, pi.ipi6_ifindex);
+      }
+    }
+    if ((h.msg_flags & MSG_TRUNC) != 0) {
+      ++stats_.receive_errors;
+      return;
+    }
+    const std::size_t len = r.msgs[i].msg_len;
+    ++stats_.datagrams_received;
+    stats_.bytes_received += len;
+    if (r.handler)
+      r.handler(std::span<const std::byte>(r.buffers.data() + i * receive_slot_size, len), info);
+  }
+
+  asio::io_context& io_;
+  transport_options options_;
+  error_handler on_error_;
+  family_state v4_;
+  family_state v6_;
+  std::map<receiver_id, std::shared_ptr<receiver>> receivers_;
+  receiver_id next_id_ = 1;
+  transport_stats stats_;
+  std::string last_bad_interface_;
+};
+
+static_assert(transport<udp_transport>);
+
+}  // namespace racket

@@ -2,6 +2,25 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "racket/error.hpp"
+#include "racket/codec.hpp"
 #include "racket/endpoint.hpp"
+#include "racket/error.hpp"
+#include "racket/pool.hpp"
+#include "racket/publisher.hpp"
+#include "racket/stream.hpp"
+#include "racket/subject.hpp"
+#include "racket/subscriber.hpp"
+#include "racket/subscription_index.hpp"
 #include "racket/transport/concepts.hpp"
+#include "racket/transport/interfaces.hpp"
+#include "racket/transport/udp.hpp"
+#include "racket/wire.hpp"
+
+namespace racket {
+
+/// A publisher over real UDP multicast, driven by an `asio::io_context`.
+using publisher = basic_publisher<udp_transport>;
+/// A subscriber over real UDP multicast, driven by an `asio::io_context`.
+using subscriber = basic_subscriber<udp_transport>;
+
+}  // namespace racket

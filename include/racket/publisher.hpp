@@ -1,0 +1,623 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "racket/codec.hpp"
+#include "racket/detail/clock.hpp"
+#include "racket/endpoint.hpp"
+#include "racket/error.hpp"
+#include "racket/stream.hpp"
+#include "racket/subject.hpp"
+#include "racket/transport/concepts.hpp"
+#include "racket/wire.hpp"
+
+#include <asio/post.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+namespace racket {
+
+/// Options of a publisher, filled with designated initialisers:
+/// `racket::publisher_options{.interfaces = {"lo"}, .ttl = 2}`.
+struct publisher_options {
+  /// Interfaces to send on; empty: every interface that is up and can carry multicast.
+  std::vector<std::string> interfaces;
+  /// Multicast TTL (IPv4) or hop limit (IPv6).
+  int ttl = 1;
+  /// Deliver to receivers on this host too.
+  bool loopback = true;
+  /// Socket send buffer requested per interface.
+  int send_buffer_size = 1 << 20;
+  /// Largest datagram sent, in bytes (header, records and checksum); at most 65507.
+  std::size_t max_datagram_size = wire::default_max_datagram_size;
+  /// Each resend fires up to this fraction of the interval late, spread at random, so that
+  /// subjects published together drift apart instead of resending in one burst forever.
+  double resend_jitter = 0.05;
+  /// Resends due within this window of the earliest one are sent together, packed.
+  std::chrono::milliseconds resend_coalesce{2};
+  /// Send a tombstone for every cached subject when the publisher closes (default: no;
+  /// subscribers then expire the subjects after `expiry_factor` intervals).
+  bool withdraw_on_close = false;
+  /// Seed for the publisher id and the jitter; 0 draws one from `std::random_device`.
+  std::uint64_t seed = 0;
+};
+
+/// Counters of one stream on one publisher (plain struct, copied out).
+struct publisher_stream_stats {
+  std::uint64_t published = 0;       ///< messages published (tombstones included)
+  std::uint64_t resent = 0;          ///< periodic resends of cached subjects
+  std::uint64_t withdrawn = 0;       ///< tombstones sent
+  std::uint64_t datagrams_sent = 0;  ///< datagrams handed to the network, counted per interface
+  std::uint64_t bytes_sent = 0;      ///< their bytes, per interface
+  std::uint64_t send_errors = 0;     ///< interface sends that failed or found the socket full
+  std::uint64_t cached_subjects = 0; ///< subjects whose last value is resent
+};
+
+namespace detail {
+
+// Everything the publisher shares with its posted handlers; see docs/architecture.md.
+template <class Transport, class Clock>
+class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transport, Clock>> {
+ public:
+  using time_point = typename Clock::time_point;
+  using duration = typename Clock::duration;
+
+  publisher_impl(typename Transport::context_type& ctx, const publisher_options& opts)
+      : opts_(opts),
+        transport_(ctx, transport_options{.interfaces = opts.interfaces,
+                                          .ttl = opts.ttl,
+                                          .loopback = opts.loopback,
+                                          .send_buffer_size = opts.send_buffer_size}),
+        timer_(transport_.make_timer()),
+        rng_(opts.seed != 0 ? opts.seed : random_seed()) {
+    id_ = rng_.next();
+    if (id_ == 0) id_ = 1;
+    opts_.max_datagram_size = std::clamp<std::size_t>(opts_.max_datagram_size, 64, wire::max_datagram_size_limit);
+  }
+
+  std::uint64_t id() const noexcept { return id_; }
+  Transport& transport() noexcept { return transport_; }
+
+  // Any thread. `payload` is already encoded.
+  void enqueue(const std::string& stream_name, const endpoint& ep, std::string_view subject, byte_view payload,
+               std::uint32_t interval_ms, bool withdraw, std::error_code& ec) {
+    if (auto e = validate_subject(subject)) {
+      ec = e;
+      return;
+    }
+    if (payload.size() > wire::max_payload(opts_.max_datagram_size, stream_name.size(), subject.size())) {
+      ec = make_error_code(errc::payload_too_large);
+      return;
+    }
+    const std::uint64_t stamp = wall_time_ns<Clock>();
+    bool post = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        ec = make_error_code(errc::not_open);
+        return;
+      }
+      stream_state* s = find_or_add_stream(stream_name, ep, ec);
+      if (ec) return;
+      pending_op op;
+      op.stream = s;
+      op.offset = pending_bytes_.size();
+      op.subject_len = static_cast<std::uint8_t>(subject.size());
+      op.payload_len = static_cast<std::uint16_t>(payload.size());
+      op.interval_ms = interval_ms;
+      op.timestamp_ns = stamp;
+      op.withdraw = withdraw;
+      const auto* sp = reinterpret_cast<const std::byte*>(subject.data());
+      pending_bytes_.insert(pending_bytes_.end(), sp, sp + subject.size());
+      pending_bytes_.insert(pending_bytes_.end(), payload.begin(), payload.end());
+      pending_ops_.push_back(op);
+      if (!flush_posted_) {
+        flush_posted_ = true;
+        post = true;
+      }
+    }
+    ec.clear();
+    if (post) {
+      asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
+    }
+  }
+
+  publisher_stream_stats stats(std::string_view stream_name) const {
+    std::lock_guard lock(mutex_);
+    publisher_stream_stats out;
+    auto it = streams_.find(stream_name);
+    if (it == streams_.end()) return out;
+    const auto& c = it->second->counters;
+    out.published = c.published.load(std::memory_order_relaxed);
+    out.resent = c.resent.load(std::memory_order_relaxed);
+    out.withdrawn = c.withdrawn.load(std::memory_order_relaxed);
+    out.datagrams_sent = c.datagrams_sent.load(std::memory_order_relaxed);
+    out.bytes_sent = c.bytes_sent.load(std::memory_order_relaxed);
+    out.send_errors = c.send_errors.load(std::memory_order_relaxed);
+    out.cached_subjects = c.cached_subjects.load(std::memory_order_relaxed);
+    return out;
+  }
+
+  // Any thread: refuses further publishes and posts the shutdown to the executor.
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->shutdown(); });
+  }
+
+ private:
+  struct counters_type {
+    std::atomic<std::uint64_t> published{0}, resent{0}, withdrawn{0}, datagrams_sent{0}, bytes_sent{0},
+        send_errors{0}, cached_subjects{0};
+  };
+
+  // A cached subject: one heap block holds the subject's bytes, then the payload.
+  struct slot {
+    std::unique_ptr<std::byte[]> data;
+    std::uint32_t capacity = 0;
+    std::uint32_t generation = 0;
+    std::uint8_t subject_len = 0;
+    std::uint16_t payload_len = 0;
+    std::uint32_t interval_ms = 0;
+    std::uint64_t sequence = 0;
+    std::uint64_t timestamp_ns = 0;
+    std::uint64_t content_hash = 0;
+    time_point due{};       // when the next resend is due
+    time_point heap_due{};  // due time of this slot's live heap entry (<= due)
+    bool live = false;
+
+    std::string_view subject() const noexcept {
+      return {reinterpret_cast<const char*>(data.get()), subject_len};
+    }
+    byte_view payload() const noexcept { return {data.get() + subject_len, payload_len}; }
+  };
+
+  struct sv_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(xxh3(s)); }
+  };
+
+  struct stream_state {
+    std::string name;
+    endpoint ep;
+    std::uint64_t next_sequence = 1;
+    std::unordered_map<std::string_view, std::uint32_t, sv_hash, std::equal_to<>> subjects;
+    std::vector<slot> slots;
+    std::vector<std::uint32_t> free_slots;
+    std::vector<std::byte> buffer;
+    wire::datagram_writer writer{std::span<std::byte>{}};
+    bool writer_open = false;
+    counters_type counters;
+  };
+
+  struct pending_op {
+    stream_state* stream = nullptr;
+    std::size_t offset = 0;
+    std::uint8_t subject_len = 0;
+    std::uint16_t payload_len = 0;
+    std::uint32_t interval_ms = 0;
+    std::uint64_t timestamp_ns = 0;
+    bool withdraw = false;
+  };
+
+  struct heap_item {
+    time_point due;
+    stream_state* stream;  // streams live as long as the publisher
+    std::uint32_t slot;
+    std::uint32_t generation;
+    bool operator>(const heap_item& o) const noexcept { return due > o.due; }
+  };
+
+  // Under mutex_.
+  stream_state* find_or_add_stream(const std::string& name, const endpoint& ep, std::error_code& ec) {
+    if (auto it = streams_.find(std::string_view(name)); it != streams_.end()) {
+      if (it->second->ep != ep) {
+        ec = make_error_code(errc::family_mismatch);
+        return nullptr;
+      }
+      return it->second.get();
+    }
+    const auto family = ep.group.is_v6() ? address_family::v6 : address_family::v4;
+    {
+      std::lock_guard tlock(transport_mutex_);
+      transport_.open(family, ec);
+    }
+    if (ec) return nullptr;
+    auto s = std::make_unique<stream_state>();
+    s->name = name;
+    s->ep = ep;
+    s->buffer.resize(opts_.max_datagram_size);
+    s->writer = wire::datagram_writer{std::span<std::byte>(s->buffer)};
+    stream_state* raw = s.get();
+    streams_.emplace(std::string_view(raw->name), std::move(s));
+    return raw;
+  }
+
+  // --- executor only from here on ---
+
+  void flush() {
+    {
+      std::lock_guard lock(mutex_);
+      flush_ops_.swap(pending_ops_);
+      flush_bytes_.swap(pending_bytes_);
+      flush_posted_ = false;
+      if (shut_down_) {
+        flush_ops_.clear();
+        flush_bytes_.clear();
+        return;
+      }
+    }
+    const time_point now = Clock::now();
+    for (const pending_op& op : flush_ops_) process(op, now);
+    flush_ops_.clear();
+    flush_bytes_.clear();
+    send_open_writers();
+    arm_timer();
+  }
+
+  void process(const pending_op& op, time_point now) {
+    stream_state& s = *op.stream;
+    const std::byte* base = flush_bytes_.data() + op.offset;
+    const std::string_view subject(reinterpret_cast<const char*>(base), op.subject_len);
+    const byte_view payload(base + op.subject_len, op.payload_len);
+
+    wire::record r;
+    r.sequence = s.next_sequence++;
+    r.timestamp_ns = op.timestamp_ns;
+    r.subject = subject;
+    s.counters.published.fetch_add(1, std::memory_order_relaxed);
+
+    auto it = s.subjects.find(subject);
+    if (op.withdraw) {
+      r.flags = wire::flags::tombstone;
+      r.interval_ms = it != s.subjects.end() ? s.slots[it->second].interval_ms : 0;
+      r.content_hash = wire::content_hash(s.name, subject, {});
+      if (it != s.subjects.end()) remove_slot(s, it);
+      s.counters.withdrawn.fetch_add(1, std::memory_order_relaxed);
+      append(s, r);
+      return;
+    }
+    r.interval_ms = op.interval_ms;
+    r.content_hash = wire::content_hash(s.name, subject, payload);
+    r.payload = payload;
+    append(s, r);
+
+    if (op.interval_ms == 0) {
+      // A one-shot event replaces whatever value was cached: no further resends of it.
+      if (it != s.subjects.end()) remove_slot(s, it);
+      return;
+    }
+    std::uint32_t index;
+    if (it == s.subjects.end()) {
+      index = allocate_slot(s);
+    } else {
+      index = it->second;
+    }
+    slot& sl = s.slots[index];
+    const std::size_t need = op.subject_len + std::size_t{op.payload_len};
+    if (sl.capacity < need) {
+      if (it != s.subjects.end()) s.subjects.erase(it);
+      sl.data = std::make_unique_for_overwrite<std::byte[]>(need);
+      sl.capacity = static_cast<std::uint32_t>(need);
+      std::memcpy(sl.data.get(), subject.data(), subject.size());
+      sl.subject_len = op.subject_len;
+      s.subjects.emplace(sl.subject(), index);
+    } else if (it == s.subjects.end()) {
+      std::memcpy(sl.data.get(), subject.data(), subject.size());
+      sl.subject_len = op.subject_len;
+      s.subjects.emplace(sl.subject(), index);
+    }
+    if (!payload.empty()) std::memcpy(sl.data.get() + sl.subject_len, payload.data(), payload.size());
+    sl.payload_len = op.payload_len;
+    sl.interval_ms = op.interval_ms;
+    sl.sequence = r.sequence;
+    sl.timestamp_ns = r.timestamp_ns;
+    sl.content_hash = r.content_hash;
+    sl.due = now + std::chrono::duration_cast<duration>(std::chrono::milliseconds(op.interval_ms));
+    if (!sl.live) {
+      sl.live = true;
+      s.counters.cached_subjects.fetch_add(1, std::memory_order_relaxed);
+      push_heap_item(s, index, sl.due);
+    } else if (sl.due < sl.heap_due) {
+      ++sl.generation;  // the old heap entry is now stale
+      push_heap_item(s, index, sl.due);
+    }
+  }
+
+  std::uint32_t allocate_slot(stream_state& s) {
+    if (!s.free_slots.empty()) {
+      auto i = s.free_slots.back();
+      s.free_slots.pop_back();
+      return i;
+    }
+    s.slots.emplace_back();
+    return static_cast<std::uint32_t>(s.slots.size() - 1);
+  }
+
+  template <class It>
+  void remove_slot(stream_state& s, It it) {
+    const std::uint32_t index = it->second;
+    s.subjects.erase(it);
+    slot& sl = s.slots[index];
+    sl.live = false;
+    ++sl.generation;
+    s.free_slots.push_back(index);
+    s.counters.cached_subjects.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void push_heap_item(stream_state& s, std::uint32_t index, time_point due) {
+    slot& sl = s.slots[index];
+    sl.heap_due = due;
+    heap_.push_back(heap_item{due, &s, index, sl.generation});
+    std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  }
+
+  void append(stream_state& s, const wire::record& r) {
+    if (!s.writer_open) {
+      s.writer.begin(id_, s.name);
+      s.writer_open = true;
+      open_writers_.push_back(&s);
+    }
+    if (!s.writer.append(r)) {
+      send_datagram(s);
+      s.writer.begin(id_, s.name);
+      s.writer.append(r);  // fits: enqueue checked the size against an empty datagram
+    }
+  }
+
+  void send_datagram(stream_state& s) {
+    const auto datagram = s.writer.finish();
+    send_result res;
+    {
+      std::lock_guard tlock(transport_mutex_);
+      res = transport_.send(s.ep, datagram);
+    }
+    s.counters.datagrams_sent.fetch_add(res.ok, std::memory_order_relaxed);
+    s.counters.bytes_sent.fetch_add(std::uint64_t{res.ok} * datagram.size(), std::memory_order_relaxed);
+    s.counters.send_errors.fetch_add(res.failed + res.would_block, std::memory_order_relaxed);
+  }
+
+  void send_open_writers() {
+    for (stream_state* s : open_writers_) {
+      if (!s->writer.empty()) send_datagram(*s);
+      s->writer_open = false;
+    }
+    open_writers_.clear();
+  }
+
+  void arm_timer() {
+    if (heap_.empty() || shut_down_) return;
+    const time_point top = heap_.front().due;
+    if (timer_armed_ && armed_due_ <= top) return;
+    timer_armed_ = true;
+    armed_due_ = top;
+    const std::uint64_t wait_id = ++wait_id_;
+    timer_.cancel();
+    timer_.expires_at(top);
+    timer_.async_wait([self = this->shared_from_this(), wait_id](const std::error_code& ec) {
+      if (ec || wait_id != self->wait_id_) return;
+      self->timer_armed_ = false;
+      self->on_timer();
+    });
+  }
+
+  duration jitter(std::uint32_t interval_ms) {
+    const double j = std::clamp(opts_.resend_jitter, 0.0, 1.0) * rng_.unit() * interval_ms;
+    return std::chrono::duration_cast<duration>(std::chrono::duration<double, std::milli>(j));
+  }
+
+  void on_timer() {
+    if (shut_down_) return;
+    const time_point now = Clock::now();
+    const time_point horizon = now + std::chrono::duration_cast<duration>(opts_.resend_coalesce);
+    std::size_t budget = resend_budget;
+    while (!heap_.empty() && heap_.front().due <= horizon && budget > 0) {
+      std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+      const heap_item item = heap_.back();
+      heap_.pop_back();
+      stream_state& s = *item.stream;
+      slot& sl = s.slots[item.slot];
+      if (!sl.live || sl.generation != item.generation) continue;
+      if (sl.due > horizon) {  // republished since: its heap entry moves to the new due time
+        push_heap_item(s, item.slot, sl.due);
+        continue;
+      }
+      --budget;
+      wire::record r;
+      r.flags = wire::flags::resend;
+      r.interval_ms = sl.interval_ms;
+      r.sequence = sl.sequence;
+      r.timestamp_ns = sl.timestamp_ns;
+      r.content_hash = sl.content_hash;
+      r.subject = sl.subject();
+      r.payload = sl.payload();
+      append(s, r);
+      s.counters.resent.fetch_add(1, std::memory_order_relaxed);
+      const auto interval = std::chrono::duration_cast<duration>(std::chrono::milliseconds(sl.interval_ms));
+      time_point next = sl.due + interval + jitter(sl.interval_ms);
+      if (next <= now) next = now + jitter(sl.interval_ms) + duration{1};  // we fell far behind: do not burst
+      sl.due = next;
+      push_heap_item(s, item.slot, next);
+    }
+    send_open_writers();
+    arm_timer();
+  }
+
+  void shutdown() {
+    flush();  // whatever was published before close() still goes out
+    if (opts_.withdraw_on_close) {
+      const std::uint64_t stamp = wall_time_ns<Clock>();
+      std::vector<stream_state*> streams;
+      {
+        std::lock_guard lock(mutex_);
+        for (auto& [name, st] : streams_) streams.push_back(st.get());
+      }
+      for (stream_state* s : streams) {
+        for (auto& sl : s->slots) {
+          if (!sl.live) continue;
+          wire::record r;
+          r.flags = wire::flags::tombstone;
+          r.interval_ms = sl.interval_ms;
+          r.sequence = s->next_sequence++;
+          r.timestamp_ns = stamp;
+          r.content_hash = wire::content_hash(s->name, sl.subject(), {});
+          r.subject = sl.subject();
+          append(*s, r);
+          s->counters.withdrawn.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      send_open_writers();
+    }
+    {
+      std::lock_guard lock(mutex_);
+      shut_down_ = true;
+    }
+    ++wait_id_;
+    timer_.cancel();
+    heap_.clear();
+    std::lock_guard tlock(transport_mutex_);
+    transport_.close();
+  }
+
+  static constexpr std::size_t resend_budget = 8192;  // per timer pass, then yield to other work
+
+  publisher_options opts_;
+  Transport transport_;
+  typename Transport::timer_type timer_;
+  splitmix64 rng_;
+  std::uint64_t id_ = 0;
+
+  mutable std::mutex mutex_;  // guards streams_, pending_*, flush_posted_, closed_, shut_down_
+  std::mutex transport_mutex_;
+  std::unordered_map<std::string_view, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams_;
+  std::vector<pending_op> pending_ops_;
+  std::vector<std::byte> pending_bytes_;
+  bool flush_posted_ = false;
+  bool closed_ = false;
+  bool shut_down_ = false;
+
+  // Executor only.
+  std::vector<pending_op> flush_ops_;
+  std::vector<std::byte> flush_bytes_;
+  std::vector<stream_state*> open_writers_;
+  std::vector<heap_item> heap_;
+  bool timer_armed_ = false;
+  time_point armed_due_{};
+  std::uint64_t wait_id_ = 0;
+};
+
+}  // namespace detail
+
+/// Publishes messages on streams: stamps them (publisher id, sequence, time, content hash),
+/// sends each on every selected interface, and re-sends the last value of every subject
+/// published with a non-zero interval until it is replaced, withdrawn, or the publisher closes.
+///
+/// `publish` and `withdraw` are safe from any thread and never block on the network: they
+/// queue the record and the publisher's executor packs whatever queued up into as few
+/// datagrams as fit. All resends are driven by one timer and one heap, whatever the number of
+/// subjects. Destroying the publisher closes it (see `close`).
+///
+/// ```cpp
+/// asio::io_context io;
+/// racket::publisher pub{io, {.interfaces = {"lo"}}};
+/// racket::stream<double> temperature{"plant", racket::multicast_pool{}};
+/// pub.publish(temperature, "plant.line3.temp", 21.5, std::chrono::seconds{1});
+/// io.run();
+/// ```
+template <transport Transport, class Clock = typename Transport::clock_type>
+class basic_publisher {
+  static_assert(std::is_same_v<typename Clock::time_point, typename Transport::clock_type::time_point>,
+                "the publisher's Clock must be the clock of its transport's timers");
+
+ public:
+  using transport_type = Transport;
+  using clock_type = Clock;
+  using executor_type = typename Transport::executor_type;
+
+  /// Opens a publisher on `ctx` (an `asio::io_context` for UDP, a `sim::node` in simulation).
+  explicit basic_publisher(typename Transport::context_type& ctx, const publisher_options& opts = {})
+      : impl_(std::make_shared<detail::publisher_impl<Transport, Clock>>(ctx, opts)) {}
+
+  basic_publisher(const basic_publisher&) = delete;
+  basic_publisher& operator=(const basic_publisher&) = delete;
+  basic_publisher(basic_publisher&&) noexcept = default;
+  basic_publisher& operator=(basic_publisher&&) noexcept = default;
+
+  /// Closes the publisher: see `close`.
+  ~basic_publisher() {
+    if (impl_) impl_->close();
+  }
+
+  /// Publishes `value` on `subject` of `s`. With `interval` > 0 the value is cached and
+  /// re-sent every interval until replaced or withdrawn; with 0 it is a one-shot event (and a
+  /// cached value of that subject is dropped). Errors: `invalid_subject`, `payload_too_large`,
+  /// `not_open`, or the transport's (`no_interfaces`, `unknown_interface`). Any thread.
+  template <class T, class C>
+  void publish(const stream<T, C>& s, std::string_view subject, const T& value, std::chrono::milliseconds interval,
+               std::error_code& ec) {
+    thread_local std::vector<std::byte> scratch;
+    scratch.clear();
+    C::encode(value, scratch);
+    impl_->enqueue(s.name(), s.endpoint(), subject, byte_view(scratch), to_interval(interval, ec), false, ec);
+  }
+
+  /// Throwing overload of `publish`: `std::system_error` naming the stream and subject.
+  template <class T, class C>
+  void publish(const stream<T, C>& s, std::string_view subject, const T& value,
+               std::chrono::milliseconds interval = std::chrono::milliseconds{0}) {
+    std::error_code ec;
+    publish(s, subject, value, interval, ec);
+    detail::throw_if(ec, "publish on stream '" + s.name() + "' subject '" + std::string(subject) + "'");
+  }
+
+  /// Stops re-sending `subject` and sends a tombstone, so subscribers drop it at once.
+  template <class T, class C>
+  void withdraw(const stream<T, C>& s, std::string_view subject, std::error_code& ec) {
+    impl_->enqueue(s.name(), s.endpoint(), subject, byte_view{}, 0, true, ec);
+  }
+
+  /// Throwing overload of `withdraw`.
+  template <class T, class C>
+  void withdraw(const stream<T, C>& s, std::string_view subject) {
+    std::error_code ec;
+    withdraw(s, subject, ec);
+    detail::throw_if(ec, "withdraw on stream '" + s.name() + "' subject '" + std::string(subject) + "'");
+  }
+
+  /// Stops every resend and closes the sockets, after sending what was already published
+  /// (and, with `withdraw_on_close`, a tombstone per cached subject). Further publishes fail
+  /// with `not_open`. The shutdown itself runs on the executor. Any thread.
+  void close() { impl_->close(); }
+
+  /// The random 64-bit id stamped on every message.
+  std::uint64_t id() const noexcept { return impl_->id(); }
+
+  /// Counters of one stream (all zero for a stream never published on).
+  publisher_stream_stats stats(std::string_view stream_name) const { return impl_->stats(stream_name); }
+
+  executor_type get_executor() noexcept { return impl_->transport().get_executor(); }
+
+ private:
+  static std::uint32_t to_interval(std::chrono::milliseconds interval, std::error_code&) noexcept {
+    if (interval.count() <= 0) return 0;
+    return static_cast<std::uint32_t>(std::min<std::int64_t>(interval.count(), 0xFFFFFFFFll));
+  }
+
+  std::shared_ptr<detail::publisher_impl<Transport, Clock>> impl_;
+};
+
+}  // namespace racket

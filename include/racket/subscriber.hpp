@@ -1,0 +1,864 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "racket/codec.hpp"
+#include "racket/detail/hash.hpp"
+#include "racket/endpoint.hpp"
+#include "racket/error.hpp"
+#include "racket/stream.hpp"
+#include "racket/subject.hpp"
+#include "racket/subscription_index.hpp"
+#include "racket/transport/concepts.hpp"
+#include "racket/wire.hpp"
+
+#include <asio/post.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace racket {
+
+/// Options of a subscriber, filled with designated initialisers:
+/// `racket::subscriber_options{.interfaces = {"lo"}, .expiry_factor = 3}`.
+struct subscriber_options {
+  /// Interfaces to join on; empty: every interface that is up and can carry multicast.
+  std::vector<std::string> interfaces;
+  /// SO_RCVBUF requested per (group, port) socket.
+  int receive_buffer_size = 4 << 20;
+  /// A subject not refreshed within `expiry_factor` × its interval expires.
+  unsigned expiry_factor = 3;
+  /// Most subjects tracked per stream; past it the subject closest to expiry is evicted (counted).
+  std::size_t max_subjects_per_stream = 1'000'000;
+  /// Most publishers whose sequence is tracked per stream (for gap counting); past it the one
+  /// seen longest ago is forgotten.
+  std::size_t max_publishers_per_stream = 4096;
+  /// How long a one-shot event's (publisher, sequence) is remembered to suppress the copies
+  /// that arrive over several interfaces.
+  std::chrono::milliseconds event_window{1000};
+  /// Largest datagram accepted; larger ones are dropped as malformed.
+  std::size_t max_datagram_size = wire::max_datagram_size_limit;
+};
+
+/// Why a subject's value went away.
+enum class removal_reason {
+  withdrawn,  ///< its publisher sent a tombstone
+  expired,    ///< not refreshed within `expiry_factor` intervals: its publisher went away
+  evicted,    ///< the per-stream cap on tracked subjects was reached
+};
+
+/// One delivered message, valid only during the handler call (views point into the datagram).
+template <class T>
+struct message {
+  std::string_view stream;
+  std::string_view subject;
+  const T& value;              ///< the payload as decoded by the stream's codec
+  byte_view payload;           ///< the payload's bytes
+  std::uint64_t publisher_id;
+  std::uint64_t sequence;
+  std::uint64_t timestamp_ns;  ///< publisher's wall clock, ns since the Unix epoch
+  std::chrono::milliseconds interval;
+  bool is_new;                 ///< first value of this subject (or first since it went away)
+  bool resend;                 ///< arrived as a periodic resend (or a replay to a new subscription)
+};
+
+/// A subject that went away, for the removal handler.
+struct removal {
+  std::string_view stream;
+  std::string_view subject;
+  std::uint64_t publisher_id;
+  removal_reason reason;
+};
+
+/// Counters of one stream on one subscriber (plain struct, copied out). Datagram-level
+/// counters (`datagrams_received`, `malformed`, `foreign`) are those of the stream's (group,
+/// port): a malformed datagram cannot be attributed to a stream.
+struct subscriber_stream_stats {
+  std::uint64_t datagrams_received = 0;  ///< on the stream's group and port
+  std::uint64_t malformed = 0;           ///< datagrams dropped by the decoder, on that group and port
+  std::uint64_t foreign = 0;             ///< valid datagrams of other streams sharing the group and port
+  std::uint64_t received = 0;            ///< records of this stream
+  std::uint64_t delivered = 0;           ///< handler calls
+  std::uint64_t filtered = 0;            ///< records no subscription matched
+  std::uint64_t duplicates = 0;          ///< same content hash as the last delivered
+  std::uint64_t stale = 0;               ///< older than what was delivered
+  std::uint64_t gaps = 0;                ///< sequence numbers missed, per publisher
+  std::uint64_t withdrawn = 0;           ///< tombstones applied
+  std::uint64_t expired = 0;             ///< subjects expired
+  std::uint64_t evicted = 0;             ///< subjects evicted by the cap
+  std::uint64_t decode_errors = 0;       ///< payloads the codec refused
+  std::uint64_t handler_errors = 0;      ///< exceptions thrown by handlers
+  std::uint64_t tracked_subjects = 0;    ///< subjects held now
+};
+
+namespace detail {
+
+struct delivery_record {
+  std::string_view stream;
+  std::string_view subject;
+  byte_view payload;
+  std::uint64_t publisher_id;
+  std::uint64_t sequence;
+  std::uint64_t timestamp_ns;
+  std::uint32_t interval_ms;
+  bool is_new;
+  bool resend;
+};
+
+struct subscription_entry {
+  std::uint64_t id = 0;
+  std::string stream;
+  endpoint ep;
+  subject_filter filter;
+  std::function<bool(const delivery_record&)> deliver;  // false: the codec refused the payload
+  std::function<void(const removal&)> on_removed;
+  std::atomic<bool> active{true};
+  bool replayed = false;  // executor only: live deliveries start after the replay of held values
+};
+
+template <class Transport, class Clock>
+class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Transport, Clock>> {
+ public:
+  using time_point = typename Clock::time_point;
+  using duration = typename Clock::duration;
+  using entry_ptr = std::shared_ptr<subscription_entry>;
+
+  subscriber_impl(typename Transport::context_type& ctx, const subscriber_options& opts)
+      : opts_(opts),
+        transport_(ctx, transport_options{.interfaces = opts.interfaces, .receive_buffer_size = opts.receive_buffer_size}),
+        timer_(transport_.make_timer()) {
+    if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;
+  }
+
+  ~subscriber_impl() { transport_.close(); }
+
+  Transport& transport() noexcept { return transport_; }
+
+  void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
+    std::lock_guard lock(mutex_);
+    error_handler_ = std::move(h);
+  }
+
+  // Any thread.
+  std::uint64_t subscribe(const std::string& stream_name, const endpoint& ep, std::string_view filter_text,
+                          std::function<bool(const delivery_record&)> deliver,
+                          std::function<void(const removal&)> on_removed, std::error_code& ec) {
+    subject_filter filter = subject_filter::parse(filter_text, ec);
+    if (ec) return 0;
+    auto entry = std::make_shared<subscription_entry>();
+    entry->stream = stream_name;
+    entry->ep = ep;
+    entry->filter = std::move(filter);
+    entry->deliver = std::move(deliver);
+    entry->on_removed = std::move(on_removed);
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        ec = make_error_code(errc::not_open);
+        return 0;
+      }
+      channel* ch = find_or_open_channel(ep, ec);
+      if (ec) return 0;
+      stream_state& s = find_or_add_stream(*ch, stream_name);
+      entry->id = s.index.insert(entry->filter, entry);
+      // Ids are per index; make them unique per subscriber by pairing with a counter.
+      const std::uint64_t handle = ++next_handle_;
+      handles_.emplace(handle, handle_info{ch, &s, entry->id, entry});
+      ++ch->subscriptions;
+      ec.clear();
+      asio::post(transport_.get_executor(), [self = this->shared_from_this(), entry] { self->replay(entry); });
+      return handle;
+    }
+  }
+
+  // Any thread, also from inside a handler.
+  void unsubscribe(std::uint64_t handle) {
+    std::lock_guard lock(mutex_);
+    auto it = handles_.find(handle);
+    if (it == handles_.end()) return;
+    handle_info info = std::move(it->second);
+    handles_.erase(it);
+    info.entry->active.store(false, std::memory_order_release);
+    info.stream->index.erase(info.index_id);
+    if (info.stream->index.empty()) {
+      // Nobody listens to this stream any more: its state goes, and its datagrams are foreign.
+      clear_stream(*info.stream);
+      const std::string name = info.stream->name;
+      info.ch->streams.erase(name);
+    }
+    if (--info.ch->subscriptions == 0) {
+      transport_.close_receiver(info.ch->receiver);
+      info.ch->open = false;
+    }
+  }
+
+  subscriber_stream_stats stats(std::string_view stream_name, const endpoint& ep) const {
+    std::lock_guard lock(mutex_);
+    subscriber_stream_stats out;
+    auto cit = channels_.find(ep);
+    if (cit == channels_.end()) return out;
+    const channel& ch = *cit->second;
+    out.datagrams_received = ch.datagrams;
+    out.malformed = ch.malformed;
+    out.foreign = ch.foreign;
+    auto sit = ch.streams.find(stream_name);
+    if (sit == ch.streams.end()) return out;
+    out = sit->second->stats;
+    out.datagrams_received = ch.datagrams;
+    out.malformed = ch.malformed;
+    out.foreign = ch.foreign;
+    out.tracked_subjects = sit->second->subjects.size();
+    return out;
+  }
+
+  // Calls f(subject, payload) for every value held on the stream (tests, diagnostics).
+  template <class F>
+  void for_each_value(std::string_view stream_name, const endpoint& ep, F&& f) const {
+    std::lock_guard lock(mutex_);
+    auto cit = channels_.find(ep);
+    if (cit == channels_.end()) return;
+    auto sit = cit->second->streams.find(stream_name);
+    if (sit == cit->second->streams.end()) return;
+    for (const auto& [subject, st] : sit->second->subjects) {
+      if (st.kind == state_kind::value) f(std::string_view(subject), byte_view(st.payload));
+    }
+  }
+
+  void close() {
+    std::vector<std::uint64_t> handles;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+      for (auto& [h, info] : handles_) handles.push_back(h);
+    }
+    for (auto h : handles) unsubscribe(h);
+    asio::post(transport_.get_executor(), [self = this->shared_from_this()] {
+      self->timer_.cancel();
+      ++self->wait_id_;
+    });
+  }
+
+ private:
+  enum class state_kind : std::uint8_t { value, event, tombstone };
+
+  struct subject_state {
+    std::vector<std::byte> payload;
+    std::uint64_t publisher_id = 0;
+    std::uint64_t sequence = 0;
+    std::uint64_t timestamp_ns = 0;
+    std::uint64_t content_hash = 0;
+    std::uint32_t interval_ms = 0;
+    std::uint32_t generation = 0;
+    time_point expires_at{};
+    time_point heap_due{};
+    state_kind kind = state_kind::value;
+  };
+
+  struct publisher_state {
+    std::uint64_t highest_live = 0;
+    time_point last_seen{};
+  };
+
+  struct sv_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(xxh3(s)); }
+  };
+
+  struct stream_state {
+    std::string name;
+    subscription_index<entry_ptr> index;
+    std::unordered_map<std::string, subject_state, sv_hash, std::equal_to<>> subjects;
+    std::unordered_map<std::uint64_t, publisher_state> publishers;
+    subscriber_stream_stats stats;
+  };
+
+  struct channel {
+    endpoint ep;
+    receiver_id receiver = 0;
+    bool open = false;
+    std::size_t subscriptions = 0;
+    std::uint64_t datagrams = 0, malformed = 0, foreign = 0;
+    std::unordered_map<std::string, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams;
+  };
+
+  struct handle_info {
+    channel* ch;
+    stream_state* stream;
+    std::uint64_t index_id;
+    entry_ptr entry;
+  };
+
+  struct heap_item {
+    time_point due;
+    stream_state* stream;
+    const std::string* subject;  // the map key: stable while the entry lives
+    std::uint32_t generation;
+    bool operator>(const heap_item& o) const noexcept { return due > o.due; }
+  };
+
+  struct pending_removal {
+    entry_ptr entry;
+    std::string subject;
+    std::uint64_t publisher_id;
+    removal_reason reason;
+  };
+
+  struct pending_delivery {
+    entry_ptr entry;
+    delivery_record rec;
+  };
+
+  // Under mutex_.
+  channel* find_or_open_channel(const endpoint& ep, std::error_code& ec) {
+    auto it = channels_.find(ep);
+    channel* ch;
+    if (it == channels_.end()) {
+      auto c = std::make_unique<channel>();
+      c->ep = ep;
+      ch = c.get();
+      channels_.emplace(ep, std::move(c));
+    } else {
+      ch = it->second.get();
+    }
+    if (!ch->open) {
+      transport_.open(ep.group.is_v6() ? address_family::v6 : address_family::v4, ec);
+      if (ec) return nullptr;
+      ch->receiver = transport_.open_receiver(
+          ep,
+          [this, ch](std::span<const std::byte> datagram, const receive_info&) { on_datagram(*ch, datagram); }, ec);
+      if (ec) return nullptr;
+      ch->open = true;
+    }
+    return ch;
+  }
+
+  stream_state& find_or_add_stream(channel& ch, const std::string& name) {
+    auto it = ch.streams.find(std::string_view(name));
+    if (it != ch.streams.end()) return *it->second;
+    auto s = std::make_unique<stream_state>();
+    s->name = name;
+    auto& ref = *s;
+    ch.streams.emplace(name, std::move(s));
+    return ref;
+  }
+
+  void clear_stream(stream_state& s) {
+    s.subjects.clear();  // heap entries become stale: the generation check needs the key, so purge
+    s.publishers.clear();
+    std::erase_if(heap_, [&](const heap_item& h) { return h.stream == &s; });
+    std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  }
+
+  // --- executor ---
+
+  void replay(const entry_ptr& entry) {
+    std::vector<std::pair<std::string, subject_state>> held;
+    {
+      std::lock_guard lock(mutex_);
+      entry->replayed = true;
+      if (!entry->active.load(std::memory_order_acquire)) return;
+      auto cit = channels_.find(entry->ep);
+      if (cit == channels_.end()) return;
+      auto sit = cit->second->streams.find(std::string_view(entry->stream));
+      if (sit == cit->second->streams.end()) return;
+      for (const auto& [subject, st] : sit->second->subjects) {
+        if (st.kind == state_kind::value && entry->filter.matches(subject)) held.emplace_back(subject, st);
+      }
+    }
+    for (const auto& [subject, st] : held) {
+      if (!entry->active.load(std::memory_order_acquire)) return;
+      delivery_record rec{entry->stream, subject,         byte_view(st.payload), st.publisher_id, st.sequence,
+                          st.timestamp_ns, st.interval_ms, true,                  true};
+      invoke(entry, rec, nullptr);
+    }
+  }
+
+  void on_datagram(channel& ch, std::span<const std::byte> bytes) {
+    deliveries_.clear();
+    removals_.clear();
+    {
+      std::lock_guard lock(mutex_);
+      if (!ch.open) return;
+      ++ch.datagrams;
+      std::error_code ec;
+      const wire::datagram_view view = wire::decode(bytes, ec, opts_.max_datagram_size);
+      if (ec) {
+        ++ch.malformed;
+        return;
+      }
+      auto sit = ch.streams.find(view.stream());
+      if (sit == ch.streams.end()) {
+        ++ch.foreign;
+        return;
+      }
+      stream_state& s = *sit->second;
+      const time_point now = Clock::now();
+      for (const wire::record& r : view) process(s, view.publisher_id(), r, now);
+      arm_timer();
+    }
+    flush_callbacks();
+  }
+
+  void note_publisher(stream_state& s, std::uint64_t publisher_id, const wire::record& r, time_point now) {
+    auto it = s.publishers.find(publisher_id);
+    if (it == s.publishers.end()) {
+      if (s.publishers.size() >= opts_.max_publishers_per_stream) {
+        auto oldest = std::min_element(s.publishers.begin(), s.publishers.end(),
+                                       [](const auto& a, const auto& b) { return a.second.last_seen < b.second.last_seen; });
+        s.publishers.erase(oldest);
+      }
+      it = s.publishers.emplace(publisher_id, publisher_state{}).first;
+    }
+    publisher_state& p = it->second;
+    p.last_seen = now;
+    if (r.resend()) return;  // resends carry old sequence numbers: only live records show gaps
+    if (p.highest_live != 0 && r.sequence > p.highest_live + 1) s.stats.gaps += r.sequence - p.highest_live - 1;
+    if (r.sequence > p.highest_live) p.highest_live = r.sequence;
+  }
+
+  void process(stream_state& s, std::uint64_t publisher_id, const wire::record& r, time_point now) {
+    ++s.stats.received;
+    note_publisher(s, publisher_id, r, now);
+
+    matches_.clear();
+    s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) { matches_.push_back(e); });
+    if (matches_.empty()) {
+      ++s.stats.filtered;
+      return;
+    }
+
+    auto it = s.subjects.find(r.subject);
+    const bool exists = it != s.subjects.end();
+    if (exists) {
+      subject_state& st = it->second;
+      // Stale: same publisher with an older sequence; another publisher with an older stamp.
+      const bool same_publisher = st.publisher_id == publisher_id;
+      if (same_publisher ? r.sequence < st.sequence
+                         : (r.timestamp_ns < st.timestamp_ns ||
+                            (r.timestamp_ns == st.timestamp_ns && publisher_id < st.publisher_id))) {
+        ++s.stats.stale;
+        return;
+      }
+      const bool duplicate = st.kind == state_kind::event
+                                 ? (same_publisher && r.sequence == st.sequence)
+                                 : (st.kind == state_kind::value && !r.tombstone() && r.interval_ms != 0 &&
+                                    r.content_hash == st.content_hash) ||
+                                       (st.kind == state_kind::tombstone && r.tombstone() && same_publisher &&
+                                        r.sequence == st.sequence);
+      if (duplicate) {
+        ++s.stats.duplicates;
+        st.publisher_id = publisher_id;
+        st.sequence = std::max(same_publisher ? st.sequence : 0, r.sequence);
+        if (r.timestamp_ns > st.timestamp_ns) st.timestamp_ns = r.timestamp_ns;
+        if (st.kind == state_kind::value) refresh(s, it, r.interval_ms, now);
+        return;
+      }
+      if (same_publisher && r.sequence == st.sequence) {  // same sequence, other content: hostile or buggy
+        ++s.stats.stale;
+        return;
+      }
+    }
+
+    if (r.tombstone()) {
+      if (exists && it->second.kind == state_kind::value) {
+        ++s.stats.withdrawn;
+        queue_removals(s, it->first, publisher_id, removal_reason::withdrawn);
+      }
+      if (!exists) it = insert_subject(s, r.subject, now);
+      if (it == s.subjects.end()) return;
+      subject_state& st = it->second;
+      st.kind = state_kind::tombstone;
+      st.payload.clear();
+      st.payload.shrink_to_fit();
+      assign(st, publisher_id, r);
+      // Remember the tombstone as long as old resends may still be in flight.
+      const auto keep = std::chrono::milliseconds(std::uint64_t{std::max<std::uint32_t>(r.interval_ms, 1000)} *
+                                                  opts_.expiry_factor);
+      schedule(s, it, now + std::chrono::duration_cast<duration>(keep));
+      return;
+    }
+
+    bool is_new = !exists || it->second.kind != state_kind::value;
+    if (!exists) {
+      it = insert_subject(s, r.subject, now);
+      if (it == s.subjects.end()) return;
+    }
+    subject_state& st = it->second;
+    assign(st, publisher_id, r);
+    if (r.interval_ms == 0) {
+      if (st.kind == state_kind::value) {
+        // An event replaces a held value: the value is gone, the event is delivered.
+        st.payload.clear();
+      }
+      st.kind = state_kind::event;
+      schedule(s, it, now + std::chrono::duration_cast<duration>(opts_.event_window));
+      is_new = true;
+    } else {
+      st.kind = state_kind::value;
+      st.payload.assign(r.payload.begin(), r.payload.end());
+      refresh(s, it, r.interval_ms, now);
+    }
+    const delivery_record rec{s.name,         it->first,     r.payload, publisher_id, r.sequence,
+                              r.timestamp_ns, r.interval_ms, is_new,    r.resend()};
+    for (const entry_ptr& e : matches_) {
+      if (e->replayed) deliveries_.push_back(pending_delivery{e, rec});
+    }
+  }
+
+  static void assign(subject_state& st, std::uint64_t publisher_id, const wire::record& r) {
+    st.publisher_id = publisher_id;
+    st.sequence = r.sequence;
+    st.timestamp_ns = r.timestamp_ns;
+    st.content_hash = r.content_hash;
+    st.interval_ms = r.interval_ms;
+  }
+
+  using subject_iterator = typename decltype(stream_state::subjects)::iterator;
+
+  subject_iterator insert_subject(stream_state& s, std::string_view subject, time_point now) {
+    if (s.subjects.size() >= opts_.max_subjects_per_stream) evict_one(s, now);
+    if (s.subjects.size() >= opts_.max_subjects_per_stream) return s.subjects.end();
+    return s.subjects.emplace(std::string(subject), subject_state{}).first;
+  }
+
+  // Evicts the subject of this stream closest to expiry.
+  void evict_one(stream_state& s, time_point) {
+    auto victim = s.subjects.end();
+    for (auto it = s.subjects.begin(); it != s.subjects.end(); ++it) {
+      if (victim == s.subjects.end() || it->second.expires_at < victim->second.expires_at) victim = it;
+    }
+    if (victim == s.subjects.end()) return;
+    ++s.stats.evicted;
+    if (victim->second.kind == state_kind::value) queue_removals(s, victim->first, victim->second.publisher_id, removal_reason::evicted);
+    s.subjects.erase(victim);
+    // Its heap entry (if any) now points at a freed key: drop entries of erased subjects lazily
+    // is impossible, so purge this one now.
+    purge_heap_entries(s);
+  }
+
+  void purge_heap_entries(stream_state& s) {
+    std::erase_if(heap_, [&](const heap_item& h) {
+      if (h.stream != &s) return false;
+      auto it = s.subjects.find(std::string_view(*h.subject));
+      return it == s.subjects.end() || &it->first != h.subject;
+    });
+    std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  }
+
+  void refresh(stream_state& s, subject_iterator it, std::uint32_t interval_ms, time_point now) {
+    it->second.interval_ms = interval_ms;
+    const auto life = std::chrono::milliseconds(std::uint64_t{interval_ms} * opts_.expiry_factor);
+    schedule(s, it, now + std::chrono::duration_cast<duration>(life));
+  }
+
+  void schedule(stream_state& s, subject_iterator it, time_point expires_at) {
+    subject_state& st = it->second;
+    const bool has_entry = st.heap_due != time_point{};
+    st.expires_at = expires_at;
+    if (has_entry && st.heap_due <= expires_at) return;  // the existing entry fires first and re-checks
+    ++st.generation;
+    st.heap_due = expires_at;
+    heap_.push_back(heap_item{expires_at, &s, &it->first, st.generation});
+    std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  }
+
+  void queue_removals(stream_state& s, const std::string& subject, std::uint64_t publisher_id, removal_reason why) {
+    s.index.for_each_match(subject, [&](std::uint64_t, const entry_ptr& e) {
+      if (e->replayed && e->on_removed) removals_.push_back(pending_removal{e, subject, publisher_id, why});
+    });
+  }
+
+  void arm_timer() {
+    if (heap_.empty()) return;
+    const time_point top = heap_.front().due;
+    if (timer_armed_ && armed_due_ <= top) return;
+    timer_armed_ = true;
+    armed_due_ = top;
+    const std::uint64_t wait_id = ++wait_id_;
+    timer_.cancel();
+    timer_.expires_at(top);
+    timer_.async_wait([self = this->shared_from_this(), wait_id](const std::error_code& ec) {
+      if (ec || wait_id != self->wait_id_) return;
+      self->timer_armed_ = false;
+      self->on_timer();
+    });
+  }
+
+  void on_timer() {
+    deliveries_.clear();
+    removals_.clear();
+    {
+      std::lock_guard lock(mutex_);
+      const time_point now = Clock::now();
+      while (!heap_.empty() && heap_.front().due <= now) {
+        std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+        const heap_item item = heap_.back();
+        heap_.pop_back();
+        stream_state& s = *item.stream;
+        auto it = s.subjects.find(std::string_view(*item.subject));
+        if (it == s.subjects.end() || it->second.generation != item.generation) continue;
+        subject_state& st = it->second;
+        if (st.expires_at > now) {  // refreshed since: move the entry
+          st.heap_due = st.expires_at;
+          heap_.push_back(heap_item{st.expires_at, &s, &it->first, st.generation});
+          std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+          continue;
+        }
+        if (st.kind == state_kind::value) {
+          ++s.stats.expired;
+          queue_removals(s, it->first, st.publisher_id, removal_reason::expired);
+        }
+        // removal records copy the subject, so erasing the key is safe
+        s.subjects.erase(it);
+      }
+      arm_timer();
+    }
+    flush_callbacks();
+  }
+
+  void flush_callbacks() {
+    // Handlers run without the lock, so they may subscribe or unsubscribe. The records'
+    // views point into the datagram, which lives until on_datagram returns.
+    for (auto& d : deliveries_) {
+      if (d.entry->active.load(std::memory_order_acquire)) invoke(d.entry, d.rec, nullptr);
+    }
+    for (auto& r : removals_) {
+      if (!r.entry->active.load(std::memory_order_acquire)) continue;
+      try {
+        r.entry->on_removed(removal{r.entry->stream, r.subject, r.publisher_id, r.reason});
+      } catch (...) {
+        report_handler_error(*r.entry);
+      }
+    }
+    deliveries_.clear();
+    removals_.clear();
+  }
+
+  void invoke(const entry_ptr& e, const delivery_record& rec, void*) {
+    bool ok = true;
+    try {
+      ok = e->deliver(rec);
+    } catch (...) {
+      report_handler_error(*e);
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    auto* s = find_stream_locked(e->ep, e->stream);
+    if (!s) return;
+    if (ok) {
+      ++s->stats.delivered;
+    } else {
+      ++s->stats.decode_errors;
+    }
+  }
+
+  void report_handler_error(const subscription_entry& e) {
+    std::function<void(const std::error_code&, std::string_view)> h;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto* s = find_stream_locked(e.ep, e.stream)) ++s->stats.handler_errors;
+      h = error_handler_;
+    }
+    if (h) {
+      std::string what = "handler for stream '" + e.stream + "' threw";
+      try {
+        throw;
+      } catch (const std::exception& ex) {
+        what += std::string(": ") + ex.what();
+      } catch (...) {
+      }
+      h(std::make_error_code(std::errc::operation_canceled), what);
+    }
+  }
+
+  stream_state* find_stream_locked(const endpoint& ep, std::string_view name) {
+    auto cit = channels_.find(ep);
+    if (cit == channels_.end()) return nullptr;
+    auto sit = cit->second->streams.find(name);
+    return sit == cit->second->streams.end() ? nullptr : sit->second.get();
+  }
+
+  subscriber_options opts_;
+  Transport transport_;
+  typename Transport::timer_type timer_;
+
+  mutable std::mutex mutex_;
+  std::unordered_map<endpoint, std::unique_ptr<channel>, endpoint_hash> channels_;
+  std::unordered_map<std::uint64_t, handle_info> handles_;
+  std::uint64_t next_handle_ = 0;
+  bool closed_ = false;
+  std::function<void(const std::error_code&, std::string_view)> error_handler_;
+
+  // Executor only.
+  std::vector<heap_item> heap_;
+  std::vector<entry_ptr> matches_;
+  std::vector<pending_delivery> deliveries_;
+  std::vector<pending_removal> removals_;
+  bool timer_armed_ = false;
+  time_point armed_due_{};
+  std::uint64_t wait_id_ = 0;
+};
+
+}  // namespace detail
+
+/// An RAII subscription: destroying it (or calling `unsubscribe`) stops delivery; the last
+/// subscription on a group and port leaves the group on every interface. Move-only.
+class subscription {
+ public:
+  subscription() = default;
+  subscription(std::function<void(std::uint64_t)> cancel, std::uint64_t handle)
+      : cancel_(std::move(cancel)), handle_(handle) {}
+  subscription(subscription&& o) noexcept : cancel_(std::move(o.cancel_)), handle_(std::exchange(o.handle_, 0)) {}
+  subscription& operator=(subscription&& o) noexcept {
+    if (this != &o) {
+      unsubscribe();
+      cancel_ = std::move(o.cancel_);
+      handle_ = std::exchange(o.handle_, 0);
+    }
+    return *this;
+  }
+  subscription(const subscription&) = delete;
+  subscription& operator=(const subscription&) = delete;
+  ~subscription() { unsubscribe(); }
+
+  /// Stops delivery; safe from any thread and from inside the subscription's own handler.
+  void unsubscribe() {
+    if (handle_ != 0 && cancel_) cancel_(handle_);
+    handle_ = 0;
+  }
+
+  /// True until unsubscribed.
+  bool active() const noexcept { return handle_ != 0; }
+
+ private:
+  std::function<void(std::uint64_t)> cancel_;
+  std::uint64_t handle_ = 0;
+};
+
+/// Receives the streams it subscribes to, filters by subject, suppresses duplicates (same
+/// content hash as the last delivered value of the subject) and stale messages (older
+/// sequence from the same publisher, older stamp from another), applies tombstones, and
+/// expires subjects not refreshed within `expiry_factor` intervals.
+///
+/// Handlers run on the transport's executor. A new subscription first receives the values
+/// this subscriber already holds that match its filter (flagged `resend`), then live ones.
+///
+/// ```cpp
+/// racket::subscriber sub{io, {.interfaces = {"lo"}}};
+/// auto s = sub.subscribe(temperature, "plant.*", [](const racket::message<double>& m) {
+///   std::cout << m.subject << " = " << m.value << '\n';
+/// });
+/// ```
+template <transport Transport, class Clock = typename Transport::clock_type>
+class basic_subscriber {
+  static_assert(std::is_same_v<typename Clock::time_point, typename Transport::clock_type::time_point>,
+                "the subscriber's Clock must be the clock of its transport's timers");
+
+ public:
+  using transport_type = Transport;
+  using clock_type = Clock;
+  using executor_type = typename Transport::executor_type;
+
+  explicit basic_subscriber(typename Transport::context_type& ctx, const subscriber_options& opts = {})
+      : impl_(std::make_shared<detail::subscriber_impl<Transport, Clock>>(ctx, opts)) {}
+
+  basic_subscriber(const basic_subscriber&) = delete;
+  basic_subscriber& operator=(const basic_subscriber&) = delete;
+  basic_subscriber(basic_subscriber&&) noexcept = default;
+  basic_subscriber& operator=(basic_subscriber&&) noexcept = default;
+
+  ~basic_subscriber() {
+    if (impl_) impl_->close();
+  }
+
+  /// Subscribes `handler` to the subjects of `s` that `filter` matches; `on_removed` (may be
+  /// empty) hears of subjects withdrawn, expired or evicted. Errors: `invalid_filter`, and the
+  /// transport's (`no_interfaces`, `unknown_interface`, socket errors). Any thread.
+  template <class T, class C, class Handler, class Removed = std::function<void(const removal&)>>
+    requires std::invocable<Handler&, const message<T>&> && std::invocable<Removed&, const removal&>
+  [[nodiscard]] subscription subscribe(const stream<T, C>& s, std::string_view filter, Handler handler,
+                                       Removed on_removed, std::error_code& ec) {
+    auto deliver = [h = std::move(handler)](const detail::delivery_record& r) mutable -> bool {
+      std::error_code dec;
+      T value = C::decode(r.payload, dec);
+      if (dec) return false;
+      const message<T> m{r.stream,       r.subject,    value,
+                         r.payload,      r.publisher_id, r.sequence,
+                         r.timestamp_ns, std::chrono::milliseconds(r.interval_ms), r.is_new,
+                         r.resend};
+      h(m);
+      return true;
+    };
+    std::function<void(const removal&)> removed;
+    if constexpr (std::is_same_v<Removed, std::function<void(const removal&)>>) {
+      if (on_removed) removed = std::move(on_removed);
+    } else {
+      removed = std::move(on_removed);
+    }
+    const auto handle = impl_->subscribe(s.name(), s.endpoint(), filter, std::move(deliver), std::move(removed), ec);
+    if (ec) return {};
+    std::weak_ptr<detail::subscriber_impl<Transport, Clock>> weak = impl_;
+    return subscription([weak](std::uint64_t h) {
+      if (auto impl = weak.lock()) impl->unsubscribe(h);
+    }, handle);
+  }
+
+  /// As above, without a removal handler.
+  template <class T, class C, class Handler>
+    requires std::invocable<Handler&, const message<T>&>
+  [[nodiscard]] subscription subscribe(const stream<T, C>& s, std::string_view filter, Handler handler,
+                                       std::error_code& ec) {
+    return subscribe(s, filter, std::move(handler), std::function<void(const removal&)>{}, ec);
+  }
+
+  /// Throwing overload: `std::system_error` naming the stream and filter.
+  template <class T, class C, class Handler, class Removed = std::function<void(const removal&)>>
+    requires std::invocable<Handler&, const message<T>&> && std::invocable<Removed&, const removal&>
+  [[nodiscard]] subscription subscribe(const stream<T, C>& s, std::string_view filter, Handler handler,
+                                       Removed on_removed = {}) {
+    std::error_code ec;
+    auto sub = subscribe(s, filter, std::move(handler), std::move(on_removed), ec);
+    detail::throw_if(ec, "subscribe to stream '" + s.name() + "' filter '" + std::string(filter) + "'");
+    return sub;
+  }
+
+  /// Counters of one stream.
+  template <class T, class C>
+  subscriber_stream_stats stats(const stream<T, C>& s) const {
+    return impl_->stats(s.name(), s.endpoint());
+  }
+
+  /// Calls `f(std::string_view subject, byte_view payload)` for every value held on `s` now.
+  template <class T, class C, class F>
+  void for_each_value(const stream<T, C>& s, F&& f) const {
+    impl_->for_each_value(s.name(), s.endpoint(), std::forward<F>(f));
+  }
+
+  /// Called with a description when a handler throws (delivery goes on) or an interface fails.
+  void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
+    impl_->set_error_handler(std::move(h));
+  }
+
+  /// The transport's counters (kernel drops, join errors).
+  transport_stats transport_statistics() const { return impl_->transport().stats(); }
+
+  executor_type get_executor() noexcept { return impl_->transport().get_executor(); }
+
+ private:
+  std::shared_ptr<detail::subscriber_impl<Transport, Clock>> impl_;
+};
+
+}  // namespace racket

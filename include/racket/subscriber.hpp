@@ -2,6 +2,7 @@
 #pragma once
 
 #include "racket/codec.hpp"
+#include "racket/detail/clock.hpp"
 #include "racket/detail/hash.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
@@ -19,6 +20,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -232,8 +234,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     if (cit == channels_.end()) return;
     auto sit = cit->second->streams.find(stream_name);
     if (sit == cit->second->streams.end()) return;
-    for (const auto& [subject, st] : sit->second->subjects) {
-      if (st.kind == state_kind::value) f(std::string_view(subject), byte_view(st.payload));
+    for (const auto& [subject, slot] : sit->second->subjects) {
+      const subject_state& st = sit->second->slots[slot];
+      if (st.kind == state_kind::value) f(subject, byte_view(st.payload));
     }
   }
 
@@ -254,7 +257,11 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
  private:
   enum class state_kind : std::uint8_t { value, event, tombstone };
 
+  // Per (stream, subject) state. Slots live in a deque (stable addresses), so the index's
+  // string_view keys can point at `subject`; a freed slot bumps its generation, which makes
+  // every heap entry still naming it stale.
   struct subject_state {
+    std::string subject;
     std::vector<std::byte> payload;
     std::uint64_t publisher_id = 0;
     std::uint64_t sequence = 0;
@@ -264,6 +271,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     std::uint32_t generation = 0;
     time_point expires_at{};
     time_point heap_due{};
+    bool in_heap = false;
+    bool live = false;
     state_kind kind = state_kind::value;
   };
 
@@ -280,7 +289,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   struct stream_state {
     std::string name;
     subscription_index<entry_ptr> index;
-    std::unordered_map<std::string, subject_state, sv_hash, std::equal_to<>> subjects;
+    std::unordered_map<std::string_view, std::uint32_t, sv_hash, std::equal_to<>> subjects;
+    std::deque<subject_state> slots;
+    std::vector<std::uint32_t> free_slots;
     std::unordered_map<std::uint64_t, publisher_state> publishers;
     subscriber_stream_stats stats;
   };
@@ -304,7 +315,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   struct heap_item {
     time_point due;
     stream_state* stream;
-    const std::string* subject;  // the map key: stable while the entry lives
+    std::uint32_t slot;
     std::uint32_t generation;
     bool operator>(const heap_item& o) const noexcept { return due > o.due; }
   };
@@ -355,17 +366,20 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     return ref;
   }
 
+  // Before a stream_state is destroyed: no heap entry may point at it afterwards.
   void clear_stream(stream_state& s) {
-    s.subjects.clear();  // heap entries become stale: the generation check needs the key, so purge
-    s.publishers.clear();
     std::erase_if(heap_, [&](const heap_item& h) { return h.stream == &s; });
     std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    s.subjects.clear();
+    s.slots.clear();
+    s.free_slots.clear();
+    s.publishers.clear();
   }
 
   // --- executor ---
 
   void replay(const entry_ptr& entry) {
-    std::vector<std::pair<std::string, subject_state>> held;
+    std::vector<subject_state> held;
     {
       std::lock_guard lock(mutex_);
       entry->replayed = true;
@@ -374,15 +388,17 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       if (cit == channels_.end()) return;
       auto sit = cit->second->streams.find(std::string_view(entry->stream));
       if (sit == cit->second->streams.end()) return;
-      for (const auto& [subject, st] : sit->second->subjects) {
-        if (st.kind == state_kind::value && entry->filter.matches(subject)) held.emplace_back(subject, st);
+      const stream_state& s = *sit->second;
+      for (const auto& [subject, slot] : s.subjects) {
+        const subject_state& st = s.slots[slot];
+        if (st.kind == state_kind::value && entry->filter.matches(subject)) held.push_back(st);
       }
     }
-    for (const auto& [subject, st] : held) {
+    for (const subject_state& st : held) {
       if (!entry->active.load(std::memory_order_acquire)) return;
-      delivery_record rec{entry->stream, subject,         byte_view(st.payload), st.publisher_id, st.sequence,
-                          st.timestamp_ns, st.interval_ms, true,                  true};
-      invoke(entry, rec, nullptr);
+      const delivery_record rec{entry->stream,   st.subject,     byte_view(st.payload), st.publisher_id, st.sequence,
+                                st.timestamp_ns, st.interval_ms, true,                  true};
+      invoke(entry, rec);
     }
   }
 
@@ -416,8 +432,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     auto it = s.publishers.find(publisher_id);
     if (it == s.publishers.end()) {
       if (s.publishers.size() >= opts_.max_publishers_per_stream) {
-        auto oldest = std::min_element(s.publishers.begin(), s.publishers.end(),
-                                       [](const auto& a, const auto& b) { return a.second.last_seen < b.second.last_seen; });
+        // Rare (only past the cap): forget the publisher seen longest ago.
+        auto oldest = std::min_element(s.publishers.begin(), s.publishers.end(), [](const auto& a, const auto& b) {
+          return a.second.last_seen < b.second.last_seen;
+        });
         s.publishers.erase(oldest);
       }
       it = s.publishers.emplace(publisher_id, publisher_state{}).first;
@@ -442,8 +460,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
 
     auto it = s.subjects.find(r.subject);
     const bool exists = it != s.subjects.end();
+    std::uint32_t slot = exists ? it->second : 0;
     if (exists) {
-      subject_state& st = it->second;
+      subject_state& st = s.slots[slot];
       // Stale: same publisher with an older sequence; another publisher with an older stamp.
       const bool same_publisher = st.publisher_id == publisher_id;
       if (same_publisher ? r.sequence < st.sequence
@@ -452,18 +471,20 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         ++s.stats.stale;
         return;
       }
-      const bool duplicate = st.kind == state_kind::event
-                                 ? (same_publisher && r.sequence == st.sequence)
-                                 : (st.kind == state_kind::value && !r.tombstone() && r.interval_ms != 0 &&
-                                    r.content_hash == st.content_hash) ||
-                                       (st.kind == state_kind::tombstone && r.tombstone() && same_publisher &&
-                                        r.sequence == st.sequence);
+      bool duplicate = false;
+      switch (st.kind) {
+        case state_kind::event: duplicate = same_publisher && r.sequence == st.sequence; break;
+        case state_kind::value:
+          duplicate = !r.tombstone() && r.interval_ms != 0 && r.content_hash == st.content_hash;
+          break;
+        case state_kind::tombstone: duplicate = r.tombstone() && same_publisher && r.sequence == st.sequence; break;
+      }
       if (duplicate) {
         ++s.stats.duplicates;
+        st.sequence = same_publisher ? std::max(st.sequence, r.sequence) : r.sequence;
         st.publisher_id = publisher_id;
-        st.sequence = std::max(same_publisher ? st.sequence : 0, r.sequence);
         if (r.timestamp_ns > st.timestamp_ns) st.timestamp_ns = r.timestamp_ns;
-        if (st.kind == state_kind::value) refresh(s, it, r.interval_ms, now);
+        if (st.kind == state_kind::value) refresh(s, slot, r.interval_ms, now);
         return;
       }
       if (same_publisher && r.sequence == st.sequence) {  // same sequence, other content: hostile or buggy
@@ -473,13 +494,12 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
 
     if (r.tombstone()) {
-      if (exists && it->second.kind == state_kind::value) {
+      if (exists && s.slots[slot].kind == state_kind::value) {
         ++s.stats.withdrawn;
-        queue_removals(s, it->first, publisher_id, removal_reason::withdrawn);
+        queue_removals(s, s.slots[slot].subject, publisher_id, removal_reason::withdrawn);
       }
-      if (!exists) it = insert_subject(s, r.subject, now);
-      if (it == s.subjects.end()) return;
-      subject_state& st = it->second;
+      if (!exists && !insert_subject(s, r.subject, slot)) return;
+      subject_state& st = s.slots[slot];
       st.kind = state_kind::tombstone;
       st.payload.clear();
       st.payload.shrink_to_fit();
@@ -487,31 +507,25 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       // Remember the tombstone as long as old resends may still be in flight.
       const auto keep = std::chrono::milliseconds(std::uint64_t{std::max<std::uint32_t>(r.interval_ms, 1000)} *
                                                   opts_.expiry_factor);
-      schedule(s, it, now + std::chrono::duration_cast<duration>(keep));
+      schedule(s, slot, now + std::chrono::duration_cast<duration>(keep));
       return;
     }
 
-    bool is_new = !exists || it->second.kind != state_kind::value;
-    if (!exists) {
-      it = insert_subject(s, r.subject, now);
-      if (it == s.subjects.end()) return;
-    }
-    subject_state& st = it->second;
+    bool is_new = !exists || s.slots[slot].kind != state_kind::value;
+    if (!exists && !insert_subject(s, r.subject, slot)) return;
+    subject_state& st = s.slots[slot];
     assign(st, publisher_id, r);
     if (r.interval_ms == 0) {
-      if (st.kind == state_kind::value) {
-        // An event replaces a held value: the value is gone, the event is delivered.
-        st.payload.clear();
-      }
+      st.payload.clear();  // an event replaces a held value: the value is gone, the event is delivered
       st.kind = state_kind::event;
-      schedule(s, it, now + std::chrono::duration_cast<duration>(opts_.event_window));
+      schedule(s, slot, now + std::chrono::duration_cast<duration>(opts_.event_window));
       is_new = true;
     } else {
       st.kind = state_kind::value;
       st.payload.assign(r.payload.begin(), r.payload.end());
-      refresh(s, it, r.interval_ms, now);
+      refresh(s, slot, r.interval_ms, now);
     }
-    const delivery_record rec{s.name,         it->first,     r.payload, publisher_id, r.sequence,
+    const delivery_record rec{s.name,         st.subject,    r.payload, publisher_id, r.sequence,
                               r.timestamp_ns, r.interval_ms, is_new,    r.resend()};
     for (const entry_ptr& e : matches_) {
       if (e->replayed) deliveries_.push_back(pending_delivery{e, rec});
@@ -526,52 +540,65 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     st.interval_ms = r.interval_ms;
   }
 
-  using subject_iterator = typename decltype(stream_state::subjects)::iterator;
-
-  subject_iterator insert_subject(stream_state& s, std::string_view subject, time_point now) {
-    if (s.subjects.size() >= opts_.max_subjects_per_stream) evict_one(s, now);
-    if (s.subjects.size() >= opts_.max_subjects_per_stream) return s.subjects.end();
-    return s.subjects.emplace(std::string(subject), subject_state{}).first;
-  }
-
-  // Evicts the subject of this stream closest to expiry.
-  void evict_one(stream_state& s, time_point) {
-    auto victim = s.subjects.end();
-    for (auto it = s.subjects.begin(); it != s.subjects.end(); ++it) {
-      if (victim == s.subjects.end() || it->second.expires_at < victim->second.expires_at) victim = it;
+  // Makes a slot for a new subject, evicting one at the cap; false if none can be had.
+  bool insert_subject(stream_state& s, std::string_view subject, std::uint32_t& slot) {
+    if (s.subjects.size() >= opts_.max_subjects_per_stream && !evict_one(s)) return false;
+    if (!s.free_slots.empty()) {
+      slot = s.free_slots.back();
+      s.free_slots.pop_back();
+    } else {
+      slot = static_cast<std::uint32_t>(s.slots.size());
+      s.slots.emplace_back();
     }
-    if (victim == s.subjects.end()) return;
-    ++s.stats.evicted;
-    if (victim->second.kind == state_kind::value) queue_removals(s, victim->first, victim->second.publisher_id, removal_reason::evicted);
-    s.subjects.erase(victim);
-    // Its heap entry (if any) now points at a freed key: drop entries of erased subjects lazily
-    // is impossible, so purge this one now.
-    purge_heap_entries(s);
+    subject_state& st = s.slots[slot];
+    st.subject.assign(subject);
+    st.live = true;
+    st.in_heap = false;
+    s.subjects.emplace(std::string_view(st.subject), slot);
+    return true;
   }
 
-  void purge_heap_entries(stream_state& s) {
-    std::erase_if(heap_, [&](const heap_item& h) {
-      if (h.stream != &s) return false;
-      auto it = s.subjects.find(std::string_view(*h.subject));
-      return it == s.subjects.end() || &it->first != h.subject;
-    });
-    std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  void free_slot(stream_state& s, std::uint32_t slot) {
+    subject_state& st = s.slots[slot];
+    s.subjects.erase(std::string_view(st.subject));
+    st.live = false;
+    ++st.generation;  // every heap entry naming this slot is now stale
+    st.payload.clear();
+    st.payload.shrink_to_fit();
+    st.subject.clear();
+    s.free_slots.push_back(slot);
   }
 
-  void refresh(stream_state& s, subject_iterator it, std::uint32_t interval_ms, time_point now) {
-    it->second.interval_ms = interval_ms;
+  // O(1): evicts a subject picked at random among the stream's slots (a flood of new subjects
+  // then mostly evicts its own, and no scan is ever needed).
+  bool evict_one(stream_state& s) {
+    if (s.slots.empty()) return false;
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      const auto slot = static_cast<std::uint32_t>(rng_.next() % s.slots.size());
+      subject_state& st = s.slots[slot];
+      if (!st.live) continue;
+      ++s.stats.evicted;
+      if (st.kind == state_kind::value) queue_removals(s, st.subject, st.publisher_id, removal_reason::evicted);
+      free_slot(s, slot);
+      return true;
+    }
+    return false;
+  }
+
+  void refresh(stream_state& s, std::uint32_t slot, std::uint32_t interval_ms, time_point now) {
+    s.slots[slot].interval_ms = interval_ms;
     const auto life = std::chrono::milliseconds(std::uint64_t{interval_ms} * opts_.expiry_factor);
-    schedule(s, it, now + std::chrono::duration_cast<duration>(life));
+    schedule(s, slot, now + std::chrono::duration_cast<duration>(life));
   }
 
-  void schedule(stream_state& s, subject_iterator it, time_point expires_at) {
-    subject_state& st = it->second;
-    const bool has_entry = st.heap_due != time_point{};
+  void schedule(stream_state& s, std::uint32_t slot, time_point expires_at) {
+    subject_state& st = s.slots[slot];
     st.expires_at = expires_at;
-    if (has_entry && st.heap_due <= expires_at) return;  // the existing entry fires first and re-checks
+    if (st.in_heap && st.heap_due <= expires_at) return;  // the existing entry fires first and re-checks
     ++st.generation;
+    st.in_heap = true;
     st.heap_due = expires_at;
-    heap_.push_back(heap_item{expires_at, &s, &it->first, st.generation});
+    heap_.push_back(heap_item{expires_at, &s, slot, st.generation});
     std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
   }
 
@@ -608,21 +635,19 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         const heap_item item = heap_.back();
         heap_.pop_back();
         stream_state& s = *item.stream;
-        auto it = s.subjects.find(std::string_view(*item.subject));
-        if (it == s.subjects.end() || it->second.generation != item.generation) continue;
-        subject_state& st = it->second;
+        subject_state& st = s.slots[item.slot];
+        if (!st.live || st.generation != item.generation) continue;
         if (st.expires_at > now) {  // refreshed since: move the entry
           st.heap_due = st.expires_at;
-          heap_.push_back(heap_item{st.expires_at, &s, &it->first, st.generation});
+          heap_.push_back(heap_item{st.expires_at, &s, item.slot, st.generation});
           std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
           continue;
         }
         if (st.kind == state_kind::value) {
           ++s.stats.expired;
-          queue_removals(s, it->first, st.publisher_id, removal_reason::expired);
+          queue_removals(s, st.subject, st.publisher_id, removal_reason::expired);
         }
-        // removal records copy the subject, so erasing the key is safe
-        s.subjects.erase(it);
+        free_slot(s, item.slot);  // removal records hold a copy of the subject
       }
       arm_timer();
     }
@@ -633,7 +658,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     // Handlers run without the lock, so they may subscribe or unsubscribe. The records'
     // views point into the datagram, which lives until on_datagram returns.
     for (auto& d : deliveries_) {
-      if (d.entry->active.load(std::memory_order_acquire)) invoke(d.entry, d.rec, nullptr);
+      if (d.entry->active.load(std::memory_order_acquire)) invoke(d.entry, d.rec);
     }
     for (auto& r : removals_) {
       if (!r.entry->active.load(std::memory_order_acquire)) continue;
@@ -647,7 +672,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     removals_.clear();
   }
 
-  void invoke(const entry_ptr& e, const delivery_record& rec, void*) {
+  void invoke(const entry_ptr& e, const delivery_record& rec) {
     bool ok = true;
     try {
       ok = e->deliver(rec);
@@ -710,6 +735,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   bool timer_armed_ = false;
   time_point armed_due_{};
   std::uint64_t wait_id_ = 0;
+  splitmix64 rng_{0x5EEDBA5Eull};  // eviction choice: fixed seed, so simulations replay exactly
 };
 
 }  // namespace detail

@@ -19,7 +19,7 @@ namespace racket {
 struct transport_options {
   /// Interface names to use; empty means every interface that is up and can carry
   /// multicast for the pool's address family, loopback included.
-  std::vector<std::string> interfaces;
+  std::vector<std::string> interfaces{};  // `{}`: lets `{.loopback = false}` compile under -Wextra
   /// IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS.
   int ttl = 1;
   /// IP_MULTICAST_LOOP: deliver to receivers on the sending host too.

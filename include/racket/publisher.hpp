@@ -32,7 +32,7 @@ namespace racket {
 /// `racket::publisher_options{.interfaces = {"lo"}, .ttl = 2}`.
 struct publisher_options {
   /// Interfaces to send on; empty: every interface that is up and can carry multicast.
-  std::vector<std::string> interfaces;
+  std::vector<std::string> interfaces{};
   /// Multicast TTL (IPv4) or hop limit (IPv6).
   int ttl = 1;
   /// Deliver to receivers on this host too.

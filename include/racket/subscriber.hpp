@@ -38,7 +38,7 @@ namespace racket {
 /// `racket::subscriber_options{.interfaces = {"lo"}, .expiry_factor = 3}`.
 struct subscriber_options {
   /// Interfaces to join on; empty: every interface that is up and can carry multicast.
-  std::vector<std::string> interfaces;
+  std::vector<std::string> interfaces{};
   /// SO_RCVBUF requested per (group, port) socket.
   int receive_buffer_size = 4 << 20;
   /// A subject not refreshed within `expiry_factor` × its interval expires.

@@ -408,8 +408,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     const std::uint64_t wait_id = ++wait_id_;
     timer_.cancel();
     timer_.expires_at(top);
-    timer_.async_wait([self = this->shared_from_this(), wait_id](const std::error_code& ec) {
-      if (ec || wait_id != self->wait_id_) return;
+    // A weak reference: a timer may keep its handler inside itself (the simulated one does),
+    // and a strong one would then keep the publisher alive through its own member forever.
+    timer_.async_wait([weak = this->weak_from_this(), wait_id](const std::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || wait_id != self->wait_id_) return;
       self->timer_armed_ = false;
       self->on_timer();
     });

@@ -28,6 +28,10 @@ struct transport_options {
   int receive_buffer_size = 4 << 20;
   /// SO_SNDBUF requested for each send socket.
   int send_buffer_size = 1 << 20;
+  /// How often the interface selection is re-run while the transport is open, so interfaces
+  /// that appear (or come up, or gain an address) are used and ones that vanish are dropped;
+  /// zero disables it. A transport without interfaces that come and go ignores it.
+  std::chrono::milliseconds rescan_interval{5000};
 };
 
 /// Address family a transport is opened for.
@@ -63,6 +67,8 @@ struct transport_stats {
   std::uint64_t receive_errors = 0;
   std::uint64_t join_errors = 0;
   std::uint64_t kernel_drops = 0;  ///< SO_RXQ_OVFL, where the kernel reports it
+  std::uint64_t interfaces_added = 0;    ///< interfaces a rescan started using
+  std::uint64_t interfaces_removed = 0;  ///< interfaces a rescan dropped (vanished, went down)
 };
 
 /// The contract `basic_publisher` and `basic_subscriber` need of a transport.

@@ -15,7 +15,9 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -25,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -115,9 +118,24 @@ struct socket_address {
 /// Failures on one interface (a join, a send) never stop the others: they are counted in
 /// `stats()` and reported to the handler given to `set_error_handler`.
 ///
-/// Thread safety: every member function must be called on the executor's thread (the thread
-/// running the `io_context`), or with the io_context not running; handlers run there too.
-/// `publisher`/`subscriber` honour this by posting to the executor. Pending operations hold
+/// Interfaces come and go (a VPN, a hot-plugged NIC, a container's veth): while a family is
+/// open, the selection is re-run every `transport_options::rescan_interval` (on the executor;
+/// `rescan()` runs it at once). Without a named list, every interface that now can carry the
+/// family's multicast is used; with one, the named interfaces that exist are (so a named
+/// interface missing or down earlier is picked up once it is there and up). A new interface
+/// gets a send socket and every open receiver's group joined on it; a vanished one (or, without
+/// a named list, one that went down or lost its last address) loses its send socket and its
+/// memberships, while the other interfaces carry on untouched. Each is counted
+/// (`interfaces_added`, `interfaces_removed`); the error handler hears about an interface event
+/// at most once (the last failure of its joins or of its send socket), never for the others.
+///
+/// Thread safety: `open`, `send`, `open_receiver`, `close_receiver`, `close`, `rescan`,
+/// `is_open` and `describe` may be called from any thread (an internal mutex serialises them
+/// with each other and with the rescan timer); two threads must not call them for the same
+/// receiver at once. `interfaces()` and `stats()` return state the executor updates: call
+/// them on the executor, or when the io_context is not running. Handlers run on the executor,
+/// never under the internal mutex held by another thread; the error handler may call back into
+/// the transport. `publisher`/`subscriber` serialise their own calls. Pending operations hold
 /// what they touch, so destroying the transport while the io_context still has its handlers
 /// queued is safe, even from inside a receive handler; the io_context must outlive the
 /// transport.
@@ -174,7 +192,8 @@ class udp_transport {
   /// the executor, inside the call that hit the failure (`send`, `open_receiver`) or a read.
   void set_error_handler(error_handler handler) { on_error_ = std::move(handler); }
 
-  /// Selects the interfaces for `family` and opens one send socket per interface.
+  /// Selects the interfaces for `family` and opens one send socket per interface; starts the
+  /// rescan timer (`transport_options::rescan_interval`) if it is not running.
   /// Idempotent: a family already open is left as it is. Both families may be open at once.
   ///
   /// \param ec `errc::unknown_interface`, `errc::no_interfaces` (see `select_interfaces`), or
@@ -182,6 +201,7 @@ class udp_transport {
   ///           configured for one interface (e.g. it lost its address) is not an error: that
   ///           interface's sends then fail and are reported per datagram.
   void open(address_family family, std::error_code& ec) {
+    std::lock_guard lock(mutex_);
     ec.clear();
     family_state& fs = state(family);
     if (fs.open) return;
@@ -208,6 +228,7 @@ class udp_transport {
     fs.interfaces = std::move(selected);
     fs.ports = std::move(ports);
     fs.open = true;
+    start_rescan();
   }
 
   /// Throwing overload of `open`.
@@ -215,15 +236,20 @@ class udp_transport {
   void open(address_family family) {
     std::error_code ec;
     open(family, ec);
+    std::lock_guard lock(mutex_);
     if (ec == errc::unknown_interface) detail::throw_error(ec, "interface '" + last_bad_interface_ + "'");
     detail::throw_if(ec, std::string(detail::family_name(family)) + " interfaces");
   }
 
   /// Whether `open` succeeded for `family` (and `close` was not called since).
-  bool is_open(address_family family) const noexcept { return state(family).open; }
+  bool is_open(address_family family) const {
+    std::lock_guard lock(mutex_);
+    return state(family).open;
+  }
 
   /// The selected interfaces of `family`, in selection order (empty when not open).
-  /// `receive_info::interface_index` is a position in this vector.
+  /// `receive_info::interface_index` is a position in this vector. A rescan may change it
+  /// (on the executor): call on the executor, or with the io_context not running.
   const std::vector<interface_info>& interfaces(address_family family) const noexcept {
     return state(family).interfaces;
   }
@@ -237,6 +263,7 @@ class udp_transport {
   /// not open nothing is sent and the result is `{.failed = 1}` (`errc::not_open`).
   /// Must be called on the executor's thread.
   send_result send(const endpoint& ep, std::span<const std::byte> bytes) {
+    std::lock_guard lock(mutex_);
     send_result result;
     family_state& fs = state(family_of(ep));
     if (!fs.open) {
@@ -292,6 +319,7 @@ class udp_transport {
   /// \returns a non-zero id for `close_receiver`.
   [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler,
                                           std::error_code& ec) {
+    std::lock_guard lock(mutex_);
     ec.clear();
     const address_family family = family_of(ep);
     open(family, ec);
@@ -370,6 +398,7 @@ class udp_transport {
   [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler) {
     std::error_code ec;
     const auto id = open_receiver(ep, std::move(handler), ec);
+    std::lock_guard lock(mutex_);
     if (ec == errc::unknown_interface) detail::throw_error(ec, "interface '" + last_bad_interface_ + "'");
     detail::throw_if(ec, "receiver " + ep.to_string());
     return id;
@@ -379,6 +408,7 @@ class udp_transport {
   /// already) are ignored. Safe to call from inside that receiver's own handler: the handler
   /// is not called again, and the buffer it is reading stays valid until it returns.
   void close_receiver(receiver_id id) {
+    std::lock_guard lock(mutex_);
     const auto it = receivers_.find(id);
     if (it == receivers_.end()) return;
     auto r = std::move(it->second);
@@ -387,8 +417,14 @@ class udp_transport {
   }
 
   /// Closes every receiver and send socket, for both families; queued datagrams are dropped.
-  /// The transport may be opened again afterwards.
+  /// Stops the rescan timer. The transport may be opened again afterwards.
   void close() {
+    std::lock_guard lock(mutex_);
+    if (rescan_) {
+      rescan_->closed = true;
+      rescan_->timer.cancel();
+      rescan_.reset();
+    }
     auto receivers = std::move(receivers_);
     receivers_.clear();
     for (auto& [id, r] : receivers) shut(*r);
@@ -408,8 +444,23 @@ class udp_transport {
   /// Counters since construction (plain copy).
   transport_stats stats() const noexcept { return stats_; }
 
+  /// Re-runs the interface selection of every open family now (what the rescan timer does
+  /// every `rescan_interval`): starts using interfaces that appeared, drops the ones that
+  /// vanished. See the class comment. Errors go to the error handler, called after the
+  /// internal mutex is released.
+  void rescan() {
+    std::vector<std::pair<std::error_code, std::string>> reports;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto f : {address_family::v4, address_family::v6})
+        if (state(f).open) rescan_family(f, reports);
+    }
+    for (const auto& [ec, name] : reports) report(ec, name);
+  }
+
   /// One line for logs: "udp v4[lo,eth0] v6[eth0] receivers=3".
   std::string describe() const {
+    std::lock_guard lock(mutex_);
     std::string out = "udp";
     for (const auto f : {address_family::v4, address_family::v6}) {
       const auto& fs = state(f);
@@ -488,6 +539,12 @@ class udp_transport {
     std::vector<mmsghdr> msgs;
   };
 
+  struct rescan_state {
+    explicit rescan_state(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    std::atomic<bool> closed{false};
+  };
+
   struct family_state {
     bool open = false;
     std::vector<interface_info> interfaces;
@@ -502,6 +559,148 @@ class udp_transport {
 
   void report(const std::error_code& ec, std::string_view interface_name) {
     if (on_error_) on_error_(ec, interface_name);
+  }
+
+  // Under mutex_.
+  void start_rescan() {
+    if (rescan_ || options_.rescan_interval <= std::chrono::milliseconds::zero()) return;
+    rescan_ = std::make_shared<rescan_state>(io_);
+    arm_rescan(rescan_);
+  }
+
+  // Under mutex_.
+  void arm_rescan(const std::shared_ptr<rescan_state>& t) {
+    t->timer.expires_after(options_.rescan_interval);
+    t->timer.async_wait([this, t](const std::error_code& ec) {
+      // `closed` is set by close(), which the destructor runs: checked before touching `this`.
+      if (t->closed || ec) return;
+      rescan();
+      std::lock_guard lock(mutex_);
+      if (!t->closed) arm_rescan(t);
+    });
+  }
+
+  static bool same_interface(const interface_info& a, const interface_info& b) noexcept {
+    return a.index == b.index && a.name == b.name;
+  }
+
+  // Under mutex_. Joins every receiver of `family` not yet joined on `itf`; the last failure
+  // (if any) is reported once for the interface.
+  void join_all(address_family family, const interface_info& itf,
+                std::vector<std::pair<std::error_code, std::string>>& reports) {
+    std::error_code last;
+    for (auto& [id, r] : receivers_) {
+      if (r->family != family || r->closed) continue;
+      if (std::find(r->joined.begin(), r->joined.end(), itf.index) != r->joined.end()) continue;
+      std::error_code je;
+      const int fd = r->socket.native_handle();
+      const bool ok = family == address_family::v4
+                          ? detail::change_membership_v4(fd, IP_ADD_MEMBERSHIP, r->ep.group.to_v4(), itf.index, je)
+                          : detail::change_membership_v6(fd, IPV6_JOIN_GROUP, r->ep.group.to_v6(), itf.index, je);
+      if (ok) {
+        r->joined.push_back(itf.index);
+      } else {
+        ++stats_.join_errors;
+        last = je;
+      }
+    }
+    if (last) reports.emplace_back(last, itf.name);
+  }
+
+  // Under mutex_. Leaves every receiver's group on `ifindex`; errors are expected (the device
+  // may be gone, which already dropped the kernel's membership) and ignored.
+  void leave_all(address_family family, unsigned ifindex) {
+    for (auto& [id, r] : receivers_) {
+      if (r->family != family) continue;
+      const auto it = std::find(r->joined.begin(), r->joined.end(), ifindex);
+      if (it == r->joined.end()) continue;
+      std::error_code ignored;
+      const int fd = r->socket.native_handle();
+      if (family == address_family::v4)
+        detail::change_membership_v4(fd, IP_DROP_MEMBERSHIP, r->ep.group.to_v4(), ifindex, ignored);
+      else
+        detail::change_membership_v6(fd, IPV6_LEAVE_GROUP, r->ep.group.to_v6(), ifindex, ignored);
+      r->joined.erase(it);
+    }
+  }
+
+  // Under mutex_.
+  void rescan_family(address_family family, std::vector<std::pair<std::error_code, std::string>>& reports) {
+    std::error_code ec;
+    std::vector<interface_info> all = list_interfaces(ec);
+    if (ec) {
+      reports.emplace_back(ec, "");
+      return;
+    }
+    std::vector<interface_info> target;
+    if (options_.interfaces.empty()) {
+      for (auto& i : all)
+        if (can_carry_multicast(i, family)) target.push_back(std::move(i));
+    } else {
+      // As `select_interfaces`: the named ones, in the order named, down ones included (their
+      // failures are reported); missing ones are left out until they exist.
+      for (const auto& name : options_.interfaces) {
+        const auto named = [&](const interface_info& i) { return i.name == name; };
+        if (std::any_of(target.begin(), target.end(), named)) continue;
+        const auto it = std::find_if(all.begin(), all.end(), named);
+        if (it != all.end()) target.push_back(*it);
+      }
+    }
+
+    family_state& fs = state(family);
+    for (std::size_t i = 0; i < fs.interfaces.size(); ++i) {
+      const interface_info& old = fs.interfaces[i];
+      const auto still = [&](const interface_info& t) { return same_interface(t, old); };
+      if (std::any_of(target.begin(), target.end(), still)) continue;
+      send_port& port = *fs.ports[i];
+      port.closed = true;  // a pending flush sees it and stops
+      port.backlog.clear();
+      port.backlog_bytes = 0;
+      std::error_code ignored;
+      port.socket.close(ignored);
+      leave_all(family, old.index);
+      ++stats_.interfaces_removed;
+    }
+
+    std::vector<interface_info> kept;
+    std::vector<std::shared_ptr<send_port>> ports;
+    for (auto& t : target) {
+      const auto was = [&](const interface_info& o) { return same_interface(t, o); };
+      const auto old = std::find_if(fs.interfaces.begin(), fs.interfaces.end(), was);
+      if (old != fs.interfaces.end()) {
+        auto port = fs.ports[static_cast<std::size_t>(old - fs.interfaces.begin())];
+        // A named interface that was down (or had no address) and now works: join it now.
+        if (!can_carry_multicast(*old, family) && can_carry_multicast(t, family)) join_all(family, t, reports);
+        ports.push_back(std::move(port));
+        kept.push_back(std::move(t));
+        continue;
+      }
+      auto port = std::make_shared<send_port>(io_);
+      port->name = t.name;
+      port->ifindex = t.index;
+      std::error_code e;
+      port->socket.open(family == address_family::v4 ? asio::ip::udp::v4() : asio::ip::udp::v6(), e);
+      if (!e) port->socket.non_blocking(true, e);
+      if (e) {  // e.g. out of descriptors: left out, tried again at the next rescan
+        reports.emplace_back(e, t.name);
+        continue;
+      }
+      std::error_code opt_ec;
+      configure_send_socket(*port, family, opt_ec);
+      const std::size_t before = reports.size();
+      if (can_carry_multicast(t, family)) join_all(family, t, reports);
+      if (opt_ec && reports.size() == before) reports.emplace_back(opt_ec, t.name);
+      ++stats_.interfaces_added;
+      ports.push_back(std::move(port));
+      kept.push_back(std::move(t));
+    }
+    fs.interfaces = std::move(kept);
+    fs.ports = std::move(ports);
+    for (auto& [id, r] : receivers_) {
+      if (r->family != family) continue;
+      r->ifindex_to_position.clear();
+      for (const auto& itf : fs.interfaces) r->ifindex_to_position.push_back(itf.index);
+    }
   }
 
   void configure_send_socket(send_port& port, address_family family, std::error_code& ec) {
@@ -595,7 +794,8 @@ class udp_transport {
     });
   }
 
-  std::uint32_t position_of(const receiver& r, unsigned ifindex) const noexcept {
+  std::uint32_t position_of(const receiver& r, unsigned ifindex) const {
+    std::lock_guard lock(mutex_);  // a rescan may reorder the selection
     for (std::size_t i = 0; i < r.ifindex_to_position.size(); ++i)
       if (r.ifindex_to_position[i] == ifindex) return static_cast<std::uint32_t>(i);
     return 0;
@@ -663,6 +863,11 @@ class udp_transport {
   receiver_id next_id_ = 1;
   transport_stats stats_;
   std::string last_bad_interface_;
+  std::shared_ptr<rescan_state> rescan_;
+  // Guards the selection (v4_, v6_), receivers_ and their memberships against the rescan
+  // timer and callers on other threads. Recursive: open_receiver opens the family, and the
+  // error handler, called under it from send/open_receiver, may call back in.
+  mutable std::recursive_mutex mutex_;
 };
 
 static_assert(transport<udp_transport>);

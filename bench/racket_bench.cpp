@@ -1,0 +1,931 @@
+// SPDX-License-Identifier: MIT
+// racket_bench: Racket against raw UDP multicast on loopback, measured in the same run.
+//
+// Every figure comes from separate processes forked from this one (publisher and subscriber,
+// or ping and pong), so they share nothing but the kernel. The program sends multicast: it
+// refuses to run unless the only network interface it sees is `lo` (run it through
+// scripts/bench.sh, which makes a private network namespace). Method: docs/performance.md.
+//
+//   racket_bench [--quick] [--json FILE]
+//   racket_bench --profile PAYLOAD   (one Racket throughput point, for callgrind/perf)
+#include "racket/racket.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using bench_clock = std::chrono::steady_clock;
+using bytes_stream = racket::stream<racket::byte_view>;
+
+double now_s() { return std::chrono::duration<double>(bench_clock::now().time_since_epoch()).count(); }
+
+double cpu_s() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+double rss_bytes() {
+  long pages = 0, resident = 0;
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+// The safety rule: nothing may leave through a real interface. Only `lo` may exist.
+bool only_loopback(std::string& why) {
+  ifaddrs* head = nullptr;
+  if (::getifaddrs(&head) != 0) {
+    why = "getifaddrs failed";
+    return false;
+  }
+  bool ok = true;
+  for (const ifaddrs* ifa = head; ifa != nullptr; ifa = ifa->ifa_next) {
+    if (ifa->ifa_name == nullptr || std::strcmp(ifa->ifa_name, "lo") != 0) {
+      why = std::string("interface '") + (ifa->ifa_name ? ifa->ifa_name : "?") +
+            "' present: not a private network namespace (run scripts/bench.sh)";
+      ok = false;
+      break;
+    }
+  }
+  ::freeifaddrs(head);
+  return ok;
+}
+
+// --- child processes ----------------------------------------------------------------------------
+// A child reports through a pipe: one byte when it is ready, then a block of doubles.
+
+constexpr std::size_t result_slots = 16;
+using result = std::array<double, result_slots>;
+
+struct child {
+  pid_t pid = -1;
+  int fd = -1;
+};
+
+child spawn(const std::function<result(const std::function<void()>& ready)>& body) {
+  int p[2];
+  if (::pipe(p) != 0) std::abort();
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) std::abort();
+  if (pid == 0) {
+    ::close(p[0]);
+    const int fd = p[1];
+    auto ready = [fd] {
+      const char c = 'R';
+      if (::write(fd, &c, 1) != 1) ::_exit(3);
+    };
+    const result r = body(ready);
+    if (::write(fd, r.data(), sizeof r) != static_cast<ssize_t>(sizeof r)) ::_exit(3);
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  return {pid, p[0]};
+}
+
+bool read_all(int fd, void* out, std::size_t n) {
+  auto* b = static_cast<char*>(out);
+  while (n > 0) {
+    const ssize_t k = ::read(fd, b, n);
+    if (k <= 0) return false;
+    b += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+void wait_ready(const child& c) {
+  char ch = 0;
+  if (!read_all(c.fd, &ch, 1)) {
+    std::fprintf(stderr, "racket_bench: a child failed before it was ready\n");
+    std::exit(1);
+  }
+}
+
+result finish(const child& c) {
+  result r{};
+  const bool ok = read_all(c.fd, r.data(), sizeof r);
+  ::close(c.fd);
+  int status = 0;
+  ::waitpid(c.pid, &status, 0);
+  if (!ok) {
+    std::fprintf(stderr, "racket_bench: a child failed (status %d)\n", status);
+    std::exit(1);
+  }
+  return r;
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const auto k = static_cast<std::size_t>(std::min<double>(static_cast<double>(v.size() - 1),
+                                                          std::floor(p * static_cast<double>(v.size()))));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+// --- raw UDP multicast on lo -----------------------------------------------------------------
+
+int raw_sender() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  in_addr lo{};
+  lo.s_addr = htonl(INADDR_LOOPBACK);
+  ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo);
+  const int one = 1, sndbuf = 1 << 20;
+  ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);  // as Racket's default
+  return fd;
+}
+
+sockaddr_in raw_group(const char* group, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  ::inet_pton(AF_INET, group, &a.sin_addr);
+  return a;
+}
+
+int raw_receiver(const char* group, std::uint16_t port, int timeout_ms) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  const int one = 1, rcvbuf = 4 << 20;  // as Racket's default
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  const sockaddr_in a = raw_group(group, port);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) std::abort();
+  ip_mreq m{};
+  m.imr_multiaddr = a.sin_addr;
+  m.imr_interface.s_addr = htonl(INADDR_LOOPBACK);
+  if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) std::abort();
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Paces a sender at `rate` messages per second (0: as fast as it can).
+struct pacer {
+  double rate;
+  double start;
+  void wait(std::uint64_t sent) const {
+    if (rate <= 0) return;
+    for (;;) {
+      const double ahead = static_cast<double>(sent) / rate - (now_s() - start);
+      if (ahead <= 0) return;
+      if (ahead > 200e-6) {
+        timespec ts{0, 100'000};
+        ::nanosleep(&ts, nullptr);
+      }
+    }
+  }
+};
+
+// --- throughput ------------------------------------------------------------------------------
+
+enum class mode { raw_single, raw_packed, racket };
+const char* mode_name(mode m) {
+  return m == mode::raw_single ? "raw 1/dgram" : m == mode::raw_packed ? "raw packed" : "racket";
+}
+
+const racket::multicast_pool bench_pool{"239.255.0.0/16", "19090-19097"};
+constexpr const char* raw_group_addr = "239.254.0.1";
+constexpr std::uint16_t raw_port = 19200;
+
+struct tput_point {
+  std::size_t payload = 0;
+  std::size_t datagram = 0;
+  mode m = mode::racket;
+  double rate_target = 0;  // 0: full speed
+  double sent = 0, delivered = 0, seconds = 0, pub_cpu = 0, sub_cpu = 0, send_drops = 0;
+  double per_datagram = 0;
+  double sent_rate() const { return seconds > 0 ? sent / seconds : 0; }
+  double delivered_rate() const { return seconds > 0 ? delivered / seconds : 0; }
+  double loss() const { return sent > 0 ? std::max(0.0, 1.0 - delivered / sent) : 0; }
+};
+
+// Subscriber side: counts messages until 300 ms of silence after the first.
+result tput_subscriber(mode m, std::size_t payload, const std::function<void()>& ready) {
+  result r{};
+  if (m != mode::racket) {
+    const int fd = raw_receiver(raw_group_addr, raw_port, 300);
+    std::vector<char> buf(65536);
+    ready();
+    double count = 0, first = 0, last = 0, c0 = 0;
+    for (;;) {
+      const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+      if (n < 0) {
+        if (count > 0 || now_s() - (first == 0 ? (first = now_s()) : first) > 30) break;
+        continue;
+      }
+      if (count == 0) {
+        first = now_s();
+        c0 = cpu_s();
+      }
+      count += static_cast<double>(static_cast<std::size_t>(n) / payload);
+      last = now_s();
+    }
+    r[0] = count;
+    r[1] = last - first;
+    r[2] = cpu_s() - c0;
+    ::close(fd);
+    return r;
+  }
+  asio::io_context io;
+  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  bytes_stream s{"tput", bench_pool};
+  double count = 0, first = 0, last = 0, c0 = 0;
+  auto h = sub.subscribe(s, "*", [&](const racket::message<racket::byte_view>&) {
+    if (count == 0) {
+      first = now_s();
+      c0 = cpu_s();
+    }
+    ++count;
+    last = now_s();
+  });
+  io.run_for(100ms);  // the subscription's replay runs: live delivery is on
+  asio::steady_timer idle{io};
+  const double started = now_s();
+  std::function<void()> check = [&] {
+    idle.expires_after(50ms);
+    idle.async_wait([&](std::error_code) {
+      const double t = now_s();
+      if ((count > 0 && t - last > 0.3) || t - started > 60) {
+        io.stop();
+        return;
+      }
+      check();
+    });
+  };
+  check();
+  ready();
+  io.restart();
+  io.run();
+  r[0] = count;
+  r[1] = last - first;
+  r[2] = cpu_s() - c0;
+  return r;
+}
+
+// Publisher side: sends for `seconds` (at `rate`, 0: full speed).
+result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double rate, double seconds,
+                      const std::function<void()>& ready) {
+  result r{};
+  std::vector<std::byte> msg(payload, std::byte{0x5A});
+  std::uint64_t sent = 0;
+  ready();
+  if (m != mode::racket) {
+    const int fd = raw_sender();
+    const sockaddr_in to = raw_group(raw_group_addr, raw_port);
+    const std::size_t per = m == mode::raw_packed ? std::max<std::size_t>(1, datagram / payload) : 1;
+    std::vector<std::byte> buf(per * payload, std::byte{0x5A});
+    const double c0 = cpu_s(), t0 = now_s();
+    const pacer pace{rate, t0};
+    double t = t0;
+    while ((t = now_s()) - t0 < seconds) {
+      for (int i = 0; i < 16; ++i) {
+        pace.wait(sent);
+        std::memcpy(buf.data(), &sent, sizeof sent);
+        if (::sendto(fd, buf.data(), buf.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) > 0)
+          sent += per;
+      }
+    }
+    r[0] = static_cast<double>(sent);
+    r[1] = t - t0;
+    r[2] = cpu_s() - c0;
+    r[4] = static_cast<double>(per);
+    ::close(fd);
+    return r;
+  }
+  asio::io_context io;
+  racket::publisher pub{io, {.interfaces = {"lo"}, .max_datagram_size = datagram}};
+  bytes_stream s{"tput", bench_pool};
+  std::vector<std::string> subjects;
+  for (int i = 0; i < 1024; ++i) subjects.push_back("bench.t" + std::to_string(1000 + i));
+  constexpr std::size_t batch = 256;  // publishes per turn of the event loop
+  const double c0 = cpu_s(), t0 = now_s();
+  const pacer pace{rate, t0};
+  double t = t0;
+  std::error_code ec;
+  std::uint64_t failed = 0;
+  while ((t = now_s()) - t0 < seconds) {
+    for (std::size_t i = 0; i < batch; ++i) {
+      pace.wait(sent);
+      std::memcpy(msg.data(), &sent, sizeof sent);
+      pub.publish(s, subjects[sent % subjects.size()], racket::byte_view(msg), 0ms, ec);
+      if (ec) ++failed; else ++sent;
+    }
+    io.poll();
+    io.restart();
+  }
+  io.poll();
+  const double elapsed = now_s() - t0;
+  const double cpu = cpu_s() - c0;
+  io.restart();
+  io.run_for(200ms);  // a transport backlog, if any, drains
+  const auto st = pub.stats("tput");
+  r[0] = static_cast<double>(sent);
+  r[1] = elapsed;
+  r[2] = cpu;
+  r[3] = static_cast<double>(st.send_errors + failed);
+  r[4] = st.datagrams_sent > 0 ? static_cast<double>(sent) / static_cast<double>(st.datagrams_sent) : 0;
+  return r;
+}
+
+tput_point run_tput(mode m, std::size_t payload, std::size_t datagram, double rate, double seconds) {
+  tput_point p;
+  p.payload = payload;
+  p.datagram = datagram;
+  p.m = m;
+  p.rate_target = rate;
+  child sub = spawn([&](const auto& ready) { return tput_subscriber(m, payload, ready); });
+  wait_ready(sub);
+  child pub = spawn([&](const auto& ready) { return tput_publisher(m, payload, datagram, rate, seconds, ready); });
+  wait_ready(pub);
+  const result pr = finish(pub);
+  const result sr = finish(sub);
+  p.sent = pr[0];
+  p.seconds = pr[1];
+  p.pub_cpu = pr[1] > 0 ? pr[2] / pr[1] : 0;
+  p.send_drops = pr[3];
+  p.per_datagram = pr[4];
+  p.delivered = sr[0];
+  p.sub_cpu = sr[1] > 0 ? sr[2] / sr[1] : 0;
+  return p;
+}
+
+// --- latency ---------------------------------------------------------------------------------
+
+struct latency_result {
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, samples = 0, lost = 0;
+};
+
+constexpr std::size_t latency_payload = 64;
+
+// Raw: ping on one group, pong on another, blocking recv on both sides.
+result raw_pong(int rounds, const std::function<void()>& ready) {
+  const int rx = raw_receiver("239.254.0.2", 19201, 2000);
+  const int tx = raw_sender();
+  const sockaddr_in to = raw_group("239.254.0.3", 19202);
+  std::array<char, 2048> buf{};
+  ready();
+  for (int i = 0; i < rounds; ++i) {
+    const ssize_t n = ::recv(rx, buf.data(), buf.size(), 0);
+    if (n <= 0) break;
+    ::sendto(tx, buf.data(), static_cast<std::size_t>(n), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  }
+  return {};
+}
+
+result raw_ping(int warmup, int rounds, std::vector<double>& rtt) {
+  const int rx = raw_receiver("239.254.0.3", 19202, 200);
+  const int tx = raw_sender();
+  const sockaddr_in to = raw_group("239.254.0.2", 19201);
+  std::array<char, latency_payload> msg{};
+  std::array<char, 2048> buf{};
+  double lost = 0;
+  for (int i = 0; i < warmup + rounds; ++i) {
+    const auto t0 = bench_clock::now();
+    ::sendto(tx, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    if (::recv(rx, buf.data(), buf.size(), 0) <= 0) {
+      ++lost;
+      continue;
+    }
+    if (i >= warmup) rtt.push_back(std::chrono::duration<double, std::micro>(bench_clock::now() - t0).count());
+  }
+  result r{};
+  r[0] = lost;
+  return r;
+}
+
+// Racket: each side has a publisher and a subscriber on the same io_context, one thread.
+result racket_pong(const std::function<void()>& ready) {
+  asio::io_context io;
+  racket::publisher pub{io, {.interfaces = {"lo"}}};
+  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  bytes_stream ping{"ping", bench_pool}, pong{"pong", bench_pool};
+  std::error_code ec;
+  auto h = sub.subscribe(ping, "*", [&](const racket::message<racket::byte_view>& m) {
+    if (m.subject == "bench.stop") {
+      io.stop();
+      return;
+    }
+    pub.publish(pong, "bench.pong", m.value, 0ms, ec);
+  });
+  io.run_for(100ms);
+  ready();
+  io.restart();
+  io.run_for(120s);
+  return {};
+}
+
+result racket_ping(int warmup, int rounds, std::vector<double>& rtt) {
+  asio::io_context io;
+  racket::publisher pub{io, {.interfaces = {"lo"}}};
+  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  bytes_stream ping{"ping", bench_pool}, pong{"pong", bench_pool};
+  std::array<std::byte, latency_payload> msg{};
+  std::uint64_t seq = 0;
+  int done = 0;
+  double lost = 0;
+  bench_clock::time_point t0;
+  std::error_code ec;
+  asio::steady_timer timeout{io};
+  std::function<void()> send = [&] {
+    ++seq;
+    std::memcpy(msg.data(), &seq, sizeof seq);
+    t0 = bench_clock::now();
+    pub.publish(ping, "bench.ping", racket::byte_view(msg), 0ms, ec);
+    timeout.expires_after(200ms);
+    timeout.async_wait([&, s = seq](std::error_code e) {
+      if (e || s != seq) return;
+      ++lost;
+      send();
+    });
+  };
+  auto h = sub.subscribe(pong, "*", [&](const racket::message<racket::byte_view>& m) {
+    std::uint64_t got = 0;
+    if (m.value.size() >= sizeof got) std::memcpy(&got, m.value.data(), sizeof got);
+    if (got != seq) return;
+    const auto t1 = bench_clock::now();
+    if (done >= warmup) rtt.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    if (++done == warmup + rounds) {
+      timeout.cancel();
+      io.stop();
+      return;
+    }
+    send();
+  });
+  io.run_for(100ms);
+  io.restart();
+  send();
+  io.run();
+  const std::array<std::byte, 1> stop{};
+  pub.publish(ping, "bench.stop", racket::byte_view(stop), 0ms, ec);
+  io.restart();
+  io.run_for(100ms);
+  result r{};
+  r[0] = lost;
+  return r;
+}
+
+latency_result run_latency(bool raw, int rounds) {
+  const int warmup = 2000;
+  child pong = spawn([&](const auto& ready) { return raw ? raw_pong(warmup + rounds, ready) : racket_pong(ready); });
+  wait_ready(pong);
+  child ping = spawn([&](const auto& ready) {
+    ready();
+    std::vector<double> rtt;
+    rtt.reserve(static_cast<std::size_t>(rounds));
+    result r = raw ? raw_ping(warmup, rounds, rtt) : racket_ping(warmup, rounds, rtt);
+    // One-way = RTT / 2.
+    r[1] = percentile(rtt, 0.50) / 2;
+    r[2] = percentile(rtt, 0.90) / 2;
+    r[3] = percentile(rtt, 0.99) / 2;
+    r[4] = percentile(rtt, 0.999) / 2;
+    r[5] = static_cast<double>(rtt.size());
+    return r;
+  });
+  wait_ready(ping);
+  const result r = finish(ping);
+  if (raw) ::kill(pong.pid, SIGTERM);
+  finish(pong);
+  return {r[1], r[2], r[3], r[4], r[5], r[0]};
+}
+
+// --- resend scale ----------------------------------------------------------------------------
+// 256 streams x 1024 subjects, payloads 128..384 B, intervals 1..2 s, jitter 0 so that the
+// schedule is known: the n-th resend of a subject is due n intervals after its first publish.
+// A probe process decodes every datagram (it sees resends that a subscriber would suppress)
+// and measures each resend's arrival against that schedule.
+
+constexpr int scale_streams = 256;
+constexpr int scale_subjects = 1024;
+
+std::string scale_stream_name(int i) { return "scale" + std::to_string(1000 + i); }
+
+struct scale_result {
+  double pub_cpu = 0, rss_mb = 0, datagrams_per_s = 0, resends_per_s = 0, late_p50 = 0, late_p99 = 0,
+         late_max = 0, samples = 0, probe_drops = 0;
+};
+
+result scale_probe(double seconds, const std::function<void()>& ready) {
+  asio::io_context io;
+  racket::udp_transport t{io, racket::transport_options{.interfaces = {"lo"}}};
+  std::vector<double> first(static_cast<std::size_t>(scale_streams * scale_subjects), 0.0);
+  std::vector<double> late;
+  late.reserve(4'000'000);
+  std::vector<racket::receiver_id> ids;
+  std::vector<racket::endpoint> eps;
+  for (int i = 0; i < scale_streams; ++i) {
+    const auto ep = bench_pool.endpoint_for(scale_stream_name(i));
+    if (std::find(eps.begin(), eps.end(), ep) != eps.end()) continue;
+    eps.push_back(ep);
+    std::error_code ec;
+    ids.push_back(t.open_receiver(ep, [&](std::span<const std::byte> d, const racket::receive_info&) {
+      const double now = now_s();
+      std::error_code e;
+      const auto view = racket::wire::decode(d, e);
+      if (e) return;
+      const auto sname = view.stream();
+      if (sname.size() != 9 || sname.substr(0, 5) != "scale") return;
+      const int si = std::atoi(std::string(sname.substr(5)).c_str()) - 1000;
+      for (const racket::wire::record& r : view) {
+        const int ki = std::atoi(std::string(r.subject.substr(7)).c_str()) - 1000;  // "bench.k1234"
+        if (si < 0 || si >= scale_streams || ki < 0 || ki >= scale_subjects) continue;
+        double& f = first[static_cast<std::size_t>(si * scale_subjects + ki)];
+        if (!r.resend()) {
+          f = now;
+          continue;
+        }
+        if (f == 0) continue;
+        const double interval = r.interval_ms / 1000.0;
+        const double k = std::max(1.0, std::round((now - f) / interval));
+        late.push_back((now - (f + k * interval)) * 1000.0);
+      }
+    }, ec));
+    if (ec) std::abort();
+  }
+  ready();
+  io.run_for(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(seconds)));
+  result r{};
+  r[0] = percentile(late, 0.50);
+  r[1] = percentile(late, 0.99);
+  r[2] = late.empty() ? 0 : *std::max_element(late.begin(), late.end());
+  r[3] = static_cast<double>(late.size());
+  r[4] = static_cast<double>(t.stats().kernel_drops);
+  return r;
+}
+
+result scale_publisher(double measure_s, const std::function<void()>& ready) {
+  asio::io_context io;
+  racket::publisher pub{io, {.interfaces = {"lo"}, .resend_jitter = 0.0, .seed = 42}};
+  std::vector<bytes_stream> streams;
+  for (int i = 0; i < scale_streams; ++i) streams.emplace_back(scale_stream_name(i), bench_pool);
+  std::vector<std::string> subjects;
+  for (int k = 0; k < scale_subjects; ++k) subjects.push_back("bench.k" + std::to_string(1000 + k));
+  std::mt19937_64 rng{7};
+  std::vector<std::byte> payload(384, std::byte{0x33});
+  ready();
+  // Publish every subject once, spread over one second.
+  const double t0 = now_s();
+  const int total = scale_streams * scale_subjects;
+  std::error_code ec;
+  for (int n = 0; n < total; ++n) {
+    const int si = n % scale_streams, ki = n / scale_streams;
+    const std::size_t len = 128 + rng() % 257;
+    const auto interval = std::chrono::milliseconds(1000 + rng() % 1001);
+    std::memcpy(payload.data(), &n, sizeof n);
+    pub.publish(streams[static_cast<std::size_t>(si)], subjects[static_cast<std::size_t>(ki)],
+                racket::byte_view(payload.data(), len), interval, ec);
+    if (n % 256 == 255) {
+      // Bounded: when the publisher falls behind, poll() would run resends forever.
+      for (int j = 0; j < 64 && io.poll_one() > 0; ++j) {
+      }
+      io.restart();
+      const double due = t0 + static_cast<double>(n) / total;
+      while (now_s() < due) io.run_one_for(1ms), io.restart();
+    }
+  }
+  io.run_for(3s);  // warm up: resends in steady state
+  auto totals = [&] {
+    std::array<double, 2> a{};
+    for (int i = 0; i < scale_streams; ++i) {
+      const auto st = pub.stats(scale_stream_name(i));
+      a[0] += static_cast<double>(st.datagrams_sent);
+      a[1] += static_cast<double>(st.resent);
+    }
+    return a;
+  };
+  const auto before = totals();
+  const double c0 = cpu_s(), w0 = now_s();
+  io.restart();
+  io.run_for(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(measure_s)));
+  const double wall = now_s() - w0, cpu = cpu_s() - c0;
+  const auto after = totals();
+  result r{};
+  r[0] = cpu / wall;
+  r[1] = rss_bytes() / 1e6;
+  r[2] = (after[0] - before[0]) / wall;
+  r[3] = (after[1] - before[1]) / wall;
+  return r;
+}
+
+scale_result run_scale(double measure_s) {
+  const double probe_s = 1.0 + 3.0 + measure_s + 0.5;
+  child probe = spawn([&](const auto& ready) { return scale_probe(probe_s, ready); });
+  wait_ready(probe);
+  child pub = spawn([&](const auto& ready) { return scale_publisher(measure_s, ready); });
+  wait_ready(pub);
+  const result pr = finish(pub);
+  const result qr = finish(probe);
+  return {pr[0], pr[1], pr[2], pr[3], qr[0], qr[1], qr[2], qr[3], qr[4]};
+}
+
+// --- memory and late joiner ------------------------------------------------------------------
+// One publisher caches 100k subjects (64 B payloads, interval 1 s, default jitter): its RSS
+// delta per subject. A subscriber started 2.5 s later: time until it holds all 100k, and its
+// RSS delta per tracked subject.
+
+constexpr int late_subjects = 100'000;
+constexpr std::size_t late_payload = 64;
+
+struct late_result {
+  double pub_bytes_per_subject = 0, sub_bytes_per_subject = 0, t50 = 0, t99 = 0, t100 = 0, held = 0;
+};
+
+result late_publisher(double run_s, const std::function<void()>& ready) {
+  asio::io_context io;
+  racket::publisher pub{io, {.interfaces = {"lo"}}};
+  bytes_stream s{"late", bench_pool};
+  std::vector<std::byte> payload(late_payload, std::byte{0x44});
+  std::error_code ec;
+  pub.publish(s, "bench.warm", racket::byte_view(payload), 0ms, ec);  // opens the sockets
+  io.run_for(50ms);
+  const double rss0 = rss_bytes();
+  char subject[32];
+  for (int n = 0; n < late_subjects; ++n) {
+    std::snprintf(subject, sizeof subject, "bench.s%06d", n);
+    std::memcpy(payload.data(), &n, sizeof n);
+    pub.publish(s, subject, racket::byte_view(payload), 1000ms, ec);
+    if (n % 1000 == 999) {
+      io.restart();
+      io.poll();
+    }
+  }
+  io.restart();
+  io.run_for(200ms);
+  const double rss1 = rss_bytes();
+  ready();
+  io.restart();
+  io.run_for(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(run_s)));
+  result r{};
+  r[0] = (rss1 - rss0) / late_subjects;
+  r[1] = static_cast<double>(pub.stats("late").cached_subjects);
+  return r;
+}
+
+result late_subscriber(const std::function<void()>& ready) {
+  asio::io_context io;
+  ready();
+  const double start = now_s();
+  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  bytes_stream s{"late", bench_pool};
+  int held = 0;
+  double t50 = 0, t99 = 0, t100 = 0, rss0 = 0;
+  auto h = sub.subscribe(s, "bench.*", [&](const racket::message<racket::byte_view>& m) {
+    if (!m.is_new) return;
+    ++held;
+    if (held == late_subjects / 2) t50 = now_s() - start;
+    if (held == late_subjects * 99 / 100) t99 = now_s() - start;
+    if (held == late_subjects) {
+      t100 = now_s() - start;
+      io.stop();
+    }
+  });
+  rss0 = rss_bytes();  // sockets and receive buffers are allocated by now
+  io.run_for(8s);
+  result r{};
+  r[0] = held > 0 ? (rss_bytes() - rss0) / held : 0;
+  r[1] = t50;
+  r[2] = t99;
+  r[3] = t100;
+  r[4] = held;
+  return r;
+}
+
+late_result run_late() {
+  child pub = spawn([&](const auto& ready) { return late_publisher(12.0, ready); });
+  wait_ready(pub);
+  std::this_thread::sleep_for(2500ms);  // several resend rounds have passed
+  child sub = spawn([&](const auto& ready) { return late_subscriber(ready); });
+  wait_ready(sub);
+  const result sr = finish(sub);
+  ::kill(pub.pid, SIGTERM);
+  ::close(pub.fd);
+  ::waitpid(pub.pid, nullptr, 0);
+  late_result out;
+  out.sub_bytes_per_subject = sr[0];
+  out.t50 = sr[1];
+  out.t99 = sr[2];
+  out.t100 = sr[3];
+  out.held = sr[4];
+  return out;
+}
+
+// Publisher memory is measured in its own run: reading the pipe of a killed child loses it.
+double run_pub_memory() {
+  child pub = spawn([&](const auto& ready) {
+    auto r = late_publisher(0.0, ready);
+    return r;
+  });
+  wait_ready(pub);
+  return finish(pub)[0];
+}
+
+// --- report ----------------------------------------------------------------------------------
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::string si(double v) {
+  if (v >= 1e6) return fmt("%.2fM", v / 1e6);
+  if (v >= 1e3) return fmt("%.0fk", v / 1e3);
+  return fmt("%.0f", v);
+}
+
+struct json_writer {
+  std::string out = "{\n";
+  bool first_section = true;
+  void section(const std::string& name, const std::vector<std::string>& items) {
+    if (!first_section) out += ",\n";
+    first_section = false;
+    out += "  \"" + name + "\": [\n";
+    for (std::size_t i = 0; i < items.size(); ++i) out += "    " + items[i] + (i + 1 < items.size() ? ",\n" : "\n");
+    out += "  ]";
+  }
+  void value(const std::string& name, const std::string& v) {
+    if (!first_section) out += ",\n";
+    first_section = false;
+    out += "  \"" + name + "\": " + v;
+  }
+};
+
+std::string jnum(double v) { return std::isfinite(v) ? fmt("%.6g", v) : "null"; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::string json_path;
+  std::size_t profile_payload = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
+    else if (a == "--profile" && i + 1 < argc) profile_payload = std::strtoul(argv[++i], nullptr, 10);
+    else {
+      std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD]\n");
+      return 2;
+    }
+  }
+  std::string why;
+  if (!only_loopback(why)) {
+    std::fprintf(stderr, "racket_bench: refusing to send: %s\n", why.c_str());
+    return 1;
+  }
+  if (profile_payload > 0) {
+    const std::size_t datagram = profile_payload > 1024 ? 8192 : racket::wire::default_max_datagram_size;
+    const auto p = run_tput(mode::racket, profile_payload, datagram, 0, quick ? 1.0 : 3.0);
+    std::printf("racket %zu B: sent %.0f delivered %.0f msgs/s, loss %.2f%%\n", profile_payload, p.sent_rate(),
+                p.delivered_rate(), 100 * p.loss());
+    return 0;
+  }
+  const double seconds = quick ? 0.5 : 2.0;
+  const int rounds = quick ? 10'000 : 100'000;
+  json_writer json;
+
+  // Throughput: full speed first; with loss above 0.1%, step the rate down to find a rate
+  // the subscriber keeps up with.
+  struct row {
+    tput_point full, noloss;
+  };
+  std::vector<row> rows;
+  for (const std::size_t payload : {std::size_t{64}, std::size_t{256}, std::size_t{1024}, std::size_t{8000}}) {
+    const std::size_t datagram = payload > 1024 ? 8192 : racket::wire::default_max_datagram_size;
+    for (const mode m : {mode::raw_single, mode::raw_packed, mode::racket}) {
+      if (m == mode::raw_packed && datagram / payload <= 1) continue;  // same as raw 1/dgram
+      std::fprintf(stderr, "throughput %zu B %s...\n", payload, mode_name(m));
+      row r;
+      r.full = run_tput(m, payload, datagram, 0, seconds);
+      r.noloss = r.full;
+      for (const double f : {0.9, 0.7, 0.5, 0.3}) {
+        if (r.noloss.loss() <= 0.001) break;
+        r.noloss = run_tput(m, payload, datagram, f * r.full.delivered_rate(), seconds);
+      }
+      rows.push_back(r);
+    }
+  }
+  std::fprintf(stderr, "latency...\n");
+  const latency_result raw_lat = run_latency(true, rounds);
+  const latency_result rk_lat = run_latency(false, rounds);
+  std::fprintf(stderr, "resend scale...\n");
+  const scale_result scale = run_scale(quick ? 4.0 : 10.0);
+  std::fprintf(stderr, "memory and late joiner...\n");
+  const double pub_mem = run_pub_memory();
+  const late_result late = run_late();
+
+  // Baselines: packed raw where packing applies, else raw one message per datagram.
+  auto baseline = [&](std::size_t payload, bool noloss) {
+    double single = 0, packed = 0;
+    for (const auto& r : rows) {
+      if (r.full.payload != payload) continue;
+      const auto& p = noloss ? r.noloss : r.full;
+      if (r.full.m == mode::raw_single) single = p.delivered_rate();
+      if (r.full.m == mode::raw_packed) packed = p.delivered_rate();
+    }
+    return packed > 0 ? packed : single;
+  };
+
+  std::printf("\n## Throughput (one publisher process, one subscriber process, loopback multicast)\n\n");
+  std::printf("| payload | sender | datagram | msgs/dgram | sent msgs/s | delivered msgs/s | MB/s | loss | pub CPU | sub CPU "
+              "| no-loss msgs/s | ratio to raw (full / no-loss) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::vector<std::string> jt;
+  for (const auto& r : rows) {
+    const auto& f = r.full;
+    const double base_full = baseline(f.payload, false), base_nl = baseline(f.payload, true);
+    const double nl_rate = r.noloss.loss() <= 0.001 ? r.noloss.delivered_rate() : 0;
+    std::printf("| %zu B | %s | %zu | %.0f | %s | %s | %.0f | %.1f%% | %.0f%% | %.0f%% | %s | %.2f / %s |\n", f.payload,
+                mode_name(f.m), f.datagram, f.per_datagram, si(f.sent_rate()).c_str(),
+                si(f.delivered_rate()).c_str(), f.delivered_rate() * static_cast<double>(f.payload) / 1e6,
+                100 * f.loss(), 100 * f.pub_cpu, 100 * f.sub_cpu, nl_rate > 0 ? si(nl_rate).c_str() : "n/a",
+                f.delivered_rate() / base_full, nl_rate > 0 ? fmt("%.2f", nl_rate / base_nl).c_str() : "n/a");
+    jt.push_back("{\"payload\": " + std::to_string(f.payload) + ", \"sender\": \"" + mode_name(f.m) +
+                 "\", \"datagram\": " + std::to_string(f.datagram) + ", \"msgs_per_datagram\": " +
+                 jnum(f.per_datagram) + ", \"sent_msgs_per_s\": " + jnum(f.sent_rate()) +
+                 ", \"delivered_msgs_per_s\": " + jnum(f.delivered_rate()) + ", \"mb_per_s\": " +
+                 jnum(f.delivered_rate() * static_cast<double>(f.payload) / 1e6) + ", \"loss\": " + jnum(f.loss()) +
+                 ", \"pub_cpu\": " + jnum(f.pub_cpu) + ", \"sub_cpu\": " + jnum(f.sub_cpu) +
+                 ", \"send_drops\": " + jnum(f.send_drops) + ", \"noloss_msgs_per_s\": " + jnum(nl_rate) +
+                 ", \"noloss_loss\": " + jnum(r.noloss.loss()) + ", \"ratio_full\": " +
+                 jnum(f.delivered_rate() / base_full) + ", \"ratio_noloss\": " +
+                 jnum(nl_rate > 0 ? nl_rate / base_nl : 0) + "}");
+  }
+  json.section("throughput", jt);
+
+  std::printf("\n## Latency (ping-pong, idle publisher, 64 B, one-way = RTT/2, %d round trips)\n\n", rounds);
+  std::printf("| | p50 µs | p90 µs | p99 µs | p99.9 µs | lost |\n|---|---|---|---|---|---|\n");
+  for (const auto* l : {&raw_lat, &rk_lat}) {
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.0f |\n", l == &raw_lat ? "raw UDP (blocking recv)" : "racket",
+                l->p50, l->p90, l->p99, l->p999, l->lost);
+  }
+  std::printf("| racket - raw | %+.1f | %+.1f | %+.1f | %+.1f | |\n", rk_lat.p50 - raw_lat.p50, rk_lat.p90 - raw_lat.p90,
+              rk_lat.p99 - raw_lat.p99, rk_lat.p999 - raw_lat.p999);
+  auto jl = [&](const latency_result& l, const char* name) {
+    return std::string("{\"sender\": \"") + name + "\", \"p50_us\": " + jnum(l.p50) + ", \"p90_us\": " + jnum(l.p90) +
+           ", \"p99_us\": " + jnum(l.p99) + ", \"p999_us\": " + jnum(l.p999) + ", \"samples\": " + jnum(l.samples) +
+           ", \"lost\": " + jnum(l.lost) + "}";
+  };
+  json.section("latency", {jl(raw_lat, "raw"), jl(rk_lat, "racket")});
+
+  std::printf("\n## Resend scale (256 streams x 1024 subjects, 128-384 B, intervals 1-2 s)\n\n");
+  std::printf("| resends/s | datagrams/s | publisher CPU | publisher RSS | lateness p50 | lateness p99 | lateness max | samples |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf("| %s | %s | %.0f%% | %.0f MB | %.1f ms | %.1f ms | %.1f ms | %s |\n", si(scale.resends_per_s).c_str(),
+              si(scale.datagrams_per_s).c_str(), 100 * scale.pub_cpu, scale.rss_mb, scale.late_p50, scale.late_p99,
+              scale.late_max, si(scale.samples).c_str());
+  json.value("resend_scale",
+             "{\"resends_per_s\": " + jnum(scale.resends_per_s) + ", \"datagrams_per_s\": " +
+                 jnum(scale.datagrams_per_s) + ", \"pub_cpu\": " + jnum(scale.pub_cpu) + ", \"pub_rss_mb\": " +
+                 jnum(scale.rss_mb) + ", \"lateness_p50_ms\": " + jnum(scale.late_p50) + ", \"lateness_p99_ms\": " +
+                 jnum(scale.late_p99) + ", \"lateness_max_ms\": " + jnum(scale.late_max) + ", \"samples\": " +
+                 jnum(scale.samples) + ", \"probe_kernel_drops\": " + jnum(scale.probe_drops) + "}");
+
+  std::printf("\n## Memory and late joiner (100k subjects, 64 B payloads, interval 1 s)\n\n");
+  std::printf("| publisher bytes/cached subject | subscriber bytes/tracked subject | late joiner: 50%% | 99%% | 100%% | held |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  std::printf("| %.0f | %.0f | %.2f s | %.2f s | %s | %.0f |\n", pub_mem, late.sub_bytes_per_subject, late.t50, late.t99,
+              late.t100 > 0 ? fmt("%.2f s", late.t100).c_str() : "not reached", late.held);
+  json.value("memory", "{\"payload\": 64, \"pub_bytes_per_subject\": " + jnum(pub_mem) +
+                           ", \"sub_bytes_per_subject\": " + jnum(late.sub_bytes_per_subject) + "}");
+  json.value("late_joiner", "{\"subjects\": 100000, \"t50_s\": " + jnum(late.t50) + ", \"t99_s\": " + jnum(late.t99) +
+                                ", \"t100_s\": " + jnum(late.t100) + ", \"held\": " + jnum(late.held) + "}");
+  json.out += "\n}\n";
+  if (!json_path.empty()) {
+    std::ofstream f(json_path);
+    f << json.out;
+  }
+  return 0;
+}

@@ -171,6 +171,14 @@ class subscription_index {
       }
     }
     if (root_.unused()) return;
+    // Fast path for the most common wildcard shape, a lone `*` (everything on the stream):
+    // trailing-`*` subscriptions at the root match any valid subject, and when the root has
+    // nothing else there is no need to tokenise at all.
+    if (!root_.tail.empty()) {
+      if (static_cast<std::size_t>(std::count(subj.begin(), subj.end(), '.')) >= max_subject_tokens) return;
+      for (const entry* e : root_.tail) f(e->id, std::as_const(e->value));
+    }
+    if (root_.children.empty() && !root_.star && root_.exact.empty()) return;
     std::array<std::string_view, max_subject_tokens> tokens;
     std::size_t count = 0;
     for (detail::token_cursor c{subj}; !c.done();) {
@@ -193,7 +201,9 @@ class subscription_index {
         for (const entry* e : fr.n->exact) f(e->id, std::as_const(e->value));
         continue;
       }
-      for (const entry* e : fr.n->tail) f(e->id, std::as_const(e->value));
+      if (fr.n != &root_) {  // the root's were reported above
+        for (const entry* e : fr.n->tail) f(e->id, std::as_const(e->value));
+      }
       if (fr.n->star) stack[top++] = {fr.n->star.get(), fr.depth + 1};
       if (!fr.n->children.empty()) {
         const auto it = fr.n->children.find(tokens[fr.depth]);

@@ -498,13 +498,15 @@ class udp_transport {
     static constexpr std::size_t control_size = 128;
 
     void allocate() {
-      buffers.resize(receive_batch * receive_slot_size);
+      // Not zero-filled: untouched pages of the 1 MiB stay unmapped, so a receiver of small
+      // datagrams costs a few pages of memory, not the whole batch.
+      buffers = std::make_unique_for_overwrite<std::byte[]>(receive_batch * receive_slot_size);
       control.resize(receive_batch * control_size);
       iov.resize(receive_batch);
       names.resize(receive_batch);
       msgs.resize(receive_batch);
       for (std::size_t i = 0; i < receive_batch; ++i) {
-        iov[i].iov_base = buffers.data() + i * receive_slot_size;
+        iov[i].iov_base = buffers.get() + i * receive_slot_size;
         iov[i].iov_len = receive_slot_size;
       }
     }
@@ -532,7 +534,7 @@ class udp_transport {
     std::vector<unsigned> ifindex_to_position;  // selection order
     std::uint32_t last_overflow = 0;            // SO_RXQ_OVFL running total last seen
     bool closed = false;
-    std::vector<std::byte> buffers;
+    std::unique_ptr<std::byte[]> buffers;
     std::vector<std::byte> control;
     std::vector<iovec> iov;
     std::vector<sockaddr_storage> names;
@@ -851,7 +853,7 @@ class udp_transport {
     ++stats_.datagrams_received;
     stats_.bytes_received += len;
     if (r.handler)
-      r.handler(std::span<const std::byte>(r.buffers.data() + i * receive_slot_size, len), info);
+      r.handler(std::span<const std::byte>(r.buffers.get() + i * receive_slot_size, len), info);
   }
 
   asio::io_context& io_;

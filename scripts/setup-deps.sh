@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ clang
   libasio-dev libxxhash-dev catch2
-  iproute2 nftables util-linux
+  iproute2 nftables util-linux procps jq python3
   libclang-rt-14-dev
 )
 

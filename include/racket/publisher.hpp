@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +52,33 @@ struct publisher_options {
   bool withdraw_on_close = false;
   /// Seed for the publisher id and the jitter; 0 draws one from `std::random_device`.
   std::uint64_t seed = 0;
+
+  // Snapshots and gap repair (docs/architecture.md, "Snapshots and gap repair").
+
+  /// Listen on each stream's group and port for snapshot requests and answer them by
+  /// re-sending the matching cached subjects (flag `snapshot`, new sequence numbers).
+  bool answer_snapshots = true;
+  /// Pace of snapshot answers over all streams, in bytes per second (0: unpaced).
+  std::size_t snapshot_rate_bytes = std::size_t{64} << 20;
+  /// A full request is answered after a random delay in [0, this], so that the requests of
+  /// many subscribers starting together merge into one answer.
+  std::chrono::milliseconds snapshot_delay_max{10};
+  /// A range (repair) request is answered after a random delay in [0, this].
+  std::chrono::milliseconds repair_delay_max{2};
+  /// Least time between the starts of two answer passes on one stream: a per-stream rate
+  /// limit (requests that arrive meanwhile wait and merge; none is dropped).
+  std::chrono::milliseconds snapshot_answer_spacing{10};
+  /// Requests accepted per requester id and stream per second (token bucket; 0: unlimited) ...
+  double snapshot_requests_per_second = 20;
+  /// ... and the bucket's size: the burst one requester may send at once.
+  unsigned snapshot_request_burst = 10;
+  /// Most requester ids tracked per stream for rate limiting; when full (and none idle) new
+  /// requesters are refused (counted as limited).
+  std::size_t max_snapshot_requesters = 4096;
+  /// When a stream falls quiet, its newest record is sent again (flag `resend`) this long
+  /// after, then 3 and 9 times as long after that, so that subscribers detect the loss of
+  /// the last datagrams of a burst or of an answer (a lost tail) and repair it. 0: off.
+  std::chrono::milliseconds tail_probe_delay{10};
 };
 
 /// Counters of one stream on one publisher (plain struct, copied out).
@@ -62,9 +90,22 @@ struct publisher_stream_stats {
   std::uint64_t bytes_sent = 0;      ///< their bytes, per interface
   std::uint64_t send_errors = 0;     ///< interface sends that failed or found the socket full
   std::uint64_t cached_subjects = 0; ///< subjects whose last value is resent
+  std::uint64_t snapshot_requests = 0;          ///< valid snapshot requests for this stream (for this publisher)
+  std::uint64_t snapshot_requests_limited = 0;  ///< of them, dropped by the per-requester rate limit
+  std::uint64_t snapshot_answers = 0;           ///< answer passes run (each one merges many requests)
+  std::uint64_t snapshot_records = 0;           ///< records re-sent in answers
+  std::uint64_t tail_probes = 0;                ///< newest records re-sent after the stream fell quiet
 };
 
 namespace detail {
+
+// The buffer a publishing thread encodes values into (reused: no allocation in steady state).
+inline std::vector<std::byte>& encode_scratch() {
+  thread_local std::vector<std::byte> scratch;
+  return scratch;
+}
+
+inline std::size_t last_encoded_size() { return encode_scratch().size(); }
 
 // Everything the publisher shares with its posted handlers; see docs/architecture.md.
 template <class Transport, class Clock>
@@ -80,6 +121,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
                                           .loopback = opts.loopback,
                                           .send_buffer_size = opts.send_buffer_size}),
         timer_(transport_.make_timer()),
+        answer_timer_(transport_.make_timer()),
         rng_(opts.seed != 0 ? opts.seed : random_seed()) {
     id_ = rng_.next();
     if (id_ == 0) id_ = 1;
@@ -88,6 +130,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   std::uint64_t id() const noexcept { return id_; }
   Transport& transport() noexcept { return transport_; }
+  const publisher_options& options() const noexcept { return opts_; }
 
   // Any thread. `payload` is already encoded.
   void enqueue(const std::string& stream_name, const endpoint& ep, std::string_view subject, byte_view payload,
@@ -146,6 +189,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     out.bytes_sent = c.bytes_sent.load(std::memory_order_relaxed);
     out.send_errors = c.send_errors.load(std::memory_order_relaxed);
     out.cached_subjects = c.cached_subjects.load(std::memory_order_relaxed);
+    out.snapshot_requests = c.snapshot_requests.load(std::memory_order_relaxed);
+    out.snapshot_requests_limited = c.snapshot_requests_limited.load(std::memory_order_relaxed);
+    out.snapshot_answers = c.snapshot_answers.load(std::memory_order_relaxed);
+    out.snapshot_records = c.snapshot_records.load(std::memory_order_relaxed);
+    out.tail_probes = c.tail_probes.load(std::memory_order_relaxed);
     return out;
   }
 
@@ -162,7 +210,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
  private:
   struct counters_type {
     std::atomic<std::uint64_t> published{0}, resent{0}, withdrawn{0}, datagrams_sent{0}, bytes_sent{0},
-        send_errors{0}, cached_subjects{0};
+        send_errors{0}, cached_subjects{0}, snapshot_requests{0}, snapshot_requests_limited{0},
+        snapshot_answers{0}, snapshot_records{0}, tail_probes{0};
   };
 
   // A cached subject: one heap block holds the subject's bytes, then the payload.
@@ -191,6 +240,64 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(xxh3(s)); }
   };
 
+  struct token_bucket {
+    double tokens;
+    time_point at;
+  };
+
+  // The union of the filters of merged requests; past `max_filters` distinct ones, everything.
+  struct filter_union {
+    static constexpr std::size_t max_filters = 16;
+    bool all = false;
+    std::vector<subject_filter> filters;
+
+    bool empty() const noexcept { return !all && filters.empty(); }
+    void clear() noexcept {
+      all = false;
+      filters.clear();
+    }
+    void add(std::string_view f) {  // f: empty (every subject) or a valid filter
+      if (all) return;
+      if (f.empty() || filters.size() >= max_filters) {
+        all = true;
+        filters.clear();
+        return;
+      }
+      for (const auto& g : filters)
+        if (g.str() == f) return;
+      std::error_code ec;
+      auto parsed = subject_filter::parse(f, ec);
+      if (!ec) filters.push_back(std::move(parsed));
+    }
+    bool matches(std::string_view subject) const noexcept {
+      if (all) return true;
+      for (const auto& g : filters)
+        if (g.matches(subject)) return true;
+      return false;
+    }
+  };
+
+  // What one answer pass re-sends: cached subjects matching a full request's filter, and
+  // cached subjects whose current sequence lies in a requested range (and matching the filter
+  // of a range request). Merging over-approximates, never under-approximates.
+  struct answer_set {
+    static constexpr std::size_t max_ranges = 1024;
+    filter_union full;
+    filter_union repair;
+    range_set ranges{max_ranges};
+
+    bool empty() const noexcept { return full.empty() && ranges.empty(); }
+    void clear() noexcept {
+      full.clear();
+      repair.clear();
+      ranges.clear();
+    }
+    bool selects(const slot& sl) const noexcept {
+      return (!full.empty() && full.matches(sl.subject())) ||
+             (!ranges.empty() && ranges.contains(sl.sequence) && repair.matches(sl.subject()));
+    }
+  };
+
   struct stream_state {
     std::string name;
     endpoint ep;
@@ -201,7 +308,29 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     std::vector<std::byte> buffer;
     wire::datagram_writer writer{std::span<std::byte>{}};
     bool writer_open = false;
+    bool listener_checked = false;  // executor only
     counters_type counters;
+
+    // Snapshot answers (executor only): requests merge into `pending`; a pass re-sends
+    // `active`, walking the slots with `cursor`; `pending` then becomes the one follow-up pass.
+    answer_set pending;
+    answer_set active;
+    time_point pending_due{};
+    time_point last_pass{};  // when the last pass started
+    std::unordered_map<std::uint64_t, token_bucket> requesters;  // rate limit per requester id
+    time_point last_sweep{};
+    std::size_t cursor = 0;
+    bool answering = false;
+    bool in_answer_list = false;
+
+    // Tail probe (executor only): the newest live record sent, to send again once quiet.
+    wire::record probe;  // subject and payload are re-pointed into probe_data when sent
+    std::vector<std::byte> probe_data;
+    time_point probe_due{};
+    duration probe_step{};
+    int probes_left = 0;
+    bool probe_dirty = false;
+    bool in_probe_list = false;
   };
 
   struct pending_op {
@@ -269,8 +398,22 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     arm_timer();
   }
 
+  // Opens the stream's listener for snapshot requests, once, when its first message goes out:
+  // a request sent before the publisher ever sent on the stream is not heard (what it asks
+  // for is in flight anyway). Best effort: without a listener the stream is not answered.
+  void ensure_listener(stream_state& s) {
+    s.listener_checked = true;
+    if (!opts_.answer_snapshots || listeners_.contains(s.ep)) return;
+    std::error_code ec;
+    std::lock_guard tlock(transport_mutex_);
+    const receiver_id id = transport_.open_receiver(
+        s.ep, [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); }, ec);
+    if (!ec) listeners_.emplace(s.ep, id);
+  }
+
   void process(const pending_op& op, time_point now) {
     stream_state& s = *op.stream;
+    if (!s.listener_checked) ensure_listener(s);
     const std::byte* base = flush_bytes_.data() + op.offset;
     const std::string_view subject(reinterpret_cast<const char*>(base), op.subject_len);
     const byte_view payload(base + op.subject_len, op.payload_len);
@@ -367,6 +510,13 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
   void append(stream_state& s, const wire::record& r) {
+    if (!r.resend() && opts_.tail_probe_delay.count() > 0) {
+      s.probe = r;
+      s.probe_data.resize(r.subject.size() + r.payload.size());
+      std::memcpy(s.probe_data.data(), r.subject.data(), r.subject.size());
+      if (!r.payload.empty()) std::memcpy(s.probe_data.data() + r.subject.size(), r.payload.data(), r.payload.size());
+      s.probe_dirty = true;
+    }
     if (!s.writer_open) {
       s.writer.begin(id_, s.name);
       s.writer_open = true;
@@ -392,11 +542,28 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
   void send_open_writers() {
+    time_point probe_at{};
+    bool probing = false;
     for (stream_state* s : open_writers_) {
       if (!s->writer.empty()) send_datagram(*s);
       s->writer_open = false;
+      if (s->probe_dirty) {
+        s->probe_dirty = false;
+        if (!probing) {
+          probing = true;
+          probe_at = Clock::now() + std::chrono::duration_cast<duration>(opts_.tail_probe_delay);
+        }
+        s->probes_left = probe_count;
+        s->probe_step = std::chrono::duration_cast<duration>(opts_.tail_probe_delay);
+        s->probe_due = probe_at;
+        if (!s->in_probe_list) {
+          s->in_probe_list = true;
+          probe_streams_.push_back(s);
+        }
+      }
     }
     open_writers_.clear();
+    if (probing) arm_answer_timer(probe_at);
   }
 
   void arm_timer() {
@@ -492,15 +659,232 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     ++wait_id_;
     timer_.cancel();
     heap_.clear();
+    ++answer_wait_id_;
+    answer_timer_.cancel();
+    answer_streams_.clear();
+    probe_streams_.clear();
     std::lock_guard tlock(transport_mutex_);
     transport_.close();
   }
 
+  // --- snapshot requests and answers (executor only) ---
+
+  // Everything a stream's listener hears: data datagrams (our own looped back, other
+  // publishers') are dropped after a look at six bytes; requests are decoded and merged.
+  void on_listener_datagram(std::span<const std::byte> bytes) {
+    if (wire::peek_kind(bytes) != wire::kind::snapshot_request) return;
+    std::error_code ec;
+    const wire::request_view req = wire::decode_request(bytes, ec);
+    if (ec) return;
+    if (req.target_publisher() != 0 && req.target_publisher() != id_) return;
+    stream_state* sp = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (shut_down_) return;
+      auto it = streams_.find(req.stream());
+      if (it == streams_.end()) return;
+      sp = it->second.get();
+    }
+    stream_state& s = *sp;
+    s.counters.snapshot_requests.fetch_add(1, std::memory_order_relaxed);
+    const time_point now = Clock::now();
+    if (!admit(s, req.requester_id(), now)) {
+      s.counters.snapshot_requests_limited.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    const bool was_empty = s.pending.empty();
+    const time_point due = now + random_delay(req.full() ? opts_.snapshot_delay_max : opts_.repair_delay_max);
+    if (req.full()) {
+      s.pending.full.add(req.filter());
+    } else {
+      s.pending.repair.add(req.filter());
+      for (std::size_t i = 0; i < req.range_count(); ++i) s.pending.ranges.add(req.range(i));
+    }
+    // Requests arriving while an answer is pending join it (a repair may bring it forward);
+    // while a pass is in progress they make up the one follow-up pass.
+    if (was_empty || (!req.full() && due < s.pending_due)) s.pending_due = due;
+    if (!s.in_answer_list) {
+      s.in_answer_list = true;
+      answer_streams_.push_back(&s);
+    }
+    if (!s.answering) arm_answer_timer(pass_start(s));
+  }
+
+  // When the pending answer of `s` may start: its due time, and not before the spacing.
+  time_point pass_start(const stream_state& s) const {
+    return std::max(s.pending_due, s.last_pass + std::chrono::duration_cast<duration>(opts_.snapshot_answer_spacing));
+  }
+
+  duration random_delay(std::chrono::milliseconds max) {
+    if (max.count() <= 0) return duration{0};
+    const auto d = std::chrono::duration<double, std::milli>(rng_.unit() * static_cast<double>(max.count()));
+    return std::chrono::duration_cast<duration>(d);
+  }
+
+  // Per (stream, requester) token bucket; false: over the limit (or no room to track a new
+  // requester).
+  bool admit(stream_state& s, std::uint64_t requester, time_point now) {
+    auto& table = s.requesters;
+    const double rate = opts_.snapshot_requests_per_second;
+    if (!(rate > 0)) return true;
+    const double burst = std::max(1.0, static_cast<double>(opts_.snapshot_request_burst));
+    auto it = table.find(requester);
+    if (it == table.end()) {
+      if (table.size() >= std::max<std::size_t>(opts_.max_snapshot_requesters, 1)) {
+        // Forget requesters whose bucket is full again (idle); at most ten sweeps a second.
+        if (now - s.last_sweep < std::chrono::duration_cast<duration>(std::chrono::milliseconds{100})) return false;
+        s.last_sweep = now;
+        std::erase_if(table, [&](const auto& kv) {
+          return kv.second.tokens + rate * seconds_between(kv.second.at, now) >= burst;
+        });
+        if (table.size() >= std::max<std::size_t>(opts_.max_snapshot_requesters, 1)) return false;
+      }
+      it = table.emplace(requester, token_bucket{burst, now}).first;
+    }
+    token_bucket& b = it->second;
+    b.tokens = std::min(burst, b.tokens + rate * seconds_between(b.at, now));
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  static double seconds_between(time_point a, time_point b) noexcept {
+    return b <= a ? 0.0 : std::chrono::duration<double>(b - a).count();
+  }
+
+  void arm_answer_timer(time_point t) {
+    if (shut_down_) return;
+    if (answer_armed_ && answer_due_ <= t) return;
+    answer_armed_ = true;
+    answer_due_ = t;
+    const std::uint64_t wait_id = ++answer_wait_id_;
+    answer_timer_.cancel();
+    answer_timer_.expires_at(t);
+    answer_timer_.async_wait([weak = this->weak_from_this(), wait_id](const std::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || wait_id != self->answer_wait_id_) return;
+      self->answer_armed_ = false;
+      self->on_answer_timer();
+    });
+  }
+
+  double answer_burst() const noexcept {
+    return std::max(static_cast<double>(opts_.snapshot_rate_bytes) * 0.002, 4.0 * static_cast<double>(opts_.max_datagram_size));
+  }
+
+  // Runs due tail probes, then answer passes as far as the pacing allows; re-arms itself.
+  void on_answer_timer() {
+    if (shut_down_) return;
+    const time_point now = Clock::now();
+    time_point next = time_point::max();
+
+    for (std::size_t i = 0; i < probe_streams_.size();) {
+      stream_state& s = *probe_streams_[i];
+      if (s.probes_left > 0 && s.probe_due <= now) {
+        if (s.probe.sequence + 1 == s.next_sequence) send_probe(s);
+        --s.probes_left;
+        s.probe_step *= 3;
+        s.probe_due = now + s.probe_step;
+      }
+      if (s.probes_left <= 0) {
+        s.in_probe_list = false;
+        probe_streams_[i] = probe_streams_.back();
+        probe_streams_.pop_back();
+        continue;
+      }
+      next = std::min(next, s.probe_due);
+      ++i;
+    }
+
+    const double rate = static_cast<double>(opts_.snapshot_rate_bytes);
+    const double burst = answer_burst();
+    if (rate > 0) {
+      tokens_ = std::min(burst, tokens_ + rate * seconds_between(tokens_at_, now));
+    } else {
+      tokens_ = std::numeric_limits<double>::infinity();
+    }
+    tokens_at_ = now;
+    for (std::size_t i = 0; i < answer_streams_.size();) {
+      stream_state& s = *answer_streams_[i];
+      bool yielded = false;
+      for (;;) {
+        if (!s.answering) {
+          if (s.pending.empty() || pass_start(s) > now) break;
+          std::swap(s.active, s.pending);
+          s.pending.clear();
+          s.cursor = 0;
+          s.answering = true;
+          s.last_pass = now;
+          s.counters.snapshot_answers.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (!answer_step(s)) {
+          yielded = true;
+          break;
+        }
+      }
+      if (yielded) {
+        // Out of tokens: wait until half a burst has built up; out of scan budget: at once.
+        const double wait = tokens_ > 0 ? 0.0 : (burst / 2 - tokens_) / rate;
+        next = std::min(next, now + std::chrono::duration_cast<duration>(std::chrono::duration<double>(wait)));
+      } else if (!s.pending.empty()) {
+        next = std::min(next, pass_start(s));
+      } else {
+        s.in_answer_list = false;
+        answer_streams_[i] = answer_streams_.back();
+        answer_streams_.pop_back();
+        continue;
+      }
+      ++i;
+    }
+    send_open_writers();
+    if (next != time_point::max()) arm_answer_timer(next);
+  }
+
+  // Continues the pass of `s`; true when it is complete, false when it yields (pacing, or
+  // the scan budget of one timer pass).
+  bool answer_step(stream_state& s) {
+    std::size_t scanned = 0;
+    while (s.cursor < s.slots.size()) {
+      if (tokens_ <= 0 || scanned >= answer_scan_budget) return false;
+      slot& sl = s.slots[s.cursor++];
+      ++scanned;
+      if (!sl.live || !s.active.selects(sl)) continue;
+      wire::record r;
+      r.flags = wire::flags::snapshot;
+      r.interval_ms = sl.interval_ms;
+      r.sequence = s.next_sequence++;
+      r.timestamp_ns = sl.timestamp_ns;
+      r.content_hash = sl.content_hash;
+      r.subject = sl.subject();
+      r.payload = sl.payload();
+      sl.sequence = r.sequence;  // a later range request names the subject by this number
+      append(s, r);
+      tokens_ -= static_cast<double>(wire::record_size(r.subject.size(), r.payload.size()));
+      s.counters.snapshot_records.fetch_add(1, std::memory_order_relaxed);
+    }
+    s.answering = false;
+    s.active.clear();
+    return true;
+  }
+
+  void send_probe(stream_state& s) {
+    wire::record r = s.probe;
+    r.flags = static_cast<std::uint8_t>((r.flags & wire::flags::tombstone) | wire::flags::resend);
+    r.subject = {reinterpret_cast<const char*>(s.probe_data.data()), r.subject.size()};
+    r.payload = {s.probe_data.data() + r.subject.size(), r.payload.size()};
+    append(s, r);
+    s.counters.tail_probes.fetch_add(1, std::memory_order_relaxed);
+  }
+
   static constexpr std::size_t resend_budget = 8192;  // per timer pass, then yield to other work
+  static constexpr std::size_t answer_scan_budget = 65536;  // slots looked at per stream per answer pass step
+  static constexpr int probe_count = 3;
 
   publisher_options opts_;
   Transport transport_;
   typename Transport::timer_type timer_;
+  typename Transport::timer_type answer_timer_;  // answer passes (delays, pacing) and tail probes
   splitmix64 rng_;
   std::uint64_t id_ = 0;
 
@@ -521,6 +905,14 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   bool timer_armed_ = false;
   time_point armed_due_{};
   std::uint64_t wait_id_ = 0;
+  std::unordered_map<endpoint, receiver_id, endpoint_hash> listeners_;  // snapshot requests, per (group, port)
+  std::vector<stream_state*> answer_streams_;  // streams with a pending or running answer
+  std::vector<stream_state*> probe_streams_;   // streams with tail probes to send
+  double tokens_ = 0;  // answer pacing, bytes
+  time_point tokens_at_{};
+  bool answer_armed_ = false;
+  time_point answer_due_{};
+  std::uint64_t answer_wait_id_ = 0;
 };
 
 }  // namespace detail
@@ -572,7 +964,7 @@ class basic_publisher {
   template <class T, class C>
   void publish(const stream<T, C>& s, std::string_view subject, const T& value, std::chrono::milliseconds interval,
                std::error_code& ec) {
-    thread_local std::vector<std::byte> scratch;
+    auto& scratch = detail::encode_scratch();
     scratch.clear();
     C::encode(value, scratch);
     impl_->enqueue(s.name(), s.endpoint(), subject, byte_view(scratch), to_interval(interval, ec), false, ec);
@@ -584,7 +976,7 @@ class basic_publisher {
                std::chrono::milliseconds interval = std::chrono::milliseconds{0}) {
     std::error_code ec;
     publish(s, subject, value, interval, ec);
-    detail::throw_if(ec, "publish on stream '" + s.name() + "' subject '" + std::string(subject) + "'");
+    if (ec) detail::throw_error(ec, describe("publish", s.name(), subject, ec));
   }
 
   /// Stops re-sending `subject` and sends a tombstone, so subscribers drop it at once.
@@ -598,7 +990,7 @@ class basic_publisher {
   void withdraw(const stream<T, C>& s, std::string_view subject) {
     std::error_code ec;
     withdraw(s, subject, ec);
-    detail::throw_if(ec, "withdraw on stream '" + s.name() + "' subject '" + std::string(subject) + "'");
+    if (ec) detail::throw_error(ec, describe("withdraw", s.name(), subject, ec));
   }
 
   /// Stops every resend and closes the sockets, after sending what was already published
@@ -615,6 +1007,26 @@ class basic_publisher {
   executor_type get_executor() noexcept { return impl_->transport().get_executor(); }
 
  private:
+  // The exception text: names the stream and subject (escaped), and for size and interface
+  // errors the numbers and names involved.
+  std::string describe(std::string_view what, std::string_view stream_name, std::string_view subject,
+                       const std::error_code& ec) const {
+    std::string out = std::string(what) + " on " + detail::quote_for_error("stream", stream_name) + " " +
+                      detail::quote_for_error("subject", subject);
+    const publisher_options& o = impl_->options();
+    if (ec == errc::payload_too_large) {
+      out += " (payload of " + std::to_string(detail::last_encoded_size()) + " bytes; at most " +
+             std::to_string(wire::max_payload(o.max_datagram_size, stream_name.size(), subject.size())) +
+             " fit a datagram of " + std::to_string(o.max_datagram_size) + " bytes)";
+    } else if (ec == errc::unknown_interface || ec == errc::no_interfaces) {
+      out += " (interfaces:";
+      if (o.interfaces.empty()) out += " all";
+      for (const auto& name : o.interfaces) out += " " + detail::quote_for_error("", name).substr(1);
+      out += ")";
+    }
+    return out;
+  }
+
   static std::uint32_t to_interval(std::chrono::milliseconds interval, std::error_code&) noexcept {
     if (interval.count() <= 0) return 0;
     return static_cast<std::uint32_t>(std::min<std::int64_t>(interval.count(), 0xFFFFFFFFll));

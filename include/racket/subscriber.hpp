@@ -15,6 +15,7 @@
 #include <asio/post.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -53,6 +54,23 @@ struct subscriber_options {
   std::chrono::milliseconds event_window{1000};
   /// Largest datagram accepted; larger ones are dropped as malformed.
   std::size_t max_datagram_size = wire::max_datagram_size_limit;
+  /// Send a snapshot request when a subscription starts, and a repair request (the missing
+  /// sequence ranges) when a publisher's sequence shows a gap, so that the current values
+  /// arrive in about a round trip instead of a resend interval
+  /// (docs/architecture.md, "Snapshots and gap repair").
+  bool request_snapshots = true;
+  /// How long gaps of one publisher are collected before one repair request goes out.
+  std::chrono::milliseconds repair_holdoff{5};
+  /// Repair requests per (stream, publisher) per second, at most (token bucket; 0: unlimited),
+  /// and the bucket's size. Keep them below the publishers' `snapshot_requests_per_second`
+  /// and `snapshot_request_burst` (20 and 10 by default): a request over the publisher's limit
+  /// is dropped there, and what it asked for then waits for the periodic resends. Gaps seen
+  /// while no token is left wait and merge into the next request.
+  double repair_requests_per_second = 16;
+  unsigned repair_request_burst = 8;
+  /// Seed of the requester id this subscriber puts in its requests; 0 draws one from
+  /// `std::random_device`.
+  std::uint64_t seed = 0;
 };
 
 /// Why a subject's value went away.
@@ -77,6 +95,15 @@ struct message {
   bool resend;                 ///< arrived as a periodic resend (or a replay to a new subscription)
 };
 
+/// Sequence numbers of one publisher on one stream that never arrived (`set_loss_handler`).
+/// With `request_snapshots` a repair request for them follows within `repair_holdoff`.
+struct loss_event {
+  std::string_view stream;
+  std::uint64_t publisher_id;
+  std::uint64_t first;  ///< first missing sequence number
+  std::uint64_t last;   ///< last missing sequence number (inclusive)
+};
+
 /// A subject that went away, for the removal handler.
 struct removal {
   std::string_view stream;
@@ -89,7 +116,7 @@ struct removal {
 /// counters (`datagrams_received`, `malformed`, `foreign`) are those of the stream's (group,
 /// port): a malformed datagram cannot be attributed to a stream.
 struct subscriber_stream_stats {
-  std::uint64_t datagrams_received = 0;  ///< on the stream's group and port
+  std::uint64_t datagrams_received = 0;  ///< on the stream's group and port (snapshot requests apart)
   std::uint64_t malformed = 0;           ///< datagrams dropped by the decoder, on that group and port
   std::uint64_t foreign = 0;             ///< valid datagrams of other streams sharing the group and port
   std::uint64_t received = 0;            ///< records of this stream
@@ -98,6 +125,9 @@ struct subscriber_stream_stats {
   std::uint64_t duplicates = 0;          ///< same content hash as the last delivered
   std::uint64_t stale = 0;               ///< older than what was delivered
   std::uint64_t gaps = 0;                ///< sequence numbers missed, per publisher
+  std::uint64_t repairs_requested = 0;   ///< repair (range) requests sent for missed sequence numbers
+  std::uint64_t snapshot_requests_sent = 0;  ///< full snapshot requests sent (one per subscription start)
+  std::uint64_t requests_seen = 0;       ///< snapshot requests heard on the group and port (ignored)
   std::uint64_t withdrawn = 0;           ///< tombstones applied
   std::uint64_t expired = 0;             ///< subjects expired
   std::uint64_t evicted = 0;             ///< subjects evicted by the cap
@@ -141,18 +171,30 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   subscriber_impl(typename Transport::context_type& ctx, const subscriber_options& opts)
       : opts_(opts),
         transport_(ctx, transport_options{.interfaces = opts.interfaces, .receive_buffer_size = opts.receive_buffer_size}),
-        timer_(transport_.make_timer()) {
+        timer_(transport_.make_timer()),
+        repair_timer_(transport_.make_timer()) {
     if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;
+    splitmix64 ids(opts_.seed != 0 ? opts_.seed : random_seed());
+    id_ = ids.next();
+    if (id_ == 0) id_ = 1;
   }
 
   ~subscriber_impl() { transport_.close(); }
 
   Transport& transport() noexcept { return transport_; }
+  const subscriber_options& options() const noexcept { return opts_; }
 
   void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
     std::lock_guard lock(mutex_);
     error_handler_ = std::move(h);
   }
+
+  void set_loss_handler(std::function<void(const loss_event&)> h) {
+    std::lock_guard lock(mutex_);
+    loss_handler_ = std::move(h);
+  }
+
+  std::uint64_t requester_id() const noexcept { return id_; }
 
   // Any thread.
   std::uint64_t subscribe(const std::string& stream_name, const endpoint& ep, std::string_view filter_text,
@@ -179,8 +221,18 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       // Ids are per index; make them unique per subscriber by pairing with a counter.
       const std::uint64_t handle = ++next_handle_;
       handles_.emplace(handle, handle_info{ch, &s, entry->id, entry});
+      s.filters.emplace_back(handle, std::string(entry->filter.str()));
       ++ch->subscriptions;
       ec.clear();
+      if (opts_.request_snapshots) {
+        // Subscriptions made together on one stream share one request.
+        s.request_filters.emplace_back(entry->filter.str());
+        if (!s.request_posted) {
+          s.request_posted = true;
+          asio::post(transport_.get_executor(),
+                     [self = this->shared_from_this(), ep, name = stream_name] { self->request_snapshot(ep, name); });
+        }
+      }
       asio::post(transport_.get_executor(), [self = this->shared_from_this(), entry] { self->replay(entry); });
       return handle;
     }
@@ -195,6 +247,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     handles_.erase(it);
     info.entry->active.store(false, std::memory_order_release);
     info.stream->index.erase(info.index_id);
+    std::erase_if(info.stream->filters, [&](const auto& f) { return f.first == handle; });
     if (info.stream->index.empty()) {
       // Nobody listens to this stream any more: its state goes, and its datagrams are foreign.
       clear_stream(*info.stream);
@@ -216,12 +269,14 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     out.datagrams_received = ch.datagrams;
     out.malformed = ch.malformed;
     out.foreign = ch.foreign;
+    out.requests_seen = ch.requests_seen;
     auto sit = ch.streams.find(stream_name);
     if (sit == ch.streams.end()) return out;
     out = sit->second->stats;
     out.datagrams_received = ch.datagrams;
     out.malformed = ch.malformed;
     out.foreign = ch.foreign;
+    out.requests_seen = ch.requests_seen;
     out.tracked_subjects = sit->second->subjects.size();
     return out;
   }
@@ -251,6 +306,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     asio::post(transport_.get_executor(), [self = this->shared_from_this()] {
       self->timer_.cancel();
       ++self->wait_id_;
+      self->repair_timer_.cancel();
+      ++self->repair_wait_id_;
     });
   }
 
@@ -277,8 +334,13 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   };
 
   struct publisher_state {
-    std::uint64_t highest_live = 0;
+    std::uint64_t highest_live = 0;  // highest sequence seen of a live or snapshot record
     time_point last_seen{};
+    range_set missing{max_missing_ranges};  // gaps seen since the last repair request
+    range_set head{4};  // before the first record seen, when that was an answer (not a loss)
+    bool repair_queued = false;
+    double tokens = -1;  // repair request pacing; < 0: not started (a full bucket)
+    time_point tokens_at{};
   };
 
   struct sv_hash {
@@ -293,6 +355,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     std::deque<subject_state> slots;
     std::vector<std::uint32_t> free_slots;
     std::unordered_map<std::uint64_t, publisher_state> publishers;
+    std::vector<std::pair<std::uint64_t, std::string>> filters;  // (handle, filter) of each subscription
+    std::vector<std::string> request_filters;  // of subscriptions whose full request is not sent yet
+    bool request_posted = false;
     subscriber_stream_stats stats;
   };
 
@@ -301,7 +366,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     receiver_id receiver = 0;
     bool open = false;
     std::size_t subscriptions = 0;
-    std::uint64_t datagrams = 0, malformed = 0, foreign = 0;
+    std::uint64_t datagrams = 0, malformed = 0, foreign = 0, requests_seen = 0;
     std::unordered_map<std::string, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams;
   };
 
@@ -330,6 +395,19 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   struct pending_delivery {
     entry_ptr entry;
     delivery_record rec;
+  };
+
+  struct pending_loss {
+    std::string stream;
+    std::uint64_t publisher_id;
+    std::uint64_t first;
+    std::uint64_t last;
+  };
+
+  struct repair_item {
+    time_point due;
+    stream_state* stream;
+    std::uint64_t publisher_id;
   };
 
   // Under mutex_.
@@ -368,8 +446,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
 
   // Before a stream_state is destroyed: no heap entry may point at it afterwards.
   void clear_stream(stream_state& s) {
+    std::erase_if(repairs_, [&](const repair_item& r) { return r.stream == &s; });
     std::erase_if(heap_, [&](const heap_item& h) { return h.stream == &s; });
     std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    tracked_total_ -= s.subjects.size();
     s.subjects.clear();
     s.slots.clear();
     s.free_slots.clear();
@@ -377,6 +457,145 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   }
 
   // --- executor ---
+
+  // One full snapshot request for the subscriptions just made on a stream: with their filter
+  // if they all have the same, else for every subject.
+  void request_snapshot(const endpoint& ep, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    stream_state* s = find_stream_locked(ep, name);
+    if (!s) return;
+    s->request_posted = false;
+    if (s->request_filters.empty()) return;
+    std::string_view filter = s->request_filters.front();
+    for (const auto& f : s->request_filters)
+      if (f != filter) filter = {};
+    if (send_request(ep, *s, wire::snapshot_request{.requester_id = id_, .stream = s->name, .filter = filter}))
+      ++s->stats.snapshot_requests_sent;
+    s->request_filters.clear();
+  }
+
+  // Under mutex_.
+  bool send_request(const endpoint& ep, stream_state&, const wire::snapshot_request& r) {
+    const auto bytes = wire::encode_request(request_buffer_, r);
+    if (bytes.empty()) return false;
+    const send_result res = transport_.send(ep, bytes);
+    return res.ok > 0;
+  }
+
+  // Under mutex_: sequence numbers [first, last] of a publisher have not arrived (yet: a
+  // number that arrives within the holdoff, reordered, is taken back).
+  void note_gap(stream_state& s, std::uint64_t publisher_id, publisher_state& p, std::uint64_t first,
+                std::uint64_t last, time_point now) {
+    s.stats.gaps += last - first + 1;
+    p.missing.add(first, last);
+    queue_repair(s, publisher_id, p, now);
+  }
+
+  // Under mutex_: one repair (and loss report) per (stream, publisher) per holdoff.
+  void queue_repair(stream_state& s, std::uint64_t publisher_id, publisher_state& p, time_point now) {
+    if (p.repair_queued) return;
+    p.repair_queued = true;
+    const time_point due = now + std::chrono::duration_cast<duration>(opts_.repair_holdoff);
+    repairs_.push_back(repair_item{due, &s, publisher_id});
+    arm_repair_timer(due);
+  }
+
+  void arm_repair_timer(time_point t) {
+    if (repair_armed_ && repair_due_ <= t) return;
+    repair_armed_ = true;
+    repair_due_ = t;
+    const std::uint64_t wait_id = ++repair_wait_id_;
+    repair_timer_.cancel();
+    repair_timer_.expires_at(t);
+    repair_timer_.async_wait([weak = this->weak_from_this(), wait_id](const std::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || wait_id != self->repair_wait_id_) return;
+      self->repair_armed_ = false;
+      self->on_repair_timer();
+    });
+  }
+
+  // Sends the repair requests that are due: per (stream, publisher) the missing ranges, as
+  // many as fit one request (past that, neighbouring ranges are merged: the publisher then
+  // re-sends a little more than was lost, never less).
+  void on_repair_timer() {
+    losses_.clear();
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      const time_point now = Clock::now();
+      const double rate = opts_.repair_requests_per_second;
+      const double burst = std::max(1.0, static_cast<double>(opts_.repair_request_burst));
+      for (std::size_t i = 0; i < repairs_.size();) {
+        repair_item& item = repairs_[i];
+        if (item.due > now) {
+          ++i;
+          continue;
+        }
+        stream_state& s = *item.stream;
+        auto pit = s.publishers.find(item.publisher_id);
+        if (pit == s.publishers.end()) {
+          repairs_[i] = repairs_.back();
+          repairs_.pop_back();
+          continue;
+        }
+        publisher_state& p = pit->second;
+        if (opts_.request_snapshots && rate > 0) {
+          p.tokens = p.tokens < 0 ? burst
+                                  : std::min(burst, p.tokens + rate * std::chrono::duration<double>(now - p.tokens_at).count());
+          p.tokens_at = now;
+          if (p.tokens < 1 - 1e-9) {  // wait for a token (at least 100 us); further gaps merge meanwhile
+            const auto wait = std::chrono::ceil<duration>(std::chrono::duration<double>((1 - p.tokens) / rate));
+            item.due = now + std::max(wait, std::chrono::duration_cast<duration>(std::chrono::microseconds{100}));
+            ++i;
+            continue;
+          }
+          p.tokens = std::max(0.0, p.tokens - 1);
+        }
+        const std::uint64_t publisher_id = item.publisher_id;
+        repairs_[i] = repairs_.back();
+        repairs_.pop_back();
+        p.repair_queued = false;
+        if (loss_handler_) {
+          for (const auto& g : p.missing.ranges()) losses_.push_back(pending_loss{s.name, publisher_id, g.first, g.last});
+        }
+        if (!opts_.request_snapshots || (p.missing.empty() && p.head.empty())) {
+          p.missing.clear();
+          continue;
+        }
+        const std::string_view filter = s.filters.size() == 1 ? std::string_view(s.filters.front().second) : "";
+        const std::size_t room = wire::default_max_datagram_size - wire::request_size(s.name.size(), filter.size(), 0);
+        const std::size_t fit = std::min(wire::max_request_ranges, room / wire::request_range_size);
+        range_set ranges{fit};
+        for (const auto& g : p.head.ranges()) ranges.add(g);
+        for (const auto& g : p.missing.ranges()) ranges.add(g);
+        p.missing.clear();
+        p.head.clear();
+        const channel* ch = channel_of(s);
+        if (!ch) continue;
+        if (send_request(ch->ep, s, wire::snapshot_request{.requester_id = id_,
+                                                           .stream = s.name,
+                                                           .filter = filter,
+                                                           .target_publisher = publisher_id,
+                                                           .ranges = ranges.ranges()}))
+          ++s.stats.repairs_requested;
+      }
+      if (!repairs_.empty()) {
+        time_point next = repairs_.front().due;
+        for (const auto& r : repairs_) next = std::min(next, r.due);
+        arm_repair_timer(next);
+      }
+    }
+    flush_callbacks();
+  }
+
+  const channel* channel_of(const stream_state& s) const {
+    for (const auto& [ep, ch] : channels_) {
+      auto it = ch->streams.find(std::string_view(s.name));
+      if (it != ch->streams.end() && it->second.get() == &s) return ch.get();
+    }
+    return nullptr;
+  }
 
   void replay(const entry_ptr& entry) {
     std::vector<subject_state> held;
@@ -408,6 +627,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     {
       std::lock_guard lock(mutex_);
       if (!ch.open) return;
+      if (wire::peek_kind(bytes) == wire::kind::snapshot_request) {  // ours (looped back) or another subscriber's
+        ++ch.requests_seen;
+        return;
+      }
       ++ch.datagrams;
       std::error_code ec;
       const wire::datagram_view view = wire::decode(bytes, ec, opts_.max_datagram_size);
@@ -442,9 +665,33 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
     publisher_state& p = it->second;
     p.last_seen = now;
-    if (r.resend()) return;  // resends carry old sequence numbers: only live records show gaps
-    if (p.highest_live != 0 && r.sequence > p.highest_live + 1) s.stats.gaps += r.sequence - p.highest_live - 1;
-    if (r.sequence > p.highest_live) p.highest_live = r.sequence;
+    const std::uint64_t seq = r.sequence;
+    if (p.highest_live == 0) {
+      // Live and snapshot records take new sequence numbers; a resend carries an old one and
+      // says nothing about what was sent since, so it cannot start the count.
+      if (r.resend()) return;
+      p.highest_live = seq;
+      if (r.snapshot() && seq > 1 && opts_.request_snapshots) {
+        // The first record heard is part of an answer: its first datagrams may have been lost
+        // unnoticed. Ask for whatever is still numbered below it (only the cached subjects
+        // not re-sent since); not a gap.
+        p.head.add(1, seq - 1);
+        queue_repair(s, publisher_id, p, now);
+      }
+      return;
+    }
+    if (seq > p.highest_live) {
+      // Everything between was missed. A resend above the highest seen means its original
+      // was missed too (a lost tail: publishers re-send their newest record when they fall
+      // quiet); it is delivered below, so it is not part of the gap.
+      if (seq > p.highest_live + 1) note_gap(s, publisher_id, p, p.highest_live + 1, seq - 1, now);
+      p.highest_live = seq;
+    } else if (!p.missing.empty() && p.missing.contains(seq)) {
+      p.missing.remove(seq);  // arrived late (reordered), or a resend of a lost record
+      if (s.stats.gaps > 0) --s.stats.gaps;
+    } else if (!p.head.empty()) {
+      p.head.remove(seq);
+    }
   }
 
   void process(stream_state& s, std::uint64_t publisher_id, const wire::record& r, time_point now) {
@@ -525,12 +772,15 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       st.payload.assign(r.payload.begin(), r.payload.end());
       refresh(s, slot, r.interval_ms, now);
     }
-    const delivery_record rec{s.name,         st.subject,    r.payload, publisher_id, r.sequence,
-                              r.timestamp_ns, r.interval_ms, is_new,    r.resend()};
+    const delivery_record rec{s.name,         st.subject,    r.payload, publisher_id,
+                              r.sequence,     r.timestamp_ns, r.interval_ms, is_new,
+                              r.resend() || r.snapshot()};
     for (const entry_ptr& e : matches_) {
       if (e->replayed) deliveries_.push_back(pending_delivery{e, rec});
     }
   }
+
+  static constexpr std::size_t max_missing_ranges = 128;  // per publisher, between two repair requests
 
   static void assign(subject_state& st, std::uint64_t publisher_id, const wire::record& r) {
     st.publisher_id = publisher_id;
@@ -552,6 +802,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
     subject_state& st = s.slots[slot];
     st.subject.assign(subject);
+    ++tracked_total_;
     st.live = true;
     st.in_heap = false;
     s.subjects.emplace(std::string_view(st.subject), slot);
@@ -561,6 +812,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   void free_slot(stream_state& s, std::uint32_t slot) {
     subject_state& st = s.slots[slot];
     s.subjects.erase(std::string_view(st.subject));
+    --tracked_total_;
     st.live = false;
     ++st.generation;  // every heap entry naming this slot is now stale
     st.payload.clear();
@@ -600,6 +852,16 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     st.heap_due = expires_at;
     heap_.push_back(heap_item{expires_at, &s, slot, st.generation});
     std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    // Entries of evicted or replaced subjects stay until their (possibly far) due time; when
+    // they outnumber the live ones, sweep them, so the heap stays O(tracked subjects)
+    // (amortised O(1) per schedule). A flood of unique subjects found this.
+    if (heap_.size() > 2 * tracked_total_ + 64) {
+      std::erase_if(heap_, [](const heap_item& h) {
+        const subject_state& x = h.stream->slots[h.slot];
+        return !x.live || x.generation != h.generation;
+      });
+      std::make_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    }
   }
 
   void queue_removals(stream_state& s, const std::string& subject, std::uint64_t publisher_id, removal_reason why) {
@@ -660,6 +922,21 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   void flush_callbacks() {
     // Handlers run without the lock, so they may subscribe or unsubscribe. The records'
     // views point into the datagram, which lives until on_datagram returns.
+    if (!losses_.empty()) {
+      std::function<void(const loss_event&)> h;
+      {
+        std::lock_guard lock(mutex_);
+        h = loss_handler_;
+      }
+      for (const auto& l : losses_) {
+        if (!h) break;
+        try {
+          h(loss_event{l.stream, l.publisher_id, l.first, l.last});
+        } catch (...) {
+        }
+      }
+      losses_.clear();
+    }
     for (auto& d : deliveries_) {
       if (d.entry->active.load(std::memory_order_acquire)) invoke(d.entry, d.rec);
     }
@@ -729,12 +1006,22 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   std::uint64_t next_handle_ = 0;
   bool closed_ = false;
   std::function<void(const std::error_code&, std::string_view)> error_handler_;
+  std::function<void(const loss_event&)> loss_handler_;
+  std::uint64_t id_ = 0;  // requester id
+  std::vector<repair_item> repairs_;  // one per (stream, publisher) with a repair to send
+  std::array<std::byte, wire::max_datagram_size_limit> request_buffer_{};
 
   // Executor only.
   std::vector<heap_item> heap_;
+  std::size_t tracked_total_ = 0;  // live subjects over all streams (bounds heap_)
   std::vector<entry_ptr> matches_;
   std::vector<pending_delivery> deliveries_;
   std::vector<pending_removal> removals_;
+  std::vector<pending_loss> losses_;
+  typename Transport::timer_type repair_timer_;
+  bool repair_armed_ = false;
+  time_point repair_due_{};
+  std::uint64_t repair_wait_id_ = 0;
   bool timer_armed_ = false;
   time_point armed_due_{};
   std::uint64_t wait_id_ = 0;
@@ -860,7 +1147,17 @@ class basic_subscriber {
                                        Removed on_removed = {}) {
     std::error_code ec;
     auto sub = subscribe(s, filter, std::move(handler), std::move(on_removed), ec);
-    detail::throw_if(ec, "subscribe to stream '" + s.name() + "' filter '" + std::string(filter) + "'");
+    if (ec) {
+      std::string what = "subscribe to " + detail::quote_for_error("stream", s.name()) + " " +
+                         detail::quote_for_error("filter", filter) + " on " + s.endpoint().to_string();
+      if (ec == errc::unknown_interface || ec == errc::no_interfaces) {
+        what += " (interfaces:";
+        if (impl_->options().interfaces.empty()) what += " all";
+        for (const auto& name : impl_->options().interfaces) what += " " + detail::quote_for_error("", name).substr(1);
+        what += ")";
+      }
+      detail::throw_error(ec, what);
+    }
     return sub;
   }
 
@@ -880,6 +1177,13 @@ class basic_subscriber {
   void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
     impl_->set_error_handler(std::move(h));
   }
+
+  /// Called on the executor for every run of sequence numbers of a publisher that did not
+  /// arrive (a gap), before the repair request for it goes out. Optional; any thread.
+  void set_loss_handler(std::function<void(const loss_event&)> h) { impl_->set_loss_handler(std::move(h)); }
+
+  /// The random id this subscriber puts in its snapshot requests.
+  std::uint64_t requester_id() const noexcept { return impl_->requester_id(); }
 
   /// The transport's counters (kernel drops, join errors).
   transport_stats transport_statistics() const { return impl_->transport().stats(); }

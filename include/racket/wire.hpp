@@ -15,6 +15,7 @@
 
 #include "racket/detail/hash.hpp"
 #include "racket/error.hpp"
+#include "racket/subject.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -25,6 +26,7 @@
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace racket::detail {
 
@@ -98,13 +100,23 @@ inline constexpr std::size_t max_payload_length = 65535;
 /// The smallest datagram that decodes: one-byte stream, one record with a one-byte subject.
 inline constexpr std::size_t min_datagram_size = 59;
 
-/// What a datagram carries. v1 knows only `data`; 2 is reserved for a snapshot request.
-enum class kind : std::uint8_t { data = 1 };
+/// What a datagram carries (byte 5). `peek_kind` returns `kind{0}` for bytes that are not a
+/// version-1 Racket datagram; any other unknown value is passed through as it is.
+enum class kind : std::uint8_t {
+  data = 1,              ///< message records of one stream (`decode`)
+  snapshot_request = 2,  ///< a subscriber asks publishers to re-send cached subjects (`decode_request`)
+};
 
 /// Bits of `record::flags`. Every other bit must be zero.
 namespace flags {
 inline constexpr std::uint8_t tombstone = 0x01;  ///< the subject is withdrawn; payload is empty
 inline constexpr std::uint8_t resend = 0x02;     ///< a periodic resend of an earlier message
+/// A re-send of a cached value in answer to a snapshot request: it carries a NEW sequence
+/// number (so its loss shows as a gap), the original timestamp and content hash. Never
+/// together with `resend`.
+inline constexpr std::uint8_t snapshot = 0x04;
+/// Every flag bit version 1 defines.
+inline constexpr std::uint8_t known = tombstone | resend | snapshot;
 }  // namespace flags
 
 /// One message record. When it comes from `decode`, `subject` and `payload` point into the
@@ -120,6 +132,7 @@ struct record {
 
   bool tombstone() const noexcept { return (flags & wire::flags::tombstone) != 0; }
   bool resend() const noexcept { return (flags & wire::flags::resend) != 0; }
+  bool snapshot() const noexcept { return (flags & wire::flags::snapshot) != 0; }
 };
 
 /// XXH3-64 (seed 0) over: u8 stream length, stream, u8 subject length, subject, payload.
@@ -226,10 +239,12 @@ class datagram_writer {
 
   /// Appends `r` and returns true, or returns false and writes nothing if it does not fit.
   /// Preconditions: `begin` was called; `r.subject` is a valid published subject;
-  /// `r.sequence != 0`; a tombstone has an empty payload; only known flag bits are set.
+  /// `r.sequence != 0`; a tombstone has an empty payload; only known flag bits are set, and
+  /// not `resend` together with `snapshot`.
   bool append(const record& r) noexcept {
     assert(detail::is_valid_wire_subject(r.subject));
-    assert(r.sequence != 0 && (r.flags & ~(flags::tombstone | flags::resend)) == 0);
+    assert(r.sequence != 0 && (r.flags & ~flags::known) == 0);
+    assert(!r.resend() || !r.snapshot());
     assert(!r.tombstone() || r.payload.empty());
     if (!fits(r.subject.size(), r.payload.size())) return false;
     std::byte* p = buf_ + pos_;
@@ -376,8 +391,8 @@ class datagram_view {
 ///  8. trailer != XXH3-64 of the bytes before it               → `errc::bad_checksum`
 ///  9. record_count == 0, or the stream name holds a NUL       → `errc::bad_record`
 /// 10. per record, in order: its 32-byte header, or its subject and payload, extend past the
-///     trailer → `errc::bad_length`; L == 0, an unknown flag bit, sequence 0, a tombstone
-///     with a payload, or an invalid subject → `errc::bad_record`
+///     trailer → `errc::bad_length`; L == 0, an unknown flag bit, `resend` with `snapshot`,
+///     sequence 0, a tombstone with a payload, or an invalid subject → `errc::bad_record`
 /// 11. bytes left between the last record and the trailer      → `errc::bad_length`
 inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& ec,
                             std::size_t max_size = max_datagram_size_limit) noexcept {
@@ -409,7 +424,6 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
   const std::string_view stream{reinterpret_cast<const char*>(d + header_fixed_size), s_len};
   if (count == 0 || std::memchr(stream.data(), 0, s_len) != nullptr) return fail(errc::bad_record);
 
-  constexpr std::uint8_t known_flags = flags::tombstone | flags::resend;
   std::size_t off = records_off;
   for (std::uint16_t i = 0; i < count; ++i) {
     // off <= trailer_off holds throughout, so the subtractions cannot wrap.
@@ -420,7 +434,9 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
     if (trailer_off - off - record_header_size < l + p) return fail(errc::bad_length);
     const auto f = std::to_integer<std::uint8_t>(r[0]);
     const std::string_view subject{reinterpret_cast<const char*>(r + record_header_size), l};
-    if ((f & ~known_flags) != 0 || detail::load_u64(r + 8) == 0 ||
+    constexpr std::uint8_t resend_and_snapshot = flags::resend | flags::snapshot;
+    if ((f & ~flags::known) != 0 || (f & resend_and_snapshot) == resend_and_snapshot ||
+        detail::load_u64(r + 8) == 0 ||
         ((f & flags::tombstone) != 0 && p != 0) || !detail::is_valid_wire_subject(subject))
       return fail(errc::bad_record);
     off += record_size(l, p);
@@ -440,4 +456,305 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
   return v;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Snapshot requests (kind 2)
+//
+//   request = "RKTM" u8 version u8 kind=2 u16 range_count R u64 requester_id
+//             u8 S, S bytes stream, u8 F, F bytes filter, u64 target_publisher,
+//             R * (u64 first_sequence u64 last_sequence), u64 XXH3-64 of every byte before it
+
+/// The kind of a datagram, from its first six bytes only (magic, version, kind), without
+/// checking anything else: for routing before a full decode. Returns `kind{0}` when the bytes
+/// are shorter than 6 or do not start with "RKTM" and version 1; otherwise byte 5 as it is
+/// (which may be a kind this build does not know: `decode` then reports `bad_kind`).
+inline kind peek_kind(std::span<const std::byte> bytes) noexcept {
+  if (bytes.size() < 6 || std::memcmp(bytes.data(), magic, sizeof magic) != 0 ||
+      std::to_integer<std::uint8_t>(bytes[4]) != version)
+    return kind{0};
+  return static_cast<kind>(std::to_integer<std::uint8_t>(bytes[5]));
+}
+
+/// An inclusive range of sequence numbers, `1 <= first <= last`.
+struct sequence_range {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  friend bool operator==(const sequence_range&, const sequence_range&) = default;
+};
+
+/// Most ranges one snapshot request may carry.
+inline constexpr std::size_t max_request_ranges = 64;
+/// Bytes of a snapshot request without stream name, filter and ranges:
+/// 17 (header) + 1 (F) + 8 (target_publisher) + 8 (trailer).
+inline constexpr std::size_t request_fixed_size = 34;
+/// Bytes of one range in a snapshot request.
+inline constexpr std::size_t request_range_size = 16;
+
+/// Bytes of a snapshot request (34 + S + F + 16 R).
+constexpr std::size_t request_size(std::size_t stream_len, std::size_t filter_len, std::size_t ranges) noexcept {
+  return request_fixed_size + stream_len + filter_len + request_range_size * ranges;
+}
+
+/// The fields of a snapshot request, for `encode_request`.
+///
+/// - `filter` empty: every subject; otherwise a valid subject filter (`validate_filter`).
+/// - `target_publisher` 0: every publisher of the stream answers, and `ranges` must be empty
+///   (a full request). Non-zero: only that publisher answers; with `ranges` empty it re-sends
+///   every cached subject that matches (a targeted full request), with ranges only the cached
+///   subjects whose current sequence lies in one of them (a repair).
+struct snapshot_request {
+  std::uint64_t requester_id = 0;
+  std::string_view stream{};
+  std::string_view filter{};
+  std::uint64_t target_publisher = 0;
+  std::span<const sequence_range> ranges{};
+};
+
+/// Encodes `r` into `buffer` and returns the datagram (a view of `buffer`), or an empty span
+/// when `r` is not a valid request (stream name, filter, more than `max_request_ranges`
+/// ranges, ranges without a target, a range with `first == 0` or `first > last`) or does not
+/// fit in `buffer`. Never allocates, never throws.
+///
+/// ```
+/// std::array<std::byte, 512> buf;
+/// auto dg = racket::wire::encode_request(buf, {.requester_id = id, .stream = "sensors", .filter = "plant.*"});
+/// if (!dg.empty()) transport.send(ep, dg);
+/// ```
+inline std::span<const std::byte> encode_request(std::span<std::byte> buffer, const snapshot_request& r) noexcept {
+  if (!detail::is_valid_wire_stream_name(r.stream) || r.filter.size() > max_name_length ||
+      (!r.filter.empty() && validate_filter(r.filter)) || r.ranges.size() > max_request_ranges ||
+      (r.target_publisher == 0 && !r.ranges.empty()))
+    return {};
+  for (const sequence_range& g : r.ranges)
+    if (g.first == 0 || g.first > g.last) return {};
+  const std::size_t n = request_size(r.stream.size(), r.filter.size(), r.ranges.size());
+  if (n > buffer.size() || n > max_datagram_size_limit) return {};
+  std::byte* const d = buffer.data();
+  std::memcpy(d, magic, sizeof magic);
+  d[4] = std::byte{version};
+  d[5] = static_cast<std::byte>(kind::snapshot_request);
+  detail::store_u16(d + 6, static_cast<std::uint16_t>(r.ranges.size()));
+  detail::store_u64(d + 8, r.requester_id);
+  std::byte* p = d + header_fixed_size - 1;
+  *p++ = static_cast<std::byte>(r.stream.size());
+  std::memcpy(p, r.stream.data(), r.stream.size());
+  p += r.stream.size();
+  *p++ = static_cast<std::byte>(r.filter.size());
+  if (!r.filter.empty()) std::memcpy(p, r.filter.data(), r.filter.size());
+  p += r.filter.size();
+  detail::store_u64(p, r.target_publisher);
+  p += 8;
+  for (const sequence_range& g : r.ranges) {
+    detail::store_u64(p, g.first);
+    detail::store_u64(p + 8, g.last);
+    p += request_range_size;
+  }
+  detail::store_u64(p, detail::xxh3(d, n - trailer_size));
+  return {d, n};
+}
+
+/// A decoded snapshot request. It points into the bytes given to `decode_request` and is valid
+/// as long as they are. Only `decode_request` makes a non-empty one.
+class request_view {
+ public:
+  /// An empty view (what `decode_request` returns on error).
+  request_view() noexcept = default;
+
+  std::uint64_t requester_id() const noexcept { return requester_id_; }
+  std::string_view stream() const noexcept { return stream_; }
+  /// The subject filter; empty means every subject. Valid (`validate_filter`) when not empty.
+  std::string_view filter() const noexcept { return filter_; }
+  /// 0: every publisher of the stream is asked; otherwise only the one with that id.
+  std::uint64_t target_publisher() const noexcept { return target_publisher_; }
+  /// 0 for a full request; at most `max_request_ranges`.
+  std::size_t range_count() const noexcept { return range_count_; }
+  /// Range `i` (`i < range_count()`): `1 <= first <= last`.
+  sequence_range range(std::size_t i) const noexcept {
+    assert(i < range_count_);
+    const std::byte* p = ranges_ + i * request_range_size;
+    return {detail::load_u64(p), detail::load_u64(p + 8)};
+  }
+  /// True for a request without ranges (every matching cached subject).
+  bool full() const noexcept { return range_count_ == 0; }
+  /// The whole datagram, trailer included.
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+
+ private:
+  friend request_view decode_request(std::span<const std::byte>, std::error_code&, std::size_t) noexcept;
+
+  std::span<const std::byte> bytes_;
+  std::string_view stream_;
+  std::string_view filter_;
+  const std::byte* ranges_ = nullptr;
+  std::uint64_t requester_id_ = 0;
+  std::uint64_t target_publisher_ = 0;
+  std::size_t range_count_ = 0;
+};
+
+/// Validates a snapshot request in one pass and returns a view of it. Treats the bytes as
+/// hostile: never reads out of bounds, never throws, never allocates.
+///
+/// On success `ec` is cleared; on failure `ec` is set and an empty view is returned. Checks run
+/// in this order, the first failure deciding the error (docs/wire-format.md, "Decoding a
+/// snapshot request"):
+///  1. size > `max_size`                                      → `errc::oversize`
+///  2. fewer than 4 bytes → `truncated`; magic is not "RKTM"   → `errc::bad_magic`
+///  3. fewer than 5 bytes → `truncated`; version != 1          → `errc::bad_version`
+///  4. fewer than 6 bytes → `truncated`; kind != 2             → `errc::bad_kind`
+///  5. fewer than 17 bytes                                     → `errc::truncated`
+///  6. stream name length S == 0                               → `errc::bad_length`
+///  7. fewer than 18 + S bytes (the filter length is missing)  → `errc::truncated`
+///  8. fewer than 34 + S + F + 16 R bytes                      → `errc::truncated`
+///  9. trailer != XXH3-64 of the bytes before it               → `errc::bad_checksum`
+/// 10. more than 34 + S + F + 16 R bytes                       → `errc::bad_length`
+/// 11. the stream name holds a NUL; the filter (F > 0) is not a valid filter; R > 64; R > 0
+///     with target_publisher 0; a range with first == 0 or first > last → `errc::bad_record`
+inline request_view decode_request(std::span<const std::byte> bytes, std::error_code& ec,
+                                   std::size_t max_size = max_datagram_size_limit) noexcept {
+  const auto fail = [&ec](errc e) noexcept {
+    ec = make_error_code(e);
+    return request_view{};
+  };
+  const std::byte* const d = bytes.data();
+  const std::size_t n = bytes.size();
+
+  if (n > max_size) return fail(errc::oversize);
+  if (n < 4) return fail(errc::truncated);
+  if (std::memcmp(d, magic, sizeof magic) != 0) return fail(errc::bad_magic);
+  if (n < 5) return fail(errc::truncated);
+  if (std::to_integer<std::uint8_t>(d[4]) != version) return fail(errc::bad_version);
+  if (n < 6) return fail(errc::truncated);
+  if (std::to_integer<std::uint8_t>(d[5]) != static_cast<std::uint8_t>(kind::snapshot_request))
+    return fail(errc::bad_kind);
+  if (n < header_fixed_size) return fail(errc::truncated);
+  const std::size_t s_len = std::to_integer<std::size_t>(d[16]);
+  if (s_len == 0) return fail(errc::bad_length);
+  const std::size_t f_off = header_fixed_size + s_len;
+  if (n < f_off + 1) return fail(errc::truncated);
+  const std::size_t f_len = std::to_integer<std::size_t>(d[f_off]);
+  const std::size_t r_count = detail::load_u16(d + 6);
+  const std::size_t expected = request_size(s_len, f_len, r_count);
+  if (n < expected) return fail(errc::truncated);
+  const std::size_t trailer_off = n - trailer_size;
+  if (detail::xxh3(d, trailer_off) != detail::load_u64(d + trailer_off)) return fail(errc::bad_checksum);
+  if (n != expected) return fail(errc::bad_length);
+
+  const std::string_view stream{reinterpret_cast<const char*>(d + header_fixed_size), s_len};
+  const std::string_view filter{reinterpret_cast<const char*>(d + f_off + 1), f_len};
+  const std::size_t target_off = f_off + 1 + f_len;
+  const std::uint64_t target = detail::load_u64(d + target_off);
+  const std::byte* const ranges = d + target_off + 8;
+  if (std::memchr(stream.data(), 0, s_len) != nullptr || (f_len != 0 && validate_filter(filter)) ||
+      r_count > max_request_ranges || (r_count != 0 && target == 0))
+    return fail(errc::bad_record);
+  for (std::size_t i = 0; i < r_count; ++i) {
+    const std::uint64_t first = detail::load_u64(ranges + i * request_range_size);
+    const std::uint64_t last = detail::load_u64(ranges + i * request_range_size + 8);
+    if (first == 0 || first > last) return fail(errc::bad_record);
+  }
+
+  request_view v;
+  v.bytes_ = bytes;
+  v.stream_ = stream;
+  v.filter_ = filter;
+  v.ranges_ = ranges;
+  v.requester_id_ = detail::load_u64(d + 8);
+  v.target_publisher_ = target;
+  v.range_count_ = r_count;
+  ec.clear();
+  return v;
+}
+
 }  // namespace racket::wire
+
+namespace racket::detail {
+
+// A set of sequence numbers as sorted, disjoint, non-adjacent inclusive ranges, holding at most
+// `cap` ranges: past it, the two ranges with the smallest hole between them are merged (the
+// set then covers a few numbers that were not added: a superset, never a subset). Publisher
+// and subscriber use it for pending repairs.
+class range_set {
+ public:
+  explicit range_set(std::size_t cap = wire::max_request_ranges) noexcept : cap_(std::max<std::size_t>(cap, 1)) {}
+
+  bool empty() const noexcept { return ranges_.empty(); }
+  std::size_t size() const noexcept { return ranges_.size(); }
+  const std::vector<wire::sequence_range>& ranges() const noexcept { return ranges_; }
+  void clear() noexcept { ranges_.clear(); }
+
+  // Adds [first, last] (first <= last).
+  void add(std::uint64_t first, std::uint64_t last) {
+    assert(first <= last);
+    // The first range that ends at or after first - 1 (adjacent ranges merge).
+    auto it = std::lower_bound(ranges_.begin(), ranges_.end(), first, [](const wire::sequence_range& r, std::uint64_t v) {
+      return r.last != UINT64_MAX && r.last + 1 < v;
+    });
+    if (it == ranges_.end() || (last != UINT64_MAX && last + 1 < it->first)) {
+      ranges_.insert(it, wire::sequence_range{first, last});
+    } else {
+      it->first = std::min(it->first, first);
+      it->last = std::max(it->last, last);
+      auto next = it + 1;
+      while (next != ranges_.end() && (it->last == UINT64_MAX || next->first <= it->last + 1)) {
+        it->last = std::max(it->last, next->last);
+        next = ranges_.erase(next);
+      }
+    }
+    while (ranges_.size() > cap_) merge_smallest_hole();
+  }
+
+  void add(const wire::sequence_range& r) { add(r.first, r.last); }
+
+  // Removes one number (splitting its range if need be).
+  void remove(std::uint64_t v) {
+    auto it = std::lower_bound(ranges_.begin(), ranges_.end(), v,
+                               [](const wire::sequence_range& r, std::uint64_t x) { return r.last < x; });
+    if (it == ranges_.end() || it->first > v) return;
+    if (it->first == it->last) {
+      ranges_.erase(it);
+    } else if (it->first == v) {
+      ++it->first;
+    } else if (it->last == v) {
+      --it->last;
+    } else {
+      const wire::sequence_range upper{v + 1, it->last};
+      it->last = v - 1;
+      ranges_.insert(it + 1, upper);
+    }
+  }
+
+  bool contains(std::uint64_t v) const noexcept {
+    auto it = std::lower_bound(ranges_.begin(), ranges_.end(), v,
+                               [](const wire::sequence_range& r, std::uint64_t x) { return r.last < x; });
+    return it != ranges_.end() && it->first <= v;
+  }
+
+  // Total count of numbers covered (saturating).
+  std::uint64_t count() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& r : ranges_) {
+      const std::uint64_t k = r.last - r.first + 1;
+      n = (k == 0 || n + k < n) ? UINT64_MAX : n + k;
+    }
+    return n;
+  }
+
+ private:
+  void merge_smallest_hole() {
+    std::size_t best = 0;
+    std::uint64_t best_hole = UINT64_MAX;
+    for (std::size_t i = 0; i + 1 < ranges_.size(); ++i) {
+      const std::uint64_t hole = ranges_[i + 1].first - ranges_[i].last;
+      if (hole < best_hole) {
+        best_hole = hole;
+        best = i;
+      }
+    }
+    ranges_[best].last = ranges_[best + 1].last;
+    ranges_.erase(ranges_.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  }
+
+  std::vector<wire::sequence_range> ranges_;
+  std::size_t cap_;
+};
+
+}  // namespace racket::detail

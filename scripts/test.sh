@@ -2,6 +2,10 @@
 # Builds Racket and runs every test with g++ (build/gcc) and clang++ (build/clang): unit tests,
 # multicast tests in private network namespaces, and the CMake consumer tests.
 # Usage: scripts/test.sh [PRESET...]   (default: gcc clang; also asan, tsan)
+#   asan  clang++ with AddressSanitizer + UndefinedBehaviorSanitizer, every test
+#   tsan  clang++ with ThreadSanitizer, every test
+# Fuzzing is separate: scripts/fuzz.sh [SECONDS_PER_TARGET]. CI (.ci/run) runs all four
+# presets and a short fuzz run.
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 

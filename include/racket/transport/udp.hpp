@@ -331,6 +331,9 @@ class udp_transport {
     r->handler = std::move(handler);
     r->family = family;
     auto fail = [&](std::error_code e) -> receiver_id {
+      // Asio reports socket errors in its own category, which does not compare equal to
+      // std::errc values: hand the application the plain system error instead.
+      if (e.category() == asio::error::get_system_category()) e = std::error_code(e.value(), std::system_category());
       ec = e;
       std::error_code ignored;
       r->socket.close(ignored);

@@ -177,7 +177,7 @@ inline std::error_code check_pool(const asio::ip::address& base, unsigned prefix
 /// A pool is a value: always valid (every constructor and factory checks the
 /// rules below), cheap to copy, comparable, and safe to read from any thread.
 ///
-/// Rules (docs/stream-mapping.md), each with the error it gives:
+/// Rules (docs/wire-format.md, "Stream to group and port"), each with the error it gives:
 /// - prefix text is `ADDRESS/LEN`, IPv4 dotted or IPv6 text, LEN decimal
 ///   0..32 (IPv4) or 0..128 (IPv6); anything else, or an IPv6 scope id
 ///   (`%eth0`), is `errc::invalid_pool_address`;
@@ -286,7 +286,7 @@ class multicast_pool {
     return std::uint32_t{last_port_} - std::uint32_t{first_port_} + 1;
   }
 
-  /// The group and port a stream maps to (docs/stream-mapping.md): with
+  /// The group and port a stream maps to (docs/wire-format.md, "Stream to group and port"): with
   /// h = XXH3-64 of the name, the low min(host_bits, 64) bits of the group
   /// are the low bits of h, and the port is first_port + (h >> 32) % port_count.
   ///

@@ -304,7 +304,7 @@ TEST_CASE("stream names are validated", "[pool]") {
 // Expected values were computed independently of pool.hpp: the hash by a C
 // program linked against the system libxxhash (XXH3_64bits, not inlined),
 // group and port by a Python script using the ipaddress module
-// (docs/stream-mapping.md lists them with the hashes).
+// (docs/wire-format.md, "Stream to group and port" lists them with the hashes).
 TEST_CASE("fixed stream mapping vectors", "[pool]") {
   struct vector {
     std::string_view name, prefix, ports, group;

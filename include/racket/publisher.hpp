@@ -40,13 +40,18 @@ struct publisher_options {
   bool loopback = true;
   /// Socket send buffer requested per interface.
   int send_buffer_size = 1 << 20;
+  /// How often the interface selection is re-run, so interfaces that appear (or come up) are
+  /// used and ones that vanish are dropped; 0 disables.
+  std::chrono::milliseconds rescan_interval{5000};
   /// Largest datagram sent, in bytes (header, records and checksum); at most 65507.
   std::size_t max_datagram_size = wire::default_max_datagram_size;
   /// Each resend fires up to this fraction of the interval late, spread at random, so that
   /// subjects published together drift apart instead of resending in one burst forever.
   double resend_jitter = 0.05;
-  /// Resends due within this window of the earliest one are sent together, packed.
-  std::chrono::milliseconds resend_coalesce{2};
+  /// Resends due within this window are sent together, packed, up to this much early (and
+  /// never more than half their interval early). Wider windows mean fuller datagrams and fewer
+  /// system calls.
+  std::chrono::milliseconds resend_coalesce{20};
   /// Send a tombstone for every cached subject when the publisher closes (default: no;
   /// subscribers then expire the subjects after `expiry_factor` intervals).
   bool withdraw_on_close = false;
@@ -119,7 +124,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         transport_(ctx, transport_options{.interfaces = opts.interfaces,
                                           .ttl = opts.ttl,
                                           .loopback = opts.loopback,
-                                          .send_buffer_size = opts.send_buffer_size}),
+                                          .send_buffer_size = opts.send_buffer_size,
+                                          .rescan_interval = opts.rescan_interval}),
         timer_(transport_.make_timer()),
         answer_timer_(transport_.make_timer()),
         rng_(opts.seed != 0 ? opts.seed : random_seed()) {
@@ -172,7 +178,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     }
     ec.clear();
     if (post) {
-      asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
+      if (transport_.get_executor().running_in_this_thread()) {
+        flush();  // on the executor and the send path is idle: send now, no hop through the queue
+      } else {
+        asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
+      }
     }
   }
 
@@ -606,6 +616,14 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         push_heap_item(s, item.slot, sl.due);
         continue;
       }
+      // A subject goes early by at most half its interval, so a short interval is never sent
+      // twice in one pass; one not yet due within its own window waits for a later pass.
+      const auto own_window = std::min(std::chrono::duration_cast<duration>(opts_.resend_coalesce),
+                                       std::chrono::duration_cast<duration>(std::chrono::milliseconds(sl.interval_ms)) / 2);
+      if (sl.due > now + own_window) {
+        deferred_.push_back(item);
+        continue;
+      }
       --budget;
       wire::record r;
       r.flags = wire::flags::resend;
@@ -623,6 +641,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       sl.due = next;
       push_heap_item(s, item.slot, next);
     }
+    for (const heap_item& item : deferred_) {
+      heap_.push_back(item);
+      std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    }
+    deferred_.clear();
     send_open_writers();
     arm_timer();
   }
@@ -902,6 +925,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   std::vector<std::byte> flush_bytes_;
   std::vector<stream_state*> open_writers_;
   std::vector<heap_item> heap_;
+  std::vector<heap_item> deferred_;  // on_timer: entries not yet due within their own window
   bool timer_armed_ = false;
   time_point armed_due_{};
   std::uint64_t wait_id_ = 0;

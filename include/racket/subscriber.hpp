@@ -42,6 +42,9 @@ struct subscriber_options {
   std::vector<std::string> interfaces{};
   /// SO_RCVBUF requested per (group, port) socket.
   int receive_buffer_size = 4 << 20;
+  /// How often the interface selection is re-run, so groups are joined on interfaces that
+  /// appear (or come up) and dropped from ones that vanish; 0 disables.
+  std::chrono::milliseconds rescan_interval{5000};
   /// A subject not refreshed within `expiry_factor` × its interval expires.
   unsigned expiry_factor = 3;
   /// Most subjects tracked per stream; past it the subject closest to expiry is evicted (counted).
@@ -170,7 +173,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
 
   subscriber_impl(typename Transport::context_type& ctx, const subscriber_options& opts)
       : opts_(opts),
-        transport_(ctx, transport_options{.interfaces = opts.interfaces, .receive_buffer_size = opts.receive_buffer_size}),
+        transport_(ctx, transport_options{.interfaces = opts.interfaces,
+                                          .receive_buffer_size = opts.receive_buffer_size,
+                                          .rescan_interval = opts.rescan_interval}),
         timer_(transport_.make_timer()),
         repair_timer_(transport_.make_timer()) {
     if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;

@@ -17,6 +17,18 @@
 // Counts global allocations so tests can prove that matching does not allocate. Every
 // unaligned form is replaced so that each allocation and its release go through malloc/free.
 // (This replacement is program wide: link this file into its own test executable.)
+// ThreadSanitizer's runtime defines the global operators itself (a link error if we do too),
+// so under TSan the counting test is left out; the other builds run it.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RACKET_TEST_NO_NEW_REPLACEMENT 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define RACKET_TEST_NO_NEW_REPLACEMENT 1
+#endif
+
+#ifndef RACKET_TEST_NO_NEW_REPLACEMENT
 namespace {
 std::atomic<std::size_t> allocations{0};
 
@@ -46,6 +58,7 @@ void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
 void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+#endif
 
 namespace {
 
@@ -227,6 +240,7 @@ TEST_CASE("move-only values and moves of the index", "[subscription_index]") {
   CHECK(**index.find(a) == 7);
 }
 
+#ifndef RACKET_TEST_NO_NEW_REPLACEMENT
 TEST_CASE("matching does not allocate", "[subscription_index]") {
   index_type index;
   index.insert(filter("plant.*.temp"), "inner");
@@ -252,6 +266,7 @@ TEST_CASE("matching does not allocate", "[subscription_index]") {
   index.insert(filter("x.y.z"), "x");
   CHECK(allocations.load() > after);
 }
+#endif
 
 TEST_CASE("randomised equivalence with a linear scan", "[subscription_index]") {
   // A tiny alphabet so that wildcards, shared prefixes and duplicates all happen often.

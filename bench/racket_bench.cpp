@@ -662,7 +662,7 @@ struct late_result {
   double pub_bytes_per_subject = 0, sub_bytes_per_subject = 0, t50 = 0, t99 = 0, t100 = 0, held = 0;
 };
 
-result late_publisher(double run_s, const std::function<void()>& ready) {
+result late_publisher(double run_s, std::chrono::milliseconds interval, const std::function<void()>& ready) {
   asio::io_context io;
   racket::publisher pub{io, {.interfaces = {"lo"}}};
   bytes_stream s{"late", bench_pool};
@@ -675,7 +675,7 @@ result late_publisher(double run_s, const std::function<void()>& ready) {
   for (int n = 0; n < late_subjects; ++n) {
     std::snprintf(subject, sizeof subject, "bench.s%06d", n);
     std::memcpy(payload.data(), &n, sizeof n);
-    pub.publish(s, subject, racket::byte_view(payload), 1000ms, ec);
+    pub.publish(s, subject, racket::byte_view(payload), interval, ec);
     if (n % 1000 == 999) {
       io.restart();
       io.poll();
@@ -693,11 +693,11 @@ result late_publisher(double run_s, const std::function<void()>& ready) {
   return r;
 }
 
-result late_subscriber(const std::function<void()>& ready) {
+result late_subscriber(bool snapshots, const std::function<void()>& ready) {
   asio::io_context io;
   ready();
   const double start = now_s();
-  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  racket::subscriber sub{io, {.interfaces = {"lo"}, .request_snapshots = snapshots}};
   bytes_stream s{"late", bench_pool};
   int held = 0;
   double t50 = 0, t99 = 0, t100 = 0, rss0 = 0;
@@ -722,11 +722,14 @@ result late_subscriber(const std::function<void()>& ready) {
   return r;
 }
 
-late_result run_late() {
-  child pub = spawn([&](const auto& ready) { return late_publisher(12.0, ready); });
+// Passive (snapshots off, interval 1 s: the value arrives with the next resend), or with
+// snapshot requests against a publisher whose interval is 30 s.
+late_result run_late(bool snapshots) {
+  const auto interval = snapshots ? std::chrono::milliseconds(30'000) : std::chrono::milliseconds(1000);
+  child pub = spawn([&](const auto& ready) { return late_publisher(12.0, interval, ready); });
   wait_ready(pub);
   std::this_thread::sleep_for(2500ms);  // several resend rounds have passed
-  child sub = spawn([&](const auto& ready) { return late_subscriber(ready); });
+  child sub = spawn([&](const auto& ready) { return late_subscriber(snapshots, ready); });
   wait_ready(sub);
   const result sr = finish(sub);
   ::kill(pub.pid, SIGTERM);
@@ -744,7 +747,7 @@ late_result run_late() {
 // Publisher memory is measured in its own run: reading the pipe of a killed child loses it.
 double run_pub_memory() {
   child pub = spawn([&](const auto& ready) {
-    auto r = late_publisher(0.0, ready);
+    auto r = late_publisher(0.0, 1000ms, ready);
     return r;
   });
   wait_ready(pub);
@@ -844,7 +847,8 @@ int main(int argc, char** argv) {
   const scale_result scale = run_scale(quick ? 4.0 : 10.0);
   std::fprintf(stderr, "memory and late joiner...\n");
   const double pub_mem = run_pub_memory();
-  const late_result late = run_late();
+  const late_result late = run_late(false);
+  const late_result snap = run_late(true);
 
   // Baselines: packed raw where packing applies, else raw one message per datagram.
   auto baseline = [&](std::size_t payload, bool noloss) {
@@ -922,6 +926,13 @@ int main(int argc, char** argv) {
                            ", \"sub_bytes_per_subject\": " + jnum(late.sub_bytes_per_subject) + "}");
   json.value("late_joiner", "{\"subjects\": 100000, \"t50_s\": " + jnum(late.t50) + ", \"t99_s\": " + jnum(late.t99) +
                                 ", \"t100_s\": " + jnum(late.t100) + ", \"held\": " + jnum(late.held) + "}");
+  std::printf("\n## Late joiner with snapshot requests (100k subjects, 64 B, publisher interval 30 s)\n\n");
+  std::printf("| 50%% | 99%% | 100%% | held |\n|---|---|---|---|\n");
+  std::printf("| %.3f s | %.3f s | %s | %.0f |\n", snap.t50, snap.t99,
+              snap.t100 > 0 ? fmt("%.3f s", snap.t100).c_str() : "not reached", snap.held);
+  json.value("late_joiner_snapshot", "{\"subjects\": 100000, \"interval_s\": 30, \"t50_s\": " + jnum(snap.t50) +
+                                         ", \"t99_s\": " + jnum(snap.t99) + ", \"t100_s\": " + jnum(snap.t100) +
+                                         ", \"held\": " + jnum(snap.held) + "}");
   json.out += "\n}\n";
   if (!json_path.empty()) {
     std::ofstream f(json_path);

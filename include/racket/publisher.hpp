@@ -138,6 +138,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   Transport& transport() noexcept { return transport_; }
   const publisher_options& options() const noexcept { return opts_; }
 
+  void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
+    if constexpr (requires { transport_.set_error_handler(h); }) transport_.set_error_handler(std::move(h));
+  }
+
   // Any thread. `payload` is already encoded.
   void enqueue(const std::string& stream_name, const endpoint& ep, std::string_view subject, byte_view payload,
                std::uint32_t interval_ms, bool withdraw, std::error_code& ec) {
@@ -1021,6 +1025,12 @@ class basic_publisher {
   /// (and, with `withdraw_on_close`, a tombstone per cached subject). Further publishes fail
   /// with `not_open`. The shutdown itself runs on the executor. Any thread.
   void close() { impl_->close(); }
+
+  /// Called with the error and the interface's name when sending on one interface fails (the
+  /// others keep working; each failure is also counted in `send_errors`). Any thread.
+  void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
+    impl_->set_error_handler(std::move(h));
+  }
 
   /// The random 64-bit id stamped on every message.
   std::uint64_t id() const noexcept { return impl_->id(); }

@@ -190,6 +190,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   const subscriber_options& options() const noexcept { return opts_; }
 
   void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
+    if constexpr (requires { transport_.set_error_handler(h); }) transport_.set_error_handler(h);
     std::lock_guard lock(mutex_);
     error_handler_ = std::move(h);
   }

@@ -439,3 +439,23 @@ TEST_CASE("IPv6 pool over a veth pair", "[pubsub][veth][ipv6]") {
     return got == "hello6";
   }));
 }
+
+TEST_CASE("a failing interface reaches the publisher's error handler; lo keeps delivering", "[pubsub][veth]") {
+  REQUIRE_PRIVATE_NETNS();
+  racket::test::veth_pair veth("rkpe0", "rkpe1", {"198.18.3.1/24"}, {});
+  REQUIRE(veth.ok());
+  REQUIRE(racket::test::run("ip link set rkpe0 down"));
+  asio::io_context io;
+  racket::stream<std::string> s{"failing", pool};
+  racket::subscriber sub{io, sub_lo};
+  std::string got;
+  auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) { got = m.value; });
+  racket::publisher pub{io, racket::publisher_options{.interfaces = {"rkpe0", "lo"}}};
+  std::vector<std::string> failed_on;
+  pub.set_error_handler([&](const std::error_code&, std::string_view name) { failed_on.emplace_back(name); });
+  pub.publish(s, "x", std::string("via lo"));
+  REQUIRE(run_until(io, [&] { return got == "via lo"; }));
+  CHECK(pub.stats("failing").send_errors >= 1);
+  REQUIRE_FALSE(failed_on.empty());
+  CHECK(failed_on[0] == "rkpe0");
+}

@@ -190,7 +190,10 @@ class udp_transport {
 
   /// Installs the handler told about per-interface failures (joins, sends, reads). It runs on
   /// the executor, inside the call that hit the failure (`send`, `open_receiver`) or a read.
-  void set_error_handler(error_handler handler) { on_error_ = std::move(handler); }
+  void set_error_handler(error_handler handler) {
+    std::lock_guard lock(error_mutex_);
+    on_error_ = std::move(handler);
+  }
 
   /// Selects the interfaces for `family` and opens one send socket per interface; starts the
   /// rescan timer (`transport_options::rescan_interval`) if it is not running.
@@ -563,7 +566,12 @@ class udp_transport {
   const family_state& state(address_family f) const noexcept { return f == address_family::v4 ? v4_ : v6_; }
 
   void report(const std::error_code& ec, std::string_view interface_name) {
-    if (on_error_) on_error_(ec, interface_name);
+    error_handler h;
+    {
+      std::lock_guard lock(error_mutex_);
+      h = on_error_;
+    }
+    if (h) h(ec, interface_name);
   }
 
   // Under mutex_.
@@ -862,6 +870,7 @@ class udp_transport {
   asio::io_context& io_;
   transport_options options_;
   error_handler on_error_;
+  std::mutex error_mutex_;  // guards on_error_ only (set from any thread, read when reporting)
   family_state v4_;
   family_state v6_;
   std::map<receiver_id, std::shared_ptr<receiver>> receivers_;

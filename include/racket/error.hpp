@@ -3,8 +3,10 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <vector>
 
 namespace racket {
 
@@ -90,6 +92,44 @@ inline std::error_code make_error_code(errc e) noexcept {
 }
 
 namespace detail {
+
+// Renders untrusted text for an exception message: control bytes and backslashes are escaped
+// (a NUL would otherwise cut what() short) and long input is cut, with its size noted.
+inline std::string quote_for_error(std::string_view kind, std::string_view text) {
+  constexpr std::size_t shown = 64;
+  constexpr char hex[] = "0123456789abcdef";
+  std::string out(kind);
+  out += " '";
+  const std::string_view head = text.size() > shown + 16 ? text.substr(0, shown) : text;
+  for (const char c : head) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '\\') {
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  if (head.size() != text.size()) {
+    out += "...' (";
+    out += std::to_string(text.size());
+    out += " bytes)";
+  } else {
+    out += '\'';
+  }
+  return out;
+}
+
+// " (interfaces: 'lo' 'eth9')": the interfaces an operation was configured with, for errors
+// about them (unknown_interface, no_interfaces).
+inline std::string interfaces_for_error(const std::vector<std::string>& names) {
+  std::string out = " (interfaces:";
+  if (names.empty()) out += " all";
+  for (const auto& name : names) out += quote_for_error("", name);
+  out += ")";
+  return out;
+}
 
 // Throws std::system_error whose what() names the offending value, e.g.
 // "stream name 'x': invalid stream name ...".

@@ -1053,10 +1053,7 @@ class basic_publisher {
              std::to_string(wire::max_payload(o.max_datagram_size, stream_name.size(), subject.size())) +
              " fit a datagram of " + std::to_string(o.max_datagram_size) + " bytes)";
     } else if (ec == errc::unknown_interface || ec == errc::no_interfaces) {
-      out += " (interfaces:";
-      if (o.interfaces.empty()) out += " all";
-      for (const auto& name : o.interfaces) out += " " + detail::quote_for_error("", name).substr(1);
-      out += ")";
+      out += detail::interfaces_for_error(o.interfaces);
     }
     return out;
   }

@@ -76,33 +76,6 @@ inline std::error_code validate_filter(std::string_view f) noexcept {
 
 namespace detail {
 
-// Renders untrusted text for an exception message: control bytes and backslashes are escaped
-// (a NUL would otherwise cut what() short) and long input is cut, with its size noted.
-inline std::string quote_for_error(std::string_view kind, std::string_view text) {
-  constexpr std::size_t shown = 64;
-  constexpr char hex[] = "0123456789abcdef";
-  std::string out(kind);
-  out += " '";
-  const std::string_view head = text.size() > shown + 16 ? text.substr(0, shown) : text;
-  for (const char c : head) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f || c == '\\') {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  if (head.size() != text.size()) {
-    out += "...' (";
-    out += std::to_string(text.size());
-    out += " bytes)";
-  } else {
-    out += '\'';
-  }
-  return out;
-}
 
 // Walks the dot-separated tokens of `s`. An empty `s` has no tokens; otherwise every byte
 // belongs to a token, so invalid input ("a..b") yields empty tokens rather than misbehaving.

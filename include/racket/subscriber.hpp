@@ -1157,10 +1157,7 @@ class basic_subscriber {
       std::string what = "subscribe to " + detail::quote_for_error("stream", s.name()) + " " +
                          detail::quote_for_error("filter", filter) + " on " + s.endpoint().to_string();
       if (ec == errc::unknown_interface || ec == errc::no_interfaces) {
-        what += " (interfaces:";
-        if (impl_->options().interfaces.empty()) what += " all";
-        for (const auto& name : impl_->options().interfaces) what += " " + detail::quote_for_error("", name).substr(1);
-        what += ")";
+        what += detail::interfaces_for_error(impl_->options().interfaces);
       }
       detail::throw_error(ec, what);
     }

@@ -376,6 +376,23 @@ class datagram_view {
   kind kind_{};
 };
 
+// Internal: the checks both datagram kinds start with, in the documented order: size, magic,
+// version, kind, fixed header, non-empty stream name. errc{} when they pass.
+inline errc check_common_header(std::span<const std::byte> bytes, std::size_t max_size, kind expected) noexcept {
+  const std::byte* const d = bytes.data();
+  const std::size_t n = bytes.size();
+  if (n > max_size) return errc::oversize;
+  if (n < 4) return errc::truncated;
+  if (std::memcmp(d, magic, sizeof magic) != 0) return errc::bad_magic;
+  if (n < 5) return errc::truncated;
+  if (std::to_integer<std::uint8_t>(d[4]) != version) return errc::bad_version;
+  if (n < 6) return errc::truncated;
+  if (std::to_integer<std::uint8_t>(d[5]) != static_cast<std::uint8_t>(expected)) return errc::bad_kind;
+  if (n < header_fixed_size) return errc::truncated;
+  if (std::to_integer<std::size_t>(d[16]) == 0) return errc::bad_length;
+  return errc{};
+}
+
 /// Validates a datagram in one pass and returns a view of it. Treats the bytes as hostile:
 /// never reads out of bounds, never throws, never allocates.
 ///
@@ -402,18 +419,8 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
   };
   const std::byte* const d = bytes.data();
   const std::size_t n = bytes.size();
-
-  if (n > max_size) return fail(errc::oversize);
-  if (n < 4) return fail(errc::truncated);
-  if (std::memcmp(d, magic, sizeof magic) != 0) return fail(errc::bad_magic);
-  if (n < 5) return fail(errc::truncated);
-  if (std::to_integer<std::uint8_t>(d[4]) != version) return fail(errc::bad_version);
-  if (n < 6) return fail(errc::truncated);
-  if (std::to_integer<std::uint8_t>(d[5]) != static_cast<std::uint8_t>(kind::data))
-    return fail(errc::bad_kind);
-  if (n < header_fixed_size) return fail(errc::truncated);
+  if (const errc e = check_common_header(bytes, max_size, kind::data); e != errc{}) return fail(e);
   const std::size_t s_len = std::to_integer<std::size_t>(d[16]);
-  if (s_len == 0) return fail(errc::bad_length);
   const std::size_t records_off = header_size(s_len);
   if (n < records_off + trailer_size) return fail(errc::truncated);
   const std::size_t trailer_off = n - trailer_size;
@@ -616,18 +623,8 @@ inline request_view decode_request(std::span<const std::byte> bytes, std::error_
   };
   const std::byte* const d = bytes.data();
   const std::size_t n = bytes.size();
-
-  if (n > max_size) return fail(errc::oversize);
-  if (n < 4) return fail(errc::truncated);
-  if (std::memcmp(d, magic, sizeof magic) != 0) return fail(errc::bad_magic);
-  if (n < 5) return fail(errc::truncated);
-  if (std::to_integer<std::uint8_t>(d[4]) != version) return fail(errc::bad_version);
-  if (n < 6) return fail(errc::truncated);
-  if (std::to_integer<std::uint8_t>(d[5]) != static_cast<std::uint8_t>(kind::snapshot_request))
-    return fail(errc::bad_kind);
-  if (n < header_fixed_size) return fail(errc::truncated);
+  if (const errc e = check_common_header(bytes, max_size, kind::snapshot_request); e != errc{}) return fail(e);
   const std::size_t s_len = std::to_integer<std::size_t>(d[16]);
-  if (s_len == 0) return fail(errc::bad_length);
   const std::size_t f_off = header_fixed_size + s_len;
   if (n < f_off + 1) return fail(errc::truncated);
   const std::size_t f_len = std::to_integer<std::size_t>(d[f_off]);

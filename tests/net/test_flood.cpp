@@ -4,7 +4,7 @@
 #include "racket/subscriber.hpp"
 
 #include "catch.hpp"
-#include "net/netns_guard.hpp"
+#include "net/net_test.hpp"
 
 #include "racket/racket.hpp"
 
@@ -29,15 +29,10 @@
 
 namespace {
 
-using namespace std::chrono_literals;
+using racket::test::run_for;
+using racket::test::run_until;
 
-#define REQUIRE_PRIVATE_NETNS()                                 \
-  do {                                                          \
-    std::string why_;                                           \
-    const bool private_ = racket::test::in_private_netns(why_); \
-    INFO(why_);                                                 \
-    REQUIRE(private_);                                          \
-  } while (false)
+using namespace std::chrono_literals;
 
 // Catch2 v2 has no SKIP: a test that cannot measure returns (and says so).
 #define SKIP_OR_RETURN()                                                       \

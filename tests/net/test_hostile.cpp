@@ -6,7 +6,7 @@
 #include "racket/subscriber.hpp"
 
 #include "catch.hpp"
-#include "net/netns_guard.hpp"
+#include "net/net_test.hpp"
 
 #include "racket/racket.hpp"
 
@@ -26,32 +26,16 @@
 
 namespace {
 
-using namespace std::chrono_literals;
+using racket::test::run_for;
+using racket::test::run_until;
 
-#define REQUIRE_PRIVATE_NETNS()                                 \
-  do {                                                          \
-    std::string why_;                                           \
-    const bool private_ = racket::test::in_private_netns(why_); \
-    INFO(why_);                                                 \
-    REQUIRE(private_);                                          \
-  } while (false)
+using namespace std::chrono_literals;
 
 std::size_t rss_bytes() {
   std::ifstream f("/proc/self/statm");
   std::size_t size = 0, resident = 0;
   f >> size >> resident;
   return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
-
-template <class Predicate>
-bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds timeout = 3000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (io.stopped()) io.restart();
-    io.run_one_for(10ms);
-  }
-  return true;
 }
 
 const racket::multicast_pool pool{"239.255.0.0/16", "19090-19097"};

@@ -4,7 +4,7 @@
 #include "racket/racket.hpp"
 
 #include "catch.hpp"
-#include "net/netns_guard.hpp"
+#include "net/net_test.hpp"
 
 #include <asio/ip/multicast.hpp>
 #include <asio/ip/udp.hpp>
@@ -21,32 +21,10 @@
 
 namespace {
 
+using racket::test::run_for;
+using racket::test::run_until;
+
 using namespace std::chrono_literals;
-
-#define REQUIRE_PRIVATE_NETNS()                                 \
-  do {                                                          \
-    std::string why_;                                           \
-    const bool private_ = racket::test::in_private_netns(why_); \
-    INFO(why_);                                                 \
-    REQUIRE(private_);                                          \
-  } while (false)
-
-template <class Predicate>
-bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds timeout = 3000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (io.stopped()) io.restart();
-    io.run_one_for(10ms);
-  }
-  return true;
-}
-
-// Runs `io` for `d` of real time (used only to show that something does NOT happen).
-void run_for(asio::io_context& io, std::chrono::milliseconds d) {
-  if (io.stopped()) io.restart();
-  io.run_for(d);
-}
 
 const racket::multicast_pool pool{"239.255.0.0/16", "19090-19097"};
 const racket::publisher_options on_lo{.interfaces = {"lo"}};

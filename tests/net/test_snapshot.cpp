@@ -4,7 +4,7 @@
 #include "racket/racket.hpp"
 
 #include "catch.hpp"
-#include "net/netns_guard.hpp"
+#include "net/net_test.hpp"
 
 #include <asio/io_context.hpp>
 
@@ -17,15 +17,10 @@
 
 namespace {
 
-using namespace std::chrono_literals;
+using racket::test::run_for;
+using racket::test::run_until;
 
-#define REQUIRE_PRIVATE_NETNS()                                 \
-  do {                                                          \
-    std::string why_;                                           \
-    const bool private_ = racket::test::in_private_netns(why_); \
-    INFO(why_);                                                 \
-    REQUIRE(private_);                                          \
-  } while (false)
+using namespace std::chrono_literals;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool sanitized = true;
@@ -38,22 +33,6 @@ constexpr bool sanitized = false;
 #else
 constexpr bool sanitized = false;
 #endif
-
-template <class Predicate>
-bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (io.stopped()) io.restart();
-    io.run_one_for(10ms);
-  }
-  return true;
-}
-
-void run_for(asio::io_context& io, std::chrono::milliseconds d) {
-  if (io.stopped()) io.restart();
-  io.run_for(d);
-}
 
 const racket::multicast_pool pool{"239.255.0.0/16", "19090-19097"};
 

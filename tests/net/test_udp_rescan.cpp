@@ -5,7 +5,7 @@
 #include "racket/transport/udp.hpp"
 
 #include "catch.hpp"
-#include "net/netns_guard.hpp"
+#include "net/net_test.hpp"
 
 #include <asio/ip/address.hpp>
 
@@ -21,30 +21,14 @@
 
 namespace {
 
+using racket::test::run_for;
+using racket::test::run_until;
+
 using namespace std::chrono_literals;
 using racket::address_family;
 using racket::endpoint;
 using racket::receive_info;
 using racket::udp_transport;
-
-#define REQUIRE_PRIVATE_NETNS()                                 \
-  do {                                                          \
-    std::string why_;                                           \
-    const bool private_ = racket::test::in_private_netns(why_); \
-    INFO(why_);                                                 \
-    REQUIRE(private_);                                          \
-  } while (false)
-
-template <class Predicate>
-bool run_until(asio::io_context& io, Predicate done, std::chrono::milliseconds timeout = 3000ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (io.stopped()) io.restart();
-    io.run_one_for(10ms);
-  }
-  return true;
-}
 
 std::vector<std::byte> bytes_of(const std::string& s) {
   std::vector<std::byte> out;

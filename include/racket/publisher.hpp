@@ -420,8 +420,15 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     if (!opts_.answer_snapshots || listeners_.contains(s.ep)) return;
     std::error_code ec;
     std::lock_guard tlock(transport_mutex_);
-    const receiver_id id = transport_.open_receiver(
-        s.ep, [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); }, ec);
+    auto on_request = [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); };
+    receiver_id id;
+    if constexpr (requires { transport_.open_receiver(s.ep, on_request, ec, 2); }) {
+      // Where the transport can filter in the kernel, only requests wake the listener: the
+      // group's data (the publisher's own, looped back) never reaches it.
+      id = transport_.open_receiver(s.ep, on_request, ec, static_cast<int>(wire::kind::snapshot_request));
+    } else {
+      id = transport_.open_receiver(s.ep, on_request, ec);
+    }
     if (!ec) listeners_.emplace(s.ep, id);
   }
 

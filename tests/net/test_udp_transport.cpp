@@ -391,3 +391,21 @@ TEST_CASE("udp: a join failing on one interface is counted, the others still rec
   CHECK(only_veth.stats().join_errors == 1);
   CHECK_THROWS_AS(only_veth.open_receiver(target, [](auto, const auto&) {}), std::system_error);
 }
+
+TEST_CASE("udp: a kind filter lets only that datagram kind reach the receiver", "[udp][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport udp(io, {.interfaces = {"lo"}});
+  udp.open(address_family::v4);
+  const auto target = ep("239.255.0.21", 19101);
+  collected only_requests, everything;
+  (void)udp.open_receiver(target, only_requests.handler(), 2);
+  (void)udp.open_receiver(target, everything.handler());
+  // Byte 5 is the kind: "RKTM", version 1, then the kind.
+  udp.send(target, bytes_of(std::string("RKTM\x01\x01-data", 11)));
+  udp.send(target, bytes_of(std::string("RKTM\x01\x02-request", 14)));
+  REQUIRE(run_until(io, [&] { return everything.datagrams.size() == 2; }));
+  run_for(io, std::chrono::milliseconds{50});
+  REQUIRE(only_requests.datagrams.size() == 1);
+  CHECK(only_requests.datagrams[0] == std::string("RKTM\x01\x02-request", 14));
+}

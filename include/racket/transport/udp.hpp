@@ -37,11 +37,25 @@
 
 #include <net/if.h>
 #include <netinet/in.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
 
 namespace racket {
 
 namespace detail {
+
+// Lets only datagrams whose payload byte 5 (the Racket kind) equals `kind` reach the socket.
+// For UDP sockets the filter sees the packet from the UDP header on: byte 5 is at offset 13.
+inline void attach_kind_filter(int fd, std::uint8_t kind) noexcept {
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8 + 5),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kind, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFFu),
+      BPF_STMT(BPF_RET | BPF_K, 0),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  (void)::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
 
 inline std::error_code last_errno() noexcept { return {errno, std::system_category()}; }
 
@@ -319,9 +333,13 @@ class udp_transport {
   /// \param ec a failed join on one interface is counted (`join_errors`) and reported, and the
   ///           receiver still opens; if every join fails, or the socket cannot be opened or
   ///           bound, `ec` is set and 0 is returned.
+  /// \param only_kind when 0..255, a socket filter (classic BPF) lets only datagrams whose
+  ///        byte 5 (the Racket datagram kind) equals it reach the socket: a publisher listening
+  ///        for snapshot requests is then not woken by the data on its group, its own included.
+  ///        Best effort: where the kernel refuses the filter, every datagram arrives.
   /// \returns a non-zero id for `close_receiver`.
-  [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler,
-                                          std::error_code& ec) {
+  [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler, std::error_code& ec,
+                                          int only_kind = -1) {
     std::lock_guard lock(mutex_);
     ec.clear();
     const address_family family = family_of(ep);
@@ -372,6 +390,7 @@ class udp_transport {
                                            ep.port),
                    e);
     if (e) return fail(e);
+    if (only_kind >= 0 && only_kind <= 255) detail::attach_kind_filter(fd, static_cast<std::uint8_t>(only_kind));
     r->socket.non_blocking(true, e);
     if (e) return fail(e);
 
@@ -401,9 +420,9 @@ class udp_transport {
 
   /// Throwing overload of `open_receiver`.
   /// \throws std::system_error naming the endpoint (or the unknown interface).
-  [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler) {
+  [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler, int only_kind = -1) {
     std::error_code ec;
-    const auto id = open_receiver(ep, std::move(handler), ec);
+    const auto id = open_receiver(ep, std::move(handler), ec, only_kind);
     std::lock_guard lock(mutex_);
     if (ec == errc::unknown_interface) detail::throw_error(ec, "interface '" + last_bad_interface_ + "'");
     detail::throw_if(ec, "receiver " + ep.to_string());

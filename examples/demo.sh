@@ -132,8 +132,9 @@ elapsed_ms=$((($(date +%s%N) - start_time) / 1000000))
 
 # --- 2. a late joiner ------------------------------------------------------------------------
 heading "2. A receiver started 1.5 s later (a late joiner) gets the current values from the resends"
-say "  No broker, no history: the values arrive with the sender's next periodic resend"
-say "  (flagged 'resend'), within one interval."
+say "  No broker, no history: the receiver asks for the current values (a snapshot request)"
+say "  and the sender answers at once (flagged 'resend'); without that, the next periodic"
+say "  resend would bring them within one interval."
 run_note "receiver ${common[*]} --filter 'plant.*' --count 3 --timeout 3000"
 "$receiver" "${common[@]}" --filter 'plant.*' --count 3 --timeout 3000 >"$tmp/r1.out" 2>"$tmp/r1.err"
 r1_status=$?

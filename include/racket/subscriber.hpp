@@ -778,7 +778,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       st.payload.assign(r.payload.begin(), r.payload.end());
       refresh(s, slot, r.interval_ms, now);
     }
-    const delivery_record rec{s.name,         st.subject,    r.payload, publisher_id,
+    // Views into the datagram, which outlives the batch: st.subject may be reassigned by an
+    // eviction later in the same datagram, and s may go if a handler drops the last
+    // subscription of the stream (the fuzzer found the first).
+    const delivery_record rec{s.name,         r.subject,     r.payload, publisher_id,
                               r.sequence,     r.timestamp_ns, r.interval_ms, is_new,
                               r.resend() || r.snapshot()};
     for (const entry_ptr& e : matches_) {
@@ -944,7 +947,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       losses_.clear();
     }
     for (auto& d : deliveries_) {
-      if (d.entry->active.load(std::memory_order_acquire)) invoke(d.entry, d.rec);
+      if (!d.entry->active.load(std::memory_order_acquire)) continue;
+      d.rec.stream = d.entry->stream;  // the entry is held; the stream state may be gone
+      invoke(d.entry, d.rec);
     }
     for (auto& r : removals_) {
       if (!r.entry->active.load(std::memory_order_acquire)) continue;

@@ -67,13 +67,21 @@ TEST_CASE("the cap on tracked subjects evicts and counts", "[sim][subscriber]") 
   racket::stream<std::string> s{"cap", pool};
   sim_subscriber sub{b.sub_node, racket::subscriber_options{.max_subjects_per_stream = 50}};
   int delivered = 0, evicted = 0;
+  int mismatched = 0;
   auto h = sub.subscribe(
-      s, "*", [&](const racket::message<std::string>&) { ++delivered; },
+      s, "*",
+      [&](const racket::message<std::string>& m) {
+        ++delivered;
+        // Evictions happen in the middle of a packed datagram: each delivery must still carry
+        // its own subject (the fuzzer found deliveries pointing at a reused slot's subject).
+        mismatched += m.value != m.subject;
+      },
       [&](const racket::removal& r) { evicted += r.reason == racket::removal_reason::evicted; });
   sim_publisher pub{b.pub_node, racket::publisher_options{.seed = 9}};
-  for (int i = 0; i < 500; ++i) pub.publish(s, "k" + std::to_string(i), std::string("v"), 10s);
+  for (int i = 0; i < 500; ++i) pub.publish(s, "k" + std::to_string(i), "k" + std::to_string(i), 10s);
   b.net.run_for(100ms);
   CHECK(delivered == 500);
+  CHECK(mismatched == 0);
   const auto st = sub.stats(s);
   CHECK(st.tracked_subjects == 50);
   CHECK(st.evicted == 450);

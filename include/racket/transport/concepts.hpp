@@ -44,6 +44,15 @@ struct send_result {
   std::uint32_t would_block = 0;
 };
 
+/// One datagram of a batch handed to a transport's optional `send_batch` (`udp_transport` has
+/// it: one `sendmmsg` per interface for the whole batch). `result` is filled in per datagram,
+/// as `send` would return it.
+struct outgoing_datagram {
+  endpoint to;
+  std::span<const std::byte> bytes;
+  send_result result{};
+};
+
 /// Where a datagram came from.
 struct receive_info {
   /// Index of the receiving interface in the transport's selection (0 when unknown).

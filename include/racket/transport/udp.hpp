@@ -318,6 +318,46 @@ class udp_transport {
     return result;
   }
 
+  /// Sends every datagram of `batch` like `send` does (each to its own `to`, on every selected
+  /// interface of its family; per-interface backlog on EAGAIN, counting, error reports), but
+  /// with one `sendmmsg` per interface for the whole batch instead of one `sendto` per datagram
+  /// and interface: the kernel is entered once per interface, whatever the batch size. Sets
+  /// each datagram's `result`. Must be called on the executor's thread.
+  void send_batch(std::span<outgoing_datagram> batch) {
+    std::lock_guard lock(mutex_);
+    for (outgoing_datagram& d : batch) d.result = send_result{};
+    for (const address_family family : {address_family::v4, address_family::v6}) {
+      batch_index_.clear();
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (family_of(batch[i].to) == family) batch_index_.push_back(i);
+      if (batch_index_.empty()) continue;
+      family_state& fs = state(family);
+      if (!fs.open) {
+        for (const std::size_t i : batch_index_) {
+          ++stats_.send_errors;
+          report(make_error_code(errc::not_open), "");
+          batch[i].result.failed = 1;
+        }
+        continue;
+      }
+      const std::size_t n = batch_index_.size();
+      batch_addrs_.clear();
+      batch_iov_.resize(n);
+      batch_msgs_.resize(n);
+      for (std::size_t k = 0; k < n; ++k) batch_addrs_.emplace_back(batch[batch_index_[k]].to);
+      for (std::size_t k = 0; k < n; ++k) {
+        const outgoing_datagram& d = batch[batch_index_[k]];
+        batch_iov_[k] = iovec{const_cast<std::byte*>(d.bytes.data()), d.bytes.size()};
+        batch_msgs_[k] = mmsghdr{};
+        batch_msgs_[k].msg_hdr.msg_name = const_cast<sockaddr*>(batch_addrs_[k].get());
+        batch_msgs_[k].msg_hdr.msg_namelen = batch_addrs_[k].size;
+        batch_msgs_[k].msg_hdr.msg_iov = &batch_iov_[k];
+        batch_msgs_[k].msg_hdr.msg_iovlen = 1;
+      }
+      for (const auto& port : fs.ports) send_batch_on(port, batch, n);
+    }
+  }
+
   /// Opens a receiver for `ep`: one socket with SO_REUSEADDR (other sockets and processes on
   /// the host may receive the same group), bound to the group address and port (Linux then
   /// delivers only that group; IP_MULTICAST_ALL is off so memberships of other sockets do not
@@ -753,6 +793,44 @@ class udp_transport {
     detail::set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, options_.send_buffer_size, ec);
   }
 
+  // Under mutex_: the first `n` prepared messages (batch_msgs_, for batch_index_) on one port.
+  void send_batch_on(const std::shared_ptr<send_port>& port, std::span<outgoing_datagram> batch, std::size_t n) {
+    std::size_t k = 0;
+    while (k < n && port->backlog.empty()) {
+      const int sent = ::sendmmsg(port->socket.native_handle(), batch_msgs_.data() + k, static_cast<unsigned>(n - k),
+                                  MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (sent > 0) {
+        for (int j = 0; j < sent; ++j, ++k) {
+          outgoing_datagram& d = batch[batch_index_[k]];
+          ++d.result.ok;
+          ++stats_.datagrams_sent;
+          stats_.bytes_sent += d.bytes.size();
+        }
+        continue;
+      }
+      if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (enqueue(*port, batch_addrs_[k], batch[batch_index_[k]].bytes)) {
+          ++batch[batch_index_[k]].result.ok;
+          arm_flush(port);
+        } else {
+          ++batch[batch_index_[k]].result.would_block;
+        }
+        ++k;
+        break;
+      }
+      // An error on message k (sendmmsg reports it for the first message it could not send).
+      const auto ec = sent < 0 ? detail::last_errno() : make_error_code(std::errc::io_error);
+      ++batch[batch_index_[k]].result.failed;
+      ++stats_.send_errors;
+      report(ec, port->name);
+      ++k;
+    }
+    for (; k < n; ++k) {  // behind a backlog: keep the order
+      outgoing_datagram& d = batch[batch_index_[k]];
+      if (enqueue(*port, batch_addrs_[k], d.bytes)) ++d.result.ok; else ++d.result.would_block;
+    }
+  }
+
   static bool enqueue(send_port& port, const detail::socket_address& to, std::span<const std::byte> bytes) {
     if (port.backlog_bytes + bytes.size() > send_backlog_bytes) return false;
     port.backlog.push_back(queued{to, std::vector<std::byte>(bytes.begin(), bytes.end())});
@@ -897,6 +975,11 @@ class udp_transport {
   transport_stats stats_;
   std::string last_bad_interface_;
   std::shared_ptr<rescan_state> rescan_;
+  // send_batch scratch (under mutex_): reused, so a batch allocates nothing in steady state.
+  std::vector<std::size_t> batch_index_;
+  std::vector<detail::socket_address> batch_addrs_;
+  std::vector<iovec> batch_iov_;
+  std::vector<mmsghdr> batch_msgs_;
   // Guards the selection (v4_, v6_), receivers_ and their memberships against the rescan
   // timer and callers on other threads. Recursive: open_receiver opens the family, and the
   // error handler, called under it from send/open_receiver, may call back in.

@@ -409,3 +409,62 @@ TEST_CASE("udp: a kind filter lets only that datagram kind reach the receiver", 
   REQUIRE(only_requests.datagrams.size() == 1);
   CHECK(only_requests.datagrams[0] == std::string("RKTM\x01\x02-request", 14));
 }
+
+TEST_CASE("udp: send_batch delivers every datagram, in order, each to its own group", "[udp][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport udp(io, {.interfaces = {"lo"}});
+  udp.open(address_family::v4);
+  collected a;
+  collected b;
+  const auto to_a = ep("239.255.0.21", 19090);
+  const auto to_b = ep("239.255.0.22", 19091);
+  REQUIRE(udp.open_receiver(to_a, a.handler()) != 0);
+  REQUIRE(udp.open_receiver(to_b, b.handler()) != 0);
+
+  // 150 datagrams: more than one sendmmsg call would take if the kernel stopped early, and
+  // the two destinations interleaved.
+  std::vector<std::vector<std::byte>> payloads;
+  for (int i = 0; i < 150; ++i) payloads.push_back(bytes_of("dg" + std::to_string(i)));
+  std::vector<racket::outgoing_datagram> batch;
+  std::size_t bytes = 0;
+  for (int i = 0; i < 150; ++i) {
+    batch.push_back({.to = i % 3 == 0 ? to_b : to_a, .bytes = payloads[static_cast<std::size_t>(i)]});
+    bytes += payloads[static_cast<std::size_t>(i)].size();
+  }
+  udp.send_batch(batch);
+  for (const auto& d : batch) {
+    CHECK(d.result.ok == 1);
+    CHECK(d.result.failed == 0);
+    CHECK(d.result.would_block == 0);
+  }
+  REQUIRE(run_until(io, [&] { return a.datagrams.size() == 100 && b.datagrams.size() == 50; }));
+  std::vector<std::string> want_a;
+  std::vector<std::string> want_b;
+  for (int i = 0; i < 150; ++i) (i % 3 == 0 ? want_b : want_a).push_back("dg" + std::to_string(i));
+  CHECK(a.datagrams == want_a);
+  CHECK(b.datagrams == want_b);
+  const auto s = udp.stats();
+  CHECK(s.datagrams_sent == 150);
+  CHECK(s.bytes_sent == bytes);
+}
+
+TEST_CASE("udp: send_batch to a family that is not open fails each of its datagrams", "[udp][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport udp(io, {.interfaces = {"lo"}});
+  udp.open(address_family::v4);
+  collected a;
+  const auto to_a = ep("239.255.0.23", 19090);
+  REQUIRE(udp.open_receiver(to_a, a.handler()) != 0);
+  const auto v4 = bytes_of("four");
+  const auto v6 = bytes_of("six");
+  std::vector<racket::outgoing_datagram> batch{{.to = ep("ff15::23", 19090), .bytes = v6}, {.to = to_a, .bytes = v4}};
+  udp.send_batch(batch);
+  CHECK(batch[0].result.failed == 1);
+  CHECK(batch[0].result.ok == 0);
+  CHECK(batch[1].result.ok == 1);
+  REQUIRE(run_until(io, [&] { return a.datagrams.size() == 1; }));
+  CHECK(a.datagrams[0] == "four");
+  CHECK(udp.stats().send_errors == 1);
+}

@@ -793,13 +793,15 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string json_path;
   std::size_t profile_payload = 0;
+  std::string only;  // one section alone, for quick comparisons: latency, scale, memory
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--profile" && i + 1 < argc) profile_payload = std::strtoul(argv[++i], nullptr, 10);
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
-      std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD]\n");
+      std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD] [--only latency|scale|memory]\n");
       return 2;
     }
   }
@@ -817,6 +819,26 @@ int main(int argc, char** argv) {
   }
   const double seconds = quick ? 0.5 : 2.0;
   const int rounds = quick ? 10'000 : 100'000;
+  if (only == "latency") {
+    const latency_result raw = run_latency(true, rounds);
+    const latency_result rk = run_latency(false, rounds);
+    std::printf("latency one-way µs: raw p50 %.1f p99 %.1f; racket p50 %.1f p99 %.1f; diff p50 %+.1f p99 %+.1f\n",
+                raw.p50, raw.p99, rk.p50, rk.p99, rk.p50 - raw.p50, rk.p99 - raw.p99);
+    return 0;
+  }
+  if (only == "scale") {
+    const scale_result sc = run_scale(quick ? 4.0 : 10.0);
+    std::printf("resend scale: %.0f resends/s, %.0f datagrams/s, publisher CPU %.0f%%, RSS %.0f MB, lateness p99 %.1f ms\n",
+                sc.resends_per_s, sc.datagrams_per_s, 100 * sc.pub_cpu, sc.rss_mb, sc.late_p99);
+    return 0;
+  }
+  if (only == "memory") {
+    const double pub = run_pub_memory();
+    const late_result late = run_late(false);
+    std::printf("memory: publisher %.0f B/cached subject, subscriber %.0f B/tracked subject (64 B payloads)\n", pub,
+                late.sub_bytes_per_subject);
+    return 0;
+  }
   json_writer json;
 
   // Throughput: full speed first; with loss above 0.1%, step the rate down to find a rate

@@ -3,6 +3,8 @@
 
 #include "racket/codec.hpp"
 #include "racket/detail/clock.hpp"
+#include "racket/detail/flat_index.hpp"
+#include "racket/detail/slab.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
 #include "racket/stream.hpp"
@@ -18,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -229,25 +232,23 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         snapshot_answers{0}, snapshot_records{0}, tail_probes{0};
   };
 
-  // A cached subject: one heap block holds the subject's bytes, then the payload.
+  // A cached subject. One block of the stream's slab holds the subject's bytes, then the
+  // payload; the slot keeps it (and its capacity) when freed, for the next subject.
   struct slot {
-    std::unique_ptr<std::byte[]> data;
-    std::uint32_t capacity = 0;
-    std::uint32_t generation = 0;
-    std::uint8_t subject_len = 0;
-    std::uint16_t payload_len = 0;
-    std::uint32_t interval_ms = 0;
+    std::byte* data = nullptr;
     std::uint64_t sequence = 0;
     std::uint64_t timestamp_ns = 0;
     std::uint64_t content_hash = 0;
-    time_point due{};       // when the next resend is due
-    time_point heap_due{};  // due time of this slot's live heap entry (<= due)
+    time_point due{};  // when the next resend is due; its heap entry is due no later
+    std::uint32_t interval_ms = 0;
+    std::uint32_t generation = 0;
+    std::uint32_t capacity = 0;
+    std::uint16_t payload_len = 0;
+    std::uint8_t subject_len = 0;
     bool live = false;
 
-    std::string_view subject() const noexcept {
-      return {reinterpret_cast<const char*>(data.get()), subject_len};
-    }
-    byte_view payload() const noexcept { return {data.get() + subject_len, payload_len}; }
+    std::string_view subject() const noexcept { return {reinterpret_cast<const char*>(data), subject_len}; }
+    byte_view payload() const noexcept { return {data + subject_len, payload_len}; }
   };
 
   struct sv_hash {
@@ -314,12 +315,22 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   };
 
   struct stream_state {
+    stream_state() = default;
+    stream_state(const stream_state&) = delete;
+    stream_state& operator=(const stream_state&) = delete;
+    ~stream_state() {
+      for (slot& sl : slots) data.deallocate_large(sl.data, sl.capacity);
+    }
+
     std::string name;
     endpoint ep;
     std::uint64_t next_sequence = 1;
-    std::unordered_map<std::string_view, std::uint32_t, sv_hash, std::equal_to<>> subjects;
-    std::vector<slot> slots;
+    // Cached subjects: the index maps a subject (by its XXH3) to its slot; slots live in a
+    // deque (stable, no doubling slack) and their bytes in the slab.
+    flat_index subjects;
+    std::deque<slot> slots;
     std::vector<std::uint32_t> free_slots;
+    slab data;
     std::unique_ptr<std::byte[]> buffer;  // the datagram being filled (from the publisher's pool)
     wire::datagram_writer writer{std::span<std::byte>{}};
     bool writer_open = false;
@@ -449,12 +460,15 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     s.counters.published.fetch_add(1, std::memory_order_relaxed);
 
     // A stream that caches nothing (events only) needs no lookup.
-    auto it = s.subjects.empty() ? s.subjects.end() : s.subjects.find(subject);
+    const std::uint64_t h = s.subjects.empty() ? 0 : xxh3(subject);
+    const std::uint32_t found =
+        s.subjects.empty() ? flat_index::npos
+                           : s.subjects.find(h, [&](std::uint32_t i) { return s.slots[i].subject() == subject; });
     if (op.withdraw) {
       r.flags = wire::flags::tombstone;
-      r.interval_ms = it != s.subjects.end() ? s.slots[it->second].interval_ms : 0;
+      r.interval_ms = found != flat_index::npos ? s.slots[found].interval_ms : 0;
       r.content_hash = wire::content_hash(s.name, subject, {});
-      if (it != s.subjects.end()) remove_slot(s, it);
+      if (found != flat_index::npos) remove_slot(s, found, h);
       s.counters.withdrawn.fetch_add(1, std::memory_order_relaxed);
       append(s, r);
       return;
@@ -466,42 +480,40 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
     if (op.interval_ms == 0) {
       // A one-shot event replaces whatever value was cached: no further resends of it.
-      if (it != s.subjects.end()) remove_slot(s, it);
+      if (found != flat_index::npos) remove_slot(s, found, h);
       return;
     }
-    std::uint32_t index;
-    if (it == s.subjects.end()) {
-      index = allocate_slot(s);
-    } else {
-      index = it->second;
-    }
+    const bool is_new = found == flat_index::npos;
+    const std::uint32_t index = is_new ? allocate_slot(s) : found;
     slot& sl = s.slots[index];
     const std::size_t need = op.subject_len + std::size_t{op.payload_len};
     if (sl.capacity < need) {
-      if (it != s.subjects.end()) s.subjects.erase(it);
-      sl.data = std::make_unique_for_overwrite<std::byte[]>(need);
-      sl.capacity = static_cast<std::uint32_t>(need);
-      std::memcpy(sl.data.get(), subject.data(), subject.size());
-      sl.subject_len = op.subject_len;
-      s.subjects.emplace(sl.subject(), index);
-    } else if (it == s.subjects.end()) {
-      std::memcpy(sl.data.get(), subject.data(), subject.size());
-      sl.subject_len = op.subject_len;
-      s.subjects.emplace(sl.subject(), index);
+      std::byte* grown = s.data.allocate(need);
+      std::memcpy(grown, subject.data(), subject.size());
+      s.data.deallocate(sl.data, sl.capacity);
+      sl.data = grown;
+      sl.capacity = static_cast<std::uint32_t>(slab::capacity_for(need));
+    } else if (is_new) {
+      std::memcpy(sl.data, subject.data(), subject.size());
     }
-    if (!payload.empty()) std::memcpy(sl.data.get() + sl.subject_len, payload.data(), payload.size());
+    sl.subject_len = op.subject_len;
+    if (is_new) s.subjects.insert(s.subjects.empty() ? xxh3(subject) : h, index);
+    if (!payload.empty()) std::memcpy(sl.data + sl.subject_len, payload.data(), payload.size());
     sl.payload_len = op.payload_len;
     sl.interval_ms = op.interval_ms;
     sl.sequence = r.sequence;
     sl.timestamp_ns = r.timestamp_ns;
     sl.content_hash = r.content_hash;
+    const time_point old_due = sl.due;
     sl.due = now + std::chrono::duration_cast<duration>(std::chrono::milliseconds(op.interval_ms));
     if (!sl.live) {
       sl.live = true;
       s.counters.cached_subjects.fetch_add(1, std::memory_order_relaxed);
       push_heap_item(s, index, sl.due);
-    } else if (sl.due < sl.heap_due) {
-      ++sl.generation;  // the old heap entry is now stale
+    } else if (sl.due < old_due) {
+      // Sooner than before (a shorter interval): the live heap entry, due no sooner than the
+      // old due time, may be too late; it goes stale and a new one is pushed.
+      ++sl.generation;
       push_heap_item(s, index, sl.due);
     }
   }
@@ -516,10 +528,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     return static_cast<std::uint32_t>(s.slots.size() - 1);
   }
 
-  template <class It>
-  void remove_slot(stream_state& s, It it) {
-    const std::uint32_t index = it->second;
-    s.subjects.erase(it);
+  void remove_slot(stream_state& s, std::uint32_t index, std::uint64_t hash) {
+    s.subjects.erase(hash, index);
     slot& sl = s.slots[index];
     sl.live = false;
     ++sl.generation;
@@ -528,9 +538,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
   void push_heap_item(stream_state& s, std::uint32_t index, time_point due) {
-    slot& sl = s.slots[index];
-    sl.heap_due = due;
-    heap_.push_back(heap_item{due, &s, index, sl.generation});
+    heap_.push_back(heap_item{due, &s, index, s.slots[index].generation});
     std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
   }
 

@@ -5,6 +5,7 @@
 #include "racket/detail/clock.hpp"
 #include "racket/detail/flat_index.hpp"
 #include "racket/detail/slab.hpp"
+#include "racket/detail/timer_wheel.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
 #include "racket/stream.hpp"
@@ -239,7 +240,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     std::uint64_t sequence = 0;
     std::uint64_t timestamp_ns = 0;
     std::uint64_t content_hash = 0;
-    time_point due{};  // when the next resend is due; its heap entry is due no later
+    time_point due{};  // when the next resend is due; its wheel entry is due no later
     std::uint32_t interval_ms = 0;
     std::uint32_t generation = 0;
     std::uint32_t capacity = 0;
@@ -369,13 +370,21 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     bool withdraw = false;
   };
 
-  struct heap_item {
-    time_point due;
+  // A resend deadline in the wheel: the slot's `due` is the exact time, the wheel's tick (1 ms)
+  // only files it. An entry whose generation is not the slot's is stale and dropped.
+  struct wheel_entry {
     stream_state* stream;  // streams live as long as the publisher
     std::uint32_t slot;
     std::uint32_t generation;
-    bool operator>(const heap_item& o) const noexcept { return due > o.due; }
   };
+
+  static std::uint64_t tick_of(time_point t) noexcept {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    return ms < 0 ? 0 : static_cast<std::uint64_t>(ms);
+  }
+  static time_point time_of_tick(std::uint64_t tick) noexcept {
+    return time_point{std::chrono::duration_cast<duration>(std::chrono::milliseconds(static_cast<std::int64_t>(tick)))};
+  }
 
   // Under mutex_.
   stream_state* find_or_add_stream(const std::string& name, const endpoint& ep, std::error_code& ec) {
@@ -509,12 +518,12 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     if (!sl.live) {
       sl.live = true;
       s.counters.cached_subjects.fetch_add(1, std::memory_order_relaxed);
-      push_heap_item(s, index, sl.due);
+      schedule_resend(s, index, sl.due);
     } else if (sl.due < old_due) {
-      // Sooner than before (a shorter interval): the live heap entry, due no sooner than the
+      // Sooner than before (a shorter interval): the live wheel entry, due no sooner than the
       // old due time, may be too late; it goes stale and a new one is pushed.
       ++sl.generation;
-      push_heap_item(s, index, sl.due);
+      schedule_resend(s, index, sl.due);
     }
   }
 
@@ -537,9 +546,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     s.counters.cached_subjects.fetch_sub(1, std::memory_order_relaxed);
   }
 
-  void push_heap_item(stream_state& s, std::uint32_t index, time_point due) {
-    heap_.push_back(heap_item{due, &s, index, s.slots[index].generation});
-    std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
+  void schedule_resend(stream_state& s, std::uint32_t index, time_point due) {
+    wheel_.add(tick_of(due), wheel_entry{&s, index, s.slots[index].generation});
   }
 
   void append(stream_state& s, const wire::record& r) {
@@ -645,8 +653,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
   void arm_timer() {
-    if (heap_.empty() || shut_down_) return;
-    const time_point top = heap_.front().due;
+    if (wheel_.empty() || shut_down_) return;
+    // The first tick with a deadline, or sooner a short-interval resend that the last pass
+    // held back to its own due time.
+    const time_point top = std::min(time_of_tick(wheel_.next_tick()), held_due_);
     if (timer_armed_ && armed_due_ <= top) return;
     timer_armed_ = true;
     armed_due_ = top;
@@ -673,26 +683,24 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     const time_point now = Clock::now();
     const time_point horizon = now + std::chrono::duration_cast<duration>(opts_.resend_coalesce);
     std::size_t budget = resend_budget;
-    while (!heap_.empty() && heap_.front().due <= horizon && budget > 0) {
-      std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
-      const heap_item item = heap_.back();
-      heap_.pop_back();
+    held_due_ = time_point::max();
+    wheel_.advance(tick_of(horizon), budget, [&](const wheel_entry& item) {
       stream_state& s = *item.stream;
       slot& sl = s.slots[item.slot];
-      if (!sl.live || sl.generation != item.generation) continue;
-      if (sl.due > horizon) {  // republished since: its heap entry moves to the new due time
-        push_heap_item(s, item.slot, sl.due);
-        continue;
+      if (!sl.live || sl.generation != item.generation) return;
+      if (sl.due > horizon) {  // republished since: its entry moves to the new due time
+        schedule_resend(s, item.slot, sl.due);
+        return;
       }
       // A subject goes early by at most half its interval, so a short interval is never sent
-      // twice in one pass; one not yet due within its own window waits for a later pass.
+      // twice in one pass; one not yet due within its own window waits for its due time.
       const auto own_window = std::min(std::chrono::duration_cast<duration>(opts_.resend_coalesce),
                                        std::chrono::duration_cast<duration>(std::chrono::milliseconds(sl.interval_ms)) / 2);
       if (sl.due > now + own_window) {
-        deferred_.push_back(item);
-        continue;
+        held_due_ = std::min(held_due_, sl.due);
+        schedule_resend(s, item.slot, sl.due);
+        return;
       }
-      --budget;
       wire::record r;
       r.flags = wire::flags::resend;
       r.interval_ms = sl.interval_ms;
@@ -707,13 +715,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       time_point next = sl.due + interval + jitter(sl.interval_ms);
       if (next <= now) next = now + jitter(sl.interval_ms) + duration{1};  // we fell far behind: do not burst
       sl.due = next;
-      push_heap_item(s, item.slot, next);
-    }
-    for (const heap_item& item : deferred_) {
-      heap_.push_back(item);
-      std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
-    }
-    deferred_.clear();
+      // Filed within this pass's reach, the entry waits for the next pass: wake for it on time.
+      if (next <= horizon) held_due_ = std::min(held_due_, next);
+      schedule_resend(s, item.slot, next);
+    });
     send_open_writers();
     arm_timer();
   }
@@ -749,7 +754,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     }
     ++wait_id_;
     timer_.cancel();
-    heap_.clear();
+    wheel_.clear();
     ++answer_wait_id_;
     answer_timer_.cancel();
     answer_streams_.clear();
@@ -997,8 +1002,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   std::vector<stream_state*> outbox_streams_;
   std::vector<std::unique_ptr<std::byte[]>> outbox_buffers_;
   std::vector<std::unique_ptr<std::byte[]>> free_buffers_;
-  std::vector<heap_item> heap_;
-  std::vector<heap_item> deferred_;  // on_timer: entries not yet due within their own window
+  // Resend deadlines of every cached subject (one timer for all): 4096 ticks of 1 ms.
+  timer_wheel<wheel_entry> wheel_{4096};
+  time_point held_due_ = time_point::max();  // earliest resend the last pass held back
   bool timer_armed_ = false;
   time_point armed_due_{};
   std::uint64_t wait_id_ = 0;
@@ -1020,7 +1026,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 ///
 /// `publish` and `withdraw` are safe from any thread and never block on the network: they
 /// queue the record and the publisher's executor packs whatever queued up into as few
-/// datagrams as fit. All resends are driven by one timer and one heap, whatever the number of
+/// datagrams as fit. All resends are driven by one timer and one timing wheel, whatever the number of
 /// subjects. Destroying the publisher closes it (see `close`).
 ///
 /// ```cpp

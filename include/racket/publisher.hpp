@@ -238,7 +238,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     std::uint32_t interval_ms = 0;
     std::uint64_t sequence = 0;
     std::uint64_t timestamp_ns = 0;
-    std::uint64_t content_hash = 0;
     time_point due{};       // when the next resend is due
     time_point heap_due{};  // due time of this slot's live heap entry (<= due)
     bool live = false;
@@ -449,14 +448,12 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     if (op.withdraw) {
       r.flags = wire::flags::tombstone;
       r.interval_ms = it != s.subjects.end() ? s.slots[it->second].interval_ms : 0;
-      r.content_hash = wire::content_hash(s.name, subject, {});
       if (it != s.subjects.end()) remove_slot(s, it);
       s.counters.withdrawn.fetch_add(1, std::memory_order_relaxed);
       append(s, r);
       return;
     }
     r.interval_ms = op.interval_ms;
-    r.content_hash = wire::content_hash(s.name, subject, payload);
     r.payload = payload;
     append(s, r);
 
@@ -490,7 +487,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     sl.interval_ms = op.interval_ms;
     sl.sequence = r.sequence;
     sl.timestamp_ns = r.timestamp_ns;
-    sl.content_hash = r.content_hash;
     sl.due = now + std::chrono::duration_cast<duration>(std::chrono::milliseconds(op.interval_ms));
     if (!sl.live) {
       sl.live = true;
@@ -641,7 +637,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       r.interval_ms = sl.interval_ms;
       r.sequence = sl.sequence;
       r.timestamp_ns = sl.timestamp_ns;
-      r.content_hash = sl.content_hash;
       r.subject = sl.subject();
       r.payload = sl.payload();
       append(s, r);
@@ -678,7 +673,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
           r.interval_ms = sl.interval_ms;
           r.sequence = s->next_sequence++;
           r.timestamp_ns = stamp;
-          r.content_hash = wire::content_hash(s->name, sl.subject(), {});
           r.subject = sl.subject();
           append(*s, r);
           s->counters.withdrawn.fetch_add(1, std::memory_order_relaxed);
@@ -889,7 +883,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       r.interval_ms = sl.interval_ms;
       r.sequence = s.next_sequence++;
       r.timestamp_ns = sl.timestamp_ns;
-      r.content_hash = sl.content_hash;
       r.subject = sl.subject();
       r.payload = sl.payload();
       sl.sequence = r.sequence;  // a later range request names the subject by this number

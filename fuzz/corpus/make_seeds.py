@@ -1,22 +1,29 @@
 #!/usr/bin/env python3
 """Writes the fuzz seed corpora from the wire-format test vectors (docs/wire-format.md,
-tests/core/test_wire.cpp). Run from anywhere: python3 fuzz/corpus/make_seeds.py
+tests/core/test_wire.cpp), encoded with the independent wire-format v2 encoder in
+docs/vectors/make_vectors.py (XXH3 via the xxhsum CLI). Run from anywhere:
+    python3 fuzz/corpus/make_seeds.py
+It also converts the records of version-1 datagrams inside the subscriber regression inputs
+(fuzz/corpus/subscriber/regression-*) to version 2, keeping every other byte; inputs already
+in version 2 are left as they are.
 SPDX-License-Identifier: MIT"""
-import os, struct
+import os
+import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-V1 = bytes.fromhex("524b544d01010100efcdab89674523010773656e736f727300100400e8030000010000000000000000002a36fe9c9717245f4c18c647f163706c616e742e6c696e65332e74656d7032312e35c2854adcf23699c2")
-V2 = bytes.fromhex("524b544d010103001032547698badcfe06737461747573000b0200f4010000070000000000000015cd853dfe9c9717dc659f527991be126465762e612e73746174657570010b000000000000080000000000000015ae7b43fe9c9717115121a8812768ff6465762e622e7374617465020b0400f40100000500000000000000158f7149fe9c9717cecae7f6037d71236465762e632e7374617465646f776ee122cc499a05e7da")
-V3 = bytes.fromhex("524b544d0101010001000000000000000974656c656d6574727900180600000000002a000000000000000100000000000000abd40c12f2d62e717573696e652e636166c3a92e74656d70c3a972617475726500017f80feffcde5ba6c36a41265")
+sys.path.insert(0, os.path.join(HERE, "..", "..", "docs", "vectors"))
+import make_vectors as mv  # noqa: E402
 
-def record(flags, interval, seq, ts, subject, payload=b"", h=0):
-    return struct.pack("<BBHIQQQ", flags, len(subject), len(payload), interval, seq, ts, h) + subject + payload
+Rec = mv.Rec
+V = {n: mv.datagram(*mv.DATA_VECTORS[n]) for n in (1, 2, 3, 4)}
+REQ = {n: mv.request(*mv.REQUEST_VECTORS[n]) for n in (5, 6)}
+
 
 def datagram(pub, stream, records, count=None):
     # The trailer is left zero: the fuzz targets recompute it.
-    body = b"RKTM" + bytes([1, 1]) + struct.pack("<HQ", count if count is not None else len(records), pub)
-    body += bytes([len(stream)]) + stream + b"".join(records)
-    return body + b"\0" * 8
+    return mv.datagram(pub, stream, records, count=count, trailer=False)
+
 
 def write(target, name, data):
     d = os.path.join(HERE, target)
@@ -24,15 +31,32 @@ def write(target, name, data):
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
 
+
 # --- fuzz_wire: the vectors, truncations and odd-but-interesting shapes.
-for i, v in enumerate((V1, V2, V3), 1):
-    write("wire", f"vector{i}", v)
-    write("wire", f"vector{i}-truncated", v[: len(v) // 2])
-write("wire", "max-name-lengths", datagram(7, b"s" * 255, [record(0, 1000, 1, 1, b"a." * 127 + b"b", b"x" * 64)]))
-write("wire", "many-records", datagram(9, b"sensors", [record(0, 10, n + 1, n, b"plant.s%d" % n, b"v") for n in range(40)]))
-write("wire", "tombstone", datagram(3, b"status", [record(1, 0, 5, 5, b"dev.a.state")]))
-write("wire", "count-mismatch", datagram(3, b"status", [record(0, 0, 5, 5, b"a")], count=2))
-write("wire", "header-only", V1[:17])
+for i in (1, 2, 3):
+    write("wire", f"vector{i}", V[i])
+    write("wire", f"vector{i}-truncated", V[i][: len(V[i]) // 2])
+write("wire", "vector4-snapshot", V[4])
+write("wire", "max-name-lengths", datagram(7, b"s" * 255, [Rec(0, 1000, 1, 1, b"a." * 127 + b"b", b"x" * 64)]))
+write("wire", "many-records", datagram(9, b"sensors", [Rec(0, 10, n + 1, n, b"plant.s%d" % n, b"v") for n in range(40)]))
+write("wire", "tombstone", datagram(3, b"status", [Rec(1, 0, 5, 5, b"dev.a.state")]))
+write("wire", "count-mismatch", datagram(3, b"status", [Rec(0, 0, 5, 5, b"a")], count=2))
+write("wire", "header-only", V[1][:17])
+# Every delta form: resends going back, explicit intervals, the longest varints, a 3-byte P.
+M = (1 << 64) - 1
+write("wire", "deltas", datagram(5, b"d", [
+    Rec(0, 0xFFFFFFFF, 1 << 63, 1 << 63, b"a", b"1"),
+    Rec(2, 0, 1, M, b"b.c"),
+    Rec(4, 0, 2, 0, b"d", bytes(200)),
+    Rec(1, 7, M, 1, b"e"),
+    Rec(0, 7, 3, 1, b"f", bytes(16384)),
+]))
+# A spelled-out sequence delta of +1 and a repeated interval: valid, but not the writer's form.
+write("wire", "explicit-forms", mv.header(mv.KIND_DATA, 2, 6, b"e")
+      + bytes([0x00, 1, 1, 10, 2, 4]) + b"a" + b"v" + bytes([0x00, 1, 1, 10, 2, 4]) + b"b" + b"w" + b"\0" * 8)
+# Non-canonical varints (rejected).
+write("wire", "overlong-varint", mv.header(mv.KIND_DATA, 1, 6, b"e") + bytes([0x30, 1]) + b"\x80\x00" + b"\x02a" + b"\0" * 8)
+write("wire", "eleven-byte-varint", mv.header(mv.KIND_DATA, 1, 6, b"e") + bytes([0x30, 1, 0]) + b"\x80" * 10 + b"\x01a" + b"\0" * 8)
 
 # --- fuzz_subject: u8 split, filter text, subject text.
 pairs = [(b"plant.*", b"plant.a.b"), (b"plant.*.temp", b"plant.line3.temp"), (b"*", b"x"),
@@ -50,22 +74,32 @@ pools = [(b"239.255.0.0/16", b"19090-19097", b"sensors"), (b"ff15::/16", b"19090
 for i, (p, r, n) in enumerate(pools):
     write("pool", f"pool{i}", bytes([len(p), len(r)]) + p + r + n)
 
+
 # --- fuzz_subscriber: opcodes 0 datagram (u8 receiver, u16 len, bytes), 1 time (u16 ms),
 #     2 toggle (u8 slot), 3 raw (u16 len, bytes).
 def op_dgram(d, receiver=0):
     return bytes([0, receiver]) + struct.pack("<H", len(d)) + d
+
+
 def op_raw(d):
     return bytes([3]) + struct.pack("<H", len(d)) + d
+
+
 def op_time(ms):
     return bytes([1]) + struct.pack("<H", ms)
+
+
 def op_toggle(i):
     return bytes([2, i])
 
-def values(pub, stream, subjects, seq0=1, interval=1000, flags=0, payload=b"v"):
-    return datagram(pub, stream, [record(flags, interval, seq0 + k, seq0 + k, s, payload) for k, s in enumerate(subjects)])
 
+def values(pub, stream, subjects, seq0=1, interval=1000, flags=0, payload=b"v"):
+    return datagram(pub, stream, [Rec(flags, interval, seq0 + k, seq0 + k, s, payload) for k, s in enumerate(subjects)])
+
+
+VV = (V[1], V[2], V[3])
 for r in range(3):
-    write("subscriber", f"vectors-r{r}", b"".join(op_raw(v) for v in (V1, V2, V3)) + op_dgram(V1, r) + op_dgram(V2, r) + op_dgram(V3, r))
+    write("subscriber", f"vectors-r{r}", b"".join(op_raw(v) for v in VV) + b"".join(op_dgram(v, r) for v in VV))
 subs = [b"plant.line3.temp", b"plant.a", b"plant.b.temp", b"x.y.temp", b"plant.q.r.s"]
 write("subscriber", "values-dup-expire",
       b"".join(op_dgram(values(1, b"sensors", subs), r) for r in range(4)) + op_dgram(values(1, b"sensors", subs), 0)
@@ -88,3 +122,73 @@ write("subscriber", "stale-gaps",
       op_dgram(values(9, b"status", [b"dev.a.state"], seq0=10), 1) + op_dgram(values(9, b"status", [b"dev.a.state"], seq0=5), 1)
       + op_dgram(values(9, b"status", [b"dev.a.state"], seq0=20, payload=b"w"), 1)
       + op_dgram(values(8, b"status", [b"dev.a.state"], seq0=1, payload=b"z"), 1))
+write("subscriber", "snapshot-and-request",
+      op_dgram(V[4], 0) + op_raw(REQ[5]) + op_raw(REQ[6])
+      + op_dgram(datagram(7, b"sensors", [Rec(0, 1000, 3, 10, b"plant.a", b"1"), Rec(2, 1000, 1, 5, b"plant.b", b"0")]), 0))
+
+
+# --- Version-1 datagrams inside regression inputs: their records re-encoded as version 2.
+def v1_to_v2(d):
+    """A version-1 data datagram's records in version 2 (flags, interval, sequence, timestamp,
+    subject and payload kept; bytes after the last record kept), or None if `d` is not one."""
+    if len(d) < 25 or d[:6] != b"RKTM\x01\x01":
+        return None
+    count, pub = struct.unpack_from("<HQ", d, 6)
+    s = d[16]
+    off, end = 17 + s, len(d) - 8
+    if off > end:
+        return None
+    recs = []
+    for _ in range(count):
+        if end - off < 32:
+            return None
+        flags, l, p, interval, seq, ts, _hash = struct.unpack_from("<BBHIQQQ", d, off)
+        if end - off - 32 < l + p:
+            return None
+        body = d[off + 32: off + 32 + l + p]
+        recs.append(Rec(flags & ~0x30, interval, seq, ts, body[:l], body[l:]))
+        off += 32 + l + p
+    out = mv.header(mv.KIND_DATA, count, pub, d[17:17 + s]) + mv.records(recs) + d[off:end]
+    checksum_ok = struct.unpack_from("<Q", d, end)[0] == mv.xxh3(d[:end])
+    return out + (struct.pack("<Q", mv.xxh3(out)) if checksum_ok else d[end:])
+
+
+def convert_ops(data):
+    out, i, changed = bytearray(), 0, False
+    while i < len(data):
+        op = data[i]
+        i += 1
+        if op % 4 in (0, 3):
+            head = bytes([op])
+            if op % 4 == 0:
+                head += data[i:i + 1]
+                i += 1
+            n = int.from_bytes(data[i:i + 2].ljust(2, b"\0"), "little")
+            i += 2
+            d = data[i:i + n]
+            i += n
+            new = v1_to_v2(d)
+            if new is not None:
+                changed = True
+                d = new
+            out += head + struct.pack("<H", len(d)) + d
+        elif op % 4 == 1:
+            out += bytes([op]) + data[i:i + 2]
+            i += 2
+        else:
+            out += bytes([op]) + data[i:i + 1]
+            i += 1
+    return bytes(out), changed
+
+
+sub_dir = os.path.join(HERE, "subscriber")
+for name in sorted(os.listdir(sub_dir)):
+    if name.startswith("regression-"):
+        path = os.path.join(sub_dir, name)
+        with open(path, "rb") as f:
+            data = f.read()
+        new, changed = convert_ops(data)
+        if changed:
+            with open(path, "wb") as f:
+                f.write(new)
+            print(f"converted {name} to wire version 2")

@@ -239,7 +239,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     std::byte* data = nullptr;
     std::uint64_t sequence = 0;
     std::uint64_t timestamp_ns = 0;
-    std::uint64_t content_hash = 0;
     time_point due{};  // when the next resend is due; its wheel entry is due no later
     std::uint32_t interval_ms = 0;
     std::uint32_t generation = 0;
@@ -476,14 +475,12 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     if (op.withdraw) {
       r.flags = wire::flags::tombstone;
       r.interval_ms = found != flat_index::npos ? s.slots[found].interval_ms : 0;
-      r.content_hash = wire::content_hash(s.name, subject, {});
       if (found != flat_index::npos) remove_slot(s, found, h);
       s.counters.withdrawn.fetch_add(1, std::memory_order_relaxed);
       append(s, r);
       return;
     }
     r.interval_ms = op.interval_ms;
-    r.content_hash = wire::content_hash(s.name, subject, payload);
     r.payload = payload;
     append(s, r);
 
@@ -512,7 +509,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     sl.interval_ms = op.interval_ms;
     sl.sequence = r.sequence;
     sl.timestamp_ns = r.timestamp_ns;
-    sl.content_hash = r.content_hash;
     const time_point old_due = sl.due;
     sl.due = now + std::chrono::duration_cast<duration>(std::chrono::milliseconds(op.interval_ms));
     if (!sl.live) {
@@ -706,7 +702,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       r.interval_ms = sl.interval_ms;
       r.sequence = sl.sequence;
       r.timestamp_ns = sl.timestamp_ns;
-      r.content_hash = sl.content_hash;
       r.subject = sl.subject();
       r.payload = sl.payload();
       append(s, r);
@@ -740,7 +735,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
           r.interval_ms = sl.interval_ms;
           r.sequence = s->next_sequence++;
           r.timestamp_ns = stamp;
-          r.content_hash = wire::content_hash(s->name, sl.subject(), {});
           r.subject = sl.subject();
           append(*s, r);
           s->counters.withdrawn.fetch_add(1, std::memory_order_relaxed);
@@ -951,7 +945,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       r.interval_ms = sl.interval_ms;
       r.sequence = s.next_sequence++;
       r.timestamp_ns = sl.timestamp_ns;
-      r.content_hash = sl.content_hash;
       r.subject = sl.subject();
       r.payload = sl.payload();
       sl.sequence = r.sequence;  // a later range request names the subject by this number

@@ -728,7 +728,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       switch (st.kind) {
         case state_kind::event: duplicate = same_publisher && r.sequence == st.sequence; break;
         case state_kind::value:
-          duplicate = !r.tombstone() && r.interval_ms != 0 && r.content_hash == st.content_hash;
+          duplicate = !r.tombstone() && r.interval_ms != 0 &&
+                      wire::content_hash(s.name, r.subject, r.payload) == st.content_hash;
           break;
         case state_kind::tombstone: duplicate = r.tombstone() && same_publisher && r.sequence == st.sequence; break;
       }
@@ -756,7 +757,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       st.kind = state_kind::tombstone;
       st.payload.clear();
       st.payload.shrink_to_fit();
-      assign(st, publisher_id, r);
+      assign(st, publisher_id, s.name, r);
       // Remember the tombstone as long as old resends may still be in flight.
       const auto keep = std::chrono::milliseconds(std::uint64_t{std::max<std::uint32_t>(r.interval_ms, 1000)} *
                                                   opts_.expiry_factor);
@@ -767,7 +768,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     bool is_new = !exists || s.slots[slot].kind != state_kind::value;
     if (!exists && !insert_subject(s, r.subject, slot)) return;
     subject_state& st = s.slots[slot];
-    assign(st, publisher_id, r);
+    assign(st, publisher_id, s.name, r);
     if (r.interval_ms == 0) {
       st.payload.clear();  // an event replaces a held value: the value is gone, the event is delivered
       st.kind = state_kind::event;
@@ -791,11 +792,11 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
 
   static constexpr std::size_t max_missing_ranges = 128;  // per publisher, between two repair requests
 
-  static void assign(subject_state& st, std::uint64_t publisher_id, const wire::record& r) {
+  static void assign(subject_state& st, std::uint64_t publisher_id, std::string_view stream, const wire::record& r) {
     st.publisher_id = publisher_id;
     st.sequence = r.sequence;
     st.timestamp_ns = r.timestamp_ns;
-    st.content_hash = r.content_hash;
+    st.content_hash = wire::content_hash(stream, r.subject, r.payload);
     st.interval_ms = r.interval_ms;
   }
 

@@ -2,22 +2,27 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Wire format v1 (normative description: docs/wire-format.md).
+// Wire format v2 (normative description: docs/wire-format.md).
 //
 //   datagram = header, record * record_count, trailer
-//   header   = "RKTM" u8 version u8 kind u16 record_count u64 publisher_id u8 S, S bytes stream
-//   record   = u8 flags u8 L u16 P u32 interval_ms u64 sequence u64 timestamp_ns
-//              u64 content_hash, L bytes subject, P bytes payload
+//   header   = "RKTM" u8 version=2 u8 kind u16 record_count u64 publisher_id u8 S, S bytes stream
+//   record   = u8 flags, u8 L, varint P, [varint interval_ms], [varint zigzag(sequence delta)],
+//              varint zigzag(timestamp delta), L bytes subject, P bytes payload
 //   trailer  = u64 XXH3-64(seed 0) of every byte before it
 //
-// All integers are little-endian. Encoding and decoding assemble integers byte by byte,
-// so the code is correct on any host byte order (compilers turn it into single loads).
+// Fixed-width integers are little-endian; varints are canonical unsigned LEB128. A record's
+// sequence and timestamp are deltas from the previous record of the same datagram (the first
+// record's from 0); flag `sequence_next` stands for a sequence delta of +1 and `same_interval`
+// for the previous record's interval, and the writer always uses them when they apply, so every
+// record list has exactly one encoding. The content hash is not carried: receivers compute
+// `content_hash` from the stream, subject and payload they already have.
 
 #include "racket/detail/hash.hpp"
 #include "racket/error.hpp"
 #include "racket/subject.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -48,46 +53,112 @@ inline bool is_valid_wire_stream_name(std::string_view s) noexcept {
   return !s.empty() && s.size() <= 255 && std::memchr(s.data(), 0, s.size()) == nullptr;
 }
 
-inline std::uint16_t load_u16(const std::byte* p) noexcept {
-  return static_cast<std::uint16_t>(std::to_integer<unsigned>(p[0]) |
-                                    std::to_integer<unsigned>(p[1]) << 8);
+// Little-endian fixed-width integers: one memcpy on little-endian hosts, byte by byte elsewhere.
+template <class T>
+inline T load_le(const std::byte* p) noexcept {
+  if constexpr (std::endian::native == std::endian::little) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  } else {
+    T v = 0;
+    for (std::size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(std::to_integer<T>(p[i]) << (8 * i));
+    return v;
+  }
 }
 
-inline std::uint32_t load_u32(const std::byte* p) noexcept {
-  return std::to_integer<std::uint32_t>(p[0]) | std::to_integer<std::uint32_t>(p[1]) << 8 |
-         std::to_integer<std::uint32_t>(p[2]) << 16 | std::to_integer<std::uint32_t>(p[3]) << 24;
+template <class T>
+inline void store_le(std::byte* p, T v) noexcept {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &v, sizeof v);
+  } else {
+    for (std::size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+  }
 }
 
-inline std::uint64_t load_u64(const std::byte* p) noexcept {
-  return std::uint64_t{load_u32(p)} | std::uint64_t{load_u32(p + 4)} << 32;
+inline std::uint16_t load_u16(const std::byte* p) noexcept { return load_le<std::uint16_t>(p); }
+inline std::uint32_t load_u32(const std::byte* p) noexcept { return load_le<std::uint32_t>(p); }
+inline std::uint64_t load_u64(const std::byte* p) noexcept { return load_le<std::uint64_t>(p); }
+inline void store_u16(std::byte* p, std::uint16_t v) noexcept { store_le(p, v); }
+inline void store_u32(std::byte* p, std::uint32_t v) noexcept { store_le(p, v); }
+inline void store_u64(std::byte* p, std::uint64_t v) noexcept { store_le(p, v); }
+
+// Bytes of the canonical unsigned LEB128 encoding of `v` (1..10).
+constexpr std::size_t varint_size(std::uint64_t v) noexcept {
+  return 1 + static_cast<std::size_t>(std::bit_width(v | 1) - 1) / 7;
 }
 
-inline void store_u16(std::byte* p, std::uint16_t v) noexcept {
-  p[0] = static_cast<std::byte>(v);
-  p[1] = static_cast<std::byte>(v >> 8);
+// Writes the canonical varint of `v` at `p` and returns the byte after it.
+inline std::byte* store_varint(std::byte* p, std::uint64_t v) noexcept {
+  while (v >= 0x80) {
+    *p++ = static_cast<std::byte>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<std::byte>(v);
+  return p;
 }
 
-inline void store_u32(std::byte* p, std::uint32_t v) noexcept {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+// Reads a varint that `wire::decode` has validated (no bounds or canonical checks).
+inline std::uint64_t load_varint(const std::byte*& p) noexcept {
+  std::uint64_t b = std::to_integer<std::uint64_t>(*p++);
+  if (b < 0x80) return b;
+  std::uint64_t v = b & 0x7F;
+  for (unsigned shift = 7;; shift += 7) {
+    b = std::to_integer<std::uint64_t>(*p++);
+    v |= (b & 0x7F) << shift;
+    if (b < 0x80) return v;
+  }
 }
 
-inline void store_u64(std::byte* p, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+// Reads a varint from untrusted bytes [p, end): errc{} and `v` set, `p` moved past it;
+// `bad_length` when it runs past `end`; `bad_record` when it is not canonical (more than 10
+// bytes, a 10th byte other than 1, or a multi-byte varint whose last byte is 0).
+inline errc read_varint(const std::byte*& p, const std::byte* end, std::uint64_t& v) noexcept {
+  if (p != end && std::to_integer<unsigned>(*p) < 0x80) {  // the common one-byte case
+    v = std::to_integer<std::uint64_t>(*p++);
+    return errc{};
+  }
+  std::uint64_t r = 0;
+  for (unsigned shift = 0;; shift += 7) {
+    if (p == end) return errc::bad_length;
+    const auto b = std::to_integer<std::uint64_t>(*p++);
+    if (shift == 63) {  // the 10th byte holds bit 63 only
+      if (b != 1) return errc::bad_record;
+      v = r | b << 63;
+      return errc{};
+    }
+    r |= (b & 0x7F) << shift;
+    if (b < 0x80) {
+      if (b == 0 && shift != 0) return errc::bad_record;
+      v = r;
+      return errc{};
+    }
+  }
 }
+
+// Zigzag maps a delta taken modulo 2^64 and read as int64 to an unsigned number that is small
+// when the delta's magnitude is: 0, -1, 1, -2, 2 ... -> 0, 1, 2, 3, 4 ...
+constexpr std::uint64_t zigzag(std::uint64_t delta) noexcept { return (delta << 1) ^ (0 - (delta >> 63)); }
+constexpr std::uint64_t unzigzag(std::uint64_t z) noexcept { return (z >> 1) ^ (0 - (z & 1)); }
 
 }  // namespace racket::detail
 
 namespace racket::wire {
 
 /// The wire version this build writes and the only one it decodes.
-inline constexpr std::uint8_t version = 1;
+inline constexpr std::uint8_t version = 2;
 /// The four magic bytes every datagram starts with: "RKTM".
 inline constexpr std::byte magic[4] = {std::byte{0x52}, std::byte{0x4B}, std::byte{0x54},
                                        std::byte{0x4D}};
 
-inline constexpr std::size_t header_fixed_size = 17;   ///< header without the stream name
-inline constexpr std::size_t record_header_size = 32;  ///< record without subject and payload
-inline constexpr std::size_t trailer_size = 8;         ///< the checksum
+inline constexpr std::size_t header_fixed_size = 17;  ///< header without the stream name
+inline constexpr std::size_t trailer_size = 8;        ///< the checksum
+/// Fewest bytes a record takes besides its subject and payload: flags, L, a one-byte P and a
+/// one-byte timestamp delta (interval and sequence implied by the flags).
+inline constexpr std::size_t record_min_overhead = 4;
+/// Most bytes a record can take besides its subject and payload: flags, L, a 3-byte P, a
+/// 5-byte interval and two 10-byte deltas.
+inline constexpr std::size_t record_max_overhead = 30;
 
 /// Fits one 1500-byte Ethernet MTU over IPv6 and IPv4 without fragmentation (1500 - 40 - 8).
 inline constexpr std::size_t default_max_datagram_size = 1452;
@@ -95,38 +166,47 @@ inline constexpr std::size_t default_max_datagram_size = 1452;
 inline constexpr std::size_t max_datagram_size_limit = 65507;
 /// The longest stream name and subject (their length fields are one byte).
 inline constexpr std::size_t max_name_length = 255;
-/// The largest payload length field (u16); the datagram size limits it further.
+/// The largest payload length (P <= 65535); the datagram size limits it further.
 inline constexpr std::size_t max_payload_length = 65535;
-/// The smallest datagram that decodes: one-byte stream, one record with a one-byte subject.
-inline constexpr std::size_t min_datagram_size = 59;
+/// The largest interval_ms (it is a u32 value, carried as a varint).
+inline constexpr std::uint64_t max_interval_ms = 0xFFFFFFFF;
+/// The smallest datagram that decodes: one-byte stream, one record with a one-byte subject,
+/// empty payload, sequence 1 and interval 0 implied by the flags, timestamp delta in one byte.
+inline constexpr std::size_t min_datagram_size = header_fixed_size + 1 + record_min_overhead + 1 + trailer_size;  // 31
 
 /// What a datagram carries (byte 5). `peek_kind` returns `kind{0}` for bytes that are not a
-/// version-1 Racket datagram; any other unknown value is passed through as it is.
+/// version-2 Racket datagram; any other unknown value is passed through as it is.
 enum class kind : std::uint8_t {
   data = 1,              ///< message records of one stream (`decode`)
   snapshot_request = 2,  ///< a subscriber asks publishers to re-send cached subjects (`decode_request`)
 };
 
-/// Bits of `record::flags`. Every other bit must be zero.
+/// Bits of a record's flags byte. `record::flags` holds only the `known` bits (what the record
+/// means); `sequence_next` and `same_interval` are encoding bits the writer sets and `decode`
+/// consumes. Bits 0x08, 0x40 and 0x80 must be zero.
 namespace flags {
 inline constexpr std::uint8_t tombstone = 0x01;  ///< the subject is withdrawn; payload is empty
 inline constexpr std::uint8_t resend = 0x02;     ///< a periodic resend of an earlier message
 /// A re-send of a cached value in answer to a snapshot request: it carries a NEW sequence
-/// number (so its loss shows as a gap), the original timestamp and content hash. Never
-/// together with `resend`.
+/// number (so its loss shows as a gap) and the original timestamp. Never together with `resend`.
 inline constexpr std::uint8_t snapshot = 0x04;
-/// Every flag bit version 1 defines.
+/// Every flag bit a `record` carries.
 inline constexpr std::uint8_t known = tombstone | resend | snapshot;
+/// Encoding: sequence = previous record's sequence + 1 (the sequence delta is left out).
+inline constexpr std::uint8_t sequence_next = 0x10;
+/// Encoding: interval_ms = previous record's interval_ms (the interval is left out).
+inline constexpr std::uint8_t same_interval = 0x20;
+/// Every bit the flags byte may have set on the wire.
+inline constexpr std::uint8_t valid = known | sequence_next | same_interval;
 }  // namespace flags
 
 /// One message record. When it comes from `decode`, `subject` and `payload` point into the
 /// datagram's bytes and are valid as long as they are.
 struct record {
-  std::uint8_t flags = 0;          ///< `wire::flags` bits
+  std::uint8_t flags = 0;          ///< `wire::flags` bits (`flags::known` only)
   std::uint32_t interval_ms = 0;   ///< resend interval; 0 = one-shot event
   std::uint64_t sequence = 0;      ///< per (publisher, stream), starts at 1; 0 is invalid
   std::uint64_t timestamp_ns = 0;  ///< publisher's wall clock, ns since the Unix epoch
-  std::uint64_t content_hash = 0;  ///< `wire::content_hash(stream, subject, payload)`
   std::string_view subject;        ///< a valid published subject (1..255 bytes)
   std::span<const std::byte> payload;
 
@@ -136,8 +216,8 @@ struct record {
 };
 
 /// XXH3-64 (seed 0) over: u8 stream length, stream, u8 subject length, subject, payload.
-/// The publisher stamps it on every record; subscribers use it to suppress duplicates.
-/// Precondition: stream and subject are at most 255 bytes. Allocates nothing.
+/// Not carried on the wire (since version 2): subscribers compute it from a record to suppress
+/// duplicates. Precondition: stream and subject are at most 255 bytes. Allocates nothing.
 inline std::uint64_t content_hash(std::string_view stream, std::string_view subject,
                                   std::span<const std::byte> payload) noexcept {
   assert(stream.size() <= max_name_length && subject.size() <= max_name_length);
@@ -174,19 +254,28 @@ constexpr std::size_t header_size(std::size_t stream_len) noexcept {
   return header_fixed_size + stream_len;
 }
 
-/// Bytes of one record (32 + L + P).
+/// The most bytes one record with these subject and payload lengths can take, whatever its
+/// sequence, timestamp and interval and whatever record precedes it:
+/// 27 + varint_size(P) + L + P (flags, L, P, a 5-byte interval, two 10-byte deltas). The exact
+/// size depends on the previous record; `datagram_writer::encoded_size` computes it.
 constexpr std::size_t record_size(std::size_t subject_len, std::size_t payload_len) noexcept {
-  return record_header_size + subject_len + payload_len;
+  return record_max_overhead - 3 + detail::varint_size(payload_len) + subject_len + payload_len;
 }
 
-/// The largest payload one record with this stream and subject can carry in a datagram of
-/// `max_datagram_size` bytes (capped at 65535, the payload length field). Returns 0 also when
-/// not even an empty payload fits; check `header_size(S) + record_size(L, 0) + trailer_size`.
+/// The largest payload one record with this stream and subject is guaranteed to fit in an
+/// empty datagram of `max_datagram_size` bytes, whatever its other fields: the largest P with
+/// `header_size(S) + record_size(L, P) + trailer_size <= max_datagram_size`, capped at 65535.
+/// Returns 0 also when not even an empty payload fits; check
+/// `header_size(S) + record_size(L, 0) + trailer_size`.
 constexpr std::size_t max_payload(std::size_t max_datagram_size, std::size_t stream_len,
                                   std::size_t subject_len) noexcept {
-  const std::size_t overhead = header_size(stream_len) + record_size(subject_len, 0) + trailer_size;
-  if (max_datagram_size <= overhead) return 0;
-  return std::min(max_datagram_size - overhead, max_payload_length);
+  // Everything but the payload and its length's varint.
+  const std::size_t fixed = header_size(stream_len) + record_max_overhead - 3 + subject_len + trailer_size;
+  if (max_datagram_size <= fixed) return 0;
+  const std::size_t avail = max_datagram_size - fixed;  // for P + varint_size(P)
+  if (avail >= (std::size_t{1} << 14) + 3) return std::min(avail - 3, max_payload_length);
+  if (avail >= (std::size_t{1} << 7) + 2) return std::min<std::size_t>(avail - 2, (1u << 14) - 1);
+  return std::min<std::size_t>(avail - 1, (1u << 7) - 1);
 }
 
 /// Writes one datagram at a time into a caller-owned buffer. Allocates nothing, never throws.
@@ -200,13 +289,12 @@ constexpr std::size_t max_payload(std::size_t max_datagram_size, std::size_t str
 /// racket::wire::datagram_writer w{buf};
 /// w.begin(publisher_id, "sensors");
 /// if (!w.append({.interval_ms = 1000, .sequence = 1, .timestamp_ns = now,
-///                .content_hash = racket::wire::content_hash("sensors", "plant.temp", bytes),
 ///                .subject = "plant.temp", .payload = bytes})) { /* full: finish, send, begin */ }
 /// transport.send(ep, w.finish());
 /// ```
 class datagram_writer {
   // No datagram within the size limit can hold more records than the u16 count field allows.
-  static_assert((max_datagram_size_limit - header_size(1) - trailer_size) / record_size(1, 0) <= 0xFFFF);
+  static_assert((max_datagram_size_limit - header_size(1) - trailer_size) / (record_min_overhead + 1) <= 0xFFFF);
 
  public:
   /// `buffer` must outlive the writer and every span `finish` returns.
@@ -228,38 +316,65 @@ class datagram_writer {
     std::memcpy(buf_ + header_fixed_size, stream.data(), stream.size());
     pos_ = header_size(stream.size());
     count_ = 0;
+    prev_sequence_ = 0;
+    prev_timestamp_ = 0;
+    prev_interval_ = 0;
   }
 
-  /// Whether a record with these subject and payload lengths still fits (also false if a
-  /// length exceeds its field: subject 255, payload 65535).
-  bool fits(std::size_t subject_len, std::size_t payload_len) const noexcept {
-    return subject_len <= max_name_length && payload_len <= max_payload_length &&
-           record_size(subject_len, payload_len) <= capacity_ - trailer_size - pos_;
+  /// The exact bytes `r` would take if appended next (it depends on the previous record), or
+  /// 0 if a length exceeds its limit (subject 255, payload 65535).
+  std::size_t encoded_size(const record& r) const noexcept {
+    if (r.subject.size() > max_name_length || r.payload.size() > max_payload_length) return 0;
+    const std::uint64_t seq_delta = r.sequence - prev_sequence_;
+    return 2 + detail::varint_size(r.payload.size()) +
+           (r.interval_ms == prev_interval_ ? 0 : detail::varint_size(r.interval_ms)) +
+           (seq_delta == 1 ? 0 : detail::varint_size(detail::zigzag(seq_delta))) +
+           detail::varint_size(detail::zigzag(r.timestamp_ns - prev_timestamp_)) + r.subject.size() +
+           r.payload.size();
+  }
+
+  /// Whether `append(r)` would succeed now.
+  bool fits(const record& r) const noexcept {
+    const std::size_t n = encoded_size(r);
+    return n != 0 && n <= capacity_ - trailer_size - pos_;
   }
 
   /// Appends `r` and returns true, or returns false and writes nothing if it does not fit.
+  /// A record with `record_size(L, P)` bytes or fewer to spare always fits.
   /// Preconditions: `begin` was called; `r.subject` is a valid published subject;
-  /// `r.sequence != 0`; a tombstone has an empty payload; only known flag bits are set, and
-  /// not `resend` together with `snapshot`.
+  /// `r.sequence != 0`; a tombstone has an empty payload; only `flags::known` bits are set,
+  /// and not `resend` together with `snapshot`.
   bool append(const record& r) noexcept {
     assert(detail::is_valid_wire_subject(r.subject));
     assert(r.sequence != 0 && (r.flags & ~flags::known) == 0);
     assert(!r.resend() || !r.snapshot());
     assert(!r.tombstone() || r.payload.empty());
-    if (!fits(r.subject.size(), r.payload.size())) return false;
+    const std::size_t l = r.subject.size();
+    const std::size_t n = r.payload.size();
+    if (l > max_name_length || n > max_payload_length) return false;
+    const std::uint64_t seq_delta = r.sequence - prev_sequence_;
+    const std::uint64_t zs = detail::zigzag(seq_delta);
+    const std::uint64_t zt = detail::zigzag(r.timestamp_ns - prev_timestamp_);
+    const bool seq_next = seq_delta == 1;
+    const bool same_interval = r.interval_ms == prev_interval_;
+    const std::size_t size = 2 + detail::varint_size(n) + (same_interval ? 0 : detail::varint_size(r.interval_ms)) +
+                             (seq_next ? 0 : detail::varint_size(zs)) + detail::varint_size(zt) + l + n;
+    if (size > capacity_ - trailer_size - pos_) return false;
     std::byte* p = buf_ + pos_;
-    p[0] = std::byte{r.flags};
-    p[1] = static_cast<std::byte>(r.subject.size());
-    detail::store_u16(p + 2, static_cast<std::uint16_t>(r.payload.size()));
-    detail::store_u32(p + 4, r.interval_ms);
-    detail::store_u64(p + 8, r.sequence);
-    detail::store_u64(p + 16, r.timestamp_ns);
-    detail::store_u64(p + 24, r.content_hash);
-    std::memcpy(p + record_header_size, r.subject.data(), r.subject.size());
-    if (!r.payload.empty())
-      std::memcpy(p + record_header_size + r.subject.size(), r.payload.data(), r.payload.size());
-    pos_ += record_size(r.subject.size(), r.payload.size());
+    p[0] = static_cast<std::byte>((r.flags & flags::known) | (seq_next ? flags::sequence_next : 0) |
+                                  (same_interval ? flags::same_interval : 0));
+    p[1] = static_cast<std::byte>(l);
+    p = detail::store_varint(p + 2, n);
+    if (!same_interval) p = detail::store_varint(p, r.interval_ms);
+    if (!seq_next) p = detail::store_varint(p, zs);
+    p = detail::store_varint(p, zt);
+    std::memcpy(p, r.subject.data(), l);
+    if (n != 0) std::memcpy(p + l, r.payload.data(), n);
+    pos_ += size;
     ++count_;
+    prev_sequence_ = r.sequence;
+    prev_timestamp_ = r.timestamp_ns;
+    prev_interval_ = r.interval_ms;
     return true;
   }
 
@@ -286,6 +401,9 @@ class datagram_writer {
   std::size_t capacity_;
   std::size_t pos_ = 0;
   std::size_t count_ = 0;
+  std::uint64_t prev_sequence_ = 0;
+  std::uint64_t prev_timestamp_ = 0;
+  std::uint32_t prev_interval_ = 0;
 };
 
 /// A decoded datagram: header fields and a forward range of `record`s. It points into the
@@ -300,8 +418,10 @@ class datagram_writer {
 /// ```
 class datagram_view {
  public:
-  /// Forward iterator over the records. `*it` returns the record by value (it is parsed from
-  /// the datagram's bytes; its views point into them), so `const record& r = *it;` is safe.
+  /// Forward iterator over the records. Each record is parsed once, when the iterator reaches
+  /// it (its sequence, interval and timestamp follow from the previous record's, which the
+  /// iterator holds). `*it` returns a copy of the parsed record (its views point into the
+  /// datagram), so `const record& r = *it;` is safe; `it->` reads the held one.
   class iterator {
    public:
     using iterator_concept = std::forward_iterator_tag;
@@ -310,29 +430,13 @@ class datagram_view {
     using difference_type = std::ptrdiff_t;
     using reference = record;
 
-    /// What `operator->` returns: holds the parsed record.
-    struct arrow_proxy {
-      record r;
-      const record* operator->() const noexcept { return &r; }
-    };
-
     iterator() noexcept = default;
 
-    record operator*() const noexcept {
-      const std::size_t l = std::to_integer<std::size_t>(pos_[1]);
-      record r;
-      r.flags = std::to_integer<std::uint8_t>(pos_[0]);
-      r.interval_ms = detail::load_u32(pos_ + 4);
-      r.sequence = detail::load_u64(pos_ + 8);
-      r.timestamp_ns = detail::load_u64(pos_ + 16);
-      r.content_hash = detail::load_u64(pos_ + 24);
-      r.subject = {reinterpret_cast<const char*>(pos_ + record_header_size), l};
-      r.payload = {pos_ + record_header_size + l, detail::load_u16(pos_ + 2)};
-      return r;
-    }
-    arrow_proxy operator->() const noexcept { return {**this}; }
+    record operator*() const noexcept { return rec_; }
+    const record* operator->() const noexcept { return &rec_; }
     iterator& operator++() noexcept {
-      pos_ += record_size(std::to_integer<std::size_t>(pos_[1]), detail::load_u16(pos_ + 2));
+      pos_ = next_;
+      if (pos_ != end_) parse();
       return *this;
     }
     iterator operator++(int) noexcept {
@@ -344,9 +448,30 @@ class datagram_view {
 
    private:
     friend class datagram_view;
-    explicit iterator(const std::byte* pos) noexcept : pos_(pos) {}
+    iterator(const std::byte* pos, const std::byte* end) noexcept : pos_(pos), end_(end) {
+      if (pos_ != end_) parse();
+    }
 
-    const std::byte* pos_ = nullptr;
+    // Parses the record at pos_; rec_ holds the previous record (zeros before the first).
+    void parse() noexcept {
+      const std::byte* p = pos_;
+      const auto f = std::to_integer<std::uint8_t>(p[0]);
+      const std::size_t l = std::to_integer<std::size_t>(p[1]);
+      p += 2;
+      const std::size_t n = static_cast<std::size_t>(detail::load_varint(p));
+      if ((f & flags::same_interval) == 0) rec_.interval_ms = static_cast<std::uint32_t>(detail::load_varint(p));
+      rec_.sequence += (f & flags::sequence_next) != 0 ? 1 : detail::unzigzag(detail::load_varint(p));
+      rec_.timestamp_ns += detail::unzigzag(detail::load_varint(p));
+      rec_.flags = f & flags::known;
+      rec_.subject = {reinterpret_cast<const char*>(p), l};
+      rec_.payload = {p + l, n};
+      next_ = p + l + n;
+    }
+
+    const std::byte* pos_ = nullptr;   // this record's first byte (end_ at the end)
+    const std::byte* next_ = nullptr;  // the next record's first byte
+    const std::byte* end_ = nullptr;   // the trailer
+    record rec_;
   };
 
   /// An empty view (what `decode` returns on error): no records, all fields zero.
@@ -360,8 +485,8 @@ class datagram_view {
   /// The whole datagram, trailer included.
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
-  iterator begin() const noexcept { return iterator{records_begin_}; }
-  iterator end() const noexcept { return iterator{records_end_}; }
+  iterator begin() const noexcept { return iterator{records_begin_, records_end_}; }
+  iterator end() const noexcept { return iterator{records_end_, records_end_}; }
 
  private:
   friend datagram_view decode(std::span<const std::byte>, std::error_code&, std::size_t) noexcept;
@@ -400,16 +525,22 @@ inline errc check_common_header(std::span<const std::byte> bytes, std::size_t ma
 /// in this order, the first failure deciding the error (docs/wire-format.md, "Decoding"):
 ///  1. size > `max_size`                                      → `errc::oversize`
 ///  2. fewer than 4 bytes → `truncated`; magic is not "RKTM"   → `errc::bad_magic`
-///  3. fewer than 5 bytes → `truncated`; version != 1          → `errc::bad_version`
+///  3. fewer than 5 bytes → `truncated`; version != 2          → `errc::bad_version`
 ///  4. fewer than 6 bytes → `truncated`; kind != 1             → `errc::bad_kind`
 ///  5. fewer than 17 bytes                                     → `errc::truncated`
 ///  6. stream name length S == 0                               → `errc::bad_length`
 ///  7. fewer than 17 + S + 8 bytes                             → `errc::truncated`
 ///  8. trailer != XXH3-64 of the bytes before it               → `errc::bad_checksum`
 ///  9. record_count == 0, or the stream name holds a NUL       → `errc::bad_record`
-/// 10. per record, in order: its 32-byte header, or its subject and payload, extend past the
-///     trailer → `errc::bad_length`; L == 0, an unknown flag bit, `resend` with `snapshot`,
-///     sequence 0, a tombstone with a payload, or an invalid subject → `errc::bad_record`
+/// 10. per record, in order:
+///     a. flags and L do not fit before the trailer            → `errc::bad_length`
+///     b. per varint present (P, interval, sequence delta, timestamp delta), in that order: it
+///        runs into the trailer → `errc::bad_length`; it is not canonical (more than 10 bytes,
+///        a 10th byte other than 1, a last byte 0) → `errc::bad_record`; P > 65535 or
+///        interval > 0xFFFFFFFF                                → `errc::bad_record`
+///     c. the L + P bytes of subject and payload run into the trailer → `errc::bad_length`
+///     d. a flag bit 0x08, 0x40 or 0x80, `resend` with `snapshot`, sequence 0 (after the
+///        delta), a tombstone with a payload, L == 0 or an invalid subject → `errc::bad_record`
 /// 11. bytes left between the last record and the trailer      → `errc::bad_length`
 inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& ec,
                             std::size_t max_size = max_datagram_size_limit) noexcept {
@@ -431,30 +562,48 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
   const std::string_view stream{reinterpret_cast<const char*>(d + header_fixed_size), s_len};
   if (count == 0 || std::memchr(stream.data(), 0, s_len) != nullptr) return fail(errc::bad_record);
 
-  std::size_t off = records_off;
+  const std::byte* const end = d + trailer_off;
+  const std::byte* p = d + records_off;
+  std::uint64_t sequence = 0;
+  std::uint64_t interval = 0;
+  constexpr std::uint8_t resend_and_snapshot = flags::resend | flags::snapshot;
   for (std::uint16_t i = 0; i < count; ++i) {
-    // off <= trailer_off holds throughout, so the subtractions cannot wrap.
-    if (trailer_off - off < record_header_size) return fail(errc::bad_length);
-    const std::byte* r = d + off;
-    const std::size_t l = std::to_integer<std::size_t>(r[1]);
-    const std::size_t p = detail::load_u16(r + 2);
-    if (trailer_off - off - record_header_size < l + p) return fail(errc::bad_length);
-    const auto f = std::to_integer<std::uint8_t>(r[0]);
-    const std::string_view subject{reinterpret_cast<const char*>(r + record_header_size), l};
-    constexpr std::uint8_t resend_and_snapshot = flags::resend | flags::snapshot;
-    if ((f & ~flags::known) != 0 || (f & resend_and_snapshot) == resend_and_snapshot ||
-        detail::load_u64(r + 8) == 0 ||
-        ((f & flags::tombstone) != 0 && p != 0) || !detail::is_valid_wire_subject(subject))
+    // p <= end holds throughout, so the subtractions cannot wrap.
+    if (end - p < 2) return fail(errc::bad_length);
+    const auto f = std::to_integer<std::uint8_t>(p[0]);
+    const std::size_t l = std::to_integer<std::size_t>(p[1]);
+    p += 2;
+    std::uint64_t payload_len = 0;
+    std::uint64_t v = 0;
+    if (const errc e = detail::read_varint(p, end, payload_len); e != errc{}) return fail(e);
+    if (payload_len > max_payload_length) return fail(errc::bad_record);
+    if ((f & flags::same_interval) == 0) {
+      if (const errc e = detail::read_varint(p, end, interval); e != errc{}) return fail(e);
+      if (interval > max_interval_ms) return fail(errc::bad_record);
+    }
+    if ((f & flags::sequence_next) == 0) {
+      if (const errc e = detail::read_varint(p, end, v); e != errc{}) return fail(e);
+      sequence += detail::unzigzag(v);
+    } else {
+      ++sequence;
+    }
+    // The timestamp delta: any value (timestamps are not checked).
+    if (const errc e = detail::read_varint(p, end, v); e != errc{}) return fail(e);
+    const auto avail = static_cast<std::size_t>(end - p);
+    if (payload_len > avail || l > avail - payload_len) return fail(errc::bad_length);
+    const std::string_view subject{reinterpret_cast<const char*>(p), l};
+    if ((f & ~flags::valid) != 0 || (f & resend_and_snapshot) == resend_and_snapshot || sequence == 0 ||
+        ((f & flags::tombstone) != 0 && payload_len != 0) || !detail::is_valid_wire_subject(subject))
       return fail(errc::bad_record);
-    off += record_size(l, p);
+    p += l + payload_len;
   }
-  if (off != trailer_off) return fail(errc::bad_length);
+  if (p != end) return fail(errc::bad_length);
 
   datagram_view v;
   v.bytes_ = bytes;
   v.stream_ = stream;
   v.records_begin_ = d + records_off;
-  v.records_end_ = d + trailer_off;
+  v.records_end_ = end;
   v.publisher_id_ = detail::load_u64(d + 8);
   v.record_count_ = count;
   v.version_ = version;
@@ -472,7 +621,7 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
 
 /// The kind of a datagram, from its first six bytes only (magic, version, kind), without
 /// checking anything else: for routing before a full decode. Returns `kind{0}` when the bytes
-/// are shorter than 6 or do not start with "RKTM" and version 1; otherwise byte 5 as it is
+/// are shorter than 6 or do not start with "RKTM" and version 2; otherwise byte 5 as it is
 /// (which may be a kind this build does not know: `decode` then reports `bad_kind`).
 inline kind peek_kind(std::span<const std::byte> bytes) noexcept {
   if (bytes.size() < 6 || std::memcmp(bytes.data(), magic, sizeof magic) != 0 ||
@@ -605,7 +754,7 @@ class request_view {
 /// snapshot request"):
 ///  1. size > `max_size`                                      → `errc::oversize`
 ///  2. fewer than 4 bytes → `truncated`; magic is not "RKTM"   → `errc::bad_magic`
-///  3. fewer than 5 bytes → `truncated`; version != 1          → `errc::bad_version`
+///  3. fewer than 5 bytes → `truncated`; version != 2          → `errc::bad_version`
 ///  4. fewer than 6 bytes → `truncated`; kind != 2             → `errc::bad_kind`
 ///  5. fewer than 17 bytes                                     → `errc::truncated`
 ///  6. stream name length S == 0                               → `errc::bad_length`

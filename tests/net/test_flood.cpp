@@ -96,7 +96,6 @@ std::size_t make_datagram(std::size_t i, std::vector<std::byte>& buf, std::mt199
     r.timestamp_ns = 1'700'000'000'000'000'000ull + i;
     r.subject = subj;
     r.payload = pl;
-    r.content_hash = wire::content_hash(stream, subj, pl);
     return r;
   };
   const auto bytes_of = [](const std::string& s) {
@@ -216,7 +215,6 @@ TEST_CASE("evicting subjects does not leave their expiry entries behind (memory 
     r.timestamp_ns = i + 1;
     r.subject = subject;
     r.payload = pl;
-    r.content_hash = racket::wire::content_hash(s.name(), subject, pl);
     REQUIRE(w.append(r));
     direct_transport::last->deliver(w.finish());
   };

@@ -56,7 +56,6 @@ std::size_t make_value(std::vector<std::byte>& buf, const std::string& stream, s
   r.timestamp_ns = seq;
   r.subject = subject;
   r.payload = {reinterpret_cast<const std::byte*>(payload.data()), payload.size()};
-  r.content_hash = wire::content_hash(stream, subject, r.payload);
   w.append(r);
   return w.finish().size();
 }

@@ -57,7 +57,7 @@ std::vector<std::byte> datagram(std::uint64_t publisher, const std::string& stre
   return {d.begin(), d.end()};
 }
 
-racket::wire::record record(const std::string& stream, std::string_view subject, std::string_view payload,
+racket::wire::record record(const std::string& /*stream*/, std::string_view subject, std::string_view payload,
                             std::uint64_t seq, std::uint32_t interval_ms = 1000) {
   racket::wire::record r;
   r.sequence = seq;
@@ -65,7 +65,6 @@ racket::wire::record record(const std::string& stream, std::string_view subject,
   r.timestamp_ns = 1;
   r.subject = subject;
   r.payload = {reinterpret_cast<const std::byte*>(payload.data()), payload.size()};
-  r.content_hash = racket::wire::content_hash(stream, subject, r.payload);
   return r;
 }
 

@@ -408,7 +408,7 @@ TEST_CASE("old-kind robustness: data decoders reject requests as bad_kind; subsc
   std::array<std::byte, 256> buf;
   const auto req = racket::wire::encode_request(buf, {.requester_id = 9, .stream = s.name(), .filter = "a.*"});
   std::error_code ec;
-  (void)racket::wire::decode(req, ec);  // a version-1 receiver that knows only data
+  (void)racket::wire::decode(req, ec);  // a receiver that knows only data datagrams
   CHECK(ec == racket::errc::bad_kind);
 
   for (int i = 0; i < 5; ++i) peer.t->send(s.endpoint(), req);

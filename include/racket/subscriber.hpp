@@ -252,11 +252,16 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     handle_info info = std::move(it->second);
     handles_.erase(it);
     info.entry->active.store(false, std::memory_order_release);
+    // The executor's batch in progress holds plain pointers to entries: keep this one alive
+    // until the batch is done (flush_callbacks releases it).
+    if (in_flight_) retired_.push_back(info.entry);
     info.stream->index.erase(info.index_id);
     std::erase_if(info.stream->filters, [&](const auto& f) { return f.first == handle; });
     if (info.stream->index.empty()) {
       // Nobody listens to this stream any more: its state goes, and its datagrams are foreign.
       clear_stream(*info.stream);
+      if (info.ch->last_stream == info.stream) info.ch->last_stream = nullptr;
+      ++streams_dropped_;
       const std::string name = info.stream->name;
       info.ch->streams.erase(name);
     }
@@ -329,7 +334,6 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     std::uint64_t publisher_id = 0;
     std::uint64_t sequence = 0;
     std::uint64_t timestamp_ns = 0;
-    std::uint64_t content_hash = 0;
     std::uint32_t interval_ms = 0;
     std::uint32_t generation = 0;
     time_point expires_at{};
@@ -374,6 +378,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     std::size_t subscriptions = 0;
     std::uint64_t datagrams = 0, malformed = 0, foreign = 0, requests_seen = 0;
     std::unordered_map<std::string, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams;
+    // The stream of the last datagram: consecutive datagrams are mostly of one stream, and a
+    // name compare is cheaper than hashing it. Reset when that stream goes.
+    stream_state* last_stream = nullptr;
   };
 
   struct handle_info {
@@ -398,8 +405,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     removal_reason reason;
   };
 
+  // A plain pointer: the entry is held by the index (and its handle) while the batch is
+  // built under the lock, and by retired_ if it is dropped while the batch runs.
   struct pending_delivery {
-    entry_ptr entry;
+    subscription_entry* entry;
     delivery_record rec;
   };
 
@@ -644,33 +653,36 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         ++ch.malformed;
         return;
       }
-      auto sit = ch.streams.find(view.stream());
-      if (sit == ch.streams.end()) {
-        ++ch.foreign;
-        return;
+      stream_state* sp = ch.last_stream;
+      if (sp == nullptr || sp->name != view.stream()) {
+        auto sit = ch.streams.find(view.stream());
+        if (sit == ch.streams.end()) {
+          ++ch.foreign;
+          return;
+        }
+        sp = sit->second.get();
+        ch.last_stream = sp;
       }
-      stream_state& s = *sit->second;
+      stream_state& s = *sp;
       const time_point now = Clock::now();
-      for (const wire::record& r : view) process(s, view.publisher_id(), r, now);
+      // Every record of a datagram has the datagram's publisher: looked up once (the pointer
+      // stays valid: only inserting a publisher erases one, and that happens at most once).
+      publisher_state* pub = nullptr;
+      for (const wire::record& r : view) process(s, view.publisher_id(), pub, r, now);
+      if (!deliveries_.empty()) {
+        in_flight_ = true;
+        batch_stream_ = &s;
+        batch_epoch_ = streams_dropped_;
+      }
       arm_timer();
     }
     flush_callbacks();
   }
 
-  void note_publisher(stream_state& s, std::uint64_t publisher_id, const wire::record& r, time_point now) {
-    auto it = s.publishers.find(publisher_id);
-    if (it == s.publishers.end()) {
-      if (s.publishers.size() >= opts_.max_publishers_per_stream) {
-        // Rare (only past the cap): forget the publisher seen longest ago.
-        auto oldest = std::min_element(s.publishers.begin(), s.publishers.end(), [](const auto& a, const auto& b) {
-          return a.second.last_seen < b.second.last_seen;
-        });
-        s.publishers.erase(oldest);
-      }
-      it = s.publishers.emplace(publisher_id, publisher_state{}).first;
-    }
-    publisher_state& p = it->second;
-    p.last_seen = now;
+  void note_publisher(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub, const wire::record& r,
+                      time_point now) {
+    if (pub == nullptr) pub = &find_or_add_publisher(s, publisher_id, now);
+    publisher_state& p = *pub;
     const std::uint64_t seq = r.sequence;
     if (p.highest_live == 0) {
       // Live and snapshot records take new sequence numbers; a resend carries an old one and
@@ -700,13 +712,34 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
   }
 
-  void process(stream_state& s, std::uint64_t publisher_id, const wire::record& r, time_point now) {
+  publisher_state& find_or_add_publisher(stream_state& s, std::uint64_t publisher_id, time_point now) {
+    auto it = s.publishers.find(publisher_id);
+    if (it == s.publishers.end()) {
+      if (s.publishers.size() >= opts_.max_publishers_per_stream) {
+        // Rare (only past the cap): forget the publisher seen longest ago.
+        auto oldest = std::min_element(s.publishers.begin(), s.publishers.end(), [](const auto& a, const auto& b) {
+          return a.second.last_seen < b.second.last_seen;
+        });
+        s.publishers.erase(oldest);
+      }
+      it = s.publishers.emplace(publisher_id, publisher_state{}).first;
+    }
+    it->second.last_seen = now;
+    return it->second;
+  }
+
+  void process(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub, const wire::record& r,
+               time_point now) {
     ++s.stats.received;
-    note_publisher(s, publisher_id, r, now);
+    note_publisher(s, publisher_id, pub, r, now);
 
     matches_.clear();
-    s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) { matches_.push_back(e); });
-    if (matches_.empty()) {
+    bool matched = false;
+    s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) {
+      matched = true;
+      if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
+    });
+    if (!matched) {
       ++s.stats.filtered;
       return;
     }
@@ -728,7 +761,11 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       switch (st.kind) {
         case state_kind::event: duplicate = same_publisher && r.sequence == st.sequence; break;
         case state_kind::value:
-          duplicate = !r.tombstone() && r.interval_ms != 0 && r.content_hash == st.content_hash;
+          // Same content: the subject (the key) and stream are the same, so the content hash
+          // (over stream, subject and payload) is the same exactly when the payloads are; the
+          // held payload is compared directly, which costs less than hashing the record and
+          // does not trust the hash a sender stamped.
+          duplicate = !r.tombstone() && r.interval_ms != 0 && std::ranges::equal(r.payload, st.payload);
           break;
         case state_kind::tombstone: duplicate = r.tombstone() && same_publisher && r.sequence == st.sequence; break;
       }
@@ -784,9 +821,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     const delivery_record rec{s.name,         r.subject,     r.payload, publisher_id,
                               r.sequence,     r.timestamp_ns, r.interval_ms, is_new,
                               r.resend() || r.snapshot()};
-    for (const entry_ptr& e : matches_) {
-      if (e->replayed) deliveries_.push_back(pending_delivery{e, rec});
-    }
+    for (subscription_entry* e : matches_) deliveries_.push_back(pending_delivery{e, rec});
   }
 
   static constexpr std::size_t max_missing_ranges = 128;  // per publisher, between two repair requests
@@ -795,7 +830,6 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     st.publisher_id = publisher_id;
     st.sequence = r.sequence;
     st.timestamp_ns = r.timestamp_ns;
-    st.content_hash = r.content_hash;
     st.interval_ms = r.interval_ms;
   }
 
@@ -946,10 +980,39 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       }
       losses_.clear();
     }
-    for (auto& d : deliveries_) {
-      if (!d.entry->active.load(std::memory_order_acquire)) continue;
-      d.rec.stream = d.entry->stream;  // the entry is held; the stream state may be gone
-      invoke(d.entry, d.rec);
+    if (!deliveries_.empty()) {
+      // Counted once for the batch, under one lock after the last handler (not a lock and two
+      // map lookups per call).
+      std::uint64_t delivered = 0, refused = 0;
+      for (auto& d : deliveries_) {
+        if (!d.entry->active.load(std::memory_order_acquire)) continue;
+        d.rec.stream = d.entry->stream;  // the entry is held; the stream state may be gone
+        bool ok = true;
+        try {
+          ok = d.entry->deliver(d.rec);
+        } catch (...) {
+          report_handler_error(*d.entry);
+          continue;
+        }
+        ++(ok ? delivered : refused);
+      }
+      std::vector<entry_ptr> retired;
+      {
+        std::lock_guard lock(mutex_);
+        stream_state* s = batch_stream_;
+        if (streams_dropped_ != batch_epoch_) {  // a handler dropped a stream: look it up again
+          const subscription_entry& e = *deliveries_.front().entry;
+          s = find_stream_locked(e.ep, e.stream);
+        }
+        if (s != nullptr) {
+          s->stats.delivered += delivered;
+          s->stats.decode_errors += refused;
+        }
+        in_flight_ = false;
+        batch_stream_ = nullptr;
+        retired.swap(retired_);
+      }
+      // `retired` (entries dropped during the batch) is destroyed here, without the lock.
     }
     for (auto& r : removals_) {
       if (!r.entry->active.load(std::memory_order_acquire)) continue;
@@ -963,6 +1026,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     removals_.clear();
   }
 
+  // One delivery outside a datagram's batch (the replay to a new subscription).
   void invoke(const entry_ptr& e, const delivery_record& rec) {
     bool ok = true;
     try {
@@ -1025,7 +1089,15 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   // Executor only.
   std::vector<heap_item> heap_;
   std::size_t tracked_total_ = 0;  // live subjects over all streams (bounds heap_)
-  std::vector<entry_ptr> matches_;
+  std::vector<subscription_entry*> matches_;  // of the record being processed, under mutex_
+  // Batch bookkeeping: while in_flight_ (under mutex_) deliveries_ holds plain entry pointers,
+  // and unsubscribe parks dropped entries in retired_ instead of destroying them. The stream
+  // of the batch is batch_stream_, valid while streams_dropped_ == batch_epoch_.
+  bool in_flight_ = false;
+  std::vector<entry_ptr> retired_;
+  std::uint64_t streams_dropped_ = 0;
+  stream_state* batch_stream_ = nullptr;
+  std::uint64_t batch_epoch_ = 0;
   std::vector<pending_delivery> deliveries_;
   std::vector<pending_removal> removals_;
   std::vector<pending_loss> losses_;

@@ -9,6 +9,7 @@
 #include "racket/simulation/network.hpp"
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -149,4 +150,33 @@ TEST_CASE("a publisher with a hundred thousand cached subjects uses one timer", 
   b.net.run_for(4100ms);
   CHECK(pub.stats("scale").resent >= 100000 * 2 - 1000);
   CHECK(pub.stats("scale").cached_subjects == 100000);
+}
+
+TEST_CASE("a subscription dropped by another's handler in mid-datagram gets no further calls", "[sim][subscriber]") {
+  // Deliveries of one datagram hold plain pointers to their subscriptions; one dropped during
+  // the batch is kept alive until the batch ends, then released (with what its handler holds).
+  bed b;
+  racket::stream<std::string> s{"drop", pool};
+  sim_subscriber sub{b.sub_node};
+  auto token = std::make_shared<int>(0);
+  const std::weak_ptr<int> watch = token;
+  int first = 0, second = 0;
+  racket::subscription h2;
+  auto h1 = sub.subscribe(s, "*", [&](const racket::message<std::string>&) {
+    if (++first == 3) h2.unsubscribe();
+  });
+  h2 = sub.subscribe(s, "*", [&second, t = std::move(token)](const racket::message<std::string>&) { ++second; });
+  b.net.run_for(10ms);  // the replays run: live deliveries are on
+  sim_publisher pub{b.pub_node, racket::publisher_options{.seed = 9}};
+  for (int i = 0; i < 10; ++i) pub.publish(s, "k" + std::to_string(i), std::string("v"), 10s);
+  b.net.run_for(100ms);
+  CHECK(first == 10);
+  CHECK(second >= 2);
+  CHECK(second <= 3);
+  CHECK(watch.expired());
+  const auto st = sub.stats(s);
+  CHECK(st.delivered == static_cast<std::uint64_t>(first + second));
+  CHECK(st.tracked_subjects == 10);
+  h1.unsubscribe();
+  CHECK(sub.stats(s).tracked_subjects == 0);  // the last subscription took the stream's state
 }

@@ -164,6 +164,83 @@ struct subscription_entry {
   bool replayed = false;  // executor only: live deliveries start after the replay of held values
 };
 
+// Subject -> slot of a stream's per-subject state: open addressing, linear probing,
+// backward-shift deletion. A cell is 8 bytes (slot, 32 bits of the subject's hash); the key
+// itself is read from the slot, so a subject costs ~10 bytes here where a node-based map
+// costs a 48-byte node and a bucket, and a probe touches one array instead of a chain.
+class subject_table {
+ public:
+  static constexpr std::uint32_t npos = ~std::uint32_t{0};
+
+  static std::uint32_t hash(std::string_view subject) noexcept { return static_cast<std::uint32_t>(xxh3(subject)); }
+
+  std::size_t size() const noexcept { return size_; }
+
+  void clear() noexcept {
+    std::vector<cell>{}.swap(cells_);
+    size_ = 0;
+  }
+
+  // The slot of `key` (whose hash is h), or npos; key_of(slot) gives a held slot's subject.
+  template <class KeyOf>
+  std::uint32_t find(std::string_view key, std::uint32_t h, KeyOf&& key_of) const {
+    if (size_ == 0) return npos;
+    const std::size_t mask = cells_.size() - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      const cell& c = cells_[i];
+      if (c.slot == npos) return npos;
+      if (c.hash == h && key_of(c.slot) == key) return c.slot;
+    }
+  }
+
+  // `slot`'s subject (hash h) must not be in the table.
+  void insert(std::uint32_t h, std::uint32_t slot) {
+    if ((size_ + 1) * 5 > cells_.size() * 4) grow();  // load factor at most 0.8
+    place(cell{slot, h});
+    ++size_;
+  }
+
+  // Removes the cell of `slot`, whose subject has hash h (it must be held).
+  void erase(std::uint32_t h, std::uint32_t slot) noexcept {
+    const std::size_t mask = cells_.size() - 1;
+    std::size_t i = h & mask;
+    while (cells_[i].slot != slot) i = (i + 1) & mask;
+    // Backward shift: move up every following cell of the run that may sit at i.
+    for (std::size_t j = (i + 1) & mask; cells_[j].slot != npos; j = (j + 1) & mask) {
+      const std::size_t home = cells_[j].hash & mask;
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        cells_[i] = cells_[j];
+        i = j;
+      }
+    }
+    cells_[i] = cell{};
+    --size_;
+  }
+
+ private:
+  struct cell {
+    std::uint32_t slot = npos;
+    std::uint32_t hash = 0;
+  };
+
+  void place(cell c) noexcept {
+    const std::size_t mask = cells_.size() - 1;
+    std::size_t i = c.hash & mask;
+    while (cells_[i].slot != npos) i = (i + 1) & mask;
+    cells_[i] = c;
+  }
+
+  void grow() {
+    std::vector<cell> old(std::max<std::size_t>(16, cells_.size() * 2));
+    old.swap(cells_);
+    for (const cell& c : old)
+      if (c.slot != npos) place(c);
+  }
+
+  std::vector<cell> cells_;
+  std::size_t size_ = 0;
+};
+
 template <class Transport, class Clock>
 class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Transport, Clock>> {
  public:
@@ -300,9 +377,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     if (cit == channels_.end()) return;
     auto sit = cit->second->streams.find(stream_name);
     if (sit == cit->second->streams.end()) return;
-    for (const auto& [subject, slot] : sit->second->subjects) {
-      const subject_state& st = sit->second->slots[slot];
-      if (st.kind == state_kind::value) f(subject, byte_view(st.payload));
+    for (const subject_state& st : sit->second->slots) {
+      if (st.live && st.kind == state_kind::value) f(std::string_view(st.subject), byte_view(st.payload));
     }
   }
 
@@ -361,7 +437,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   struct stream_state {
     std::string name;
     subscription_index<entry_ptr> index;
-    std::unordered_map<std::string_view, std::uint32_t, sv_hash, std::equal_to<>> subjects;
+    subject_table subjects;  // subject -> index in slots
     std::deque<subject_state> slots;
     std::vector<std::uint32_t> free_slots;
     std::unordered_map<std::uint64_t, publisher_state> publishers;
@@ -623,9 +699,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       auto sit = cit->second->streams.find(std::string_view(entry->stream));
       if (sit == cit->second->streams.end()) return;
       const stream_state& s = *sit->second;
-      for (const auto& [subject, slot] : s.subjects) {
-        const subject_state& st = s.slots[slot];
-        if (st.kind == state_kind::value && entry->filter.matches(subject)) held.push_back(st);
+      for (const subject_state& st : s.slots) {
+        if (st.live && st.kind == state_kind::value && entry->filter.matches(st.subject)) held.push_back(st);
       }
     }
     for (const subject_state& st : held) {
@@ -744,9 +819,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       return;
     }
 
-    auto it = s.subjects.find(r.subject);
-    const bool exists = it != s.subjects.end();
-    std::uint32_t slot = exists ? it->second : 0;
+    const std::uint32_t h = subject_table::hash(r.subject);
+    std::uint32_t slot =
+        s.subjects.find(r.subject, h, [&](std::uint32_t i) { return std::string_view(s.slots[i].subject); });
+    const bool exists = slot != subject_table::npos;
     if (exists) {
       subject_state& st = s.slots[slot];
       // Stale: same publisher with an older sequence; another publisher with an older stamp.
@@ -788,7 +864,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         ++s.stats.withdrawn;
         queue_removals(s, s.slots[slot].subject, publisher_id, removal_reason::withdrawn);
       }
-      if (!exists && !insert_subject(s, r.subject, slot)) return;
+      if (!exists && !insert_subject(s, r.subject, h, slot)) return;
       subject_state& st = s.slots[slot];
       st.kind = state_kind::tombstone;
       st.payload.clear();
@@ -802,7 +878,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
 
     bool is_new = !exists || s.slots[slot].kind != state_kind::value;
-    if (!exists && !insert_subject(s, r.subject, slot)) return;
+    if (!exists && !insert_subject(s, r.subject, h, slot)) return;
     subject_state& st = s.slots[slot];
     assign(st, publisher_id, r);
     if (r.interval_ms == 0) {
@@ -834,7 +910,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   }
 
   // Makes a slot for a new subject, evicting one at the cap; false if none can be had.
-  bool insert_subject(stream_state& s, std::string_view subject, std::uint32_t& slot) {
+  bool insert_subject(stream_state& s, std::string_view subject, std::uint32_t h, std::uint32_t& slot) {
     if (s.subjects.size() >= opts_.max_subjects_per_stream && !evict_one(s)) return false;
     if (!s.free_slots.empty()) {
       slot = s.free_slots.back();
@@ -848,13 +924,13 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     ++tracked_total_;
     st.live = true;
     st.in_heap = false;
-    s.subjects.emplace(std::string_view(st.subject), slot);
+    s.subjects.insert(h, slot);
     return true;
   }
 
   void free_slot(stream_state& s, std::uint32_t slot) {
     subject_state& st = s.slots[slot];
-    s.subjects.erase(std::string_view(st.subject));
+    s.subjects.erase(subject_table::hash(st.subject), slot);
     --tracked_total_;
     st.live = false;
     ++st.generation;  // every heap entry naming this slot is now stale

@@ -714,6 +714,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   void on_datagram(channel& ch, std::span<const std::byte> bytes) {
     deliveries_.clear();
     removals_.clear();
+    bool rearm = false;
     {
       std::lock_guard lock(mutex_);
       if (!ch.open) return;
@@ -749,9 +750,21 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         batch_stream_ = &s;
         batch_epoch_ = streams_dropped_;
       }
-      arm_timer();
+      // Moving the timer earlier may be a system call (timerfd_settime): it waits until the
+      // handlers have run, so nothing but this processing sits between the datagram's
+      // arrival and its handlers. Usually (a refresh only moves a due time later) there is
+      // nothing to do.
+      rearm = timer_needs_arming();
+      if (rearm && deliveries_.empty() && removals_.empty() && losses_.empty()) {
+        arm_timer();
+        rearm = false;
+      }
     }
     flush_callbacks();
+    if (rearm) {
+      std::lock_guard lock(mutex_);
+      arm_timer();
+    }
   }
 
   void note_publisher(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub, const wire::record& r,
@@ -989,10 +1002,13 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     });
   }
 
+  bool timer_needs_arming() const noexcept {
+    return !heap_.empty() && (!timer_armed_ || heap_.front().due < armed_due_);
+  }
+
   void arm_timer() {
-    if (heap_.empty()) return;
+    if (!timer_needs_arming()) return;
     const time_point top = heap_.front().due;
-    if (timer_armed_ && armed_due_ <= top) return;
     timer_armed_ = true;
     armed_due_ = top;
     const std::uint64_t wait_id = ++wait_id_;

@@ -164,6 +164,83 @@ struct subscription_entry {
   bool replayed = false;  // executor only: live deliveries start after the replay of held values
 };
 
+// Subject -> slot of a stream's per-subject state: open addressing, linear probing,
+// backward-shift deletion. A cell is 8 bytes (slot, 32 bits of the subject's hash); the key
+// itself is read from the slot, so a subject costs ~10 bytes here where a node-based map
+// costs a 48-byte node and a bucket, and a probe touches one array instead of a chain.
+class subject_table {
+ public:
+  static constexpr std::uint32_t npos = ~std::uint32_t{0};
+
+  static std::uint32_t hash(std::string_view subject) noexcept { return static_cast<std::uint32_t>(xxh3(subject)); }
+
+  std::size_t size() const noexcept { return size_; }
+
+  void clear() noexcept {
+    std::vector<cell>{}.swap(cells_);
+    size_ = 0;
+  }
+
+  // The slot of `key` (whose hash is h), or npos; key_of(slot) gives a held slot's subject.
+  template <class KeyOf>
+  std::uint32_t find(std::string_view key, std::uint32_t h, KeyOf&& key_of) const {
+    if (size_ == 0) return npos;
+    const std::size_t mask = cells_.size() - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+      const cell& c = cells_[i];
+      if (c.slot == npos) return npos;
+      if (c.hash == h && key_of(c.slot) == key) return c.slot;
+    }
+  }
+
+  // `slot`'s subject (hash h) must not be in the table.
+  void insert(std::uint32_t h, std::uint32_t slot) {
+    if ((size_ + 1) * 5 > cells_.size() * 4) grow();  // load factor at most 0.8
+    place(cell{slot, h});
+    ++size_;
+  }
+
+  // Removes the cell of `slot`, whose subject has hash h (it must be held).
+  void erase(std::uint32_t h, std::uint32_t slot) noexcept {
+    const std::size_t mask = cells_.size() - 1;
+    std::size_t i = h & mask;
+    while (cells_[i].slot != slot) i = (i + 1) & mask;
+    // Backward shift: move up every following cell of the run that may sit at i.
+    for (std::size_t j = (i + 1) & mask; cells_[j].slot != npos; j = (j + 1) & mask) {
+      const std::size_t home = cells_[j].hash & mask;
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        cells_[i] = cells_[j];
+        i = j;
+      }
+    }
+    cells_[i] = cell{};
+    --size_;
+  }
+
+ private:
+  struct cell {
+    std::uint32_t slot = npos;
+    std::uint32_t hash = 0;
+  };
+
+  void place(cell c) noexcept {
+    const std::size_t mask = cells_.size() - 1;
+    std::size_t i = c.hash & mask;
+    while (cells_[i].slot != npos) i = (i + 1) & mask;
+    cells_[i] = c;
+  }
+
+  void grow() {
+    std::vector<cell> old(std::max<std::size_t>(16, cells_.size() * 2));
+    old.swap(cells_);
+    for (const cell& c : old)
+      if (c.slot != npos) place(c);
+  }
+
+  std::vector<cell> cells_;
+  std::size_t size_ = 0;
+};
+
 template <class Transport, class Clock>
 class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Transport, Clock>> {
  public:
@@ -252,11 +329,16 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     handle_info info = std::move(it->second);
     handles_.erase(it);
     info.entry->active.store(false, std::memory_order_release);
+    // The executor's batch in progress holds plain pointers to entries: keep this one alive
+    // until the batch is done (flush_callbacks releases it).
+    if (in_flight_) retired_.push_back(info.entry);
     info.stream->index.erase(info.index_id);
     std::erase_if(info.stream->filters, [&](const auto& f) { return f.first == handle; });
     if (info.stream->index.empty()) {
       // Nobody listens to this stream any more: its state goes, and its datagrams are foreign.
       clear_stream(*info.stream);
+      if (info.ch->last_stream == info.stream) info.ch->last_stream = nullptr;
+      ++streams_dropped_;
       const std::string name = info.stream->name;
       info.ch->streams.erase(name);
     }
@@ -295,9 +377,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     if (cit == channels_.end()) return;
     auto sit = cit->second->streams.find(stream_name);
     if (sit == cit->second->streams.end()) return;
-    for (const auto& [subject, slot] : sit->second->subjects) {
-      const subject_state& st = sit->second->slots[slot];
-      if (st.kind == state_kind::value) f(subject, byte_view(st.payload));
+    for (const subject_state& st : sit->second->slots) {
+      if (st.live && st.kind == state_kind::value) f(std::string_view(st.subject), byte_view(st.payload));
     }
   }
 
@@ -329,7 +410,6 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     std::uint64_t publisher_id = 0;
     std::uint64_t sequence = 0;
     std::uint64_t timestamp_ns = 0;
-    std::uint64_t content_hash = 0;
     std::uint32_t interval_ms = 0;
     std::uint32_t generation = 0;
     time_point expires_at{};
@@ -357,7 +437,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   struct stream_state {
     std::string name;
     subscription_index<entry_ptr> index;
-    std::unordered_map<std::string_view, std::uint32_t, sv_hash, std::equal_to<>> subjects;
+    subject_table subjects;  // subject -> index in slots
     std::deque<subject_state> slots;
     std::vector<std::uint32_t> free_slots;
     std::unordered_map<std::uint64_t, publisher_state> publishers;
@@ -374,6 +454,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     std::size_t subscriptions = 0;
     std::uint64_t datagrams = 0, malformed = 0, foreign = 0, requests_seen = 0;
     std::unordered_map<std::string, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams;
+    // The stream of the last datagram: consecutive datagrams are mostly of one stream, and a
+    // name compare is cheaper than hashing it. Reset when that stream goes.
+    stream_state* last_stream = nullptr;
   };
 
   struct handle_info {
@@ -398,8 +481,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     removal_reason reason;
   };
 
+  // A plain pointer: the entry is held by the index (and its handle) while the batch is
+  // built under the lock, and by retired_ if it is dropped while the batch runs.
   struct pending_delivery {
-    entry_ptr entry;
+    subscription_entry* entry;
     delivery_record rec;
   };
 
@@ -614,9 +699,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       auto sit = cit->second->streams.find(std::string_view(entry->stream));
       if (sit == cit->second->streams.end()) return;
       const stream_state& s = *sit->second;
-      for (const auto& [subject, slot] : s.subjects) {
-        const subject_state& st = s.slots[slot];
-        if (st.kind == state_kind::value && entry->filter.matches(subject)) held.push_back(st);
+      for (const subject_state& st : s.slots) {
+        if (st.live && st.kind == state_kind::value && entry->filter.matches(st.subject)) held.push_back(st);
       }
     }
     for (const subject_state& st : held) {
@@ -630,6 +714,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   void on_datagram(channel& ch, std::span<const std::byte> bytes) {
     deliveries_.clear();
     removals_.clear();
+    bool rearm = false;
     {
       std::lock_guard lock(mutex_);
       if (!ch.open) return;
@@ -644,33 +729,48 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         ++ch.malformed;
         return;
       }
-      auto sit = ch.streams.find(view.stream());
-      if (sit == ch.streams.end()) {
-        ++ch.foreign;
-        return;
+      stream_state* sp = ch.last_stream;
+      if (sp == nullptr || sp->name != view.stream()) {
+        auto sit = ch.streams.find(view.stream());
+        if (sit == ch.streams.end()) {
+          ++ch.foreign;
+          return;
+        }
+        sp = sit->second.get();
+        ch.last_stream = sp;
       }
-      stream_state& s = *sit->second;
+      stream_state& s = *sp;
       const time_point now = Clock::now();
-      for (const wire::record& r : view) process(s, view.publisher_id(), r, now);
-      arm_timer();
+      // Every record of a datagram has the datagram's publisher: looked up once (the pointer
+      // stays valid: only inserting a publisher erases one, and that happens at most once).
+      publisher_state* pub = nullptr;
+      for (const wire::record& r : view) process(s, view.publisher_id(), pub, r, now);
+      if (!deliveries_.empty()) {
+        in_flight_ = true;
+        batch_stream_ = &s;
+        batch_epoch_ = streams_dropped_;
+      }
+      // Moving the timer earlier may be a system call (timerfd_settime): it waits until the
+      // handlers have run, so nothing but this processing sits between the datagram's
+      // arrival and its handlers. Usually (a refresh only moves a due time later) there is
+      // nothing to do.
+      rearm = timer_needs_arming();
+      if (rearm && deliveries_.empty() && removals_.empty() && losses_.empty()) {
+        arm_timer();
+        rearm = false;
+      }
     }
     flush_callbacks();
+    if (rearm) {
+      std::lock_guard lock(mutex_);
+      arm_timer();
+    }
   }
 
-  void note_publisher(stream_state& s, std::uint64_t publisher_id, const wire::record& r, time_point now) {
-    auto it = s.publishers.find(publisher_id);
-    if (it == s.publishers.end()) {
-      if (s.publishers.size() >= opts_.max_publishers_per_stream) {
-        // Rare (only past the cap): forget the publisher seen longest ago.
-        auto oldest = std::min_element(s.publishers.begin(), s.publishers.end(), [](const auto& a, const auto& b) {
-          return a.second.last_seen < b.second.last_seen;
-        });
-        s.publishers.erase(oldest);
-      }
-      it = s.publishers.emplace(publisher_id, publisher_state{}).first;
-    }
-    publisher_state& p = it->second;
-    p.last_seen = now;
+  void note_publisher(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub, const wire::record& r,
+                      time_point now) {
+    if (pub == nullptr) pub = &find_or_add_publisher(s, publisher_id, now);
+    publisher_state& p = *pub;
     const std::uint64_t seq = r.sequence;
     if (p.highest_live == 0) {
       // Live and snapshot records take new sequence numbers; a resend carries an old one and
@@ -700,20 +800,42 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
   }
 
-  void process(stream_state& s, std::uint64_t publisher_id, const wire::record& r, time_point now) {
+  publisher_state& find_or_add_publisher(stream_state& s, std::uint64_t publisher_id, time_point now) {
+    auto it = s.publishers.find(publisher_id);
+    if (it == s.publishers.end()) {
+      if (s.publishers.size() >= opts_.max_publishers_per_stream) {
+        // Rare (only past the cap): forget the publisher seen longest ago.
+        auto oldest = std::min_element(s.publishers.begin(), s.publishers.end(), [](const auto& a, const auto& b) {
+          return a.second.last_seen < b.second.last_seen;
+        });
+        s.publishers.erase(oldest);
+      }
+      it = s.publishers.emplace(publisher_id, publisher_state{}).first;
+    }
+    it->second.last_seen = now;
+    return it->second;
+  }
+
+  void process(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub, const wire::record& r,
+               time_point now) {
     ++s.stats.received;
-    note_publisher(s, publisher_id, r, now);
+    note_publisher(s, publisher_id, pub, r, now);
 
     matches_.clear();
-    s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) { matches_.push_back(e); });
-    if (matches_.empty()) {
+    bool matched = false;
+    s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) {
+      matched = true;
+      if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
+    });
+    if (!matched) {
       ++s.stats.filtered;
       return;
     }
 
-    auto it = s.subjects.find(r.subject);
-    const bool exists = it != s.subjects.end();
-    std::uint32_t slot = exists ? it->second : 0;
+    const std::uint32_t h = subject_table::hash(r.subject);
+    std::uint32_t slot =
+        s.subjects.find(r.subject, h, [&](std::uint32_t i) { return std::string_view(s.slots[i].subject); });
+    const bool exists = slot != subject_table::npos;
     if (exists) {
       subject_state& st = s.slots[slot];
       // Stale: same publisher with an older sequence; another publisher with an older stamp.
@@ -728,8 +850,11 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       switch (st.kind) {
         case state_kind::event: duplicate = same_publisher && r.sequence == st.sequence; break;
         case state_kind::value:
-          duplicate = !r.tombstone() && r.interval_ms != 0 &&
-                      wire::content_hash(s.name, r.subject, r.payload) == st.content_hash;
+          // Same content: the subject (the key) and stream are the same, so the content hash
+          // (over stream, subject and payload) is the same exactly when the payloads are; the
+          // held payload is compared directly, which costs less than hashing the record and
+          // does not trust the hash a sender stamped.
+          duplicate = !r.tombstone() && r.interval_ms != 0 && std::ranges::equal(r.payload, st.payload);
           break;
         case state_kind::tombstone: duplicate = r.tombstone() && same_publisher && r.sequence == st.sequence; break;
       }
@@ -752,12 +877,12 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         ++s.stats.withdrawn;
         queue_removals(s, s.slots[slot].subject, publisher_id, removal_reason::withdrawn);
       }
-      if (!exists && !insert_subject(s, r.subject, slot)) return;
+      if (!exists && !insert_subject(s, r.subject, h, slot)) return;
       subject_state& st = s.slots[slot];
       st.kind = state_kind::tombstone;
       st.payload.clear();
       st.payload.shrink_to_fit();
-      assign(st, publisher_id, s.name, r);
+      assign(st, publisher_id, r);
       // Remember the tombstone as long as old resends may still be in flight.
       const auto keep = std::chrono::milliseconds(std::uint64_t{std::max<std::uint32_t>(r.interval_ms, 1000)} *
                                                   opts_.expiry_factor);
@@ -766,9 +891,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
 
     bool is_new = !exists || s.slots[slot].kind != state_kind::value;
-    if (!exists && !insert_subject(s, r.subject, slot)) return;
+    if (!exists && !insert_subject(s, r.subject, h, slot)) return;
     subject_state& st = s.slots[slot];
-    assign(st, publisher_id, s.name, r);
+    assign(st, publisher_id, r);
     if (r.interval_ms == 0) {
       st.payload.clear();  // an event replaces a held value: the value is gone, the event is delivered
       st.kind = state_kind::event;
@@ -785,23 +910,20 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     const delivery_record rec{s.name,         r.subject,     r.payload, publisher_id,
                               r.sequence,     r.timestamp_ns, r.interval_ms, is_new,
                               r.resend() || r.snapshot()};
-    for (const entry_ptr& e : matches_) {
-      if (e->replayed) deliveries_.push_back(pending_delivery{e, rec});
-    }
+    for (subscription_entry* e : matches_) deliveries_.push_back(pending_delivery{e, rec});
   }
 
   static constexpr std::size_t max_missing_ranges = 128;  // per publisher, between two repair requests
 
-  static void assign(subject_state& st, std::uint64_t publisher_id, std::string_view stream, const wire::record& r) {
+  static void assign(subject_state& st, std::uint64_t publisher_id, const wire::record& r) {
     st.publisher_id = publisher_id;
     st.sequence = r.sequence;
     st.timestamp_ns = r.timestamp_ns;
-    st.content_hash = wire::content_hash(stream, r.subject, r.payload);
     st.interval_ms = r.interval_ms;
   }
 
   // Makes a slot for a new subject, evicting one at the cap; false if none can be had.
-  bool insert_subject(stream_state& s, std::string_view subject, std::uint32_t& slot) {
+  bool insert_subject(stream_state& s, std::string_view subject, std::uint32_t h, std::uint32_t& slot) {
     if (s.subjects.size() >= opts_.max_subjects_per_stream && !evict_one(s)) return false;
     if (!s.free_slots.empty()) {
       slot = s.free_slots.back();
@@ -815,13 +937,13 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     ++tracked_total_;
     st.live = true;
     st.in_heap = false;
-    s.subjects.emplace(std::string_view(st.subject), slot);
+    s.subjects.insert(h, slot);
     return true;
   }
 
   void free_slot(stream_state& s, std::uint32_t slot) {
     subject_state& st = s.slots[slot];
-    s.subjects.erase(std::string_view(st.subject));
+    s.subjects.erase(subject_table::hash(st.subject), slot);
     --tracked_total_;
     st.live = false;
     ++st.generation;  // every heap entry naming this slot is now stale
@@ -880,10 +1002,13 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     });
   }
 
+  bool timer_needs_arming() const noexcept {
+    return !heap_.empty() && (!timer_armed_ || heap_.front().due < armed_due_);
+  }
+
   void arm_timer() {
-    if (heap_.empty()) return;
+    if (!timer_needs_arming()) return;
     const time_point top = heap_.front().due;
-    if (timer_armed_ && armed_due_ <= top) return;
     timer_armed_ = true;
     armed_due_ = top;
     const std::uint64_t wait_id = ++wait_id_;
@@ -947,10 +1072,39 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       }
       losses_.clear();
     }
-    for (auto& d : deliveries_) {
-      if (!d.entry->active.load(std::memory_order_acquire)) continue;
-      d.rec.stream = d.entry->stream;  // the entry is held; the stream state may be gone
-      invoke(d.entry, d.rec);
+    if (!deliveries_.empty()) {
+      // Counted once for the batch, under one lock after the last handler (not a lock and two
+      // map lookups per call).
+      std::uint64_t delivered = 0, refused = 0;
+      for (auto& d : deliveries_) {
+        if (!d.entry->active.load(std::memory_order_acquire)) continue;
+        d.rec.stream = d.entry->stream;  // the entry is held; the stream state may be gone
+        bool ok = true;
+        try {
+          ok = d.entry->deliver(d.rec);
+        } catch (...) {
+          report_handler_error(*d.entry);
+          continue;
+        }
+        ++(ok ? delivered : refused);
+      }
+      std::vector<entry_ptr> retired;
+      {
+        std::lock_guard lock(mutex_);
+        stream_state* s = batch_stream_;
+        if (streams_dropped_ != batch_epoch_) {  // a handler dropped a stream: look it up again
+          const subscription_entry& e = *deliveries_.front().entry;
+          s = find_stream_locked(e.ep, e.stream);
+        }
+        if (s != nullptr) {
+          s->stats.delivered += delivered;
+          s->stats.decode_errors += refused;
+        }
+        in_flight_ = false;
+        batch_stream_ = nullptr;
+        retired.swap(retired_);
+      }
+      // `retired` (entries dropped during the batch) is destroyed here, without the lock.
     }
     for (auto& r : removals_) {
       if (!r.entry->active.load(std::memory_order_acquire)) continue;
@@ -964,6 +1118,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     removals_.clear();
   }
 
+  // One delivery outside a datagram's batch (the replay to a new subscription).
   void invoke(const entry_ptr& e, const delivery_record& rec) {
     bool ok = true;
     try {
@@ -1026,7 +1181,15 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   // Executor only.
   std::vector<heap_item> heap_;
   std::size_t tracked_total_ = 0;  // live subjects over all streams (bounds heap_)
-  std::vector<entry_ptr> matches_;
+  std::vector<subscription_entry*> matches_;  // of the record being processed, under mutex_
+  // Batch bookkeeping: while in_flight_ (under mutex_) deliveries_ holds plain entry pointers,
+  // and unsubscribe parks dropped entries in retired_ instead of destroying them. The stream
+  // of the batch is batch_stream_, valid while streams_dropped_ == batch_epoch_.
+  bool in_flight_ = false;
+  std::vector<entry_ptr> retired_;
+  std::uint64_t streams_dropped_ = 0;
+  stream_state* batch_stream_ = nullptr;
+  std::uint64_t batch_epoch_ = 0;
   std::vector<pending_delivery> deliveries_;
   std::vector<pending_removal> removals_;
   std::vector<pending_loss> losses_;

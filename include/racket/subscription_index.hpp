@@ -175,7 +175,11 @@ class subscription_index {
     // trailing-`*` subscriptions at the root match any valid subject, and when the root has
     // nothing else there is no need to tokenise at all.
     if (!root_.tail.empty()) {
-      if (static_cast<std::size_t>(std::count(subj.begin(), subj.end(), '.')) >= max_subject_tokens) return;
+      // More than max_subject_tokens tokens takes at least that many dots: shorter subjects
+      // (all the usual ones) need no count.
+      if (subj.size() >= max_subject_tokens &&
+          static_cast<std::size_t>(std::count(subj.begin(), subj.end(), '.')) >= max_subject_tokens)
+        return;
       for (const entry* e : root_.tail) f(e->id, std::as_const(e->value));
     }
     if (root_.children.empty() && !root_.star && root_.exact.empty()) return;

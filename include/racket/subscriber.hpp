@@ -3,6 +3,7 @@
 
 #include "racket/codec.hpp"
 #include "racket/detail/clock.hpp"
+#include "racket/detail/flat_index.hpp"
 #include "racket/detail/hash.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
@@ -162,83 +163,6 @@ struct subscription_entry {
   std::function<void(const removal&)> on_removed;
   std::atomic<bool> active{true};
   bool replayed = false;  // executor only: live deliveries start after the replay of held values
-};
-
-// Subject -> slot of a stream's per-subject state: open addressing, linear probing,
-// backward-shift deletion. A cell is 8 bytes (slot, 32 bits of the subject's hash); the key
-// itself is read from the slot, so a subject costs ~10 bytes here where a node-based map
-// costs a 48-byte node and a bucket, and a probe touches one array instead of a chain.
-class subject_table {
- public:
-  static constexpr std::uint32_t npos = ~std::uint32_t{0};
-
-  static std::uint32_t hash(std::string_view subject) noexcept { return static_cast<std::uint32_t>(xxh3(subject)); }
-
-  std::size_t size() const noexcept { return size_; }
-
-  void clear() noexcept {
-    std::vector<cell>{}.swap(cells_);
-    size_ = 0;
-  }
-
-  // The slot of `key` (whose hash is h), or npos; key_of(slot) gives a held slot's subject.
-  template <class KeyOf>
-  std::uint32_t find(std::string_view key, std::uint32_t h, KeyOf&& key_of) const {
-    if (size_ == 0) return npos;
-    const std::size_t mask = cells_.size() - 1;
-    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-      const cell& c = cells_[i];
-      if (c.slot == npos) return npos;
-      if (c.hash == h && key_of(c.slot) == key) return c.slot;
-    }
-  }
-
-  // `slot`'s subject (hash h) must not be in the table.
-  void insert(std::uint32_t h, std::uint32_t slot) {
-    if ((size_ + 1) * 5 > cells_.size() * 4) grow();  // load factor at most 0.8
-    place(cell{slot, h});
-    ++size_;
-  }
-
-  // Removes the cell of `slot`, whose subject has hash h (it must be held).
-  void erase(std::uint32_t h, std::uint32_t slot) noexcept {
-    const std::size_t mask = cells_.size() - 1;
-    std::size_t i = h & mask;
-    while (cells_[i].slot != slot) i = (i + 1) & mask;
-    // Backward shift: move up every following cell of the run that may sit at i.
-    for (std::size_t j = (i + 1) & mask; cells_[j].slot != npos; j = (j + 1) & mask) {
-      const std::size_t home = cells_[j].hash & mask;
-      if (((j - home) & mask) >= ((j - i) & mask)) {
-        cells_[i] = cells_[j];
-        i = j;
-      }
-    }
-    cells_[i] = cell{};
-    --size_;
-  }
-
- private:
-  struct cell {
-    std::uint32_t slot = npos;
-    std::uint32_t hash = 0;
-  };
-
-  void place(cell c) noexcept {
-    const std::size_t mask = cells_.size() - 1;
-    std::size_t i = c.hash & mask;
-    while (cells_[i].slot != npos) i = (i + 1) & mask;
-    cells_[i] = c;
-  }
-
-  void grow() {
-    std::vector<cell> old(std::max<std::size_t>(16, cells_.size() * 2));
-    old.swap(cells_);
-    for (const cell& c : old)
-      if (c.slot != npos) place(c);
-  }
-
-  std::vector<cell> cells_;
-  std::size_t size_ = 0;
 };
 
 template <class Transport, class Clock>
@@ -437,7 +361,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   struct stream_state {
     std::string name;
     subscription_index<entry_ptr> index;
-    subject_table subjects;  // subject -> index in slots
+    flat_index subjects;  // subject -> index in slots (8-byte buckets; the key is the slot's subject)
     std::deque<subject_state> slots;
     std::vector<std::uint32_t> free_slots;
     std::unordered_map<std::uint64_t, publisher_state> publishers;
@@ -832,10 +756,9 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       return;
     }
 
-    const std::uint32_t h = subject_table::hash(r.subject);
-    std::uint32_t slot =
-        s.subjects.find(r.subject, h, [&](std::uint32_t i) { return std::string_view(s.slots[i].subject); });
-    const bool exists = slot != subject_table::npos;
+    const std::uint64_t h = xxh3(r.subject);
+    std::uint32_t slot = s.subjects.find(h, [&](std::uint32_t i) { return std::string_view(s.slots[i].subject) == r.subject; });
+    const bool exists = slot != flat_index::npos;
     if (exists) {
       subject_state& st = s.slots[slot];
       // Stale: same publisher with an older sequence; another publisher with an older stamp.
@@ -923,7 +846,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   }
 
   // Makes a slot for a new subject, evicting one at the cap; false if none can be had.
-  bool insert_subject(stream_state& s, std::string_view subject, std::uint32_t h, std::uint32_t& slot) {
+  bool insert_subject(stream_state& s, std::string_view subject, std::uint64_t h, std::uint32_t& slot) {
     if (s.subjects.size() >= opts_.max_subjects_per_stream && !evict_one(s)) return false;
     if (!s.free_slots.empty()) {
       slot = s.free_slots.back();
@@ -943,7 +866,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
 
   void free_slot(stream_state& s, std::uint32_t slot) {
     subject_state& st = s.slots[slot];
-    s.subjects.erase(subject_table::hash(st.subject), slot);
+    s.subjects.erase(xxh3(st.subject), slot);
     --tracked_total_;
     st.live = false;
     ++st.generation;  // every heap entry naming this slot is now stale

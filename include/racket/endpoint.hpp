@@ -23,6 +23,19 @@ struct endpoint {
   }
 };
 
+/// Where snapshot requests for the streams on `data` go: the same port, on the group whose
+/// lowest address bit is flipped (239.255.4.6 -> 239.255.4.7, ff15::a -> ff15::b). Every valid
+/// pool leaves at least one host bit, so it is in the same pool. Publishers listen there, not
+/// on their data group, so the data they send never reaches their own listener socket
+/// (docs/wire-format.md, "Where requests go").
+inline endpoint request_endpoint(const endpoint& data) {
+  if (data.group.is_v4()) return {asio::ip::address_v4(data.group.to_v4().to_uint() ^ 1u), data.port};
+  const auto v6 = data.group.to_v6();
+  auto bytes = v6.to_bytes();
+  bytes[15] ^= 1;
+  return {asio::ip::address_v6(bytes, v6.scope_id()), data.port};
+}
+
 /// Hash functor so endpoints can key unordered containers.
 struct endpoint_hash {
   std::size_t operator()(const endpoint& e) const noexcept {

@@ -439,19 +439,20 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // for is in flight anyway). Best effort: without a listener the stream is not answered.
   void ensure_listener(stream_state& s) {
     s.listener_checked = true;
-    if (!opts_.answer_snapshots || listeners_.contains(s.ep)) return;
+    const endpoint at = request_endpoint(s.ep);
+    if (!opts_.answer_snapshots || listeners_.contains(at)) return;
     std::error_code ec;
     std::lock_guard tlock(transport_mutex_);
     auto on_request = [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); };
     receiver_id id;
-    if constexpr (requires { transport_.open_receiver(s.ep, on_request, ec, 2); }) {
+    if constexpr (requires { transport_.open_receiver(at, on_request, ec, 2); }) {
       // Where the transport can filter in the kernel, only requests wake the listener: the
       // group's data (the publisher's own, looped back) never reaches it.
-      id = transport_.open_receiver(s.ep, on_request, ec, static_cast<int>(wire::kind::snapshot_request));
+      id = transport_.open_receiver(at, on_request, ec, static_cast<int>(wire::kind::snapshot_request));
     } else {
-      id = transport_.open_receiver(s.ep, on_request, ec);
+      id = transport_.open_receiver(at, on_request, ec);
     }
-    if (!ec) listeners_.emplace(s.ep, id);
+    if (!ec) listeners_.emplace(at, id);
   }
 
   void process(const pending_op& op, time_point now) {
@@ -759,8 +760,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   // --- snapshot requests and answers (executor only) ---
 
-  // Everything a stream's listener hears: data datagrams (our own looped back, other
-  // publishers') are dropped after a look at six bytes; requests are decoded and merged.
+  // Everything a stream's listener hears on the request group: data of streams that map
+  // there is dropped after a look at six bytes (or in the kernel); requests are decoded and
+  // merged.
   void on_listener_datagram(std::span<const std::byte> bytes) {
     if (wire::peek_kind(bytes) != wire::kind::snapshot_request) return;
     std::error_code ec;

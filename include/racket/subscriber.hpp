@@ -131,7 +131,7 @@ struct subscriber_stream_stats {
   std::uint64_t gaps = 0;                ///< sequence numbers missed, per publisher
   std::uint64_t repairs_requested = 0;   ///< repair (range) requests sent for missed sequence numbers
   std::uint64_t snapshot_requests_sent = 0;  ///< full snapshot requests sent (one per subscription start)
-  std::uint64_t requests_seen = 0;       ///< snapshot requests heard on the group and port (ignored)
+  std::uint64_t requests_seen = 0;       ///< snapshot requests heard on this group and port (ignored; requests reach a data group only where it is the request group of another group, `request_endpoint`)
   std::uint64_t withdrawn = 0;           ///< tombstones applied
   std::uint64_t expired = 0;             ///< subjects expired
   std::uint64_t evicted = 0;             ///< subjects evicted by the cap
@@ -493,7 +493,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   bool send_request(const endpoint& ep, stream_state&, const wire::snapshot_request& r) {
     const auto bytes = wire::encode_request(request_buffer_, r);
     if (bytes.empty()) return false;
-    const send_result res = transport_.send(ep, bytes);
+    const send_result res = transport_.send(request_endpoint(ep), bytes);
     return res.ok > 0;
   }
 

@@ -32,6 +32,11 @@ struct transport_options {
   /// that appear (or come up, or gain an address) are used and ones that vanish are dropped;
   /// zero disables it. A transport without interfaces that come and go ignores it.
   std::chrono::milliseconds rescan_interval{5000};
+  /// UDP GSO for runs of equal-size datagrams and UDP GRO on receive, where the kernel has them
+  /// (Linux 4.18+ / 5.0+); false: one datagram per send and per receive. Either way every
+  /// datagram reaches the application on its own: this changes how many system calls and
+  /// trips through the network stack carry them, never what is delivered.
+  bool segmentation_offload = true;
 };
 
 /// Address family a transport is opened for.
@@ -46,10 +51,15 @@ struct send_result {
 
 /// One datagram of a batch handed to a transport's optional `send_batch` (`udp_transport` has
 /// it: one `sendmmsg` per interface for the whole batch). `result` is filled in per datagram,
-/// as `send` would return it.
+/// as `send` would return it, also for the datagrams of a run.
 struct outgoing_datagram {
   endpoint to;
   std::span<const std::byte> bytes;
+  /// When > 1 on a datagram of a batch: it and the run_length - 1 datagrams after it go to the
+  /// same `to`, all but the last have exactly this datagram's size, and the last is no larger.
+  /// A transport may hand such a run to the kernel as one segmented send (UDP GSO); a transport
+  /// that cannot sends them one by one, which is always correct. 0 or 1: on its own.
+  std::uint16_t run_length = 0;
   send_result result{};
 };
 
@@ -78,6 +88,12 @@ struct transport_stats {
   std::uint64_t kernel_drops = 0;  ///< SO_RXQ_OVFL, where the kernel reports it
   std::uint64_t interfaces_added = 0;    ///< interfaces a rescan started using
   std::uint64_t interfaces_removed = 0;  ///< interfaces a rescan dropped (vanished, went down)
+  /// Segmented sends (UDP GSO) the kernel took: one per run chunk and interface; the datagrams
+  /// they carried are counted one by one in `datagrams_sent` and `bytes_sent`.
+  std::uint64_t segmented_sends = 0;
+  /// Segmented sends the kernel or device refused (or whose segments exceeded the path MTU),
+  /// whose datagrams were then sent one by one instead: nothing is lost.
+  std::uint64_t segmentation_fallbacks = 0;
 };
 
 /// The contract `basic_publisher` and `basic_subscriber` need of a transport.

@@ -37,6 +37,7 @@
 
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <linux/filter.h>
 #include <sys/socket.h>
 
@@ -55,6 +56,32 @@ inline void attach_kind_filter(int fd, std::uint8_t kind) noexcept {
   };
   sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
   (void)::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
+// UDP segmentation offload (UDP_SEGMENT, Linux 4.18) and coalesced receive (UDP_GRO, 5.0).
+// The values are the kernel's ABI, spelled out for C libraries whose headers predate them;
+// whether the running kernel has them is found out at run time. SOL_UDP is IPPROTO_UDP.
+#ifdef UDP_SEGMENT
+inline constexpr int udp_segment_option = UDP_SEGMENT;
+#else
+inline constexpr int udp_segment_option = 103;
+#endif
+#ifdef UDP_GRO
+inline constexpr int udp_gro_option = UDP_GRO;
+#else
+inline constexpr int udp_gro_option = 104;
+#endif
+inline constexpr int udp_level = IPPROTO_UDP;
+
+// Limits of one segmented send: Linux before 6.x takes at most 64 segments (UDP_MAX_SEGMENTS),
+// and the whole must fit one UDP datagram over IPv4 (65535 - 20 - 8), which IPv6 also takes.
+inline constexpr std::size_t max_segments = 64;
+inline constexpr std::size_t max_segmented_bytes = 65507;
+
+// The kernel refusing segmentation itself (no UDP_SEGMENT, a device or route that cannot
+// segment), rather than the datagrams: worth retrying them one by one, without GSO.
+inline bool refuses_segmentation(int err) noexcept {
+  return err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT;
 }
 
 inline std::error_code last_errno() noexcept { return {errno, std::system_category()}; }
@@ -258,6 +285,23 @@ class udp_transport {
     detail::throw_if(ec, std::string(detail::family_name(family)) + " interfaces");
   }
 
+  /// Whether `send_batch` will hand runs to the kernel as segmented sends (UDP GSO): the
+  /// option is on, and the kernel has not refused segmentation on every interface (a kernel
+  /// without UDP_SEGMENT is found out when a send socket opens). A caller that pads datagrams
+  /// to make runs asks this first. True before any family is open when the option is on.
+  bool segmentation_offload() const noexcept {
+    if (!options_.segmentation_offload) return false;
+    std::lock_guard lock(mutex_);
+    bool any = false;
+    for (const family_state* fs : {&v4_, &v6_}) {
+      for (const auto& port : fs->ports) {
+        if (port->segmentation) return true;
+        any = true;
+      }
+    }
+    return !any;
+  }
+
   /// Whether `open` succeeded for `family` (and `close` was not called since).
   bool is_open(address_family family) const {
     std::lock_guard lock(mutex_);
@@ -323,13 +367,28 @@ class udp_transport {
   /// with one `sendmmsg` per interface for the whole batch instead of one `sendto` per datagram
   /// and interface: the kernel is entered once per interface, whatever the batch size. Sets
   /// each datagram's `result`. Must be called on the executor's thread.
+  ///
+  /// A run (`run_length` > 1, see `outgoing_datagram`) becomes, while `segmentation_offload()`
+  /// holds for the interface, one segmented send per chunk of at most 64 datagrams and 65507
+  /// bytes: one entry of the `sendmmsg`. A run that is not what it claims (another `to`, a size
+  /// that differs, a last datagram larger than the first, past the end of the batch) is sent
+  /// as separate datagrams. Each datagram of a run still gets its own `result` and is counted
+  /// on its own in `datagrams_sent` and `bytes_sent`; `segmented_sends` counts the chunks.
+  /// When the kernel refuses a segmented send (EIO, EINVAL, EOPNOTSUPP, ENOPROTOOPT), that
+  /// interface stops using segmentation; when the segments exceed its MTU (EMSGSIZE), only
+  /// that chunk goes one by one. Either way its datagrams are sent individually at once and
+  /// `segmentation_fallbacks` counts the refusal, which is not an error.
   void send_batch(std::span<outgoing_datagram> batch) {
     std::lock_guard lock(mutex_);
     for (outgoing_datagram& d : batch) d.result = send_result{};
     for (const address_family family : {address_family::v4, address_family::v6}) {
       batch_index_.clear();
-      for (std::size_t i = 0; i < batch.size(); ++i)
-        if (family_of(batch[i].to) == family) batch_index_.push_back(i);
+      bool runs = false;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (family_of(batch[i].to) != family) continue;
+        batch_index_.push_back(i);
+        runs = runs || batch[i].run_length > 1;
+      }
       if (batch_index_.empty()) continue;
       family_state& fs = state(family);
       if (!fs.open) {
@@ -343,18 +402,18 @@ class udp_transport {
       const std::size_t n = batch_index_.size();
       batch_addrs_.clear();
       batch_iov_.resize(n);
-      batch_msgs_.resize(n);
-      for (std::size_t k = 0; k < n; ++k) batch_addrs_.emplace_back(batch[batch_index_[k]].to);
       for (std::size_t k = 0; k < n; ++k) {
         const outgoing_datagram& d = batch[batch_index_[k]];
+        batch_addrs_.emplace_back(d.to);
         batch_iov_[k] = iovec{const_cast<std::byte*>(d.bytes.data()), d.bytes.size()};
-        batch_msgs_[k] = mmsghdr{};
-        batch_msgs_[k].msg_hdr.msg_name = const_cast<sockaddr*>(batch_addrs_[k].get());
-        batch_msgs_[k].msg_hdr.msg_namelen = batch_addrs_[k].size;
-        batch_msgs_[k].msg_hdr.msg_iov = &batch_iov_[k];
-        batch_msgs_[k].msg_hdr.msg_iovlen = 1;
       }
-      for (const auto& port : fs.ports) send_batch_on(port, batch, n);
+      plain_.built = false;
+      bool segmented = false;
+      if (runs && options_.segmentation_offload) {
+        for (const auto& port : fs.ports) segmented = segmented || port->segmentation;
+        if (segmented) segmented = build_segmented(batch, n);
+      }
+      for (const auto& port : fs.ports) send_batch_on(port, batch, n, segmented && port->segmentation);
     }
   }
 
@@ -554,8 +613,26 @@ class udp_transport {
     unsigned ifindex = 0;
     std::deque<queued> backlog;
     std::size_t backlog_bytes = 0;
+    bool segmentation = false;  // GSO attempted: the option is on and the kernel has not refused it
     bool flushing = false;
     bool closed = false;
+  };
+
+  // The cmsg of one segmented send: UDP_SEGMENT with the segment size.
+  struct segment_control {
+    alignas(cmsghdr) unsigned char bytes[CMSG_SPACE(sizeof(std::uint16_t))];
+  };
+
+  // A family's share of a batch as sendmmsg entries over batch_iov_ / batch_addrs_ (whose
+  // index is the datagram's position in batch_index_). Entry e holds positions
+  // [first[e], first[e + 1]); an entry of several is one segmented send.
+  struct send_layout {
+    std::vector<mmsghdr> msgs;
+    std::vector<std::size_t> first;
+    std::vector<std::size_t> entry_at;  // position -> the entry that starts there
+    std::vector<segment_control> controls;
+    bool built = false;
+    bool segmented(std::size_t e) const noexcept { return first[e + 1] - first[e] > 1; }
   };
 
   struct receiver {
@@ -777,6 +854,12 @@ class udp_transport {
 
   void configure_send_socket(send_port& port, address_family family, std::error_code& ec) {
     const int fd = port.socket.native_handle();
+    if (options_.segmentation_offload) {
+      // A kernel without UDP_SEGMENT (before 4.18) does not know the option: no GSO from the start.
+      int size = 0;
+      socklen_t len = sizeof size;
+      port.segmentation = ::getsockopt(fd, detail::udp_level, detail::udp_segment_option, &size, &len) == 0;
+    }
     const int loop = options_.loopback ? 1 : 0;
     if (family == address_family::v4) {
       ip_mreqn req{};
@@ -793,14 +876,109 @@ class udp_transport {
     detail::set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, options_.send_buffer_size, ec);
   }
 
-  // Under mutex_: the first `n` prepared messages (batch_msgs_, for batch_index_) on one port.
-  void send_batch_on(const std::shared_ptr<send_port>& port, std::span<outgoing_datagram> batch, std::size_t n) {
-    std::size_t k = 0;
+  // Under mutex_: the length of the valid run starting at position k of batch_index_, or 1
+  // (also for a datagram that is not the head of a run, or whose run is not what it claims).
+  std::size_t valid_run(std::span<const outgoing_datagram> batch, std::size_t k, std::size_t n) const {
+    const std::size_t i = batch_index_[k];
+    const outgoing_datagram& head = batch[i];
+    const std::size_t r = head.run_length;
+    const std::size_t size = head.bytes.size();
+    if (r <= 1 || r > n - k || size == 0 || size > detail::max_segmented_bytes) return 1;
+    for (std::size_t j = 1; j < r; ++j) {
+      if (batch_index_[k + j] != i + j) return 1;  // another family's datagram in between
+      const outgoing_datagram& d = batch[i + j];
+      if (d.to != head.to) return 1;
+      const std::size_t s = d.bytes.size();
+      if (j + 1 < r ? s != size : (s == 0 || s > size)) return 1;
+    }
+    return r;
+  }
+
+  // Under mutex_: runs_ for the family's `n` datagrams; false when it holds no segmented send.
+  bool build_segmented(std::span<const outgoing_datagram> batch, std::size_t n) {
+    send_layout& l = runs_;
+    l.first.clear();
+    l.entry_at.assign(n, 0);
+    std::size_t segmented = 0;
+    for (std::size_t k = 0; k < n;) {
+      const std::size_t run_end = k + valid_run(batch, k, n);
+      while (k < run_end) {  // chunks of at most max_segments datagrams and max_segmented_bytes
+        const std::size_t start = k;
+        std::size_t bytes = batch_iov_[k].iov_len;
+        for (++k; k < run_end && k - start < detail::max_segments &&
+                  bytes + batch_iov_[k].iov_len <= detail::max_segmented_bytes;
+             ++k)
+          bytes += batch_iov_[k].iov_len;
+        l.entry_at[start] = l.first.size();
+        l.first.push_back(start);
+        if (k - start > 1) ++segmented;
+      }
+    }
+    l.first.push_back(n);
+    const std::size_t entries = l.first.size() - 1;
+    l.msgs.resize(entries);
+    l.controls.resize(entries);
+    for (std::size_t e = 0; e < entries; ++e) {
+      const std::size_t from = l.first[e];
+      msghdr& h = l.msgs[e].msg_hdr;
+      l.msgs[e] = mmsghdr{};
+      h.msg_name = const_cast<sockaddr*>(batch_addrs_[from].get());
+      h.msg_namelen = batch_addrs_[from].size;
+      h.msg_iov = &batch_iov_[from];
+      h.msg_iovlen = l.first[e + 1] - from;
+      if (!l.segmented(e)) continue;
+      h.msg_control = l.controls[e].bytes;
+      h.msg_controllen = sizeof l.controls[e].bytes;
+      cmsghdr* c = CMSG_FIRSTHDR(&h);
+      c->cmsg_level = detail::udp_level;
+      c->cmsg_type = detail::udp_segment_option;
+      c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+      const auto size = static_cast<std::uint16_t>(batch_iov_[from].iov_len);
+      std::memcpy(CMSG_DATA(c), &size, sizeof size);
+    }
+    l.built = true;
+    return segmented != 0;
+  }
+
+  // Under mutex_: plain_ (one entry per datagram) for the family's `n` datagrams, built on
+  // first use in a batch.
+  send_layout& plain_layout(std::size_t n) {
+    send_layout& l = plain_;
+    if (l.built) return l;
+    l.msgs.resize(n);
+    l.first.resize(n + 1);
+    for (std::size_t k = 0; k < n; ++k) {
+      l.first[k] = k;
+      l.msgs[k] = mmsghdr{};
+      l.msgs[k].msg_hdr.msg_name = const_cast<sockaddr*>(batch_addrs_[k].get());
+      l.msgs[k].msg_hdr.msg_namelen = batch_addrs_[k].size;
+      l.msgs[k].msg_hdr.msg_iov = &batch_iov_[k];
+      l.msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    l.first[n] = n;
+    l.built = true;
+    return l;
+  }
+
+  // Under mutex_: the family's `n` prepared datagrams on one port, as runs_ entries when
+  // `segmented` (GSO on for the port), else one by one. sendmmsg counts entries: each entry is
+  // mapped back to its datagrams for results, counters and the backlog.
+  void send_batch_on(const std::shared_ptr<send_port>& port, std::span<outgoing_datagram> batch, std::size_t n,
+                     bool segmented) {
+    const int fd = port->socket.native_handle();
+    std::size_t k = 0;            // next position to send
+    std::size_t plain_until = 0;  // positions before it go one by one although `segmented`
     while (k < n && port->backlog.empty()) {
-      const int sent = ::sendmmsg(port->socket.native_handle(), batch_msgs_.data() + k, static_cast<unsigned>(n - k),
-                                  MSG_DONTWAIT | MSG_NOSIGNAL);
+      const bool runs = segmented && k >= plain_until;
+      send_layout& l = runs ? runs_ : plain_layout(n);
+      const std::size_t e = runs ? l.entry_at[k] : k;
+      const std::size_t end = runs ? l.msgs.size() : (segmented ? plain_until : n);
+      const int sent = ::sendmmsg(fd, l.msgs.data() + e, static_cast<unsigned>(end - e), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (sent > 0) {
-        for (int j = 0; j < sent; ++j, ++k) {
+        const std::size_t done = e + static_cast<std::size_t>(sent);
+        for (std::size_t j = e; j < done; ++j)
+          if (l.segmented(j)) ++stats_.segmented_sends;
+        for (; k < l.first[done]; ++k) {
           outgoing_datagram& d = batch[batch_index_[k]];
           ++d.result.ok;
           ++stats_.datagrams_sent;
@@ -808,22 +986,43 @@ class udp_transport {
         }
         continue;
       }
-      if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        if (enqueue(*port, batch_addrs_[k], batch[batch_index_[k]].bytes)) {
-          ++batch[batch_index_[k]].result.ok;
-          arm_flush(port);
-        } else {
-          ++batch[batch_index_[k]].result.would_block;
+      // sendmmsg reports the error of the first entry it could not send: entry e.
+      const int err = sent < 0 ? errno : 0;
+      const std::size_t entry_end = l.first[e + 1];
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        bool queued = false;
+        for (; k < entry_end; ++k) {
+          outgoing_datagram& d = batch[batch_index_[k]];
+          if (enqueue(*port, batch_addrs_[k], d.bytes)) {
+            ++d.result.ok;
+            queued = true;
+          } else {
+            ++d.result.would_block;
+          }
         }
-        ++k;
+        if (queued) arm_flush(port);
         break;
       }
-      // An error on message k (sendmmsg reports it for the first message it could not send).
-      const auto ec = sent < 0 ? detail::last_errno() : make_error_code(std::errc::io_error);
-      ++batch[batch_index_[k]].result.failed;
-      ++stats_.send_errors;
+      if (l.segmented(e) && detail::refuses_segmentation(err)) {
+        // The kernel or device cannot segment: this port sends one by one from here on,
+        // starting with this entry's datagrams.
+        port->segmentation = false;
+        segmented = false;
+        ++stats_.segmentation_fallbacks;
+        continue;
+      }
+      if (l.segmented(e) && err == EMSGSIZE) {
+        // Segments larger than the path MTU: sent alone, the kernel fragments them.
+        plain_until = entry_end;
+        ++stats_.segmentation_fallbacks;
+        continue;
+      }
+      const auto ec = err != 0 ? std::error_code(err, std::system_category()) : make_error_code(std::errc::io_error);
+      for (; k < entry_end; ++k) {
+        ++batch[batch_index_[k]].result.failed;
+        ++stats_.send_errors;
+      }
       report(ec, port->name);
-      ++k;
     }
     for (; k < n; ++k) {  // behind a backlog: keep the order
       outgoing_datagram& d = batch[batch_index_[k]];
@@ -979,7 +1178,8 @@ class udp_transport {
   std::vector<std::size_t> batch_index_;
   std::vector<detail::socket_address> batch_addrs_;
   std::vector<iovec> batch_iov_;
-  std::vector<mmsghdr> batch_msgs_;
+  send_layout plain_;  // one entry per datagram
+  send_layout runs_;   // one entry per run chunk or single datagram
   // Guards the selection (v4_, v6_), receivers_ and their memberships against the rescan
   // timer and callers on other threads. Recursive: open_receiver opens the family, and the
   // error handler, called under it from send/open_receiver, may call back in.

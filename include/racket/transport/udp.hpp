@@ -159,6 +159,16 @@ struct socket_address {
 /// Failures on one interface (a join, a send) never stop the others: they are counted in
 /// `stats()` and reported to the handler given to `set_error_handler`.
 ///
+/// Segmentation offload (`transport_options::segmentation_offload`, on by default): `send_batch`
+/// hands each run of equal-size datagrams (`outgoing_datagram::run_length`) to the kernel as
+/// one segmented send (UDP GSO), which the kernel splits into the same datagrams on the wire,
+/// so one trip through the stack carries up to 64 of them. Receive sockets ask for UDP GRO:
+/// the kernel may then return several datagrams of one sender in one buffer, which the
+/// transport splits again; the handler is called once per datagram either way, and the
+/// counters count datagrams. Where the kernel or a device refuses segmentation, the datagrams
+/// are sent one by one instead (counted in `segmentation_fallbacks`, never lost or reported)
+/// and that interface stops trying. Neither changes what goes on the wire or is delivered.
+///
 /// Interfaces come and go (a VPN, a hot-plugged NIC, a container's veth): while a family is
 /// open, the selection is re-run every `transport_options::rescan_interval` (on the executor;
 /// `rescan()` runs it at once). Without a named list, every interface that now can carry the
@@ -427,7 +437,10 @@ class udp_transport {
   /// during the call; `info.interface_index` is the arriving interface's position in
   /// `interfaces(family)`. Truncated datagrams (over `receive_slot_size`) are dropped and
   /// counted in `receive_errors`. Kernel drops (SO_RXQ_OVFL) are added to `kernel_drops` when
-  /// the next datagram after them arrives.
+  /// the next datagram after them arrives. With `transport_options::segmentation_offload` the
+  /// socket asks for UDP GRO (best effort): a buffer the kernel coalesced from several
+  /// datagrams is split at the segment size it reports, and the handler still runs once per
+  /// datagram, in order, with the same `info` (stopping if it closes the receiver).
   ///
   /// \param ec a failed join on one interface is counted (`join_errors`) and reported, and the
   ///           receiver still opens; if every join fails, or the socket cannot be opened or
@@ -435,7 +448,9 @@ class udp_transport {
   /// \param only_kind when 0..255, a socket filter (classic BPF) lets only datagrams whose
   ///        byte 5 (the Racket datagram kind) equals it reach the socket: a publisher listening
   ///        for snapshot requests is then not woken by the data on its group, its own included.
-  ///        Best effort: where the kernel refuses the filter, every datagram arrives.
+  ///        Best effort: where the kernel refuses the filter, every datagram arrives. Such a
+  ///        receiver does not ask for UDP GRO, so the filter judges each datagram, not just the
+  ///        first of a coalesced buffer.
   /// \returns a non-zero id for `close_receiver`.
   [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler, std::error_code& ec,
                                           int only_kind = -1) {
@@ -469,6 +484,11 @@ class udp_transport {
     detail::set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, options_.receive_buffer_size, e);
     e.clear();
     if (!detail::set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, e)) return fail(e);
+    const bool filtered = only_kind >= 0 && only_kind <= 255;
+    // Best effort (Linux 5.0+): without it the kernel splits coalesced datagrams itself.
+    if (options_.segmentation_offload && !filtered)
+      r->gro = detail::set_int_opt(fd, detail::udp_level, detail::udp_gro_option, 1, e);
+    e.clear();
     if (v4) {
       if (!detail::set_int_opt(fd, IPPROTO_IP, IP_PKTINFO, 1, e)) return fail(e);
       if (!detail::set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, e)) return fail(e);
@@ -489,7 +509,7 @@ class udp_transport {
                                            ep.port),
                    e);
     if (e) return fail(e);
-    if (only_kind >= 0 && only_kind <= 255) detail::attach_kind_filter(fd, static_cast<std::uint8_t>(only_kind));
+    if (filtered) detail::attach_kind_filter(fd, static_cast<std::uint8_t>(only_kind));
     r->socket.non_blocking(true, e);
     if (e) return fail(e);
 
@@ -638,6 +658,9 @@ class udp_transport {
   struct receiver {
     explicit receiver(asio::io_context& io) : socket(io) {}
     static constexpr std::size_t control_size = 128;
+    // SO_RXQ_OVFL, the larger of the PKTINFOs, UDP_GRO: all three fit, so none is cut off.
+    static_assert(CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) <=
+                  control_size);
 
     void allocate() {
       // Not zero-filled: untouched pages of the 1 MiB stay unmapped, so a receiver of small
@@ -675,6 +698,7 @@ class udp_transport {
     std::vector<unsigned> joined;               // ifindexes the group is joined on
     std::vector<unsigned> ifindex_to_position;  // selection order
     std::uint32_t last_overflow = 0;            // SO_RXQ_OVFL running total last seen
+    bool gro = false;                           // UDP_GRO on: a buffer may hold several datagrams
     bool closed = false;
     std::unique_ptr<std::byte[]> buffers;
     std::vector<std::byte> control;
@@ -1124,18 +1148,21 @@ class udp_transport {
         break;
       }
       for (int i = 0; i < n; ++i) {
-        deliver(*r, static_cast<std::size_t>(i));
+        // A dropped buffer counts as one, so a flood of them still yields.
+        handled += std::max<std::size_t>(1, deliver(*r, static_cast<std::size_t>(i)));
         if (r->closed) return;  // closed (or the transport destroyed) from inside the handler
       }
-      handled += static_cast<std::size_t>(n);
       if (static_cast<std::size_t>(n) < receive_batch) break;  // drained; the wait re-checks
     }
     arm_read(r);  // re-arming re-reads readiness (EPOLL_CTL_MOD), so leftovers wake us at once
   }
 
-  void deliver(receiver& r, std::size_t i) {
+  // Hands buffer i to the handler: once, or once per segment of a GRO-coalesced buffer.
+  // Returns how many datagrams it handed over.
+  std::size_t deliver(receiver& r, std::size_t i) {
     msghdr& h = r.msgs[i].msg_hdr;
     receive_info info;
+    std::size_t segment = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
         std::uint32_t total = 0;
@@ -1150,17 +1177,32 @@ class udp_transport {
         in6_pktinfo pi{};
         std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
         info.interface_index = position_of(r, pi.ipi6_ifindex);
+      } else if (c->cmsg_level == detail::udp_level && c->cmsg_type == detail::udp_gro_option) {
+        int size = 0;
+        std::memcpy(&size, CMSG_DATA(c), sizeof size);
+        if (size > 0) segment = static_cast<std::size_t>(size);
       }
     }
-    if ((h.msg_flags & MSG_TRUNC) != 0) {
+    // Cut-off control data might have held the segment size: the buffer cannot be split.
+    if ((h.msg_flags & MSG_TRUNC) != 0 || (r.gro && (h.msg_flags & MSG_CTRUNC) != 0)) {
       ++stats_.receive_errors;
-      return;
+      return 0;
     }
     const std::size_t len = r.msgs[i].msg_len;
-    ++stats_.datagrams_received;
-    stats_.bytes_received += len;
-    if (r.handler)
-      r.handler(std::span<const std::byte>(r.buffers.get() + i * receive_slot_size, len), info);
+    const std::byte* data = r.buffers.get() + i * receive_slot_size;
+    if (segment == 0 || segment >= len) segment = len;  // one datagram (possibly empty)
+    std::size_t delivered = 0;
+    std::size_t offset = 0;
+    do {
+      const std::size_t part = std::min(segment, len - offset);
+      ++stats_.datagrams_received;
+      stats_.bytes_received += part;
+      ++delivered;
+      if (r.handler) r.handler(std::span<const std::byte>(data + offset, part), info);
+      offset += part;
+      // Closed (or the transport destroyed) from inside the handler: `this` may be gone.
+    } while (offset < len && !r.closed);
+    return delivered;
   }
 
   asio::io_context& io_;

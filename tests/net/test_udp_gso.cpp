@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: MIT
+// udp_transport's segmentation offload: runs of a batch sent as UDP GSO sends, UDP GRO buffers
+// split again on receive, and every way that must still deliver each datagram on its own.
+// Every test sends, so every test runs inside a private network namespace
+// (tests/tools/in_netns.sh) and REQUIREs the guard first.
+#include "racket/transport/udp.hpp"
+
+#include "catch.hpp"
+#include "net/net_test.hpp"
+
+#include <asio/ip/address.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using racket::address_family;
+using racket::endpoint;
+using racket::outgoing_datagram;
+using racket::receive_info;
+using racket::udp_transport;
+using racket::test::run_for;
+using racket::test::run_until;
+
+using bytes = std::vector<std::byte>;
+
+endpoint ep(const char* group, std::uint16_t port) { return endpoint{asio::ip::make_address(group), port}; }
+
+// Datagram `id` of `size` bytes: the id, then bytes that depend on id and offset, so a datagram
+// split at the wrong place, merged with another or reordered never compares equal.
+bytes payload(std::uint32_t id, std::size_t size) {
+  bytes out(size);
+  for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<std::byte>((id * 131u + i * 7u) & 0xffu);
+  for (std::size_t i = 0; i < 4 && i < size; ++i) out[i] = static_cast<std::byte>((id >> (8 * i)) & 0xffu);
+  return out;
+}
+
+struct collected {
+  std::vector<bytes> datagrams;
+  racket::datagram_handler handler() {
+    return [this](std::span<const std::byte> d, const receive_info&) { datagrams.emplace_back(d.begin(), d.end()); };
+  }
+};
+
+// A batch under construction: owns the payloads, remembers what each group must receive.
+struct batch_builder {
+  std::vector<bytes> owned;  // reserved up front: spans into it must stay valid
+  std::vector<outgoing_datagram> batch;
+  std::uint32_t next_id = 0;
+  std::size_t bytes_total = 0;
+  batch_builder() { owned.reserve(4096); }
+
+  // Appends one datagram; its run_length is `run_length`.
+  void add(const endpoint& to, std::size_t size, std::uint16_t run_length = 0) {
+    owned.push_back(payload(next_id++, size));
+    batch.push_back(outgoing_datagram{.to = to, .bytes = owned.back(), .run_length = run_length});
+    bytes_total += size;
+  }
+  // Appends a run: `count` datagrams of `size`, the last one of `last` bytes.
+  void run(const endpoint& to, std::size_t count, std::size_t size, std::size_t last) {
+    for (std::size_t i = 0; i < count; ++i)
+      add(to, i + 1 == count ? last : size, i == 0 ? static_cast<std::uint16_t>(count) : std::uint16_t{0});
+  }
+  // The payloads sent to `to`, in batch order.
+  std::vector<bytes> sent_to(const endpoint& to) const {
+    std::vector<bytes> out;
+    for (const auto& d : batch)
+      if (d.to == to) out.emplace_back(d.bytes.begin(), d.bytes.end());
+    return out;
+  }
+};
+
+void check_all_ok(const std::vector<outgoing_datagram>& batch, std::uint32_t interfaces = 1) {
+  std::size_t bad = 0;
+  for (const auto& d : batch)
+    if (d.result.ok != interfaces || d.result.failed != 0 || d.result.would_block != 0) ++bad;
+  CHECK(bad == 0);
+}
+
+// A plain socket that asks for UDP GRO, joined to an IPv4 group on lo: shows what the kernel
+// hands a GRO receiver (how many buffers, with which segment size) without the transport.
+struct gro_probe {
+  int fd = -1;
+  gro_probe(const char* group, std::uint16_t port) {
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    const auto b = asio::ip::make_address_v4(group).to_bytes();
+    std::memcpy(&a.sin_addr, b.data(), b.size());
+    ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+    ip_mreqn m{};
+    m.imr_multiaddr = a.sin_addr;
+    m.imr_ifindex = 1;  // lo
+    ::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m);
+  }
+  gro_probe(const gro_probe&) = delete;
+  gro_probe& operator=(const gro_probe&) = delete;
+  ~gro_probe() { ::close(fd); }
+  // Reads every queued buffer: (length, GRO segment size or 0) for each.
+  std::vector<std::pair<std::size_t, int>> read_all() const {
+    std::vector<std::pair<std::size_t, int>> out;
+    std::vector<char> buffer(65536);
+    for (;;) {
+      alignas(cmsghdr) char control[256];
+      iovec v{buffer.data(), buffer.size()};
+      msghdr h{};
+      h.msg_iov = &v;
+      h.msg_iovlen = 1;
+      h.msg_control = control;
+      h.msg_controllen = sizeof control;
+      const ssize_t n = ::recvmsg(fd, &h, 0);
+      if (n < 0) break;
+      int segment = 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
+        if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+      out.emplace_back(static_cast<std::size_t>(n), segment);
+    }
+    return out;
+  }
+};
+
+// Sets SO_NO_CHECK on every IPv4 UDP socket of this process. The kernel refuses segmented
+// sends without a UDP checksum (EINVAL): the one black-box way to make it refuse GSO here.
+int disable_udp_checksums() {
+  int changed = 0;
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return 0;
+  while (const dirent* e = ::readdir(dir)) {
+    const int fd = std::atoi(e->d_name);
+    if (fd <= 2 || fd == ::dirfd(dir)) continue;
+    int domain = 0;
+    int type = 0;
+    socklen_t len = sizeof domain;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_INET) continue;
+    len = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_DGRAM) continue;
+    const int one = 1;
+    if (::setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof one) == 0) ++changed;
+  }
+  ::closedir(dir);
+  return changed;
+}
+
+}  // namespace
+
+TEST_CASE("udp gso: a run goes out as one segmented send and arrives as separate datagrams", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"lo"}});
+  udp_transport rx(io, {.interfaces = {"lo"}});
+  tx.open(address_family::v4);
+  CHECK(tx.segmentation_offload());
+  const auto to_run = ep("239.255.3.1", 19110);
+  const auto to_single = ep("239.255.3.2", 19110);
+  collected run_rx;
+  collected single_rx;
+  REQUIRE(rx.open_receiver(to_run, run_rx.handler()) != 0);
+  REQUIRE(rx.open_receiver(to_single, single_rx.handler()) != 0);
+  const gro_probe probe("239.255.3.1", 19110);
+
+  batch_builder b;
+  b.add(to_single, 200);
+  b.add(to_run, 1000);  // a datagram on its own before the run, to the run's group
+  b.run(to_run, 11, 1000, 300);
+  b.add(to_single, 1000);
+  b.add(to_single, 1000);  // equal sizes, same group, but not marked as a run
+  tx.send_batch(b.batch);
+  check_all_ok(b.batch);
+
+  REQUIRE(run_until(io, [&] { return run_rx.datagrams.size() >= 12 && single_rx.datagrams.size() >= 3; }));
+  run_for(io, 20ms);  // nothing more may come: a wrongly split buffer would add datagrams
+  CHECK(run_rx.datagrams == b.sent_to(to_run));
+  CHECK(single_rx.datagrams == b.sent_to(to_single));
+
+  const auto ts = tx.stats();
+  CHECK(ts.segmented_sends == 1);
+  CHECK(ts.segmentation_fallbacks == 0);
+  CHECK(ts.datagrams_sent == b.batch.size());
+  CHECK(ts.bytes_sent == b.bytes_total);
+  CHECK(ts.send_errors == 0);
+  const auto rs = rx.stats();
+  CHECK(rs.datagrams_received == b.batch.size());  // segments, not buffers
+  CHECK(rs.bytes_received == b.bytes_total);
+  CHECK(rs.receive_errors == 0);
+
+  // What a GRO receiver got from the kernel: the run coalesced into one buffer (so the
+  // transport's receiver above really had to split one), the lone datagram on its own.
+  const auto buffers = probe.read_all();
+  REQUIRE(buffers.size() == 2);
+  CHECK(buffers[0].first == 1000);
+  CHECK(buffers[1].first == 10 * 1000 + 300);
+  CHECK(buffers[1].second == 1000);
+}
+
+TEST_CASE("udp gso: runs over 64 segments or 65507 bytes are split into chunks", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"lo"}});
+  udp_transport rx(io, {.interfaces = {"lo"}});
+  tx.open(address_family::v4);
+  const auto to_a = ep("239.255.3.3", 19111);
+  const auto to_b = ep("239.255.3.4", 19111);
+  collected a;
+  collected bb;
+  REQUIRE(rx.open_receiver(to_a, a.handler()) != 0);
+  REQUIRE(rx.open_receiver(to_b, bb.handler()) != 0);
+
+  batch_builder b;
+  b.run(to_a, 130, 1000, 1000);  // 130 segments: at least 3 chunks of <= 64
+  b.add(to_b, 77);
+  b.run(to_b, 60, 1452, 1452);  // 87120 bytes: at least 2 chunks of <= 65507 bytes
+  b.run(to_a, 3, 30000, 5);     // 60005 bytes, but only 2 of 30000 fit 65507: 2 chunks
+  tx.send_batch(b.batch);
+  check_all_ok(b.batch);
+
+  REQUIRE(run_until(io, [&] { return a.datagrams.size() >= 133 && bb.datagrams.size() >= 61; }));
+  CHECK(a.datagrams == b.sent_to(to_a));
+  CHECK(bb.datagrams == b.sent_to(to_b));
+  const auto ts = tx.stats();
+  // 3 + 2 chunks of several segments; the 30000-byte run is one chunk of 2 and a lone one.
+  CHECK(ts.segmented_sends == 6);
+  CHECK(ts.segmentation_fallbacks == 0);
+  CHECK(ts.send_errors == 0);
+  CHECK(ts.datagrams_sent == b.batch.size());
+  CHECK(ts.bytes_sent == b.bytes_total);
+  CHECK(rx.stats().datagrams_received == b.batch.size());
+}
+
+TEST_CASE("udp gso: with segmentation_offload off the same batch is sent one by one", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"lo"}, .segmentation_offload = false});
+  udp_transport rx(io, {.interfaces = {"lo"}, .segmentation_offload = false});
+  CHECK_FALSE(tx.segmentation_offload());
+  tx.open(address_family::v4);
+  CHECK_FALSE(tx.segmentation_offload());
+  const auto to_run = ep("239.255.3.5", 19112);
+  const auto to_single = ep("239.255.3.6", 19112);
+  collected run_rx;
+  collected single_rx;
+  REQUIRE(rx.open_receiver(to_run, run_rx.handler()) != 0);
+  REQUIRE(rx.open_receiver(to_single, single_rx.handler()) != 0);
+  const gro_probe probe("239.255.3.5", 19112);
+
+  batch_builder b;
+  b.add(to_single, 200);
+  b.run(to_run, 11, 1000, 300);
+  b.run(to_run, 70, 900, 900);
+  b.add(to_single, 1000);
+  tx.send_batch(b.batch);
+  check_all_ok(b.batch);
+  REQUIRE(run_until(io, [&] { return run_rx.datagrams.size() >= 81 && single_rx.datagrams.size() >= 2; }));
+  CHECK(run_rx.datagrams == b.sent_to(to_run));
+  CHECK(single_rx.datagrams == b.sent_to(to_single));
+  CHECK(tx.stats().segmented_sends == 0);
+  CHECK(tx.stats().segmentation_fallbacks == 0);
+  CHECK(tx.stats().datagrams_sent == b.batch.size());
+  CHECK(rx.stats().datagrams_received == b.batch.size());
+  // Nothing was coalesced: a GRO receiver gets one buffer per datagram.
+  const auto buffers = probe.read_all();
+  CHECK(buffers.size() == 81);
+}
+
+TEST_CASE("udp gso: runs that are not what they claim are sent as separate datagrams", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"lo"}});
+  udp_transport rx(io, {.interfaces = {"lo"}});
+  tx.open(address_family::v4);
+  const auto to_a = ep("239.255.3.7", 19113);
+  const auto to_b = ep("239.255.3.8", 19113);
+  collected a;
+  collected bb;
+  REQUIRE(rx.open_receiver(to_a, a.handler()) != 0);
+  REQUIRE(rx.open_receiver(to_b, bb.handler()) != 0);
+
+  batch_builder b;
+  // A size that differs in the middle.
+  b.add(to_a, 1000, 5);
+  b.add(to_a, 1000);
+  b.add(to_a, 999);
+  b.add(to_a, 1000);
+  b.add(to_a, 1000);
+  // A last datagram larger than the others: segmented, the kernel would cut it in two.
+  b.add(to_a, 1000, 4);
+  b.add(to_a, 1000);
+  b.add(to_a, 1000);
+  b.add(to_a, 1200);
+  // Another destination inside the run.
+  b.add(to_a, 500, 3);
+  b.add(to_b, 500);
+  b.add(to_a, 500);
+  // An empty last datagram (a segmented send would have no segment for it).
+  b.add(to_b, 400, 2);
+  b.add(to_b, 0);
+  // An IPv6 datagram inside an IPv4 run (its family is not open: it fails on its own).
+  b.add(to_a, 600, 3);
+  b.add(ep("ff15::3:9", 19113), 600);
+  b.add(to_a, 600);
+  // Running past the end of the batch.
+  b.add(to_b, 300, 9);
+  b.add(to_b, 300);
+  tx.send_batch(b.batch);
+  std::size_t failed = 0;
+  for (const auto& d : b.batch) {
+    if (d.to.group.is_v6()) {
+      CHECK(d.result.failed == 1);
+      ++failed;
+    } else {
+      CHECK(d.result.ok == 1);
+      CHECK(d.result.failed == 0);
+    }
+  }
+  CHECK(failed == 1);
+
+  const auto want_a = b.sent_to(to_a);
+  const auto want_b = b.sent_to(to_b);
+  REQUIRE(want_a.size() == 13);
+  REQUIRE(want_b.size() == 5);
+  REQUIRE(run_until(io, [&] { return a.datagrams.size() >= want_a.size() && bb.datagrams.size() >= want_b.size(); }));
+  run_for(io, 20ms);
+  CHECK(a.datagrams == want_a);
+  CHECK(bb.datagrams == want_b);
+  CHECK(tx.stats().segmented_sends == 0);
+  CHECK(tx.stats().segmentation_fallbacks == 0);
+  CHECK(tx.stats().datagrams_sent == b.batch.size() - 1);
+}
+
+TEST_CASE("udp gso: a kernel refusing segmentation falls back to single sends, losing nothing", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"lo"}});
+  std::vector<std::error_code> errors;
+  tx.set_error_handler([&](const std::error_code& e, std::string_view) { errors.push_back(e); });
+  tx.open(address_family::v4);
+  REQUIRE(tx.segmentation_offload());
+  // Only the transport's send socket exists yet: the kernel now refuses its GSO sends.
+  REQUIRE(disable_udp_checksums() == 1);
+
+  udp_transport rx(io, {.interfaces = {"lo"}});
+  const auto to = ep("239.255.3.10", 19114);
+  collected got;
+  REQUIRE(rx.open_receiver(to, got.handler()) != 0);
+
+  batch_builder b;
+  b.add(to, 100);
+  b.run(to, 20, 800, 800);
+  b.add(to, 100);
+  b.run(to, 5, 700, 1);
+  tx.send_batch(b.batch);
+  check_all_ok(b.batch);
+  CHECK(tx.stats().segmentation_fallbacks == 1);
+  CHECK(tx.stats().segmented_sends == 0);
+  CHECK_FALSE(tx.segmentation_offload());  // its only port gave up on GSO
+
+  // A second batch goes one by one at once: no further refusal.
+  b.run(to, 4, 600, 600);
+  std::vector<outgoing_datagram> second(b.batch.end() - 4, b.batch.end());
+  tx.send_batch(second);
+  check_all_ok(second);
+  CHECK(tx.stats().segmentation_fallbacks == 1);
+
+  REQUIRE(run_until(io, [&] { return got.datagrams.size() >= b.batch.size(); }));
+  CHECK(got.datagrams == b.sent_to(to));
+  CHECK(errors.empty());
+  CHECK(tx.stats().send_errors == 0);
+  CHECK(tx.stats().datagrams_sent == b.batch.size());
+}
+
+TEST_CASE("udp gso: closing the receiver inside a coalesced buffer stops its deliveries", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"lo"}});
+  udp_transport rx(io, {.interfaces = {"lo"}});
+  tx.open(address_family::v4);
+  const auto to = ep("239.255.3.11", 19115);
+  int calls = 0;
+  racket::receiver_id id = 0;
+  id = rx.open_receiver(to, [&](std::span<const std::byte>, const receive_info&) {
+    if (++calls == 3) rx.close_receiver(id);
+  });
+  collected other;
+  REQUIRE(rx.open_receiver(to, other.handler()) != 0);
+  batch_builder b;
+  b.run(to, 10, 500, 500);
+  tx.send_batch(b.batch);
+  REQUIRE(run_until(io, [&] { return other.datagrams.size() >= 10; }));
+  run_for(io, 20ms);
+  CHECK(calls == 3);
+  CHECK(other.datagrams == b.sent_to(to));
+  CHECK(tx.stats().segmented_sends == 1);
+}
+
+TEST_CASE("udp gso: a kind-filtered receiver judges every datagram of a segmented run", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"lo"}});
+  udp_transport rx(io, {.interfaces = {"lo"}});
+  tx.open(address_family::v4);
+  const auto to = ep("239.255.3.12", 19116);
+  collected requests;
+  REQUIRE(rx.open_receiver(to, requests.handler(), 2) != 0);
+  collected everything;
+  REQUIRE(rx.open_receiver(to, everything.handler()) != 0);
+  // One run of equal-size datagrams whose byte 5 (the kind) alternates 1, 2, 1, 2, ...: were
+  // the filter to see a coalesced buffer, it would judge them all by the first (kind 1).
+  std::vector<bytes> owned;
+  for (int i = 0; i < 8; ++i) {
+    bytes d(64, std::byte{0});
+    std::memcpy(d.data(), "RKTM\x03", 5);
+    d[5] = static_cast<std::byte>(i % 2 == 0 ? 1 : 2);
+    d[6] = static_cast<std::byte>(i);
+    owned.push_back(d);
+  }
+  std::vector<outgoing_datagram> batch;
+  for (int i = 0; i < 8; ++i)
+    batch.push_back({.to = to, .bytes = owned[static_cast<std::size_t>(i)], .run_length = std::uint16_t(i == 0 ? 8 : 0)});
+  tx.send_batch(batch);
+  CHECK(tx.stats().segmented_sends == 1);
+  REQUIRE(run_until(io, [&] { return everything.datagrams.size() >= 8 && requests.datagrams.size() >= 4; }));
+  run_for(io, 20ms);
+  CHECK(everything.datagrams == owned);
+  REQUIRE(requests.datagrams.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(requests.datagrams[i] == owned[2 * i + 1]);
+}
+
+TEST_CASE("udp gso: over a veth, runs go out segmented and segments over the MTU still arrive", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  racket::test::veth_pair veth("rkga", "rkgb", {"198.18.0.1/24"}, {"198.18.0.2/24"});
+  REQUIRE(veth.ok());
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"rkga"}, .loopback = false});
+  udp_transport rx(io, {.interfaces = {"rkgb"}});
+  tx.open(address_family::v4);
+  const auto to = ep("239.255.3.13", 19117);
+  collected got;
+  REQUIRE(rx.open_receiver(to, got.handler()) != 0);
+
+  batch_builder b;
+  b.run(to, 20, 1472, 100);  // 1472 + 28 = the 1500-byte MTU: segments fit
+  b.run(to, 5, 1600, 1600);  // over the MTU: EMSGSIZE, sent alone (fragmented) instead
+  b.run(to, 10, 1000, 1000);
+  tx.send_batch(b.batch);
+  check_all_ok(b.batch);
+  REQUIRE(run_until(io, [&] { return got.datagrams.size() >= b.batch.size(); }));
+  run_for(io, 20ms);
+  CHECK(got.datagrams == b.sent_to(to));
+  const auto ts = tx.stats();
+  CHECK(ts.segmented_sends == 2);
+  CHECK(ts.segmentation_fallbacks == 1);
+  CHECK(ts.send_errors == 0);
+  CHECK(tx.segmentation_offload());  // an MTU refusal does not turn GSO off
+  CHECK(rx.stats().datagrams_received == b.batch.size());
+}
+
+TEST_CASE("udp gso: IPv6 runs over a veth pair arrive as separate datagrams", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  racket::test::veth_pair veth("rkga", "rkgb", {"2001:2::1/64 nodad"}, {"2001:2::2/64 nodad"});
+  REQUIRE(veth.ok());
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"rkga"}, .loopback = false});
+  udp_transport rx(io, {.interfaces = {"rkgb"}});
+  tx.open(address_family::v6);
+  const auto to = ep("ff15::3:14", 19118);
+  collected got;
+  REQUIRE(rx.open_receiver(to, got.handler()) != 0);
+  // The first datagrams may race the MLD join on a fresh link: probe until one arrives.
+  const bytes hello = payload(9999, 10);
+  REQUIRE(run_until(io, [&] {
+    if (got.datagrams.empty()) tx.send(to, hello);
+    io.run_for(5ms);
+    return !got.datagrams.empty();
+  }));
+  got.datagrams.clear();
+  const auto before = rx.stats().datagrams_received;
+
+  batch_builder b;
+  b.run(to, 30, 1452, 1000);  // 1452 + 48 = the 1500-byte MTU
+  b.run(to, 70, 200, 10);
+  tx.send_batch(b.batch);
+  check_all_ok(b.batch);
+  REQUIRE(run_until(io, [&] { return got.datagrams.size() >= b.batch.size(); }));
+  run_for(io, 20ms);
+  CHECK(got.datagrams == b.sent_to(to));
+  CHECK(tx.stats().segmented_sends == 3);  // 30; 64 + 6
+  CHECK(tx.stats().segmentation_fallbacks == 0);
+  CHECK(rx.stats().datagrams_received - before == b.batch.size());
+}
+
+TEST_CASE("udp gso: a segmented send that would block is queued datagram by datagram, in order", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  racket::test::veth_pair veth("rkga", "rkgb", {"198.18.0.1/24"}, {"198.18.0.2/24"});
+  REQUIRE(veth.ok());
+  // A slow link: packets wait in the qdisc and hold the (tiny) send buffer, so the kernel
+  // soon answers EAGAIN and the transport's backlog takes the rest.
+  REQUIRE(racket::test::run("tc qdisc add dev rkga root tbf rate 200mbit burst 64kb latency 2s"));
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"rkga"}, .loopback = false, .send_buffer_size = 1});
+  udp_transport rx(io, {.interfaces = {"rkgb"}});
+  tx.open(address_family::v4);
+  const auto to = ep("239.255.3.15", 19119);
+  collected got;
+  REQUIRE(rx.open_receiver(to, got.handler()) != 0);
+
+  batch_builder b;
+  for (int i = 0; i < 8; ++i) {
+    b.run(to, 40, 1400, 700);
+    b.add(to, 50);
+  }
+  tx.send_batch(b.batch);
+  check_all_ok(b.batch);  // taken or queued, none refused
+  CHECK(tx.stats().datagrams_sent < b.batch.size());  // some wait in the backlog
+  CHECK(tx.stats().segmented_sends >= 1);
+  REQUIRE(run_until(io, [&] { return got.datagrams.size() >= b.batch.size(); }, 10000ms));
+  run_for(io, 20ms);
+  CHECK(got.datagrams == b.sent_to(to));
+  CHECK(tx.stats().datagrams_sent == b.batch.size());
+  CHECK(tx.stats().bytes_sent == b.bytes_total);
+  CHECK(tx.stats().send_errors == 0);
+}

@@ -49,16 +49,20 @@ void check(std::span<const std::byte> bytes) {
     records.push_back(r);
   }
   RACKET_FUZZ_CHECK(count == v.record_count());
-  RACKET_FUZZ_CHECK(prev_end == hi);
+  // Between the last record and the trailer: padding, all 0x00.
+  RACKET_FUZZ_CHECK(prev_end <= hi && v.padding_size() == static_cast<std::size_t>(hi - prev_end));
+  for (const std::byte* p = prev_end; p != hi; ++p) RACKET_FUZZ_CHECK(*p == std::byte{0});
 
   // Whatever decodes re-encodes to the same records. The writer always takes the shortest
-  // form (sequence_next, same_interval; varints are canonical), so its bytes are the same, or
-  // fewer when the input spelled out a delta of +1 or a repeated interval.
+  // form (sequence_next, same_interval; varints are canonical) and does not pad, so its bytes
+  // are the same, or fewer when the input spelled out a delta of +1 or a repeated interval, or
+  // was padded.
   std::vector<std::byte> buf(wire::max_datagram_size_limit);
   wire::datagram_writer w{buf};
   w.begin(v.publisher_id(), v.stream());
   for (const wire::record& r : v) RACKET_FUZZ_CHECK(w.append(r));
-  const auto again = w.finish();
+  const std::size_t body = w.finish_unsealed();
+  const auto again = wire::seal(buf, body, body + wire::trailer_size);
   RACKET_FUZZ_CHECK(again.size() <= bytes.size());
   if (again.size() == bytes.size()) RACKET_FUZZ_CHECK(std::memcmp(again.data(), bytes.data(), bytes.size()) == 0);
   const wire::datagram_view v2 = wire::decode(again, ec);
@@ -70,6 +74,11 @@ void check(std::span<const std::byte> bytes) {
                       r.timestamp_ns == o.timestamp_ns && r.subject == o.subject &&
                       r.payload.size() == o.payload.size() &&
                       (r.payload.empty() || std::memcmp(r.payload.data(), o.payload.data(), r.payload.size()) == 0));
+  }
+  // Records in the writer's form, padded back to the input's size with `seal`: the input itself.
+  if (body == static_cast<std::size_t>(prev_end - lo)) {
+    const auto padded = wire::seal(buf, body, bytes.size());
+    RACKET_FUZZ_CHECK(padded.size() == bytes.size() && std::memcmp(padded.data(), bytes.data(), bytes.size()) == 0);
   }
 }
 

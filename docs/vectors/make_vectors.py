@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An encoder for Racket wire format version 2, written from docs/wire-format.md alone (it
+"""An encoder for Racket wire format version 3, written from docs/wire-format.md alone (it
 shares no code with include/racket/wire.hpp), and the test vectors it produces.
 
     python3 docs/vectors/make_vectors.py        # prints every vector (hex, sizes, hashes)
@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 
 MAGIC = b"RKTM"
-VERSION = 2
+VERSION = 3
 KIND_DATA, KIND_REQUEST = 1, 2
 TOMBSTONE, RESEND, SNAPSHOT, SEQUENCE_NEXT, SAME_INTERVAL = 0x01, 0x02, 0x04, 0x10, 0x20
 M64 = (1 << 64) - 1
@@ -87,10 +87,12 @@ def header(kind, count, ident, stream, version=VERSION):
     return MAGIC + bytes([version, kind]) + struct.pack("<HQ", count, ident) + bytes([len(stream)]) + stream
 
 
-def datagram(pub, stream, recs, count=None, trailer=True, body=None):
-    """A data datagram; trailer=False leaves the checksum zero (the fuzz targets recompute it)."""
+def datagram(pub, stream, recs, count=None, trailer=True, body=None, padding=0):
+    """A data datagram with `padding` zero bytes between the last record and the trailer (the
+    checksum covers them); trailer=False leaves the checksum zero (the fuzz targets recompute it)."""
     d = header(KIND_DATA, len(recs) if count is None else count, pub, stream)
     d += records(recs) if body is None else body
+    d += b"\0" * padding
     return d + (struct.pack("<Q", xxh3(d)) if trailer else b"\0" * 8)
 
 
@@ -108,6 +110,7 @@ def pattern(n):
 
 TS = 1700000000000000000
 
+# Data vectors: number -> (publisher_id, stream, records[, padding bytes]).
 DATA_VECTORS = {
     1: (0x0123456789ABCDEF, b"sensors", [Rec(0, 1000, 1, TS, b"plant.line3.temp", b"21.5")]),
     2: (0xFEDCBA9876543210, b"status", [
@@ -125,7 +128,20 @@ DATA_VECTORS = {
         Rec(0, 60000, 1, TS, b"blob.a", pattern(20000)),
         Rec(0, 60000, 2, TS, b"blob.b", pattern(16383)),
     ]),
+    # Vector 1 padded by one byte.
+    8: (0x0123456789ABCDEF, b"sensors", [Rec(0, 1000, 1, TS, b"plant.line3.temp", b"21.5")], 1),
+    # Two records padded to a 128-byte segment: 59 bytes of padding.
+    9: (0x0123456789ABCDEF, b"sensors", [
+        Rec(0, 1000, 20, TS, b"plant.a", b"1"),
+        Rec(0, 1000, 21, TS + 1500, b"plant.b", b"22"),
+    ], 59),
 }
+
+
+def data_vector(n, trailer=True):
+    """The bytes of data vector n."""
+    pub, stream, recs, *padding = DATA_VECTORS[n]
+    return datagram(pub, stream, recs, trailer=trailer, padding=padding[0] if padding else 0)
 
 REQUEST_VECTORS = {
     5: (0x0123456789ABCDEF, b"sensors", b"plant.*", 0, []),
@@ -146,14 +162,16 @@ def split_records(pub, stream, recs):
 def main():
     for n in sorted(set(DATA_VECTORS) | set(REQUEST_VECTORS)):
         if n in DATA_VECTORS:
-            pub, stream, recs = DATA_VECTORS[n]
-            d = datagram(pub, stream, recs)
+            pub, stream, recs, *padding = DATA_VECTORS[n]
+            d = data_vector(n)
             print(f"### vector {n}: {len(d)} bytes, checksum 0x{struct.unpack('<Q', d[-8:])[0]:016x}")
             for r in recs:
                 print(f"  content_hash({r.subject.decode()}) = 0x{content_hash(stream, r.subject, r.payload):016x}")
             print("  header  " + header(KIND_DATA, len(recs), pub, stream).hex())
             for h in split_records(pub, stream, recs):
                 print("  record  " + (h if len(h) <= 400 else h[:120] + f"...({len(h) // 2} bytes)"))
+            if padding:
+                print(f"  padding {padding[0]} bytes 00")
             print("  trailer " + d[-8:].hex())
             print("  all     " + (d.hex() if len(d) <= 1024 else "(long)"))
         else:

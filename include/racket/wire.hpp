@@ -2,20 +2,23 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Wire format v2 (normative description: docs/wire-format.md).
+// Wire format v3 (normative description: docs/wire-format.md).
 //
-//   datagram = header, record * record_count, trailer
-//   header   = "RKTM" u8 version=2 u8 kind u16 record_count u64 publisher_id u8 S, S bytes stream
+//   datagram = header, record * record_count, padding, trailer
+//   header   = "RKTM" u8 version=3 u8 kind u16 record_count u64 publisher_id u8 S, S bytes stream
 //   record   = u8 flags, u8 L, varint P, [varint interval_ms], [varint zigzag(sequence delta)],
 //              varint zigzag(timestamp delta), L bytes subject, P bytes payload
-//   trailer  = u64 XXH3-64(seed 0) of every byte before it
+//   padding  = zero or more bytes 0x00
+//   trailer  = u64 XXH3-64(seed 0) of every byte before it (padding included)
 //
 // Fixed-width integers are little-endian; varints are canonical unsigned LEB128. A record's
 // sequence and timestamp are deltas from the previous record of the same datagram (the first
 // record's from 0); flag `sequence_next` stands for a sequence delta of +1 and `same_interval`
 // for the previous record's interval, and the writer always uses them when they apply, so every
 // record list has exactly one encoding. The content hash is not carried: receivers compute
-// `content_hash` from the stream, subject and payload they already have.
+// `content_hash` from the stream, subject and payload they already have. Padding lets a publisher
+// make every datagram of a UDP GSO run (UDP_SEGMENT) the same size; one that sends without
+// segmentation offload never pads.
 
 #include "racket/detail/hash.hpp"
 #include "racket/error.hpp"
@@ -98,6 +101,20 @@ inline std::byte* store_varint(std::byte* p, std::uint64_t v) noexcept {
   return p;
 }
 
+// Whether the n bytes at p are all 0x00 (the padding check): ORed a word at a time with no
+// data-dependent branch, which compilers vectorise. Padding is usually short, and a long one
+// costs less here than in the checksum that already ran over it.
+inline bool all_zero(const std::byte* p, std::size_t n) noexcept {
+  std::uint64_t acc = 0;
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    acc |= w;
+  }
+  for (; n != 0; ++p, --n) acc |= std::to_integer<std::uint64_t>(*p);
+  return acc == 0;
+}
+
 // Reads a varint that `wire::decode` has validated (no bounds or canonical checks).
 inline std::uint64_t load_varint(const std::byte*& p) noexcept {
   std::uint64_t b = std::to_integer<std::uint64_t>(*p++);
@@ -146,7 +163,7 @@ constexpr std::uint64_t unzigzag(std::uint64_t z) noexcept { return (z >> 1) ^ (
 namespace racket::wire {
 
 /// The wire version this build writes and the only one it decodes.
-inline constexpr std::uint8_t version = 2;
+inline constexpr std::uint8_t version = 3;
 /// The four magic bytes every datagram starts with: "RKTM".
 inline constexpr std::byte magic[4] = {std::byte{0x52}, std::byte{0x4B}, std::byte{0x54},
                                        std::byte{0x4D}};
@@ -175,7 +192,7 @@ inline constexpr std::uint64_t max_interval_ms = 0xFFFFFFFF;
 inline constexpr std::size_t min_datagram_size = header_fixed_size + 1 + record_min_overhead + 1 + trailer_size;  // 31
 
 /// What a datagram carries (byte 5). `peek_kind` returns `kind{0}` for bytes that are not a
-/// version-2 Racket datagram; any other unknown value is passed through as it is.
+/// version-3 Racket datagram; any other unknown value is passed through as it is.
 enum class kind : std::uint8_t {
   data = 1,              ///< message records of one stream (`decode`)
   snapshot_request = 2,  ///< a subscriber asks publishers to re-send cached subjects (`decode_request`)
@@ -278,11 +295,39 @@ constexpr std::size_t max_payload(std::size_t max_datagram_size, std::size_t str
   return std::min<std::size_t>(avail - 1, (1u << 7) - 1);
 }
 
+/// Completes a data datagram whose first `body_size` bytes of `buffer` are its header and
+/// records (record count patched: `datagram_writer::finish_unsealed`): writes
+/// `total_size - trailer_size - body_size` padding bytes 0x00 after them, then the checksum
+/// (XXH3-64 of bytes [0, total_size - 8)) at `total_size - 8`, and returns the datagram,
+/// `{buffer.data(), total_size}`. Allocates nothing, never throws.
+///
+/// Padding makes datagrams of different contents the same size, which a UDP GSO send
+/// (UDP_SEGMENT) needs of every datagram of a run but the last. `total_size == body_size +
+/// trailer_size` pads nothing (what `datagram_writer::finish` does).
+/// Preconditions: `body_size + trailer_size <= total_size <= min(buffer.size(), 65507)`.
+///
+/// ```
+/// const std::size_t body = w.finish_unsealed();
+/// transport.send(ep, racket::wire::seal(buf, body, segment_size));  // padded to segment_size
+/// ```
+inline std::span<const std::byte> seal(std::span<std::byte> buffer, std::size_t body_size,
+                                       std::size_t total_size) noexcept {
+  assert(total_size >= trailer_size && body_size <= total_size - trailer_size);
+  assert(total_size <= buffer.size());
+  assert(total_size <= max_datagram_size_limit);
+  std::byte* const d = buffer.data();
+  const std::size_t trailer_off = total_size - trailer_size;
+  if (trailer_off != body_size) std::memset(d + body_size, 0, trailer_off - body_size);
+  detail::store_u64(d + trailer_off, detail::xxh3(d, trailer_off));
+  return {d, total_size};
+}
+
 /// Writes one datagram at a time into a caller-owned buffer. Allocates nothing, never throws.
 ///
 /// The buffer's size is the maximum datagram size (anything above 65507 is not used).
 /// `begin` starts a datagram for one stream, `append` adds records while they fit, `finish`
-/// patches the record count, appends the checksum and returns the datagram. Not thread safe.
+/// patches the record count, appends the checksum and returns the datagram. To pad it (for a
+/// UDP GSO run), call `finish_unsealed` and then `seal` instead of `finish`. Not thread safe.
 ///
 /// ```
 /// std::array<std::byte, racket::wire::default_max_datagram_size> buf;
@@ -387,13 +432,20 @@ class datagram_writer {
   /// The maximum datagram size this writer fills up to.
   std::size_t capacity() const noexcept { return capacity_; }
 
-  /// Patches the record count, appends the checksum and returns the datagram (a view of the
-  /// buffer, valid until the next `begin`). Precondition: at least one record was appended.
-  std::span<const std::byte> finish() noexcept {
+  /// Patches the record count and returns the body size: header and records, without
+  /// padding and trailer (`size() - trailer_size`). Writes no checksum: `seal` completes the
+  /// datagram, padded or not. Precondition: at least one record was appended.
+  std::size_t finish_unsealed() noexcept {
     assert(count_ > 0);
     detail::store_u16(buf_ + 6, static_cast<std::uint16_t>(count_));
-    detail::store_u64(buf_ + pos_, detail::xxh3(buf_, pos_));
-    return {buf_, pos_ + trailer_size};
+    return pos_;
+  }
+
+  /// Patches the record count, appends the checksum (no padding) and returns the datagram (a
+  /// view of the buffer, valid until the next `begin`): `seal(buffer, finish_unsealed(),
+  /// size())`. Precondition: at least one record was appended.
+  std::span<const std::byte> finish() noexcept {
+    return seal({buf_, capacity_}, finish_unsealed(), size());
   }
 
  private:
@@ -470,7 +522,7 @@ class datagram_view {
 
     const std::byte* pos_ = nullptr;   // this record's first byte (end_ at the end)
     const std::byte* next_ = nullptr;  // the next record's first byte
-    const std::byte* end_ = nullptr;   // the trailer
+    const std::byte* end_ = nullptr;   // the end of the last record (padding or trailer)
     record rec_;
   };
 
@@ -482,8 +534,12 @@ class datagram_view {
   std::uint16_t record_count() const noexcept { return record_count_; }
   std::uint64_t publisher_id() const noexcept { return publisher_id_; }
   std::string_view stream() const noexcept { return stream_; }
-  /// The whole datagram, trailer included.
+  /// The whole datagram, padding and trailer included.
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  /// Bytes of padding (all 0x00) between the last record and the trailer.
+  std::size_t padding_size() const noexcept {
+    return bytes_.empty() ? 0 : static_cast<std::size_t>(bytes_.data() + bytes_.size() - trailer_size - records_end_);
+  }
 
   iterator begin() const noexcept { return iterator{records_begin_, records_end_}; }
   iterator end() const noexcept { return iterator{records_end_, records_end_}; }
@@ -525,7 +581,7 @@ inline errc check_common_header(std::span<const std::byte> bytes, std::size_t ma
 /// in this order, the first failure deciding the error (docs/wire-format.md, "Decoding"):
 ///  1. size > `max_size`                                      → `errc::oversize`
 ///  2. fewer than 4 bytes → `truncated`; magic is not "RKTM"   → `errc::bad_magic`
-///  3. fewer than 5 bytes → `truncated`; version != 2          → `errc::bad_version`
+///  3. fewer than 5 bytes → `truncated`; version != 3          → `errc::bad_version`
 ///  4. fewer than 6 bytes → `truncated`; kind != 1             → `errc::bad_kind`
 ///  5. fewer than 17 bytes                                     → `errc::truncated`
 ///  6. stream name length S == 0                               → `errc::bad_length`
@@ -541,7 +597,8 @@ inline errc check_common_header(std::span<const std::byte> bytes, std::size_t ma
 ///     c. the L + P bytes of subject and payload run into the trailer → `errc::bad_length`
 ///     d. a flag bit 0x08, 0x40 or 0x80, `resend` with `snapshot`, sequence 0 (after the
 ///        delta), a tombstone with a payload, L == 0 or an invalid subject → `errc::bad_record`
-/// 11. bytes left between the last record and the trailer      → `errc::bad_length`
+/// 11. a byte other than 0x00 between the last record and the trailer (the padding)
+///                                                             → `errc::bad_length`
 inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& ec,
                             std::size_t max_size = max_datagram_size_limit) noexcept {
   const auto fail = [&ec](errc e) noexcept {
@@ -597,13 +654,13 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
       return fail(errc::bad_record);
     p += l + payload_len;
   }
-  if (p != end) return fail(errc::bad_length);
+  if (!detail::all_zero(p, static_cast<std::size_t>(end - p))) return fail(errc::bad_length);
 
   datagram_view v;
   v.bytes_ = bytes;
   v.stream_ = stream;
   v.records_begin_ = d + records_off;
-  v.records_end_ = end;
+  v.records_end_ = p;
   v.publisher_id_ = detail::load_u64(d + 8);
   v.record_count_ = count;
   v.version_ = version;
@@ -621,7 +678,7 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
 
 /// The kind of a datagram, from its first six bytes only (magic, version, kind), without
 /// checking anything else: for routing before a full decode. Returns `kind{0}` when the bytes
-/// are shorter than 6 or do not start with "RKTM" and version 2; otherwise byte 5 as it is
+/// are shorter than 6 or do not start with "RKTM" and version 3; otherwise byte 5 as it is
 /// (which may be a kind this build does not know: `decode` then reports `bad_kind`).
 inline kind peek_kind(std::span<const std::byte> bytes) noexcept {
   if (bytes.size() < 6 || std::memcmp(bytes.data(), magic, sizeof magic) != 0 ||
@@ -754,7 +811,7 @@ class request_view {
 /// snapshot request"):
 ///  1. size > `max_size`                                      → `errc::oversize`
 ///  2. fewer than 4 bytes → `truncated`; magic is not "RKTM"   → `errc::bad_magic`
-///  3. fewer than 5 bytes → `truncated`; version != 2          → `errc::bad_version`
+///  3. fewer than 5 bytes → `truncated`; version != 3          → `errc::bad_version`
 ///  4. fewer than 6 bytes → `truncated`; kind != 2             → `errc::bad_kind`
 ///  5. fewer than 17 bytes                                     → `errc::truncated`
 ///  6. stream name length S == 0                               → `errc::bad_length`

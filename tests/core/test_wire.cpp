@@ -90,11 +90,13 @@ void fix_checksum(bytes& d) {
   for (int i = 0; i < 8; ++i) d[n + i] = static_cast<std::byte>(h >> (8 * i));
 }
 
-// An independent encoder of version 2 (docs/wire-format.md), to check the writer against.
-bytes reference_datagram(std::uint64_t pub, std::string_view stream, const std::vector<wire::record>& recs) {
+// An independent encoder of version 3 (docs/wire-format.md), to check the writer against:
+// `padding` zero bytes go between the last record and the trailer.
+bytes reference_datagram(std::uint64_t pub, std::string_view stream, const std::vector<wire::record>& recs,
+                         std::size_t padding = 0) {
   bytes d;
   put(d, "RKTM");
-  put(d, 2, 1);
+  put(d, 3, 1);
   put(d, 1, 1);
   put(d, recs.size(), 2);
   put(d, pub, 8);
@@ -116,6 +118,7 @@ bytes reference_datagram(std::uint64_t pub, std::string_view stream, const std::
     ts = r.timestamp_ns;
     interval = r.interval_ms;
   }
+  d.insert(d.end(), padding, std::byte{0});
   put(d, 0, 8);
   fix_checksum(d);
   return d;
@@ -136,14 +139,14 @@ struct raw_record {
 // Builds a datagram field by field without any validation, checksum fixed up.
 struct raw_datagram {
   std::array<std::uint8_t, 4> magic = {0x52, 0x4B, 0x54, 0x4D};
-  std::uint8_t version = 2;
+  std::uint8_t version = 3;
   std::uint8_t kind = 1;
   int record_count = -1;  // -1: records.size()
   std::uint64_t publisher_id = 0x1122334455667788;
   int stream_length = -1;
   std::string stream = "st";
   std::vector<raw_record> records = {raw_record{}};
-  std::string extra;  // bytes between the records and the trailer
+  std::string extra;  // bytes between the records and the trailer (padding when all 0x00)
 
   bytes encode() const {
     bytes d;
@@ -238,7 +241,7 @@ bytes sample_datagram() {
 
 static_assert(std::forward_iterator<wire::datagram_view::iterator>);
 static_assert(std::ranges::forward_range<wire::datagram_view>);
-static_assert(wire::version == 2);
+static_assert(wire::version == 3);
 static_assert(wire::header_size(7) == 24);
 // Worst case: flags, L, P (1..3 bytes), 5-byte interval, two 10-byte deltas, subject, payload.
 static_assert(wire::record_size(16, 4) == 1 + 1 + 1 + 5 + 10 + 10 + 16 + 4);
@@ -418,7 +421,8 @@ TEST_CASE("one record round trips", "[wire]") {
   std::error_code ec = racket::errc::bad_magic;
   const auto v = wire::decode(d, ec);
   REQUIRE_FALSE(ec);
-  CHECK(v.version() == 2);
+  CHECK(v.version() == 3);
+  CHECK(v.padding_size() == 0);
   CHECK(v.datagram_kind() == wire::kind::data);
   CHECK(v.record_count() == 1);
   CHECK(v.publisher_id() == 0xDEADBEEFCAFEF00D);
@@ -698,11 +702,20 @@ TEST_CASE("random records round trip and match the reference encoder", "[wire]")
     }
     if (recs.empty()) continue;
     total_records += recs.size();
-    const auto d = w.finish();
-    REQUIRE(to_hex(d) == to_hex(reference_datagram(pub, stream, recs)));
+    // Every third datagram padded (by up to 300 bytes, or to the limit), the rest finished.
+    std::size_t padding = 0;
+    if (round % 3 == 0) {
+      const std::size_t room = wire::max_datagram_size_limit - w.size();
+      padding = round % 99 == 0 ? room : std::min<std::size_t>(rng() % 300, room);
+    }
+    const auto d = padding == 0 && round % 2 == 0
+                       ? w.finish()
+                       : wire::seal(buf, w.finish_unsealed(), w.size() + padding);
+    REQUIRE(to_hex(d) == to_hex(reference_datagram(pub, stream, recs, padding)));
     std::error_code ec;
     const auto v = wire::decode(d, ec);
     REQUIRE_FALSE(ec);
+    REQUIRE(v.padding_size() == padding);
     REQUIRE(v.record_count() == recs.size());
     std::size_t i = 0;
     for (const auto& r : v) {
@@ -734,6 +747,7 @@ struct test_vector {
   std::vector<vector_record> records;
   std::uint64_t checksum;  // pinned, computed with xxhsum -H3
   bytes expected;
+  std::size_t padding = 0;  // zero bytes between the last record and the trailer
 };
 
 // The data vectors of docs/wire-format.md. The expected bytes and hashes were produced by an
@@ -747,10 +761,10 @@ std::vector<test_vector> test_vectors() {
        0x0123456789ABCDEF,
        "sensors",
        {{0, 1000, 1, 1700000000000000000, "plant.line3.temp", to_bytes("21.5"), 0x63f147c6184c5f24}},
-       0x5b4c77855a3c5c7d,
-       from_hex("524b544d02010100efcdab89674523010773656e736f7273"
+       0x8ed6d7b2098e5c5e,
+       from_hex("524b544d03010100efcdab89674523010773656e736f7273"
                 "101004e8078080d0e2c6bfce972f706c616e742e6c696e65332e74656d7032312e35"
-                "7d5c3c5a85774c5b")},
+                "5e5c8e09b2d7d68e")},
       {2,
        0xFEDCBA9876543210,
        "status",
@@ -760,8 +774,8 @@ std::vector<test_vector> test_vectors() {
         {resend, 500, 5, 1699999999000000000, "dev.d.state", to_bytes("down"), 0x14a611757b162c61},
         {0, 0, 10, 1700000000200000000, "dev.e.event", to_bytes("x"), 0xce65a18f18dc12ec},
         {0, 0, 11, 1700000000200000001, "dev.f.event", {}, 0x98b6f968cbd99eaf}},
-       0x1c1803c0b5767d60,
-       cat({from_hex("524b544d020106001032547698badcfe06737461747573"
+       0xf74a835868b58eef,
+       cat({from_hex("524b544d030106001032547698badcfe06737461747573"
                      "000b02f4030eaab4aed8c7bfce972f6465762e612e73746174657570"
                      "300b8201d00f6465762e622e7374617465"),
             pattern(130),
@@ -769,34 +783,57 @@ std::vector<test_vector> test_vectors() {
                      "220b0407998bb5af086465762e642e7374617465646f776e"
                      "000b01000a80b0b4f8086465762e652e6576656e7478"
                      "300b00026465762e662e6576656e74"
-                     "607d76b5c003181c")})},
+                     "ef8eb56858834af7")})},
       {3,
        0x0000000000000001,
        "telemetry",
        {{0, 0, 42, 1, "usine.caf\xc3\xa9.temp\xc3\xa9rature", from_hex("00017f80feff"), 0x712ed6f2120cd4ab}},
-       0xc7331d39531b7ba3,
-       from_hex("524b544d0201010001000000000000000974656c656d65747279"
+       0xfceadad07402c4e6,
+       from_hex("524b544d0301010001000000000000000974656c656d65747279"
                 "20180654027573696e652e636166c3a92e74656d70c3a972617475726500017f80feff"
-                "a37b1b53391d33c7")},
+                "e6c40274d0daeafc")},
       // Vector 4: vector 1's message answering a snapshot request (flag snapshot, sequence 9).
       {4,
        0x0123456789ABCDEF,
        "sensors",
        {{snapshot, 1000, 9, 1700000000000000000, "plant.line3.temp", to_bytes("21.5"), 0x63f147c6184c5f24}},
-       0x4634a87d13343f85,
-       from_hex("524b544d02010100efcdab89674523010773656e736f7273"
+       0xeb477037b62420f3,
+       from_hex("524b544d03010100efcdab89674523010773656e736f7273"
                 "041004e807128080d0e2c6bfce972f706c616e742e6c696e65332e74656d7032312e35"
-                "853f34137da83446")},
+                "f32024b6377047eb")},
       // Vector 7: 3-byte and largest 2-byte payload lengths.
       {7,
        0x0000000000000002,
        "bulk",
        {{0, 60000, 1, 1700000000000000000, "blob.a", pattern(20000), 0x0b4d76a888481443},
         {0, 60000, 2, 1700000000000000000, "blob.b", pattern(16383), 0x429944eda40b9b27}},
-       0x135f69266da4ccdd,
-       cat({from_hex("524b544d0201020002000000000000000462756c6b"
+       0x3fc6424cc851823c,
+       cat({from_hex("524b544d0301020002000000000000000462756c6b"
                      "1006a09c01e0d4038080d0e2c6bfce972f626c6f622e61"),
-            pattern(20000), from_hex("3006ff7f00626c6f622e62"), pattern(16383), from_hex("ddcca46d26695f13")})},
+            pattern(20000), from_hex("3006ff7f00626c6f622e62"), pattern(16383), from_hex("3c8251c84c42c63f")})},
+      // Vector 8: vector 1 padded by one byte.
+      {8,
+       0x0123456789ABCDEF,
+       "sensors",
+       {{0, 1000, 1, 1700000000000000000, "plant.line3.temp", to_bytes("21.5"), 0x63f147c6184c5f24}},
+       0xa26100bbf729abdc,
+       from_hex("524b544d03010100efcdab89674523010773656e736f7273"
+                "101004e8078080d0e2c6bfce972f706c616e742e6c696e65332e74656d7032312e35"
+                "00"
+                "dcab29f7bb0061a2"),
+       1},
+      // Vector 9: two records padded to a 128-byte segment (59 bytes of padding).
+      {9,
+       0x0123456789ABCDEF,
+       "sensors",
+       {{0, 1000, 20, 1700000000000000000, "plant.a", to_bytes("1"), 0xe849b86093f43a70},
+        {0, 1000, 21, 1700000000000001500, "plant.b", to_bytes("22"), 0x8fb40ea0a4465ef4}},
+       0x22074acbf960cfbe,
+       cat({from_hex("524b544d03010200efcdab89674523010773656e736f7273"
+                     "000701e807288080d0e2c6bfce972f706c616e742e6131"
+                     "300702b817706c616e742e623232"),
+            bytes(59), from_hex("becf60f9cb4a0722")}),
+       59},
   };
 }
 
@@ -817,7 +854,15 @@ TEST_CASE("hex test vectors: encoding is byte exact and decodes to the inputs", 
                         .subject = r.subject,
                         .payload = r.payload}));
     }
-    const auto d = w.finish();
+    // Unpadded vectors with finish(), padded ones with finish_unsealed() and seal().
+    std::span<const std::byte> d;
+    if (tv.padding == 0) {
+      d = w.finish();
+    } else {
+      const std::size_t body = w.finish_unsealed();
+      CHECK(body + wire::trailer_size + tv.padding == tv.expected.size());
+      d = wire::seal(buf, body, body + wire::trailer_size + tv.padding);
+    }
     CHECK(to_hex(d) == to_hex(tv.expected));
 
     const bytes& expected = tv.expected;
@@ -831,6 +876,7 @@ TEST_CASE("hex test vectors: encoding is byte exact and decodes to the inputs", 
     REQUIRE_FALSE(ec);
     CHECK(v.publisher_id() == tv.publisher_id);
     CHECK(v.stream() == tv.stream);
+    CHECK(v.padding_size() == tv.padding);
     REQUIRE(v.record_count() == tv.records.size());
     auto it = v.begin();
     for (const auto& r : tv.records) {
@@ -922,11 +968,12 @@ TEST_CASE("decode errors: header checks", "[wire]") {
     r.magic = {0x4D, 0x54, 0x4B, 0x52};  // byte-swapped
     CHECK(decode_error(r) == err(errc::bad_magic));
   }
-  SECTION("bad_version, version 1 included") {
+  SECTION("bad_version, versions 1 and 2 included") {
     CHECK(decode_error(from_hex("524b544d")) == err(errc::truncated));
     CHECK(decode_error(from_hex("524b544d01")) == err(errc::bad_version));
-    CHECK(decode_error(from_hex("524b544d03")) == err(errc::bad_version));
-    for (std::uint8_t ver : {0, 1, 3, 255}) {
+    CHECK(decode_error(from_hex("524b544d02")) == err(errc::bad_version));
+    CHECK(decode_error(from_hex("524b544d04")) == err(errc::bad_version));
+    for (std::uint8_t ver : {0, 1, 2, 4, 255}) {
       raw_datagram r;
       r.version = ver;
       CHECK(decode_error(r) == err(errc::bad_version));
@@ -938,9 +985,24 @@ TEST_CASE("decode errors: header checks", "[wire]") {
     CHECK(decode_error(v1) == err(errc::bad_version));
     CHECK(wire::peek_kind(v1) == wire::kind{0});
   }
+  SECTION("a valid version-2 datagram is bad_version") {
+    // Version 2's vector 1 (the same record layout, version byte 2, its own checksum).
+    const bytes v2 = from_hex(
+        "524b544d02010100efcdab89674523010773656e736f7273101004e8078080d0e2c6bfce972f706c616e742e"
+        "6c696e65332e74656d7032312e357d5c3c5a85774c5b");
+    REQUIRE(XXH3_64bits(v2.data(), v2.size() - 8) == 0x5b4c77855a3c5c7d);  // intact as v2
+    CHECK(decode_error(v2) == err(errc::bad_version));
+    CHECK(wire::peek_kind(v2) == wire::kind{0});
+    // Byte 4 set to 3 (and the checksum fixed) makes it version 3's vector 1.
+    bytes v3 = v2;
+    v3[4] = std::byte{3};
+    fix_checksum(v3);
+    CHECK_FALSE(decode_error(v3));
+    CHECK(to_hex(v3) == to_hex(test_vectors()[0].expected));
+  }
   SECTION("bad_kind") {
-    CHECK(decode_error(from_hex("524b544d02")) == err(errc::truncated));
-    CHECK(decode_error(from_hex("524b544d0202")) == err(errc::bad_kind));
+    CHECK(decode_error(from_hex("524b544d03")) == err(errc::truncated));
+    CHECK(decode_error(from_hex("524b544d0302")) == err(errc::bad_kind));
     for (std::uint8_t k : {0, 2, 3, 255}) {
       raw_datagram r;
       r.kind = k;
@@ -1160,12 +1222,16 @@ TEST_CASE("decode errors: record checks", "[wire]") {
     r.records[1].flags = 0x80;
     CHECK(decode_error(r) == err(errc::bad_record));
   }
-  SECTION("bytes left over after the records are bad_length") {
+  SECTION("nonzero bytes left over after the records are bad_length; zero bytes are padding") {
     raw_datagram r;
     r.extra = "z";
     CHECK(decode_error(r) == err(errc::bad_length));
     r.extra = std::string(100, 'z');
     CHECK(decode_error(r) == err(errc::bad_length));
+    r.extra = std::string(99, '\0') + "z";
+    CHECK(decode_error(r) == err(errc::bad_length));
+    r.extra = std::string(100, '\0');
+    CHECK_FALSE(decode_error(r));
     raw_datagram two;
     two.records.push_back(raw_record{});
     two.record_count = 1;  // the second record is left over
@@ -1204,7 +1270,7 @@ TEST_CASE("decode checks run in the documented order", "[wire]") {
   CHECK(decode_error(all_bad) == err(errc::bad_magic));
   r.magic[0] = 0x52;
   CHECK(decode_error(r) == err(errc::bad_version));
-  r.version = 2;
+  r.version = 3;
   CHECK(decode_error(r) == err(errc::bad_kind));
   r.kind = 1;
   CHECK(decode_error(r) == err(errc::bad_length));  // S == 0
@@ -1303,7 +1369,7 @@ TEST_CASE("random garbage never crashes and never decodes unless valid", "[wire]
     bytes d(n);
     for (auto& b : d) b = static_cast<std::byte>(rng());
     if (mode >= 1 && n >= 17) {  // a plausible header so the later checks are reached
-      const bytes head = from_hex("524b544d0201");
+      const bytes head = from_hex("524b544d0301");
       std::copy(head.begin(), head.end(), d.begin());
       d[16] = static_cast<std::byte>(1 + rng() % 8);
     }
@@ -1373,6 +1439,209 @@ TEST_CASE("snapshot records: flag 0x04 alone or with tombstone decodes", "[wire]
 }
 
 // ---------------------------------------------------------------------------------------------
+// Padding (version 3): zero bytes between the last record and the trailer
+
+namespace {
+
+// sample_datagram()'s records, finished with finish_unsealed() and seal() to `total` bytes.
+bytes padded_sample(std::size_t total) {
+  const bytes plain = sample_datagram();
+  const std::size_t body = plain.size() - wire::trailer_size;
+  bytes buf(std::max(total, plain.size()), std::byte{0xEE});  // not zero: seal must write the padding
+  std::copy(plain.begin(), plain.end() - wire::trailer_size, buf.begin());
+  const auto d = wire::seal(buf, body, total);
+  REQUIRE(d.data() == buf.data());
+  REQUIRE(d.size() == total);
+  buf.resize(total);
+  return buf;
+}
+
+}  // namespace
+
+TEST_CASE("padding: a padded datagram decodes to the same records as the unpadded one", "[wire][padding]") {
+  const bytes plain = sample_datagram();
+  std::error_code ec;
+  const auto pv = wire::decode(plain, ec);
+  REQUIRE_FALSE(ec);
+  REQUIRE(pv.record_count() == 3);
+  REQUIRE(pv.padding_size() == 0);
+  const std::vector<wire::record> want(pv.begin(), pv.end());
+  REQUIRE(want[0].subject == "plant.line3.temp");
+  REQUIRE(want[1].tombstone());
+  REQUIRE(want[2].resend());
+  const std::size_t body = plain.size() - wire::trailer_size;
+
+  for (std::size_t padding : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{8}, std::size_t{9},
+                              std::size_t{15}, std::size_t{16}, std::size_t{59}, std::size_t{90}, std::size_t{1000},
+                              wire::max_datagram_size_limit - plain.size()}) {
+    CAPTURE(padding);
+    const bytes d = padded_sample(plain.size() + padding);
+    // Independently: the unpadded body, `padding` zero bytes, XXH3-64 of everything before.
+    bytes expected(plain.begin(), plain.end() - wire::trailer_size);
+    expected.insert(expected.end(), padding, std::byte{0});
+    put(expected, XXH3_64bits(expected.data(), expected.size()), 8);
+    REQUIRE(to_hex(d) == to_hex(expected));
+
+    const auto v = wire::decode(d, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(v.padding_size() == padding);
+    CHECK(v.record_count() == 3);
+    CHECK(v.publisher_id() == 42);
+    CHECK(v.stream() == "sensors");
+    CHECK(v.bytes().size() == plain.size() + padding);
+    std::size_t i = 0;
+    for (const auto& r : v) {
+      CAPTURE(i);
+      REQUIRE(i < want.size());
+      CHECK(same(r, want[i]));
+      // The views point into the padded datagram, at the same offsets as in the plain one.
+      CHECK(reinterpret_cast<const std::byte*>(r.subject.data()) - d.data() ==
+            reinterpret_cast<const std::byte*>(want[i].subject.data()) - plain.data());
+      ++i;
+    }
+    CHECK(i == 3);
+    // The last record ends where the padding starts.
+    const auto last = std::next(v.begin(), 2);
+    CHECK(last->payload.data() + last->payload.size() == d.data() + body);
+    // Re-encoding drops the padding.
+    CHECK(reencode(v) == plain);
+    // The padding counts towards the size limit.
+    CHECK(decode_error(d, d.size() - 1) == err(racket::errc::oversize));
+  }
+}
+
+TEST_CASE("padding: a nonzero byte anywhere in it is bad_length", "[wire][padding]") {
+  using racket::errc;
+  const std::size_t plain_size = sample_datagram().size();
+  for (std::size_t padding : {std::size_t{1}, std::size_t{8}, std::size_t{37}}) {
+    const bytes good = padded_sample(plain_size + padding);
+    REQUIRE_FALSE(decode_error(good));
+    const std::size_t start = plain_size - wire::trailer_size;
+    for (std::size_t i = start; i < start + padding; ++i) {
+      for (std::uint8_t x : {std::uint8_t{0x01}, std::uint8_t{0x80}, std::uint8_t{0xFF}}) {
+        CAPTURE(padding, i, int{x});
+        bytes d = good;
+        d[i] = std::byte{x};
+        CHECK(decode_error(d) == err(errc::bad_checksum));  // the checksum covers the padding
+        fix_checksum(d);
+        CHECK(decode_error(d) == err(errc::bad_length));
+      }
+    }
+  }
+  // Every single bit flip of a padded datagram is rejected, too.
+  const bytes good = padded_sample(plain_size + 21);
+  for (std::size_t bit = 0; bit < good.size() * 8; ++bit) {
+    bytes d = good;
+    d[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
+    CAPTURE(bit);
+    REQUIRE(decode_error(d));
+  }
+}
+
+TEST_CASE("padding: a record count too large reads the padding as a record", "[wire][padding]") {
+  using racket::errc;
+  // Zero bytes as a record: flags 0, L 0, P 0, interval 0, sequence delta 0, timestamp delta 0.
+  // It is too short (a, b), or it is complete and has L = 0 (d).
+  raw_datagram r;
+  r.record_count = 2;
+  r.extra = std::string(1, '\0');
+  CHECK(decode_error(r) == err(errc::bad_length));
+  r.extra = std::string(5, '\0');
+  CHECK(decode_error(r) == err(errc::bad_length));  // the timestamp delta is missing
+  r.extra = std::string(6, '\0');
+  CHECK(decode_error(r) == err(errc::bad_record));
+  r.extra = std::string(40, '\0');
+  CHECK(decode_error(r) == err(errc::bad_record));
+  r.record_count = 1;
+  CHECK_FALSE(decode_error(r));
+}
+
+TEST_CASE("seal: finish_unsealed then seal round trips through decode", "[wire][padding]") {
+  const bytes p1 = to_bytes("21.5");
+  const bytes p2 = to_bytes("22.0");
+  const std::vector<wire::record> recs = {make_record(p1, "plant.a", 1), make_record(p2, "plant.b", 2)};
+  for (std::size_t capacity : {std::size_t{128}, std::size_t{1452}, wire::max_datagram_size_limit}) {
+    bytes buf(capacity);
+    wire::datagram_writer w{buf};
+    // flags, L, P, interval, a 9-byte timestamp, subject, payload; then flags, L, P, interval,
+    // a 1-byte timestamp delta (the sequence is the next one), subject, payload.
+    const std::size_t body_expected = wire::header_size(3) + (13 + 7 + 4) + (5 + 7 + 4);
+    for (std::size_t total : {body_expected + wire::trailer_size, body_expected + wire::trailer_size + 1,
+                              body_expected + wire::trailer_size + 64, capacity}) {
+      CAPTURE(capacity, total);
+      if (total > capacity) continue;
+      w.begin(5, "seg");
+      for (const auto& r : recs) REQUIRE(w.append(r));
+      REQUIRE(w.size() == body_expected + wire::trailer_size);
+      const std::size_t body = w.finish_unsealed();
+      CHECK(body == body_expected);
+      CHECK(body == w.size() - wire::trailer_size);
+      const auto d = wire::seal(buf, body, total);
+      CHECK(d.data() == buf.data());
+      REQUIRE(d.size() == total);
+      CHECK(to_hex(d) == to_hex(reference_datagram(5, "seg", recs, total - body - wire::trailer_size)));
+      std::uint64_t trailer = 0;
+      for (int i = 0; i < 8; ++i)
+        trailer |= std::uint64_t{std::to_integer<std::uint8_t>(d[total - 8 + i])} << (8 * i);
+      CHECK(trailer == XXH3_64bits(d.data(), total - 8));
+      std::error_code ec;
+      const auto v = wire::decode(d, ec, capacity);
+      REQUIRE_FALSE(ec);
+      CHECK(v.padding_size() == total - body - wire::trailer_size);
+      REQUIRE(v.record_count() == 2);
+      CHECK(same(*v.begin(), recs[0]));
+      CHECK(same(*std::next(v.begin()), recs[1]));
+      CHECK(std::next(v.begin(), 2) == v.end());
+    }
+  }
+  // Sealing again, shorter, over an earlier padded one: the old padding beyond is not part of it.
+  bytes buf(200);
+  wire::datagram_writer w{buf};
+  w.begin(5, "seg");
+  REQUIRE(w.append(recs[0]));
+  const std::size_t body = w.finish_unsealed();
+  (void)wire::seal(buf, body, 200);
+  const auto d = wire::seal(buf, body, body + 8 + 3);
+  CHECK(to_hex(d) == to_hex(reference_datagram(5, "seg", {recs[0]}, 3)));
+}
+
+TEST_CASE("seal with total == body + 8 is what finish() writes", "[wire][padding]") {
+  const bytes payload = to_bytes("x");
+  bytes a(wire::default_max_datagram_size, std::byte{0x11});
+  bytes b(wire::default_max_datagram_size, std::byte{0x22});
+  wire::datagram_writer wa{a};
+  wire::datagram_writer wb{b};
+  for (int n = 1; n <= 20; n += 3) {
+    CAPTURE(n);
+    wa.begin(77, "eq");
+    wb.begin(77, "eq");
+    std::vector<std::string> subjects;
+    subjects.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      subjects.push_back("s." + std::to_string(i));
+      const auto r = make_record(payload, subjects.back(), static_cast<std::uint64_t>(i + 1));
+      REQUIRE(wa.append(r));
+      REQUIRE(wb.append(r));
+    }
+    const std::size_t size = wa.size();
+    const auto fa = wa.finish();
+    const std::size_t body = wb.finish_unsealed();
+    CHECK(body + wire::trailer_size == size);
+    const auto fb = wire::seal(b, body, body + wire::trailer_size);
+    CHECK(fa.size() == size);
+    CHECK(to_hex(fa) == to_hex(fb));
+    std::error_code ec;
+    const auto v = wire::decode(fb, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(v.padding_size() == 0);
+    CHECK(v.record_count() == static_cast<std::size_t>(n));
+    // The bytes after the datagram were not touched.
+    CHECK(a[size] == std::byte{0x11});
+    CHECK(b[size] == std::byte{0x22});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Snapshot requests (kind 2)
 
 namespace {
@@ -1391,18 +1660,18 @@ struct request_vector {
 // Python encoder (docs/vectors/make_vectors.py) and the xxhsum CLI.
 std::vector<request_vector> request_vectors() {
   return {
-      {0x0123456789ABCDEF, "sensors", "plant.*", 0, {}, 0x1fd88b7c12042811,
-       "524b544d02020000efcdab89674523010773656e736f727307706c616e742e2a0000000000000000"
-       "112804127c8bd81f"},
-      {0xFEDCBA9876543210, "status", "", 0x1122334455667788, {{5, 7}, {10, 10}}, 0xd8b13cf8da31596e,
-       "524b544d020202001032547698badcfe067374617475730088776655443322110500000000000000"
-       "07000000000000000a000000000000000a000000000000006e5931daf83cb1d8"},
+      {0x0123456789ABCDEF, "sensors", "plant.*", 0, {}, 0xb838db5e473d8541,
+       "524b544d03020000efcdab89674523010773656e736f727307706c616e742e2a0000000000000000"
+       "41853d475edb38b8"},
+      {0xFEDCBA9876543210, "status", "", 0x1122334455667788, {{5, 7}, {10, 10}}, 0x12054b8c571ddb2c,
+       "524b544d030202001032547698badcfe067374617475730088776655443322110500000000000000"
+       "07000000000000000a000000000000000a000000000000002cdb1d578c4b0512"},
   };
 }
 
 // Builds a request field by field without validation, checksum fixed up.
 struct raw_request {
-  std::uint8_t version = 2;
+  std::uint8_t version = 3;
   std::uint8_t kind = 2;
   int range_count = -1;  // -1: ranges.size()
   std::uint64_t requester_id = 0x1122334455667788;
@@ -1504,13 +1773,14 @@ TEST_CASE("the data decoder rejects a request as bad_kind, and the reverse", "[w
 
 TEST_CASE("peek_kind looks at magic, version and kind only", "[wire][snapshot]") {
   CHECK(wire::peek_kind(bytes{}) == wire::kind{0});
-  CHECK(wire::peek_kind(from_hex("524b544d02")) == wire::kind{0});            // too short
-  CHECK(wire::peek_kind(from_hex("524b544d0202")) == wire::kind::snapshot_request);
-  CHECK(wire::peek_kind(from_hex("524b544d0201ffff")) == wire::kind::data);
+  CHECK(wire::peek_kind(from_hex("524b544d03")) == wire::kind{0});            // too short
+  CHECK(wire::peek_kind(from_hex("524b544d0302")) == wire::kind::snapshot_request);
+  CHECK(wire::peek_kind(from_hex("524b544d0301ffff")) == wire::kind::data);
   CHECK(wire::peek_kind(from_hex("524b544d0102")) == wire::kind{0});           // version 1
-  CHECK(wire::peek_kind(from_hex("524b544d0302")) == wire::kind{0});           // another version
-  CHECK(wire::peek_kind(from_hex("524b544e0202")) == wire::kind{0});           // another magic
-  CHECK(wire::peek_kind(from_hex("524b544d0209")) == wire::kind{9});           // unknown kind: as is
+  CHECK(wire::peek_kind(from_hex("524b544d0202")) == wire::kind{0});           // version 2
+  CHECK(wire::peek_kind(from_hex("524b544d0402")) == wire::kind{0});           // another version
+  CHECK(wire::peek_kind(from_hex("524b544e0302")) == wire::kind{0});           // another magic
+  CHECK(wire::peek_kind(from_hex("524b544d0309")) == wire::kind{9});           // unknown kind: as is
 }
 
 TEST_CASE("encode_request refuses invalid requests and small buffers", "[wire][snapshot]") {
@@ -1556,18 +1826,29 @@ TEST_CASE("decode_request errors, in the documented order", "[wire][snapshot]") 
     CHECK(request_error(d, d.size() - 1) == err(errc::oversize));
   }
   CHECK(request_error(from_hex("524b54")) == err(errc::truncated));
-  CHECK(request_error(from_hex("524b544e0202")) == err(errc::bad_magic));
+  CHECK(request_error(from_hex("524b544e0302")) == err(errc::bad_magic));
   CHECK(request_error(from_hex("524b544d")) == err(errc::truncated));
   CHECK(request_error(from_hex("524b544d01")) == err(errc::bad_version));
-  CHECK(request_error(from_hex("524b544d03")) == err(errc::bad_version));
-  CHECK(request_error(from_hex("524b544d02")) == err(errc::truncated));
-  CHECK(request_error(from_hex("524b544d0201")) == err(errc::bad_kind));
-  CHECK(request_error(from_hex("524b544d0203")) == err(errc::bad_kind));
-  CHECK(request_error(from_hex("524b544d0202")) == err(errc::truncated));
-  {
+  CHECK(request_error(from_hex("524b544d02")) == err(errc::bad_version));
+  CHECK(request_error(from_hex("524b544d04")) == err(errc::bad_version));
+  CHECK(request_error(from_hex("524b544d03")) == err(errc::truncated));
+  CHECK(request_error(from_hex("524b544d0301")) == err(errc::bad_kind));
+  CHECK(request_error(from_hex("524b544d0303")) == err(errc::bad_kind));
+  CHECK(request_error(from_hex("524b544d0302")) == err(errc::truncated));
+  for (std::uint8_t ver : {1, 2}) {
+    CAPTURE(int{ver});
     raw_request r;
-    r.version = 1;  // a version-1 request
+    r.version = ver;  // a version-1 or version-2 request (the same layout)
     CHECK(request_error(r) == err(errc::bad_version));
+  }
+  {
+    // Version 2's vector 5, intact: bad_version, and peek_kind does not route it.
+    const bytes v2 = from_hex(
+        "524b544d02020000efcdab89674523010773656e736f727307706c616e742e2a0000000000000000"
+        "112804127c8bd81f");
+    REQUIRE(XXH3_64bits(v2.data(), v2.size() - 8) == 0x1fd88b7c12042811);
+    CHECK(request_error(v2) == err(errc::bad_version));
+    CHECK(wire::peek_kind(v2) == wire::kind{0});
   }
   {
     raw_request r;
@@ -1673,7 +1954,7 @@ TEST_CASE("requests: random garbage never crashes and never decodes unless valid
       d.resize(rng() % 120);
       for (auto& b : d) b = static_cast<std::byte>(rng());
       if (d.size() >= 17) {
-        const bytes head = from_hex("524b544d0202");
+        const bytes head = from_hex("524b544d0302");
         std::copy(head.begin(), head.end(), d.begin());
         d[6] = static_cast<std::byte>(rng() % 3);
         d[7] = std::byte{0};

@@ -401,13 +401,13 @@ TEST_CASE("udp: a kind filter lets only that datagram kind reach the receiver", 
   collected only_requests, everything;
   (void)udp.open_receiver(target, only_requests.handler(), 2);
   (void)udp.open_receiver(target, everything.handler());
-  // Byte 5 is the kind: "RKTM", version 2, then the kind.
-  udp.send(target, bytes_of(std::string("RKTM\x02\x01-data", 11)));
-  udp.send(target, bytes_of(std::string("RKTM\x02\x02-request", 14)));
+  // Byte 5 is the kind: "RKTM", version 3, then the kind.
+  udp.send(target, bytes_of(std::string("RKTM\x03\x01-data", 11)));
+  udp.send(target, bytes_of(std::string("RKTM\x03\x02-request", 14)));
   REQUIRE(run_until(io, [&] { return everything.datagrams.size() == 2; }));
   run_for(io, std::chrono::milliseconds{50});
   REQUIRE(only_requests.datagrams.size() == 1);
-  CHECK(only_requests.datagrams[0] == std::string("RKTM\x02\x02-request", 14));
+  CHECK(only_requests.datagrams[0] == std::string("RKTM\x03\x02-request", 14));
 }
 
 TEST_CASE("udp: send_batch delivers every datagram, in order, each to its own group", "[udp][net]") {

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Writes the fuzz seed corpora from the wire-format test vectors (docs/wire-format.md,
-tests/core/test_wire.cpp), encoded with the independent wire-format v2 encoder in
+tests/core/test_wire.cpp), encoded with the independent wire-format v3 encoder in
 docs/vectors/make_vectors.py (XXH3 via the xxhsum CLI). Run from anywhere:
     python3 fuzz/corpus/make_seeds.py
-It also converts the records of version-1 datagrams inside the subscriber regression inputs
-(fuzz/corpus/subscriber/regression-*) to version 2, keeping every other byte; inputs already
-in version 2 are left as they are.
+It also converts the datagrams inside the subscriber regression inputs
+(fuzz/corpus/subscriber/regression-*) to version 3, keeping their meaning: a version-2 one
+differs only in its version byte (and its checksum, when that was right); a version-1 one has
+its records re-encoded. Inputs already in version 3 are left as they are.
 SPDX-License-Identifier: MIT"""
 import os
 import struct
@@ -16,13 +17,14 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "docs", "vectors"))
 import make_vectors as mv  # noqa: E402
 
 Rec = mv.Rec
-V = {n: mv.datagram(*mv.DATA_VECTORS[n]) for n in (1, 2, 3, 4)}
+TS0 = mv.TS
+V = {n: mv.data_vector(n) for n in (1, 2, 3, 4, 8, 9)}
 REQ = {n: mv.request(*mv.REQUEST_VECTORS[n]) for n in (5, 6)}
 
 
-def datagram(pub, stream, records, count=None):
+def datagram(pub, stream, records, count=None, padding=0):
     # The trailer is left zero: the fuzz targets recompute it.
-    return mv.datagram(pub, stream, records, count=count, trailer=False)
+    return mv.datagram(pub, stream, records, count=count, trailer=False, padding=padding)
 
 
 def write(target, name, data):
@@ -37,6 +39,20 @@ for i in (1, 2, 3):
     write("wire", f"vector{i}", V[i])
     write("wire", f"vector{i}-truncated", V[i][: len(V[i]) // 2])
 write("wire", "vector4-snapshot", V[4])
+# Padding (version 3): vectors 8 and 9; a GSO segment: as many 64-byte values as fit 1452 bytes,
+# padded to 1452; a few records with long padding; padding holding one nonzero byte (rejected
+# once the checksum is right).
+write("wire", "vector8-padded", V[8])
+write("wire", "vector9-padded", V[9])
+SEGMENT = []
+while len(datagram(9, b"sensors", SEGMENT + [Rec(0, 1000, len(SEGMENT) + 1, TS0 + 3000 * len(SEGMENT),
+                                                 b"plant.s%02d" % len(SEGMENT), bytes(range(64)))])) <= 1452:
+    SEGMENT.append(Rec(0, 1000, len(SEGMENT) + 1, TS0 + 3000 * len(SEGMENT), b"plant.s%02d" % len(SEGMENT), bytes(range(64))))
+write("wire", "padded-segment", datagram(9, b"sensors", SEGMENT, padding=1452 - len(datagram(9, b"sensors", SEGMENT))))
+LONG = [Rec(0, 10, n + 1, n, b"plant.s%d" % n, b"v") for n in range(12)]
+write("wire", "padded-long", datagram(9, b"sensors", LONG, padding=1452 - len(datagram(9, b"sensors", LONG))))
+write("wire", "padding-nonzero",
+      datagram(3, b"status", [Rec(0, 0, 5, 5, b"a")])[:-8] + bytes(10) + b"\x01" + bytes(5) + b"\0" * 8)
 write("wire", "max-name-lengths", datagram(7, b"s" * 255, [Rec(0, 1000, 1, 1, b"a." * 127 + b"b", b"x" * 64)]))
 write("wire", "many-records", datagram(9, b"sensors", [Rec(0, 10, n + 1, n, b"plant.s%d" % n, b"v") for n in range(40)]))
 write("wire", "tombstone", datagram(3, b"status", [Rec(1, 0, 5, 5, b"dev.a.state")]))
@@ -122,14 +138,29 @@ write("subscriber", "stale-gaps",
       op_dgram(values(9, b"status", [b"dev.a.state"], seq0=10), 1) + op_dgram(values(9, b"status", [b"dev.a.state"], seq0=5), 1)
       + op_dgram(values(9, b"status", [b"dev.a.state"], seq0=20, payload=b"w"), 1)
       + op_dgram(values(8, b"status", [b"dev.a.state"], seq0=1, payload=b"z"), 1))
+write("subscriber", "padded",
+      op_dgram(V[9], 0) + op_dgram(datagram(4, b"sensors", [Rec(0, 1000, 1, 1, b"plant.a", b"1")], padding=90), 1)
+      + op_dgram(datagram(4, b"sensors", [Rec(0, 1000, 2, 2, b"plant.a", b"2")], padding=3), 1)
+      + op_dgram(datagram(4, b"sensors", [Rec(0, 1000, 2, 2, b"plant.a", b"2")]), 1) + op_raw(V[8]))
 write("subscriber", "snapshot-and-request",
       op_dgram(V[4], 0) + op_raw(REQ[5]) + op_raw(REQ[6])
       + op_dgram(datagram(7, b"sensors", [Rec(0, 1000, 3, 10, b"plant.a", b"1"), Rec(2, 1000, 1, 5, b"plant.b", b"0")]), 0))
 
 
-# --- Version-1 datagrams inside regression inputs: their records re-encoded as version 2.
-def v1_to_v2(d):
-    """A version-1 data datagram's records in version 2 (flags, interval, sequence, timestamp,
+# --- Older datagrams inside regression inputs, converted to version 3.
+def v2_to_v3(d):
+    """A version-2 datagram (data or request) as version 3: the same bytes with version byte 3,
+    and the checksum recomputed if it was right; None if `d` is not version 2."""
+    if len(d) < 6 or d[:5] != b"RKTM\x02":
+        return None
+    out = d[:4] + bytes([mv.VERSION]) + d[5:]
+    if len(d) >= 8 and struct.unpack_from("<Q", d, len(d) - 8)[0] == mv.xxh3(d[:-8]):
+        out = out[:-8] + struct.pack("<Q", mv.xxh3(out[:-8]))
+    return out
+
+
+def v1_to_v3(d):
+    """A version-1 data datagram's records in version 3 (flags, interval, sequence, timestamp,
     subject and payload kept; bytes after the last record kept), or None if `d` is not one."""
     if len(d) < 25 or d[:6] != b"RKTM\x01\x01":
         return None
@@ -167,7 +198,9 @@ def convert_ops(data):
             i += 2
             d = data[i:i + n]
             i += n
-            new = v1_to_v2(d)
+            new = v2_to_v3(d)
+            if new is None:
+                new = v1_to_v3(d)
             if new is not None:
                 changed = True
                 d = new
@@ -191,4 +224,4 @@ for name in sorted(os.listdir(sub_dir)):
         if changed:
             with open(path, "wb") as f:
                 f.write(new)
-            print(f"converted {name} to wire version 2")
+            print(f"converted {name} to wire version 3")

@@ -4,8 +4,11 @@
 
 #include "racket/error.hpp"
 
+#include <bit>
 #include <compare>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -26,21 +29,74 @@ inline constexpr std::size_t max_subject_tokens = (max_subject_size + 1) / 2;
 /// case (`Plant` and `plant` are different subjects).
 ///
 /// \returns an empty `std::error_code` if valid, else `errc::invalid_subject`.
-inline std::error_code validate_subject(std::string_view s) noexcept {
-  if (s.empty() || s.size() > max_subject_size) return errc::invalid_subject;
-  bool token_empty = true;
-  for (const char c : s) {
-    if (c == '.') {
-      if (token_empty) return errc::invalid_subject;
-      token_empty = true;
-    } else if (c == '*' || c == '\0') {
-      return errc::invalid_subject;
-    } else {
-      token_empty = false;
+inline std::error_code validate_subject(std::string_view s) noexcept;
+
+namespace detail {
+
+// Word-at-a-time helpers: 0x80 in each byte of `w` that is zero, 0 in every other (exact: no
+// borrow crosses bytes, unlike the classic `(w - 0x01..) & ~w` test).
+constexpr std::uint64_t zero_bytes(std::uint64_t w) noexcept {
+  constexpr std::uint64_t low7 = 0x7F7F7F7F7F7F7F7Full;
+  return ~(((w & low7) + low7) | w | low7);
+}
+constexpr std::uint64_t bytes_equal(std::uint64_t w, unsigned char c) noexcept {
+  return zero_bytes(w ^ (0x0101010101010101ull * c));
+}
+
+// The subject rules, eight bytes at a time (little-endian hosts): no NUL, no `*`, no `..`;
+// the first and last bytes are checked by the caller. Subjects are checked on every publish
+// and in every received record, so this is on both hot paths.
+inline bool subject_bytes_ok(const char* p, std::size_t n) noexcept {
+  if (n < 8) {
+    char prev = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const char c = p[i];
+      if (c == '\0' || c == '*' || (c == '.' && prev == '.')) return false;
+      prev = c;
     }
+    return true;
   }
-  if (token_empty) return errc::invalid_subject;
-  return {};
+  auto bad = [](std::uint64_t w, std::uint64_t carry) noexcept {
+    const std::uint64_t dots = bytes_equal(w, '.');
+    return (zero_bytes(w) | bytes_equal(w, '*') | (dots & ((dots << 8) | carry))) != 0;
+  };
+  std::uint64_t carry = 0;  // 0x80 in byte 0 when the previous word ended in a dot
+  std::size_t i = 0;
+  std::uint64_t w;
+  for (; i + 8 <= n; i += 8) {
+    std::memcpy(&w, p + i, 8);
+    if (bad(w, carry)) return false;
+    carry = bytes_equal(w, '.') >> 56;
+  }
+  if (i == n) return true;
+  // The last eight bytes, overlapping what was checked: every pair of neighbours in them is
+  // inside the word, and every earlier pair was checked above.
+  std::memcpy(&w, p + n - 8, 8);
+  return !bad(w, 0);
+}
+
+}  // namespace detail
+
+inline std::error_code validate_subject(std::string_view s) noexcept {
+  if (s.empty() || s.size() > max_subject_size || s.front() == '.' || s.back() == '.') return errc::invalid_subject;
+  if constexpr (std::endian::native == std::endian::little) {
+    if (!detail::subject_bytes_ok(s.data(), s.size())) return errc::invalid_subject;
+    return {};
+  } else {
+    bool token_empty = true;
+    for (const char c : s) {
+      if (c == '.') {
+        if (token_empty) return errc::invalid_subject;
+        token_empty = true;
+      } else if (c == '*' || c == '\0') {
+        return errc::invalid_subject;
+      } else {
+        token_empty = false;
+      }
+    }
+    if (token_empty) return errc::invalid_subject;
+    return {};
+  }
 }
 
 /// Checks that `f` is a valid subscription filter, in one pass without allocating.

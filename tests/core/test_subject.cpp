@@ -2,6 +2,7 @@
 
 #include "catch.hpp"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -337,4 +338,68 @@ TEST_CASE("matches is memory safe on input it does not expect", "[subject][filte
   (void)inner.matches("...");
   (void)star.matches(".");
   CHECK(std::string(none.str()).empty());
+}
+
+// validate_subject checks eight bytes at a time: compare it with the rules spelled out one
+// byte at a time, on strings built from the bytes that matter, at every length around the
+// word boundaries, and with the interesting byte at every position.
+namespace {
+bool reference_valid_subject(std::string_view s) {
+  if (s.empty() || s.size() > racket::max_subject_size) return false;
+  bool token_empty = true;
+  for (const char c : s) {
+    if (c == '.') {
+      if (token_empty) return false;
+      token_empty = true;
+    } else if (c == '*' || c == '\0') {
+      return false;
+    } else {
+      token_empty = false;
+    }
+  }
+  return !token_empty;
+}
+}  // namespace
+
+TEST_CASE("validate_subject agrees with the byte-by-byte rules", "[subject]") {
+  const std::string alphabet{'a', '.', '*', '\0', 'Z', '\x80', '\xff', '-', '/', '+'};
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  std::size_t checked = 0, valid = 0;
+  for (std::size_t len = 0; len <= 40; ++len) {
+    for (int trial = 0; trial < 400; ++trial) {
+      std::string s(len, 'a');
+      // Mostly ordinary bytes with dots, so that valid subjects are common too.
+      for (auto& c : s) {
+        const auto r = next() % 16;
+        c = r < 10 ? 'a' : r < 13 ? '.' : alphabet[next() % alphabet.size()];
+      }
+      const bool want = reference_valid_subject(s);
+      INFO("subject bytes: " << len);
+      REQUIRE(static_cast<bool>(racket::validate_subject(s)) == !want);
+      ++checked;
+      if (want) ++valid;
+    }
+    // One special byte at each position of an otherwise valid subject.
+    for (std::size_t at = 0; at < len; ++at) {
+      for (const char c : {'.', '*', '\0'}) {
+        std::string s(len, 'q');
+        s[at] = c;
+        REQUIRE(static_cast<bool>(racket::validate_subject(s)) == !reference_valid_subject(s));
+        if (at + 1 < len) {
+          s[at + 1] = c;  // and two in a row (`..` across a word boundary among them)
+          REQUIRE(static_cast<bool>(racket::validate_subject(s)) == !reference_valid_subject(s));
+        }
+      }
+    }
+  }
+  CHECK(valid > 1000);  // the generator does produce valid subjects
+  CHECK(checked == 41 * 400);
+  CHECK(racket::validate_subject(std::string(255, 'a')) == std::error_code{});
+  CHECK(racket::validate_subject(std::string(256, 'a')) == racket::errc::invalid_subject);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "racket/codec.hpp"
+#include "racket/detail/chunked_vector.hpp"
 #include "racket/detail/clock.hpp"
 #include "racket/detail/flat_index.hpp"
 #include "racket/detail/hash.hpp"
@@ -362,7 +363,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     std::string name;
     subscription_index<entry_ptr> index;
     flat_index subjects;  // subject -> index in slots (8-byte buckets; the key is the slot's subject)
-    std::deque<subject_state> slots;
+    chunked_vector<subject_state> slots;
     std::vector<std::uint32_t> free_slots;
     std::unordered_map<std::uint64_t, publisher_state> publishers;
     std::vector<std::pair<std::uint64_t, std::string>> filters;  // (handle, filter) of each subscription

@@ -39,11 +39,21 @@ concept codec = requires(const T& value, std::vector<std::byte>& out, byte_view 
   { C::decode(bytes, ec) } -> std::convertible_to<T>;
 };
 
+/// A codec whose encoding of a value is bytes the value already holds may also have
+/// `static byte_view view(const T& value) noexcept`, returning exactly the bytes `encode` would
+/// append, in place. The publisher then copies them once, into its queue, instead of encoding
+/// into a scratch buffer first. The built-in codecs all have it.
+template <class C, class T>
+concept viewing_codec = codec<C, T> && requires(const T& value) {
+  { C::view(value) } noexcept -> std::same_as<byte_view>;
+};
+
 /// Raw bytes, copied into a `std::vector<std::byte>` on receipt.
 struct bytes_codec {
   static void encode(const std::vector<std::byte>& value, std::vector<std::byte>& out) {
     out.insert(out.end(), value.begin(), value.end());
   }
+  static byte_view view(const std::vector<std::byte>& value) noexcept { return value; }
   static std::vector<std::byte> decode(byte_view bytes, std::error_code& ec) {
     ec.clear();
     return {bytes.begin(), bytes.end()};
@@ -55,6 +65,7 @@ struct byte_view_codec {
   static void encode(const byte_view& value, std::vector<std::byte>& out) {
     out.insert(out.end(), value.begin(), value.end());
   }
+  static byte_view view(const byte_view& value) noexcept { return value; }
   static byte_view decode(byte_view bytes, std::error_code& ec) noexcept {
     ec.clear();
     return bytes;
@@ -66,6 +77,9 @@ struct string_codec {
   static void encode(const std::string& value, std::vector<std::byte>& out) {
     const auto* p = reinterpret_cast<const std::byte*>(value.data());
     out.insert(out.end(), p, p + value.size());
+  }
+  static byte_view view(const std::string& value) noexcept {
+    return {reinterpret_cast<const std::byte*>(value.data()), value.size()};
   }
   static std::string decode(byte_view bytes, std::error_code& ec) {
     ec.clear();
@@ -82,6 +96,7 @@ struct trivial_codec {
     const auto* p = reinterpret_cast<const std::byte*>(&value);
     out.insert(out.end(), p, p + sizeof(T));
   }
+  static byte_view view(const T& value) noexcept { return {reinterpret_cast<const std::byte*>(&value), sizeof(T)}; }
   static T decode(byte_view bytes, std::error_code& ec) noexcept {
     T value{};
     if (bytes.size() != sizeof(T)) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "racket/codec.hpp"
+#include "racket/detail/chunked_vector.hpp"
 #include "racket/detail/clock.hpp"
 #include "racket/detail/flat_index.hpp"
 #include "racket/detail/slab.hpp"
@@ -114,7 +115,44 @@ inline std::vector<std::byte>& encode_scratch() {
   return scratch;
 }
 
-inline std::size_t last_encoded_size() { return encode_scratch().size(); }
+// The size of the payload the calling thread last tried to publish (for error messages).
+inline std::size_t& last_encoded_size() {
+  thread_local std::size_t size = 0;
+  return size;
+}
+
+// Bytes appended without being zero-filled first (std::vector::resize would write every byte
+// twice); grows by doubling and keeps its capacity, so steady state allocates nothing.
+class byte_queue {
+ public:
+  std::size_t size() const noexcept { return size_; }
+  std::byte* data() noexcept { return data_.get(); }
+  const std::byte* data() const noexcept { return data_.get(); }
+  void clear() noexcept { size_ = 0; }
+  // Room for `n` more bytes at the end; returns where they go.
+  std::byte* extend(std::size_t n) {
+    if (capacity_ - size_ < n) {
+      const std::size_t cap = std::max({std::size_t{4096}, capacity_ * 2, size_ + n});
+      auto grown = std::make_unique_for_overwrite<std::byte[]>(cap);
+      if (size_ != 0) std::memcpy(grown.get(), data_.get(), size_);
+      data_ = std::move(grown);
+      capacity_ = cap;
+    }
+    std::byte* at = data_.get() + size_;
+    size_ += n;
+    return at;
+  }
+  void swap(byte_queue& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(size_, other.size_);
+    std::swap(capacity_, other.capacity_);
+  }
+
+ private:
+  std::unique_ptr<std::byte[]> data_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
 
 // Everything the publisher shares with its posted handlers; see docs/architecture.md.
 template <class Transport, class Clock>
@@ -159,6 +197,29 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     }
     const std::uint64_t stamp = wall_time_ns<Clock>();
     bool post = false;
+    // On the executor with nothing queued (an idle publisher, or one publishing from its own
+    // handlers), the record goes straight into its datagram and out: no copy into the queue,
+    // no second lock, no hop through the executor. Anything queued by another thread first
+    // keeps its place: then this record queues behind it.
+    const bool on_executor = transport_.get_executor().running_in_this_thread();
+    stream_state* direct = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        ec = make_error_code(errc::not_open);
+        return;
+      }
+      stream_state* s = find_or_add_stream(stream_name, ep, ec);
+      if (ec) return;
+      if (on_executor && !busy_ && !flush_posted_ && pending_ops_.empty() && !shut_down_) direct = s;
+    }
+    if (direct != nullptr) {
+      ec.clear();
+      process(*direct, subject, payload, interval_ms, stamp, withdraw, Clock::now());
+      send_open_writers();
+      arm_timer();
+      return;
+    }
     {
       std::lock_guard lock(mutex_);
       if (closed_) {
@@ -175,8 +236,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       op.interval_ms = interval_ms;
       op.timestamp_ns = stamp;
       op.withdraw = withdraw;
-      pending_bytes_.resize(op.offset + subject.size() + payload.size());
-      std::byte* dst = pending_bytes_.data() + op.offset;
+      std::byte* dst = pending_bytes_.extend(subject.size() + payload.size());
       std::memcpy(dst, subject.data(), subject.size());
       if (!payload.empty()) std::memcpy(dst + subject.size(), payload.data(), payload.size());
       pending_ops_.push_back(op);
@@ -187,8 +247,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     }
     ec.clear();
     if (post) {
-      if (transport_.get_executor().running_in_this_thread()) {
-        flush();  // on the executor and the send path is idle: send now, no hop through the queue
+      if (on_executor && !busy_) {
+        flush();  // on the executor: send now, no hop through the queue
       } else {
         asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
       }
@@ -328,7 +388,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     // Cached subjects: the index maps a subject (by its XXH3) to its slot; slots live in a
     // deque (stable, no doubling slack) and their bytes in the slab.
     flat_index subjects;
-    std::deque<slot> slots;
+    chunked_vector<slot> slots;
     std::vector<std::uint32_t> free_slots;
     slab data;
     std::unique_ptr<std::byte[]> buffer;  // the datagram being filled (from the publisher's pool)
@@ -376,6 +436,23 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     std::uint32_t slot;
     std::uint32_t generation;
   };
+
+  // A datagram of the outbox: its bytes are in `buffer`, `body` of them written (header and
+  // records); the trailer (and any padding) is written when it is sent.
+  struct finished_datagram {
+    stream_state* stream = nullptr;
+    std::unique_ptr<std::byte[]> buffer;
+    std::size_t body = 0;
+  };
+
+  static constexpr std::size_t max_run_segments = 64;  // UDP_MAX_SEGMENTS of older kernels
+
+  // Counters are written by the executor only: a plain load and store, not a locked
+  // read-modify-write, so counting costs the hot path nothing; readers on other threads see
+  // a value at most one update old.
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
 
   static std::uint64_t tick_of(time_point t) noexcept {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -427,7 +504,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       }
     }
     const time_point now = Clock::now();
-    for (const pending_op& op : flush_ops_) process(op, now);
+    for (const pending_op& op : flush_ops_) {
+      const std::byte* base = flush_bytes_.data() + op.offset;
+      process(*op.stream, std::string_view(reinterpret_cast<const char*>(base), op.subject_len),
+              byte_view(base + op.subject_len, op.payload_len), op.interval_ms, op.timestamp_ns, op.withdraw, now);
+    }
     send_open_writers();  // before the bytes go: a tail probe copies its record from them
     flush_ops_.clear();
     flush_bytes_.clear();
@@ -455,37 +536,36 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     if (!ec) listeners_.emplace(at, id);
   }
 
-  void process(const pending_op& op, time_point now) {
-    stream_state& s = *op.stream;
+  // One published record: into the stream's datagram, and into (or out of) the cache. The
+  // views must stay valid until the next send_open_writers (a tail probe copies from them).
+  void process(stream_state& s, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
+               std::uint64_t timestamp_ns, bool withdraw, time_point now) {
     if (!s.listener_checked) ensure_listener(s);
-    const std::byte* base = flush_bytes_.data() + op.offset;
-    const std::string_view subject(reinterpret_cast<const char*>(base), op.subject_len);
-    const byte_view payload(base + op.subject_len, op.payload_len);
 
     wire::record r;
     r.sequence = s.next_sequence++;
-    r.timestamp_ns = op.timestamp_ns;
+    r.timestamp_ns = timestamp_ns;
     r.subject = subject;
-    s.counters.published.fetch_add(1, std::memory_order_relaxed);
+    bump(s.counters.published);
 
     // A stream that caches nothing (events only) needs no lookup.
     const std::uint64_t h = s.subjects.empty() ? 0 : xxh3(subject);
     const std::uint32_t found =
         s.subjects.empty() ? flat_index::npos
                            : s.subjects.find(h, [&](std::uint32_t i) { return s.slots[i].subject() == subject; });
-    if (op.withdraw) {
+    if (withdraw) {
       r.flags = wire::flags::tombstone;
       r.interval_ms = found != flat_index::npos ? s.slots[found].interval_ms : 0;
       if (found != flat_index::npos) remove_slot(s, found, h);
-      s.counters.withdrawn.fetch_add(1, std::memory_order_relaxed);
+      bump(s.counters.withdrawn);
       append(s, r);
       return;
     }
-    r.interval_ms = op.interval_ms;
+    r.interval_ms = interval_ms;
     r.payload = payload;
     append(s, r);
 
-    if (op.interval_ms == 0) {
+    if (interval_ms == 0) {
       // A one-shot event replaces whatever value was cached: no further resends of it.
       if (found != flat_index::npos) remove_slot(s, found, h);
       return;
@@ -493,7 +573,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     const bool is_new = found == flat_index::npos;
     const std::uint32_t index = is_new ? allocate_slot(s) : found;
     slot& sl = s.slots[index];
-    const std::size_t need = op.subject_len + std::size_t{op.payload_len};
+    const std::size_t need = subject.size() + payload.size();
     if (sl.capacity < need) {
       std::byte* grown = s.data.allocate(need);
       std::memcpy(grown, subject.data(), subject.size());
@@ -503,18 +583,18 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     } else if (is_new) {
       std::memcpy(sl.data, subject.data(), subject.size());
     }
-    sl.subject_len = op.subject_len;
+    sl.subject_len = static_cast<std::uint8_t>(subject.size());
     if (is_new) s.subjects.insert(s.subjects.empty() ? xxh3(subject) : h, index);
     if (!payload.empty()) std::memcpy(sl.data + sl.subject_len, payload.data(), payload.size());
-    sl.payload_len = op.payload_len;
-    sl.interval_ms = op.interval_ms;
+    sl.payload_len = static_cast<std::uint16_t>(payload.size());
+    sl.interval_ms = interval_ms;
     sl.sequence = r.sequence;
     sl.timestamp_ns = r.timestamp_ns;
     const time_point old_due = sl.due;
-    sl.due = now + std::chrono::duration_cast<duration>(std::chrono::milliseconds(op.interval_ms));
+    sl.due = now + std::chrono::duration_cast<duration>(std::chrono::milliseconds(interval_ms));
     if (!sl.live) {
       sl.live = true;
-      s.counters.cached_subjects.fetch_add(1, std::memory_order_relaxed);
+      bump(s.counters.cached_subjects);
       schedule_resend(s, index, sl.due);
     } else if (sl.due < old_due) {
       // Sooner than before (a shorter interval): the live wheel entry, due no sooner than the
@@ -540,7 +620,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     sl.live = false;
     ++sl.generation;
     s.free_slots.push_back(index);
-    s.counters.cached_subjects.fetch_sub(1, std::memory_order_relaxed);
+    s.counters.cached_subjects.store(s.counters.cached_subjects.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
 
   void schedule_resend(stream_state& s, std::uint32_t index, time_point due) {
@@ -576,12 +656,12 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     return b;
   }
 
-  // The stream's datagram is complete: it joins the outbox (its buffer with it) and the stream
-  // goes on in a fresh buffer. A full outbox goes out at once.
+  // The stream's datagram is complete: it joins the outbox (its buffer with it, not yet
+  // sealed: the checksum is written when the outbox goes out, after any padding) and the
+  // stream goes on in a fresh buffer. A full outbox goes out at once.
   void finish_datagram(stream_state& s) {
-    outbox_.push_back(outgoing_datagram{.to = s.ep, .bytes = s.writer.finish()});
-    outbox_streams_.push_back(&s);
-    outbox_buffers_.push_back(std::move(s.buffer));
+    const std::size_t body = s.writer.finish_unsealed();
+    outbox_.push_back(finished_datagram{.stream = &s, .buffer = std::move(s.buffer), .body = body});
     s.buffer = take_buffer();
     s.writer = wire::datagram_writer{std::span<std::byte>(s.buffer.get(), opts_.max_datagram_size)};
     if (outbox_.size() >= batch_limit()) send_outbox();
@@ -592,29 +672,96 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     return std::clamp<std::size_t>((std::size_t{256} << 10) / opts_.max_datagram_size, 1, 64);
   }
 
+  bool transport_segments() noexcept {
+    if constexpr (requires { transport_.segmentation_offload(); }) {
+      return transport_.segmentation_offload();
+    } else {
+      return false;
+    }
+  }
+
   // Hands the outbox to the transport: one `send_batch` (one sendmmsg per interface) where
   // the transport has it, else one `send` per datagram; then counts per stream.
+  //
+  // Where the transport has segmentation offload (UDP GSO), each stream's datagrams go as runs
+  // the kernel segments itself: a run's datagrams but the last are padded (wire format,
+  // "Padding") to its largest size, as long as that pads none by more than 1/16 of it.
   void send_outbox() {
     if (outbox_.empty()) return;
-    {
-      std::lock_guard tlock(transport_mutex_);
-      if constexpr (requires { transport_.send_batch(std::span<outgoing_datagram>(outbox_)); }) {
-        transport_.send_batch(std::span<outgoing_datagram>(outbox_));
-      } else {
-        for (outgoing_datagram& d : outbox_) d.result = transport_.send(d.to, d.bytes);
-      }
+    const std::size_t n = outbox_.size();
+    order_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) order_[i] = static_cast<std::uint32_t>(i);
+    const bool segment = n > 1 && transport_segments();
+    if (segment) {
+      // Each stream's datagrams side by side, in their order (streams may go in any order).
+      std::stable_sort(order_.begin(), order_.end(),
+                       [&](std::uint32_t a, std::uint32_t b) { return std::less<>{}(outbox_[a].stream, outbox_[b].stream); });
     }
-    for (std::size_t i = 0; i < outbox_.size(); ++i) {
-      const send_result& res = outbox_[i].result;
-      counters_type& c = outbox_streams_[i]->counters;
-      c.datagrams_sent.fetch_add(res.ok, std::memory_order_relaxed);
-      c.bytes_sent.fetch_add(std::uint64_t{res.ok} * outbox_[i].bytes.size(), std::memory_order_relaxed);
-      c.send_errors.fetch_add(res.failed + res.would_block, std::memory_order_relaxed);
-      free_buffers_.push_back(std::move(outbox_buffers_[i]));
+    sending_.clear();
+    for (std::size_t i = 0; i < n;) {
+      const std::size_t len = segment ? run_at(i) : 1;
+      std::size_t seg = 0;
+      for (std::size_t k = i; k < i + len; ++k) seg = std::max(seg, total_of(outbox_[order_[k]]));
+      for (std::size_t k = i; k < i + len; ++k) {
+        finished_datagram& d = outbox_[order_[k]];
+        const std::size_t total = k + 1 < i + len ? seg : total_of(d);
+        sending_.push_back(outgoing_datagram{
+            .to = d.stream->ep,
+            .bytes = wire::seal(std::span<std::byte>(d.buffer.get(), opts_.max_datagram_size), d.body, total),
+            .run_length = static_cast<std::uint16_t>(k == i && len > 1 ? len : 0)});
+      }
+      i += len;
+    }
+    {
+      // The transport may call the application's error handler from inside the send; a
+      // publish from there must queue, not re-enter (busy_ is read only on the executor).
+      std::lock_guard tlock(transport_mutex_);
+      busy_ = true;
+      if constexpr (requires { transport_.send_batch(std::span<outgoing_datagram>(sending_)); }) {
+        transport_.send_batch(std::span<outgoing_datagram>(sending_));
+      } else {
+        for (outgoing_datagram& d : sending_) d.result = transport_.send(d.to, d.bytes);
+      }
+      busy_ = false;
+    }
+    for (std::size_t k = 0; k < n; ++k) {
+      const send_result& res = sending_[k].result;
+      finished_datagram& d = outbox_[order_[k]];
+      counters_type& c = d.stream->counters;
+      bump(c.datagrams_sent, res.ok);
+      bump(c.bytes_sent, std::uint64_t{res.ok} * sending_[k].bytes.size());
+      bump(c.send_errors, res.failed + res.would_block);
+      free_buffers_.push_back(std::move(d.buffer));
     }
     outbox_.clear();
-    outbox_streams_.clear();
-    outbox_buffers_.clear();
+    sending_.clear();
+  }
+
+  static std::size_t total_of(const finished_datagram& d) noexcept { return d.body + wire::trailer_size; }
+
+  // How many datagrams from order_[i] on form one run: the same stream, at most 64 and
+  // 65507 bytes, every one but the last within 1/16 of the run's largest (so padding them to
+  // it wastes little); a much shorter one ends the run as its last, a much longer one starts
+  // the next.
+  std::size_t run_at(std::size_t i) const noexcept {
+    const stream_state* s = outbox_[order_[i]].stream;
+    std::size_t lo = total_of(outbox_[order_[i]]), hi = lo, len = 1;
+    while (i + len < order_.size() && len < max_run_segments) {
+      const finished_datagram& d = outbox_[order_[i + len]];
+      if (d.stream != s) break;
+      const std::size_t t = total_of(d);
+      const std::size_t nlo = std::min(lo, t), nhi = std::max(hi, t);
+      if (nhi * (len + 1) > wire::max_datagram_size_limit) break;
+      if ((nhi - nlo) * 16 <= nhi) {
+        lo = nlo;
+        hi = nhi;
+        ++len;
+        continue;
+      }
+      if (t < lo) ++len;  // shorter: the run's unpadded last datagram
+      break;
+    }
+    return len;
   }
 
   void send_open_writers() {
@@ -706,7 +853,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       r.subject = sl.subject();
       r.payload = sl.payload();
       append(s, r);
-      s.counters.resent.fetch_add(1, std::memory_order_relaxed);
+      bump(s.counters.resent);
       const auto interval = std::chrono::duration_cast<duration>(std::chrono::milliseconds(sl.interval_ms));
       time_point next = sl.due + interval + jitter(sl.interval_ms);
       if (next <= now) next = now + jitter(sl.interval_ms) + duration{1};  // we fell far behind: do not burst
@@ -738,7 +885,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
           r.timestamp_ns = stamp;
           r.subject = sl.subject();
           append(*s, r);
-          s->counters.withdrawn.fetch_add(1, std::memory_order_relaxed);
+          bump(s->counters.withdrawn);
         }
       }
       send_open_writers();
@@ -778,10 +925,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       sp = it->second.get();
     }
     stream_state& s = *sp;
-    s.counters.snapshot_requests.fetch_add(1, std::memory_order_relaxed);
+    bump(s.counters.snapshot_requests);
     const time_point now = Clock::now();
     if (!admit(s, req.requester_id(), now)) {
-      s.counters.snapshot_requests_limited.fetch_add(1, std::memory_order_relaxed);
+      bump(s.counters.snapshot_requests_limited);
       return;
     }
     const bool was_empty = s.pending.empty();
@@ -908,7 +1055,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
           s.cursor = 0;
           s.answering = true;
           s.last_pass = now;
-          s.counters.snapshot_answers.fetch_add(1, std::memory_order_relaxed);
+          bump(s.counters.snapshot_answers);
         }
         if (!answer_step(s)) {
           yielded = true;
@@ -952,7 +1099,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       sl.sequence = r.sequence;  // a later range request names the subject by this number
       append(s, r);
       tokens_ -= static_cast<double>(wire::record_size(r.subject.size(), r.payload.size()));
-      s.counters.snapshot_records.fetch_add(1, std::memory_order_relaxed);
+      bump(s.counters.snapshot_records);
     }
     s.answering = false;
     s.active.clear();
@@ -965,7 +1112,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     r.subject = {reinterpret_cast<const char*>(s.probe_data.data()), r.subject.size()};
     r.payload = {s.probe_data.data() + r.subject.size(), r.payload.size()};
     append(s, r);
-    s.counters.tail_probes.fetch_add(1, std::memory_order_relaxed);
+    bump(s.counters.tail_probes);
   }
 
   static constexpr std::size_t resend_budget = 8192;  // per timer pass, then yield to other work
@@ -984,18 +1131,19 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   std::unordered_map<std::string_view, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams_;
   std::vector<pending_op> pending_ops_;
   stream_state* last_stream_ = nullptr;  // the stream of the last publish (streams are never removed)
-  std::vector<std::byte> pending_bytes_;
+  detail::byte_queue pending_bytes_;
   bool flush_posted_ = false;
+  bool busy_ = false;  // executor only: inside a transport send (see send_outbox)
   bool closed_ = false;
   bool shut_down_ = false;
 
   // Executor only.
   std::vector<pending_op> flush_ops_;
-  std::vector<std::byte> flush_bytes_;
+  detail::byte_queue flush_bytes_;
   std::vector<stream_state*> open_writers_;
-  std::vector<outgoing_datagram> outbox_;  // finished datagrams not yet handed to the transport
-  std::vector<stream_state*> outbox_streams_;
-  std::vector<std::unique_ptr<std::byte[]>> outbox_buffers_;
+  std::vector<finished_datagram> outbox_;  // finished datagrams not yet handed to the transport
+  std::vector<std::uint32_t> order_;        // send_outbox scratch: the outbox, streams grouped
+  std::vector<outgoing_datagram> sending_;  // send_outbox scratch: what the transport is given
   std::vector<std::unique_ptr<std::byte[]>> free_buffers_;
   // Resend deadlines of every cached subject (one timer for all): 4096 ticks of 1 ms.
   timer_wheel<wheel_entry> wheel_{4096};
@@ -1062,10 +1210,17 @@ class basic_publisher {
   template <class T, class C>
   void publish(const stream<T, C>& s, std::string_view subject, const T& value, std::chrono::milliseconds interval,
                std::error_code& ec) {
-    auto& scratch = detail::encode_scratch();
-    scratch.clear();
-    C::encode(value, scratch);
-    impl_->enqueue(s.name(), s.endpoint(), subject, byte_view(scratch), to_interval(interval, ec), false, ec);
+    byte_view payload;
+    if constexpr (viewing_codec<C, T>) {
+      payload = C::view(value);  // the value's own bytes: copied once, into the queue
+    } else {
+      auto& scratch = detail::encode_scratch();
+      scratch.clear();
+      C::encode(value, scratch);
+      payload = byte_view(scratch);
+    }
+    detail::last_encoded_size() = payload.size();
+    impl_->enqueue(s.name(), s.endpoint(), subject, payload, to_interval(interval, ec), false, ec);
   }
 
   /// Throwing overload of `publish`: `std::system_error` naming the stream and subject.

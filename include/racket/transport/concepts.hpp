@@ -85,7 +85,7 @@ struct transport_stats {
   std::uint64_t bytes_received = 0;
   std::uint64_t receive_errors = 0;
   std::uint64_t join_errors = 0;
-  std::uint64_t kernel_drops = 0;  ///< SO_RXQ_OVFL, where the kernel reports it
+  std::uint64_t kernel_drops = 0;  ///< SO_RXQ_OVFL, where the kernel reports it (a GRO buffer counts once)
   std::uint64_t interfaces_added = 0;    ///< interfaces a rescan started using
   std::uint64_t interfaces_removed = 0;  ///< interfaces a rescan dropped (vanished, went down)
   /// Segmented sends (UDP GSO) the kernel took: one per run chunk and interface; the datagrams

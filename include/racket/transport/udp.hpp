@@ -346,7 +346,12 @@ class udp_transport {
     const detail::socket_address to(ep);
     for (const auto& port : fs.ports) {
       if (!port->backlog.empty()) {
-        if (enqueue(*port, to, bytes)) ++result.ok; else ++result.would_block;
+        if (enqueue(*port, to, bytes)) {
+          ++result.ok;
+        } else {
+          ++result.would_block;
+          ++stats_.send_would_block;
+        }
         continue;
       }
       const ssize_t n = ::sendto(port->socket.native_handle(), bytes.data(), bytes.size(),
@@ -361,6 +366,7 @@ class udp_transport {
           arm_flush(port);
         } else {
           ++result.would_block;
+          ++stats_.send_would_block;
         }
       } else {
         const auto ec = detail::last_errno();
@@ -437,8 +443,9 @@ class udp_transport {
   /// during the call; `info.interface_index` is the arriving interface's position in
   /// `interfaces(family)`. Truncated datagrams (over `receive_slot_size`) are dropped and
   /// counted in `receive_errors`. Kernel drops (SO_RXQ_OVFL) are added to `kernel_drops` when
-  /// the next datagram after them arrives. With `transport_options::segmentation_offload` the
-  /// socket asks for UDP GRO (best effort): a buffer the kernel coalesced from several
+  /// the next datagram after them arrives; the kernel counts buffers, so a dropped GRO buffer
+  /// counts once however many datagrams it held. With `transport_options::segmentation_offload`
+  /// the socket asks for UDP GRO (best effort): a buffer the kernel coalesced from several
   /// datagrams is split at the segment size it reports, and the handler still runs once per
   /// datagram, in order, with the same `info` (stopping if it closes the receiver).
   ///
@@ -1022,6 +1029,7 @@ class udp_transport {
             queued = true;
           } else {
             ++d.result.would_block;
+            ++stats_.send_would_block;
           }
         }
         if (queued) arm_flush(port);
@@ -1050,7 +1058,12 @@ class udp_transport {
     }
     for (; k < n; ++k) {  // behind a backlog: keep the order
       outgoing_datagram& d = batch[batch_index_[k]];
-      if (enqueue(*port, batch_addrs_[k], d.bytes)) ++d.result.ok; else ++d.result.would_block;
+      if (enqueue(*port, batch_addrs_[k], d.bytes)) {
+        ++d.result.ok;
+      } else {
+        ++d.result.would_block;
+        ++stats_.send_would_block;
+      }
     }
   }
 

@@ -132,7 +132,8 @@ struct gro_probe {
       if (n < 0) break;
       int segment = 0;
       for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
-        if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+        if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO)
+          std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
       out.emplace_back(static_cast<std::size_t>(n), segment);
     }
     return out;
@@ -434,7 +435,9 @@ TEST_CASE("udp gso: a kind-filtered receiver judges every datagram of a segmente
   }
   std::vector<outgoing_datagram> batch;
   for (int i = 0; i < 8; ++i)
-    batch.push_back({.to = to, .bytes = owned[static_cast<std::size_t>(i)], .run_length = std::uint16_t(i == 0 ? 8 : 0)});
+    batch.push_back({.to = to,
+                     .bytes = owned[static_cast<std::size_t>(i)],
+                     .run_length = static_cast<std::uint16_t>(i == 0 ? 8 : 0)});
   tx.send_batch(batch);
   CHECK(tx.stats().segmented_sends == 1);
   REQUIRE(run_until(io, [&] { return everything.datagrams.size() >= 8 && requests.datagrams.size() >= 4; }));

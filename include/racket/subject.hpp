@@ -13,6 +13,14 @@
 #include <string_view>
 #include <system_error>
 
+// Small functions on every message's path (varints, subject checks) that compilers otherwise
+// leave out of line.
+#if defined(__GNUC__) || defined(__clang__)
+#define RACKET_HOT_INLINE [[gnu::always_inline]] inline
+#else
+#define RACKET_HOT_INLINE inline
+#endif
+
 namespace racket {
 
 /// Largest subject or filter, in bytes.
@@ -46,7 +54,7 @@ constexpr std::uint64_t bytes_equal(std::uint64_t w, unsigned char c) noexcept {
 // The subject rules, eight bytes at a time (little-endian hosts): no NUL, no `*`, no `..`;
 // the first and last bytes are checked by the caller. Subjects are checked on every publish
 // and in every received record, so this is on both hot paths.
-inline bool subject_bytes_ok(const char* p, std::size_t n) noexcept {
+RACKET_HOT_INLINE bool subject_bytes_ok(const char* p, std::size_t n) noexcept {
   if (n < 8) {
     char prev = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -56,47 +64,58 @@ inline bool subject_bytes_ok(const char* p, std::size_t n) noexcept {
     }
     return true;
   }
-  auto bad = [](std::uint64_t w, std::uint64_t carry) noexcept {
-    const std::uint64_t dots = bytes_equal(w, '.');
-    return (zero_bytes(w) | bytes_equal(w, '*') | (dots & ((dots << 8) | carry))) != 0;
-  };
-  std::uint64_t carry = 0;  // 0x80 in byte 0 when the previous word ended in a dot
+  constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  constexpr std::uint64_t stars = ones * '*', dotted = ones * '.';
+  // Per word: any byte zero or `*` (the classic test, exact as a yes/no once masked with the
+  // high bits), and where the dots are (exact per byte), to find two in a row, also across
+  // the previous word's last byte. No branch until the end.
+  std::uint64_t carry = 0, nul_or_star = 0, double_dot = 0;
   std::size_t i = 0;
   std::uint64_t w;
   for (; i + 8 <= n; i += 8) {
     std::memcpy(&w, p + i, 8);
-    if (bad(w, carry)) return false;
-    carry = bytes_equal(w, '.') >> 56;
+    const std::uint64_t s = w ^ stars;
+    const std::uint64_t dots = zero_bytes(w ^ dotted);
+    nul_or_star |= ((w - ones) & ~w) | ((s - ones) & ~s);
+    double_dot |= dots & ((dots << 8) | carry);
+    carry = dots >> 56;
   }
-  if (i == n) return true;
-  // The last eight bytes, overlapping what was checked: every pair of neighbours in them is
-  // inside the word, and every earlier pair was checked above.
-  std::memcpy(&w, p + n - 8, 8);
-  return !bad(w, 0);
+  if (i != n) {
+    // The last eight bytes, overlapping what was checked: every pair of neighbours in them
+    // is inside the word, and every earlier pair was checked above.
+    std::memcpy(&w, p + n - 8, 8);
+    const std::uint64_t s = w ^ stars;
+    const std::uint64_t dots = zero_bytes(w ^ dotted);
+    nul_or_star |= ((w - ones) & ~w) | ((s - ones) & ~s);
+    double_dot |= dots & (dots << 8);
+  }
+  return ((nul_or_star & highs) | double_dot) == 0;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// validate_subject as a bool (no error_code to build): the wire decoder's check.
+RACKET_HOT_INLINE bool is_valid_subject(std::string_view s) noexcept {
+  if (s.empty() || s.size() > max_subject_size || s.front() == '.' || s.back() == '.') return false;
+  if constexpr (std::endian::native == std::endian::little) {
+    return subject_bytes_ok(s.data(), s.size());
+  } else {
+    char prev = 0;
+    for (const char c : s) {
+      if (c == '\0' || c == '*' || (c == '.' && prev == '.')) return false;
+      prev = c;
+    }
+    return true;
+  }
 }
 
 }  // namespace detail
 
 inline std::error_code validate_subject(std::string_view s) noexcept {
-  if (s.empty() || s.size() > max_subject_size || s.front() == '.' || s.back() == '.') return errc::invalid_subject;
-  if constexpr (std::endian::native == std::endian::little) {
-    if (!detail::subject_bytes_ok(s.data(), s.size())) return errc::invalid_subject;
-    return {};
-  } else {
-    bool token_empty = true;
-    for (const char c : s) {
-      if (c == '.') {
-        if (token_empty) return errc::invalid_subject;
-        token_empty = true;
-      } else if (c == '*' || c == '\0') {
-        return errc::invalid_subject;
-      } else {
-        token_empty = false;
-      }
-    }
-    if (token_empty) return errc::invalid_subject;
-    return {};
-  }
+  if (!detail::is_valid_subject(s)) return errc::invalid_subject;
+  return {};
 }
 
 /// Checks that `f` is a valid subscription filter, in one pass without allocating.

@@ -38,17 +38,9 @@
 
 namespace racket::detail {
 
-// TODO(lead): use validate_subject from subject.hpp
-// A published subject: 1..255 bytes of dot-separated non-empty tokens, no `*`, no NUL.
-inline bool is_valid_wire_subject(std::string_view s) noexcept {
-  if (s.empty() || s.size() > 255) return false;
-  char prev = '.';
-  for (const char c : s) {
-    if (c == '\0' || c == '*' || (c == '.' && prev == '.')) return false;
-    prev = c;
-  }
-  return prev != '.';
-}
+// A published subject: 1..255 bytes of dot-separated non-empty tokens, no `*`, no NUL
+// (subject.hpp's rules, checked eight bytes at a time: this runs on every received record).
+RACKET_HOT_INLINE bool is_valid_wire_subject(std::string_view s) noexcept { return is_valid_subject(s); }
 
 // TODO(lead): use validate_stream_name from pool.hpp
 // A stream name: 1..255 bytes, no NUL.
@@ -116,11 +108,14 @@ inline bool all_zero(const std::byte* p, std::size_t n) noexcept {
 }
 
 // Reads a varint that `wire::decode` has validated (no bounds or canonical checks).
-inline std::uint64_t load_varint(const std::byte*& p) noexcept {
+RACKET_HOT_INLINE std::uint64_t load_varint(const std::byte*& p) noexcept {
   std::uint64_t b = std::to_integer<std::uint64_t>(*p++);
   if (b < 0x80) return b;
   std::uint64_t v = b & 0x7F;
-  for (unsigned shift = 7;; shift += 7) {
+  b = std::to_integer<std::uint64_t>(*p++);
+  v |= (b & 0x7F) << 7;
+  if (b < 0x80) return v;
+  for (unsigned shift = 14;; shift += 7) {
     b = std::to_integer<std::uint64_t>(*p++);
     v |= (b & 0x7F) << shift;
     if (b < 0x80) return v;
@@ -130,11 +125,7 @@ inline std::uint64_t load_varint(const std::byte*& p) noexcept {
 // Reads a varint from untrusted bytes [p, end): errc{} and `v` set, `p` moved past it;
 // `bad_length` when it runs past `end`; `bad_record` when it is not canonical (more than 10
 // bytes, a 10th byte other than 1, or a multi-byte varint whose last byte is 0).
-inline errc read_varint(const std::byte*& p, const std::byte* end, std::uint64_t& v) noexcept {
-  if (p != end && std::to_integer<unsigned>(*p) < 0x80) {  // the common one-byte case
-    v = std::to_integer<std::uint64_t>(*p++);
-    return errc{};
-  }
+inline errc read_varint_long(const std::byte*& p, const std::byte* end, std::uint64_t& v) noexcept {
   std::uint64_t r = 0;
   for (unsigned shift = 0;; shift += 7) {
     if (p == end) return errc::bad_length;
@@ -151,6 +142,28 @@ inline errc read_varint(const std::byte*& p, const std::byte* end, std::uint64_t
       return errc{};
     }
   }
+}
+
+// The one- and two-byte cases inline (lengths, intervals, deltas of live records); the rest
+// in the loop above.
+RACKET_HOT_INLINE errc read_varint(const std::byte*& p, const std::byte* end, std::uint64_t& v) noexcept {
+  const std::ptrdiff_t left = end - p;
+  if (left >= 2) {
+    const auto b0 = std::to_integer<std::uint64_t>(p[0]);
+    if (b0 < 0x80) {
+      v = b0;
+      p += 1;
+      return errc{};
+    }
+    const auto b1 = std::to_integer<std::uint64_t>(p[1]);
+    if (b1 < 0x80) {
+      if (b1 == 0) return errc::bad_record;
+      v = (b0 & 0x7F) | b1 << 7;
+      p += 2;
+      return errc{};
+    }
+  }
+  return read_varint_long(p, end, v);
 }
 
 // Zigzag maps a delta taken modulo 2^64 and read as int64 to an unsigned number that is small
@@ -402,10 +415,16 @@ class datagram_writer {
     const std::uint64_t zt = detail::zigzag(r.timestamp_ns - prev_timestamp_);
     const bool seq_next = seq_delta == 1;
     const bool same_interval = r.interval_ms == prev_interval_;
-    const std::size_t size = 2 + detail::varint_size(n) + (same_interval ? 0 : detail::varint_size(r.interval_ms)) +
-                             (seq_next ? 0 : detail::varint_size(zs)) + detail::varint_size(zt) + l + n;
-    if (size > capacity_ - trailer_size - pos_) return false;
-    std::byte* p = buf_ + pos_;
+    const std::size_t room = capacity_ - trailer_size - pos_;
+    // With room for the longest header, write it in one pass and measure it afterwards;
+    // only near the end of a datagram is the exact size worked out first.
+    if (room < record_max_overhead + l + n) {
+      const std::size_t size = 2 + detail::varint_size(n) + (same_interval ? 0 : detail::varint_size(r.interval_ms)) +
+                               (seq_next ? 0 : detail::varint_size(zs)) + detail::varint_size(zt) + l + n;
+      if (size > room) return false;
+    }
+    std::byte* const start = buf_ + pos_;
+    std::byte* p = start;
     p[0] = static_cast<std::byte>((r.flags & flags::known) | (seq_next ? flags::sequence_next : 0) |
                                   (same_interval ? flags::same_interval : 0));
     p[1] = static_cast<std::byte>(l);
@@ -413,9 +432,14 @@ class datagram_writer {
     if (!same_interval) p = detail::store_varint(p, r.interval_ms);
     if (!seq_next) p = detail::store_varint(p, zs);
     p = detail::store_varint(p, zt);
-    std::memcpy(p, r.subject.data(), l);
-    if (n != 0) std::memcpy(p + l, r.payload.data(), n);
-    pos_ += size;
+    // Subject and payload are usually neighbours already (the publisher keeps them so): one copy.
+    if (n == 0 || reinterpret_cast<const std::byte*>(r.subject.data()) + l == r.payload.data()) {
+      std::memcpy(p, r.subject.data(), l + n);
+    } else {
+      std::memcpy(p, r.subject.data(), l);
+      std::memcpy(p + l, r.payload.data(), n);
+    }
+    pos_ += static_cast<std::size_t>(p - start) + l + n;
     ++count_;
     prev_sequence_ = r.sequence;
     prev_timestamp_ = r.timestamp_ns;
@@ -505,7 +529,7 @@ class datagram_view {
     }
 
     // Parses the record at pos_; rec_ holds the previous record (zeros before the first).
-    void parse() noexcept {
+    RACKET_HOT_INLINE void parse() noexcept {
       const std::byte* p = pos_;
       const auto f = std::to_integer<std::uint8_t>(p[0]);
       const std::size_t l = std::to_integer<std::size_t>(p[1]);

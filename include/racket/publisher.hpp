@@ -211,42 +211,22 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       }
       stream_state* s = find_or_add_stream(stream_name, ep, ec);
       if (ec) return;
-      if (on_executor && !busy_ && !flush_posted_ && pending_ops_.empty() && !shut_down_) direct = s;
-    }
-    if (direct != nullptr) {
-      ec.clear();
-      process(*direct, subject, payload, interval_ms, stamp, withdraw, Clock::now());
-      send_open_writers();
-      arm_timer();
-      return;
-    }
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) {
-        ec = make_error_code(errc::not_open);
-        return;
-      }
-      stream_state* s = find_or_add_stream(stream_name, ep, ec);
-      if (ec) return;
-      pending_op op;
-      op.stream = s;
-      op.offset = pending_bytes_.size();
-      op.subject_len = static_cast<std::uint8_t>(subject.size());
-      op.payload_len = static_cast<std::uint16_t>(payload.size());
-      op.interval_ms = interval_ms;
-      op.timestamp_ns = stamp;
-      op.withdraw = withdraw;
-      std::byte* dst = pending_bytes_.extend(subject.size() + payload.size());
-      std::memcpy(dst, subject.data(), subject.size());
-      if (!payload.empty()) std::memcpy(dst + subject.size(), payload.data(), payload.size());
-      pending_ops_.push_back(op);
-      if (!flush_posted_) {
-        flush_posted_ = true;
-        post = true;
+      if (on_executor && !busy_ && !flush_posted_ && pending_ops_.empty() && !shut_down_) {
+        direct = s;
+      } else {
+        queue(s, subject, payload, interval_ms, stamp, withdraw);
+        if (!flush_posted_) {
+          flush_posted_ = true;
+          post = true;
+        }
       }
     }
     ec.clear();
-    if (post) {
+    if (direct != nullptr) {
+      process(*direct, subject, payload, interval_ms, stamp, withdraw, Clock::now());
+      send_open_writers();
+      arm_timer();
+    } else if (post) {
       if (on_executor && !busy_) {
         flush();  // on the executor: send now, no hop through the queue
       } else {
@@ -460,6 +440,25 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
   static time_point time_of_tick(std::uint64_t tick) noexcept {
     return time_point{std::chrono::duration_cast<duration>(std::chrono::milliseconds(static_cast<std::int64_t>(tick)))};
+  }
+
+  // Under mutex_: the record joins the queue that the next flush sends.
+  void queue(stream_state* s, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
+             std::uint64_t stamp, bool withdraw) {
+    {
+      pending_op op;
+      op.stream = s;
+      op.offset = pending_bytes_.size();
+      op.subject_len = static_cast<std::uint8_t>(subject.size());
+      op.payload_len = static_cast<std::uint16_t>(payload.size());
+      op.interval_ms = interval_ms;
+      op.timestamp_ns = stamp;
+      op.withdraw = withdraw;
+      std::byte* dst = pending_bytes_.extend(subject.size() + payload.size());
+      std::memcpy(dst, subject.data(), subject.size());
+      if (!payload.empty()) std::memcpy(dst + subject.size(), payload.data(), payload.size());
+      pending_ops_.push_back(op);
+    }
   }
 
   // Under mutex_.

@@ -669,7 +669,16 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       // Every record of a datagram has the datagram's publisher: looked up once (the pointer
       // stays valid: only inserting a publisher erases one, and that happens at most once).
       publisher_state* pub = nullptr;
-      for (const wire::record& r : view) process(s, view.publisher_id(), pub, r, now);
+      // With only lone-`*` subscriptions (the common "whole stream" case) every record of the
+      // datagram matches the same set: it is looked up once, not per record.
+      const bool catch_all = s.index.matches_everything();
+      if (catch_all) {
+        matches_.clear();
+        s.index.for_each_catch_all([&](std::uint64_t, const entry_ptr& e) {
+          if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
+        });
+      }
+      for (const wire::record& r : view) process(s, view.publisher_id(), pub, r, now, catch_all);
       if (!deliveries_.empty()) {
         in_flight_ = true;
         batch_stream_ = &s;
@@ -692,8 +701,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
   }
 
-  void note_publisher(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub, const wire::record& r,
-                      time_point now) {
+  RACKET_HOT_INLINE void note_publisher(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub,
+                                        const wire::record& r, time_point now) {
     if (pub == nullptr) pub = &find_or_add_publisher(s, publisher_id, now);
     publisher_state& p = *pub;
     const std::uint64_t seq = r.sequence;
@@ -741,20 +750,23 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     return it->second;
   }
 
+  // `matches_` already holds the datagram's matches when `catch_all`.
   void process(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub, const wire::record& r,
-               time_point now) {
+               time_point now, bool catch_all) {
     ++s.stats.received;
     note_publisher(s, publisher_id, pub, r, now);
 
-    matches_.clear();
-    bool matched = false;
-    s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) {
-      matched = true;
-      if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
-    });
-    if (!matched) {
-      ++s.stats.filtered;
-      return;
+    if (!catch_all) {
+      matches_.clear();
+      bool matched = false;
+      s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) {
+        matched = true;
+        if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
+      });
+      if (!matched) {
+        ++s.stats.filtered;
+        return;
+      }
     }
 
     const std::uint64_t h = xxh3(r.subject);

@@ -228,6 +228,21 @@ class subscription_index {
     return it == entries_.end() ? nullptr : &it->second.value;
   }
 
+  /// True when there are subscriptions and every one is a lone `*`: then each valid subject
+  /// matches all of them (`for_each_match` would call `f` for every one), so a caller
+  /// matching many subjects in a row can look the set up once.
+  bool matches_everything() const noexcept {
+    return !root_.tail.empty() && exact_.empty() && root_.children.empty() && !root_.star && root_.exact.empty();
+  }
+
+  /// Calls `f(id, value)` for every lone-`*` subscription (each matches every valid subject),
+  /// in the order `for_each_match` calls them: when `matches_everything()` holds, that is what
+  /// `for_each_match` would do for any valid subject.
+  template <class F>
+  void for_each_catch_all(F&& f) const {
+    for (const entry* e : root_.tail) f(e->id, std::as_const(e->value));
+  }
+
   /// Number of subscriptions.
   std::size_t size() const noexcept { return entries_.size(); }
 

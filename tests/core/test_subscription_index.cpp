@@ -346,3 +346,33 @@ TEST_CASE("randomised equivalence with a linear scan", "[subscription_index]") {
   CHECK(index.node_count() == 0);
   CHECK(matches_of(index, "a.b.c").empty());
 }
+
+TEST_CASE("matches_everything: only while every subscription is a lone '*'", "[subscription_index]") {
+  index_type index;
+  CHECK_FALSE(index.matches_everything());  // nothing subscribed matches nothing
+  const id_type all1 = index.insert(filter("*"), "all1");
+  const id_type all2 = index.insert(filter("*"), "all2");
+  CHECK(index.matches_everything());
+  std::set<id_type> listed;
+  std::vector<std::string> values;
+  index.for_each_catch_all([&](id_type id, const std::string& v) {
+    listed.insert(id);
+    values.push_back(v);
+  });
+  CHECK(listed == std::set<id_type>{all1, all2});
+  // Exactly what for_each_match gives, for subjects of every shape.
+  for (const char* s : {"a", "plant.line3.temp", "x.y.z.w.v", "a.b"}) CHECK(matches_of(index, s) == listed);
+
+  // Any other filter shape ends it, and erasing that one brings it back.
+  for (const char* other : {"plant.*", "plant.a", "*.temp", "a"}) {
+    const id_type o = index.insert(filter(other), "other");
+    INFO("with " << other);
+    CHECK_FALSE(index.matches_everything());
+    CHECK(index.erase(o));
+    CHECK(index.matches_everything());
+  }
+  CHECK(index.erase(all1));
+  CHECK(index.matches_everything());
+  CHECK(index.erase(all2));
+  CHECK_FALSE(index.matches_everything());
+}

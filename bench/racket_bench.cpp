@@ -329,7 +329,7 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
   if (m != mode::racket) {
     const int fd = raw_sender();
     const sockaddr_in to = raw_group(raw_group_addr, raw_port);
-    const std::size_t per = m == mode::raw_packed ? std::max<std::size_t>(1, datagram / payload) : 1;
+    const std::size_t per = m != mode::raw_single ? std::max<std::size_t>(1, datagram / payload) : 1;
     const std::size_t dgram = per * payload;
     // GSO: as many datagrams per send as the kernel takes (64, and 65507 bytes in all).
     const std::size_t segs = m == mode::raw_gso ? std::min<std::size_t>(64, 65507 / dgram) : 1;

@@ -223,8 +223,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     }
     ec.clear();
     if (direct != nullptr) {
-      process(*direct, subject, payload, interval_ms, stamp, withdraw, Clock::now());
-      send_open_writers();
+      const time_point now = Clock::now();
+      process(*direct, subject, payload, interval_ms, stamp, withdraw, now);
+      send_open_writers(now);
       arm_timer();
     } else if (post) {
       if (on_executor && !busy_) {
@@ -475,7 +476,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     }
     const auto family = ep.group.is_v6() ? address_family::v6 : address_family::v4;
     {
-      std::lock_guard tlock(transport_mutex_);
+      auto tlock = lock_transport();
       transport_.open(family, ec);
     }
     if (ec) return nullptr;
@@ -508,7 +509,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       process(*op.stream, std::string_view(reinterpret_cast<const char*>(base), op.subject_len),
               byte_view(base + op.subject_len, op.payload_len), op.interval_ms, op.timestamp_ns, op.withdraw, now);
     }
-    send_open_writers();  // before the bytes go: a tail probe copies its record from them
+    send_open_writers(now);  // before the bytes go: a tail probe copies its record from them
     flush_ops_.clear();
     flush_bytes_.clear();
     arm_timer();
@@ -522,7 +523,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     const endpoint at = request_endpoint(s.ep);
     if (!opts_.answer_snapshots || listeners_.contains(at)) return;
     std::error_code ec;
-    std::lock_guard tlock(transport_mutex_);
+    auto tlock = lock_transport();
     auto on_request = [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); };
     receiver_id id;
     if constexpr (requires { transport_.open_receiver(at, on_request, ec, 2); }) {
@@ -714,7 +715,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     {
       // The transport may call the application's error handler from inside the send; a
       // publish from there must queue, not re-enter (busy_ is read only on the executor).
-      std::lock_guard tlock(transport_mutex_);
+      auto tlock = lock_transport();
       busy_ = true;
       if constexpr (requires { transport_.send_batch(std::span<outgoing_datagram>(sending_)); }) {
         transport_.send_batch(std::span<outgoing_datagram>(sending_));
@@ -763,7 +764,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     return len;
   }
 
-  void send_open_writers() {
+  // `now`: the caller's reading of the clock (tail probes are timed from it).
+  void send_open_writers(time_point now) {
     time_point probe_at{};
     bool probing = false;
     for (stream_state* s : open_writers_) {
@@ -779,7 +781,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         p.payload = {s->probe_data.data() + p.subject.size(), p.payload.size()};
         if (!probing) {
           probing = true;
-          probe_at = Clock::now() + std::chrono::duration_cast<duration>(opts_.tail_probe_delay);
+          probe_at = now + std::chrono::duration_cast<duration>(opts_.tail_probe_delay);
         }
         s->probes_left = probe_count;
         s->probe_step = std::chrono::duration_cast<duration>(opts_.tail_probe_delay);
@@ -861,7 +863,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       if (next <= horizon) held_due_ = std::min(held_due_, next);
       schedule_resend(s, item.slot, next);
     });
-    send_open_writers();
+    send_open_writers(now);
     arm_timer();
   }
 
@@ -887,7 +889,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
           bump(s->counters.withdrawn);
         }
       }
-      send_open_writers();
+      send_open_writers(Clock::now());
     }
     {
       std::lock_guard lock(mutex_);
@@ -900,7 +902,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     answer_timer_.cancel();
     answer_streams_.clear();
     probe_streams_.clear();
-    std::lock_guard tlock(transport_mutex_);
+    auto tlock = lock_transport();
     transport_.close();
   }
 
@@ -1075,7 +1077,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       }
       ++i;
     }
-    send_open_writers();
+    send_open_writers(now);
     if (next != time_point::max()) arm_answer_timer(next);
   }
 
@@ -1126,7 +1128,15 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   std::uint64_t id_ = 0;
 
   mutable std::mutex mutex_;  // guards streams_, pending_*, flush_posted_, closed_, shut_down_
-  std::mutex transport_mutex_;
+  std::mutex transport_mutex_;  // serialises calls into a transport that is not thread_safe
+
+  std::unique_lock<std::mutex> lock_transport() {
+    if constexpr (thread_safe_transport<Transport>) {
+      return {};  // it locks inside
+    } else {
+      return std::unique_lock<std::mutex>(transport_mutex_);
+    }
+  }
   std::unordered_map<std::string_view, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams_;
   std::vector<pending_op> pending_ops_;
   stream_state* last_stream_ = nullptr;  // the stream of the last publish (streams are never removed)

@@ -107,25 +107,68 @@ inline bool all_zero(const std::byte* p, std::size_t n) noexcept {
   return acc == 0;
 }
 
-// Reads a varint that `wire::decode` has validated (no bounds or canonical checks).
-RACKET_HOT_INLINE std::uint64_t load_varint(const std::byte*& p) noexcept {
-  std::uint64_t b = std::to_integer<std::uint64_t>(*p++);
-  if (b < 0x80) return b;
-  std::uint64_t v = b & 0x7F;
-  b = std::to_integer<std::uint64_t>(*p++);
-  v |= (b & 0x7F) << 7;
-  if (b < 0x80) return v;
-  for (unsigned shift = 14;; shift += 7) {
-    b = std::to_integer<std::uint64_t>(*p++);
-    v |= (b & 0x7F) << shift;
-    if (b < 0x80) return v;
+// Eight bytes holding 7 bits each (high bits clear, little-endian) packed into 56 bits.
+constexpr std::uint64_t pack7(std::uint64_t x) noexcept {
+  x = (x & 0x007F007F007F007Full) | ((x & 0x7F007F007F007F00ull) >> 1);
+  x = (x & 0x00003FFF00003FFFull) | ((x & 0x3FFF00003FFF0000ull) >> 2);
+  return (x & 0x000000000FFFFFFFull) | ((x & 0x0FFFFFFF00000000ull) >> 4);
+}
+
+// A varint of 3 to 10 bytes at p, at least 10 bytes readable there, read a word at a time
+// (the first record of a datagram carries its absolute timestamp: 9 bytes). Sets `len` to
+// its length. No canonical checks: callers check what they must.
+inline std::uint64_t load_varint_wide(const std::byte* p, std::size_t& len) noexcept {
+  const std::uint64_t w = load_u64(p);
+  const std::uint64_t stops = ~w & 0x8080808080808080ull;  // bytes without the continuation bit
+  if (stops != 0) {
+    len = static_cast<std::size_t>(std::countr_zero(stops) >> 3) + 1;  // 1..8
+    const std::uint64_t bits = len == 8 ? ~0ull : (std::uint64_t{1} << (8 * len)) - 1;
+    return pack7(w & bits & 0x7F7F7F7F7F7F7F7Full);
   }
+  std::uint64_t v = pack7(w & 0x7F7F7F7F7F7F7F7Full);
+  const auto b8 = std::to_integer<std::uint64_t>(p[8]);
+  v |= (b8 & 0x7F) << 56;
+  if (b8 < 0x80) {
+    len = 9;
+    return v;
+  }
+  len = 10;
+  return v | std::to_integer<std::uint64_t>(p[9]) << 63;
+}
+
+// Reads a varint that `wire::decode` has validated (no bounds or canonical checks). Only
+// for records of a decoded datagram: the 8-byte trailer after them keeps a word read in
+// bounds.
+RACKET_HOT_INLINE std::uint64_t load_varint(const std::byte*& p) noexcept {
+  std::uint64_t b = std::to_integer<std::uint64_t>(*p);
+  if (b < 0x80) {
+    ++p;
+    return b;
+  }
+  const auto b1 = std::to_integer<std::uint64_t>(p[1]);
+  if (b1 < 0x80) {
+    p += 2;
+    return (b & 0x7F) | b1 << 7;
+  }
+  std::size_t len = 0;
+  const std::uint64_t v = load_varint_wide(p, len);
+  p += len;
+  return v;
 }
 
 // Reads a varint from untrusted bytes [p, end): errc{} and `v` set, `p` moved past it;
 // `bad_length` when it runs past `end`; `bad_record` when it is not canonical (more than 10
 // bytes, a 10th byte other than 1, or a multi-byte varint whose last byte is 0).
 inline errc read_varint_long(const std::byte*& p, const std::byte* end, std::uint64_t& v) noexcept {
+  if (end - p >= 10) {
+    std::size_t len = 0;
+    const std::uint64_t x = load_varint_wide(p, len);
+    const auto last = std::to_integer<unsigned>(p[len - 1]);
+    if (len == 10 ? last != 1 : (len > 1 && last == 0)) return errc::bad_record;
+    v = x;
+    p += len;
+    return errc{};
+  }
   std::uint64_t r = 0;
   for (unsigned shift = 0;; shift += 7) {
     if (p == end) return errc::bad_length;

@@ -2011,3 +2011,64 @@ TEST_CASE("range_set keeps sorted disjoint ranges and merges the smallest holes 
   CHECK(s.ranges().back() == range{UINT64_MAX - 1, UINT64_MAX});
   CHECK(s.size() <= 4);
 }
+
+// The decoder reads varints of three or more bytes a word at a time when ten bytes are left,
+// byte by byte otherwise: both must agree with the encoder and with the canonical rules.
+TEST_CASE("wire: varints of every length, read word-wise and byte-wise", "[wire]") {
+  std::uint64_t x = 0x243F6A8885A308D3ull;
+  std::vector<std::uint64_t> values = {0, 1, 127, 128, 16383, 16384, (1ull << 21) - 1, 1ull << 21, (1ull << 56) - 1,
+                                       1ull << 56, (1ull << 63) - 1, 1ull << 63, ~0ull};
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    values.push_back(x >> (x % 64));  // every magnitude
+  }
+  for (const std::uint64_t v : values) {
+    for (const std::size_t slack : {std::size_t{0}, std::size_t{16}}) {  // byte-wise, then word-wise
+      std::array<std::byte, 32> buf{};
+      std::byte* end = racket::detail::store_varint(buf.data(), v);
+      const auto len = static_cast<std::size_t>(end - buf.data());
+      REQUIRE(len == racket::detail::varint_size(v));
+      const std::byte* p = buf.data();
+      std::uint64_t got = 0;
+      REQUIRE(racket::detail::read_varint(p, buf.data() + len + slack, got) == racket::errc{});
+      CHECK(got == v);
+      CHECK(p == end);
+      const std::byte* q = buf.data();
+      CHECK(racket::detail::load_varint(q) == v);
+      CHECK(q == end);
+    }
+  }
+  // Non-canonical: a trailing zero group (2..10 bytes), a 10th byte other than 1, 11 bytes.
+  for (std::size_t len = 2; len <= 10; ++len) {
+    for (const std::size_t slack : {std::size_t{0}, std::size_t{16}}) {
+      std::array<std::byte, 32> buf{};
+      for (std::size_t k = 0; k + 1 < len; ++k) buf[k] = std::byte{0x81};
+      buf[len - 1] = std::byte{0x00};
+      const std::byte* p = buf.data();
+      std::uint64_t got = 0;
+      INFO("length " << len << ", slack " << slack);
+      CHECK(racket::detail::read_varint(p, buf.data() + len + slack, got) == racket::errc::bad_record);
+    }
+  }
+  for (const unsigned tenth : {2u, 0x7Fu, 0x80u, 0x81u}) {
+    for (const std::size_t slack : {std::size_t{1}, std::size_t{16}}) {
+      std::array<std::byte, 32> buf{};
+      for (std::size_t k = 0; k < 9; ++k) buf[k] = std::byte{0xFF};
+      buf[9] = static_cast<std::byte>(tenth);
+      const std::byte* p = buf.data();
+      std::uint64_t got = 0;
+      INFO("10th byte " << tenth);
+      CHECK(racket::detail::read_varint(p, buf.data() + 10 + slack, got) == racket::errc::bad_record);
+    }
+  }
+  // Cut off: every prefix of a 10-byte varint runs past the end.
+  std::array<std::byte, 32> buf{};
+  racket::detail::store_varint(buf.data(), ~0ull);
+  for (std::size_t cut = 0; cut < 10; ++cut) {
+    const std::byte* p = buf.data();
+    std::uint64_t got = 0;
+    CHECK(racket::detail::read_varint(p, buf.data() + cut, got) == racket::errc::bad_length);
+  }
+}

@@ -96,6 +96,14 @@ struct transport_stats {
   std::uint64_t segmentation_fallbacks = 0;
 };
 
+/// A transport whose members may all be called from several threads at once (it locks
+/// inside, as `udp_transport` does) says so with `static constexpr bool thread_safe = true;`:
+/// the publisher then does not serialise its own calls into it (one lock less per send).
+template <class T>
+concept thread_safe_transport = requires {
+  requires T::thread_safe;
+};
+
 /// The contract `basic_publisher` and `basic_subscriber` need of a transport.
 /// See docs/architecture.md. Implemented by `udp_transport` and `sim::transport`.
 template <class T>

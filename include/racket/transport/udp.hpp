@@ -537,6 +537,7 @@ class udp_transport {
 
     r->ifindex_to_position.reserve(fs.interfaces.size());
     for (const auto& itf : fs.interfaces) r->ifindex_to_position.push_back(itf.index);
+    r->one_interface.store(r->ifindex_to_position.size() <= 1, std::memory_order_relaxed);
     r->allocate();
     r->id = next_id_++;
     receivers_.emplace(r->id, r);
@@ -591,6 +592,9 @@ class udp_transport {
       fs->open = false;
     }
   }
+
+  /// Every member locks the transport's own mutex where it needs to (see `thread_safe_transport`).
+  static constexpr bool thread_safe = true;
 
   /// Counters since construction (plain copy).
   transport_stats stats() const noexcept { return stats_; }
@@ -675,20 +679,22 @@ class udp_transport {
       buffers = std::make_unique_for_overwrite<std::byte[]>(receive_batch * receive_slot_size);
       control.resize(receive_batch * control_size);
       iov.resize(receive_batch);
-      names.resize(receive_batch);
       msgs.resize(receive_batch);
       for (std::size_t i = 0; i < receive_batch; ++i) {
         iov[i].iov_base = buffers.get() + i * receive_slot_size;
         iov[i].iov_len = receive_slot_size;
       }
+      reset_headers();
     }
 
-    void reset_headers() noexcept {
-      for (std::size_t i = 0; i < receive_batch; ++i) {
+    // The first `n` headers, as recvmmsg wants them: it rewrites only the lengths and flags
+    // of the ones it filled, so after a call only those are reset (a lone datagram, the
+    // latency case, resets one, not all sixteen). No sender address is asked for: nothing
+    // uses it.
+    void reset_headers(std::size_t n = receive_batch) noexcept {
+      for (std::size_t i = 0; i < n; ++i) {
         msghdr& h = msgs[i].msg_hdr;
         h = msghdr{};
-        h.msg_name = &names[i];
-        h.msg_namelen = sizeof(sockaddr_storage);
         h.msg_iov = &iov[i];
         h.msg_iovlen = 1;
         h.msg_control = control.data() + i * control_size;
@@ -704,14 +710,17 @@ class udp_transport {
     datagram_handler handler;
     std::vector<unsigned> joined;               // ifindexes the group is joined on
     std::vector<unsigned> ifindex_to_position;  // selection order
+    // Set with ifindex_to_position: with one interface every datagram's position is 0, and
+    // deliver need not take the mutex to look it up.
+    std::atomic<bool> one_interface{true};
     std::uint32_t last_overflow = 0;            // SO_RXQ_OVFL running total last seen
     bool gro = false;                           // UDP_GRO on: a buffer may hold several datagrams
     bool closed = false;
     std::unique_ptr<std::byte[]> buffers;
     std::vector<std::byte> control;
     std::vector<iovec> iov;
-    std::vector<sockaddr_storage> names;
     std::vector<mmsghdr> msgs;
+    std::size_t filled = 0;  // headers the last recvmmsg wrote to
   };
 
   struct rescan_state {
@@ -880,6 +889,7 @@ class udp_transport {
       if (r->family != family) continue;
       r->ifindex_to_position.clear();
       for (const auto& itf : fs.interfaces) r->ifindex_to_position.push_back(itf.index);
+      r->one_interface.store(r->ifindex_to_position.size() <= 1, std::memory_order_relaxed);
     }
   }
 
@@ -1150,9 +1160,9 @@ class udp_transport {
   void drain(const std::shared_ptr<receiver>& r) {
     std::size_t handled = 0;
     while (handled < max_datagrams_per_wakeup) {
-      r->reset_headers();
       const int n = ::recvmmsg(r->socket.native_handle(), r->msgs.data(),
                                static_cast<unsigned>(receive_batch), MSG_DONTWAIT, nullptr);
+      if (n > 0) r->filled = static_cast<std::size_t>(n);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -1165,6 +1175,8 @@ class udp_transport {
         handled += std::max<std::size_t>(1, deliver(*r, static_cast<std::size_t>(i)));
         if (r->closed) return;  // closed (or the transport destroyed) from inside the handler
       }
+      r->reset_headers(r->filled);
+      r->filled = 0;
       if (static_cast<std::size_t>(n) < receive_batch) break;  // drained; the wait re-checks
     }
     arm_read(r);  // re-arming re-reads readiness (EPOLL_CTL_MOD), so leftovers wake us at once
@@ -1185,11 +1197,12 @@ class udp_transport {
       } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         in_pktinfo pi{};
         std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-        info.interface_index = position_of(r, static_cast<unsigned>(pi.ipi_ifindex));
+        info.interface_index =
+            r.one_interface.load(std::memory_order_relaxed) ? 0 : position_of(r, static_cast<unsigned>(pi.ipi_ifindex));
       } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
         in6_pktinfo pi{};
         std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-        info.interface_index = position_of(r, pi.ipi6_ifindex);
+        info.interface_index = r.one_interface.load(std::memory_order_relaxed) ? 0 : position_of(r, pi.ipi6_ifindex);
       } else if (c->cmsg_level == detail::udp_level && c->cmsg_type == detail::udp_gro_option) {
         int size = 0;
         std::memcpy(&size, CMSG_DATA(c), sizeof size);

@@ -89,6 +89,11 @@ struct publisher_options {
   /// after, then 3 and 9 times as long after that, so that subscribers detect the loss of
   /// the last datagrams of a burst or of an answer (a lost tail) and repair it. 0: off.
   std::chrono::milliseconds tail_probe_delay{10};
+  /// Hand runs of a stream's datagrams to the kernel as one UDP GSO send where it has it
+  /// (Linux 4.18+), padding them to one size (wire format, "Padding"); the kernel cuts them
+  /// into the same datagrams on the wire. Refused by an interface, it falls back to one send
+  /// per datagram by itself. `false`: never segment, never pad.
+  bool segmentation_offload = true;
 };
 
 /// Counters of one stream on one publisher (plain struct, copied out).
@@ -167,7 +172,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
                                           .ttl = opts.ttl,
                                           .loopback = opts.loopback,
                                           .send_buffer_size = opts.send_buffer_size,
-                                          .rescan_interval = opts.rescan_interval}),
+                                          .rescan_interval = opts.rescan_interval,
+                                          .segmentation_offload = opts.segmentation_offload}),
         timer_(transport_.make_timer()),
         answer_timer_(transport_.make_timer()),
         rng_(opts.seed != 0 ? opts.seed : random_seed()) {

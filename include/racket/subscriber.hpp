@@ -76,6 +76,9 @@ struct subscriber_options {
   /// Seed of the requester id this subscriber puts in its requests; 0 draws one from
   /// `std::random_device`.
   std::uint64_t seed = 0;
+  /// Ask the kernel for UDP GRO where it has it (Linux 5.0+): datagrams it coalesced arrive
+  /// in one read and are split again here, one handler call each. `false`: one per read.
+  bool segmentation_offload = true;
 };
 
 /// Why a subject's value went away.
@@ -177,7 +180,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       : opts_(opts),
         transport_(ctx, transport_options{.interfaces = opts.interfaces,
                                           .receive_buffer_size = opts.receive_buffer_size,
-                                          .rescan_interval = opts.rescan_interval}),
+                                          .rescan_interval = opts.rescan_interval,
+                                          .segmentation_offload = opts.segmentation_offload}),
         timer_(transport_.make_timer()),
         repair_timer_(transport_.make_timer()) {
     if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;

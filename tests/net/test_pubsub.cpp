@@ -9,10 +9,12 @@
 #include <asio/ip/multicast.hpp>
 #include <asio/ip/udp.hpp>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -338,7 +340,7 @@ TEST_CASE("a handler may unsubscribe itself and subscribe another without deadlo
   CHECK(first_calls == 1);
 }
 
-TEST_CASE("the last subscription leaves the group; publish errors are clear", "[pubsub]") {
+TEST_CASE("the last subscription leaves the group and publish errors are clear", "[pubsub]") {
   REQUIRE_PRIVATE_NETNS();
   asio::io_context io;
   racket::stream<std::string> s{"leave", pool};
@@ -417,7 +419,7 @@ TEST_CASE("IPv6 pool over a veth pair", "[pubsub][veth][ipv6]") {
   }));
 }
 
-TEST_CASE("a failing interface reaches the publisher's error handler; lo keeps delivering", "[pubsub][veth]") {
+TEST_CASE("a failing interface reaches the publisher's error handler while lo keeps delivering", "[pubsub][veth]") {
   REQUIRE_PRIVATE_NETNS();
   racket::test::veth_pair veth("rkpe0", "rkpe1", {"198.18.3.1/24"}, {});
   REQUIRE(veth.ok());
@@ -435,4 +437,113 @@ TEST_CASE("a failing interface reaches the publisher's error handler; lo keeps d
   CHECK(pub.stats("failing").send_errors >= 1);
   REQUIRE_FALSE(failed_on.empty());
   CHECK(failed_on[0] == "rkpe0");
+}
+
+namespace {
+
+// A plain UDP_GRO socket on a stream's group: what the publisher put on the wire, datagram by
+// datagram (coalesced buffers split at the size the kernel reports), and whether the kernel
+// coalesced any (it does for GSO sends on lo).
+struct wire_probe {
+  int fd = -1;
+  explicit wire_probe(const racket::endpoint& ep) {
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    const int one = 1, rcvbuf = 4 << 20;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    ::setsockopt(fd, IPPROTO_UDP, 104 /* UDP_GRO */, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(ep.port);
+    const auto b = ep.group.to_v4().to_bytes();
+    std::memcpy(&a.sin_addr, b.data(), b.size());
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
+    ip_mreqn m{};
+    m.imr_multiaddr = a.sin_addr;
+    m.imr_ifindex = 1;  // lo
+    REQUIRE(::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) == 0);
+  }
+  wire_probe(const wire_probe&) = delete;
+  wire_probe& operator=(const wire_probe&) = delete;
+  ~wire_probe() { ::close(fd); }
+
+  std::vector<std::vector<std::byte>> datagrams;
+  std::size_t coalesced = 0;  // buffers that held more than one datagram
+
+  void drain() {
+    std::vector<std::byte> buffer(65536);
+    for (;;) {
+      alignas(cmsghdr) char control[256];
+      iovec v{buffer.data(), buffer.size()};
+      msghdr h{};
+      h.msg_iov = &v;
+      h.msg_iovlen = 1;
+      h.msg_control = control;
+      h.msg_controllen = sizeof control;
+      const ssize_t n = ::recvmsg(fd, &h, 0);
+      if (n <= 0) return;
+      int segment = 0;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
+        if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == 104) std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+      const auto len = static_cast<std::size_t>(n);
+      const std::size_t step = segment > 0 ? static_cast<std::size_t>(segment) : len;
+      if (step < len) ++coalesced;
+      for (std::size_t at = 0; at < len; at += step)
+        datagrams.emplace_back(buffer.begin() + static_cast<std::ptrdiff_t>(at),
+                               buffer.begin() + static_cast<std::ptrdiff_t>(std::min(len, at + step)));
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a burst leaves as padded GSO runs and arrives whole and in order (unpadded without offload)",
+          "[pubsub][gso]") {
+  REQUIRE_PRIVATE_NETNS();
+  for (const bool offload : {true, false}) {
+    INFO("segmentation_offload = " << offload);
+    asio::io_context io;
+    racket::stream<std::string> s{offload ? "burst.gso" : "burst.plain", pool};
+    racket::subscriber sub{io, {.interfaces = {"lo"}, .segmentation_offload = offload}};
+    std::vector<std::string> got;
+    auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
+      got.push_back(std::string(m.subject) + "=" + m.value);
+    });
+    wire_probe probe(s.endpoint());
+    racket::publisher pub{io, {.interfaces = {"lo"}, .segmentation_offload = offload}};
+    run_for(io, 50ms);  // the subscription is live (its replay ran)
+
+    // Published from this thread while the executor is not running: all of it queues and
+    // goes out in one flush, so datagrams of the stream leave together, in runs.
+    constexpr int count = 3000;
+    std::vector<std::string> want;
+    for (int i = 0; i < count; ++i) {
+      // Subjects of 5 to 8 bytes: datagrams come out of different sizes, so runs need padding.
+      const std::string subject = "b." + std::to_string(i * 37);
+      const std::string value = std::string(40, static_cast<char>('a' + i % 26)) + std::to_string(i);
+      pub.publish(s, subject, value);
+      want.push_back(subject + "=" + value);
+    }
+    REQUIRE(run_until(io, [&] { return got.size() >= want.size(); }, 5000ms));
+    CHECK(got == want);  // every message once, in publish order
+
+    probe.drain();
+    REQUIRE(probe.datagrams.size() > 50);
+    std::size_t padded = 0, records = 0;
+    for (const auto& d : probe.datagrams) {
+      std::error_code ec;
+      const auto view = racket::wire::decode(d, ec);
+      REQUIRE_FALSE(ec);  // every datagram the kernel cut out of a run is a valid datagram
+      if (view.padding_size() > 0) ++padded;
+      records += view.record_count();
+    }
+    CHECK(records == static_cast<std::size_t>(count));
+    if (offload) {
+      CHECK(padded > 0);             // runs were padded to one size ...
+      CHECK(probe.coalesced > 0);    // ... and went as segmented sends (coalesced again here)
+    } else {
+      CHECK(padded == 0);
+      CHECK(probe.coalesced == 0);
+    }
+  }
 }

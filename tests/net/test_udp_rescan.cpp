@@ -71,7 +71,7 @@ struct collected {
 
 }  // namespace
 
-TEST_CASE("udp rescan: a veth that appears is joined and receives; when it vanishes lo carries on",
+TEST_CASE("udp rescan: a veth that appears is joined and receives and when it vanishes lo carries on",
           "[udp][net][rescan]") {
   REQUIRE_PRIVATE_NETNS();
   asio::io_context io;

@@ -8,8 +8,15 @@
 
 #include <asio/io_context.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <span>
 #include <string>
+#include <vector>
 
 // Fails the test (before anything is sent) unless only lo and the test's own rk* interfaces exist.
 #define REQUIRE_PRIVATE_NETNS()                                 \
@@ -33,6 +40,30 @@ bool run_until(asio::io_context& io, Predicate done,
     io.run_one_for(std::chrono::milliseconds{10});
   }
   return true;
+}
+
+// Reads every buffer queued on the non-blocking UDP socket `fd`, calling
+// `f(std::span<const std::byte> buffer, int gro_segment)` for each; `gro_segment` is the
+// segment size of a buffer the kernel coalesced (UDP_GRO), 0 for a single datagram.
+template <class F>
+void read_queued(int fd, F&& f) {
+  std::vector<std::byte> buffer(65536);
+  for (;;) {
+    alignas(cmsghdr) char control[256];
+    iovec v{buffer.data(), buffer.size()};
+    msghdr h{};
+    h.msg_iov = &v;
+    h.msg_iovlen = 1;
+    h.msg_control = control;
+    h.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd, &h, 0);
+    if (n < 0) return;
+    int segment = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
+      if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == 104 /* UDP_GRO */)
+        std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+    f(std::span<const std::byte>(buffer.data(), static_cast<std::size_t>(n)), segment);
+  }
 }
 
 // Runs `io` for `d` of real time: only to show that something does NOT happen meanwhile.

@@ -471,27 +471,14 @@ struct wire_probe {
   std::size_t coalesced = 0;  // buffers that held more than one datagram
 
   void drain() {
-    std::vector<std::byte> buffer(65536);
-    for (;;) {
-      alignas(cmsghdr) char control[256];
-      iovec v{buffer.data(), buffer.size()};
-      msghdr h{};
-      h.msg_iov = &v;
-      h.msg_iovlen = 1;
-      h.msg_control = control;
-      h.msg_controllen = sizeof control;
-      const ssize_t n = ::recvmsg(fd, &h, 0);
-      if (n <= 0) return;
-      int segment = 0;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
-        if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == 104) std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
-      const auto len = static_cast<std::size_t>(n);
-      const std::size_t step = segment > 0 ? static_cast<std::size_t>(segment) : len;
-      if (step < len) ++coalesced;
-      for (std::size_t at = 0; at < len; at += step)
-        datagrams.emplace_back(buffer.begin() + static_cast<std::ptrdiff_t>(at),
-                               buffer.begin() + static_cast<std::ptrdiff_t>(std::min(len, at + step)));
-    }
+    racket::test::read_queued(fd, [&](std::span<const std::byte> b, int segment) {
+      const std::size_t step = segment > 0 ? static_cast<std::size_t>(segment) : b.size();
+      if (step < b.size()) ++coalesced;
+      for (std::size_t at = 0; at < b.size(); at += step) {
+        const auto part = b.subspan(at, std::min(step, b.size() - at));
+        datagrams.emplace_back(part.begin(), part.end());
+      }
+    });
   }
 };
 

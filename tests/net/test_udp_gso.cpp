@@ -119,23 +119,8 @@ struct gro_probe {
   // Reads every queued buffer: (length, GRO segment size or 0) for each.
   std::vector<std::pair<std::size_t, int>> read_all() const {
     std::vector<std::pair<std::size_t, int>> out;
-    std::vector<char> buffer(65536);
-    for (;;) {
-      alignas(cmsghdr) char control[256];
-      iovec v{buffer.data(), buffer.size()};
-      msghdr h{};
-      h.msg_iov = &v;
-      h.msg_iovlen = 1;
-      h.msg_control = control;
-      h.msg_controllen = sizeof control;
-      const ssize_t n = ::recvmsg(fd, &h, 0);
-      if (n < 0) break;
-      int segment = 0;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c))
-        if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO)
-          std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
-      out.emplace_back(static_cast<std::size_t>(n), segment);
-    }
+    racket::test::read_queued(fd,
+                              [&](std::span<const std::byte> b, int segment) { out.emplace_back(b.size(), segment); });
     return out;
   }
 };

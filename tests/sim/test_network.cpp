@@ -267,7 +267,7 @@ TEST_CASE("IPv6 groups are delivered like IPv4 ones and need the v6 family opene
   CHECK(lb.values() == std::vector<std::uint32_t>{5});
 }
 
-TEST_CASE("a multi-homed node hears each LAN on its own interface; two interfaces on one LAN hear twice",
+TEST_CASE("a multi-homed node hears each LAN on its own interface, and two interfaces on one LAN hear twice",
           "[sim][delivery][multihomed]") {
   sim::network net(4);
   const auto lan0 = net.add_lan("lan0");
@@ -573,7 +573,7 @@ TEST_CASE("a partition blocks both directions and heal restores delivery", "[sim
 // ---------------------------------------------------------------------------------------------
 // crash and restart
 
-TEST_CASE("a crashed node neither sends, receives nor fires timers; after restart new objects work",
+TEST_CASE("a crashed node neither sends, receives nor fires timers, and after restart new objects work",
           "[sim][crash]") {
   one_lan t(31);
   auto& a = t.add("a");
@@ -839,7 +839,7 @@ TEST_CASE("run_until_idle stops at the last event, or at max for a network that 
   forever.cancel();
 }
 
-TEST_CASE("run_* refuses to re-enter from a handler; a throwing handler leaves the network usable",
+TEST_CASE("run_* refuses to re-enter from a handler, and a throwing handler leaves the network usable",
           "[sim][run]") {
   sim::network net(54);
   bool refused = false;
@@ -927,7 +927,7 @@ TEST_CASE("close_receiver is safe from inside that receiver's handler", "[sim][r
   CHECK(victim_calls == 0);
 }
 
-TEST_CASE("closing a transport closes its receivers; it can be opened again", "[sim][receiver]") {
+TEST_CASE("closing a transport closes its receivers, and it can be opened again", "[sim][receiver]") {
   one_lan t(62);
   auto& a = t.add("a");
   auto& b = t.add("b");
@@ -1131,7 +1131,7 @@ run_result hostile_scenario(std::uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("the same seed gives the same run bit for bit; another seed gives another run", "[sim][determinism]") {
+TEST_CASE("the same seed gives the same run bit for bit, and another seed gives another run", "[sim][determinism]") {
   const auto first = hostile_scenario(2024);
   const auto again = hostile_scenario(2024);
   const auto other = hostile_scenario(2025);

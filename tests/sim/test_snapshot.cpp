@@ -396,15 +396,18 @@ TEST_CASE("a range request re-sends exactly the cached subjects whose sequence i
   CHECK(ps.snapshot_records == 5);
 }
 
-TEST_CASE("old-kind robustness: data decoders reject requests as bad_kind; subscribers ignore them",
+TEST_CASE("old-kind robustness: data decoders reject requests as bad_kind, and subscribers ignore them",
           "[sim][snapshot]") {
   bed b{7};
   const racket::stream<std::string> s{"snap.kinds", pool};
   auto& sub_node = b.add_sub_node("sub");
   sim_subscriber sub{sub_node, racket::subscriber_options{.seed = 27}};
   int delivered = 0;
-  auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>&) { ++delivered; });
   raw_node peer{b.net, b.lan, "peer", s.endpoint()};
+  // Requests go to the stream's request group (docs/wire-format.md, "Where requests go"):
+  // a node listening there hears the subscriber's start-up request.
+  raw_node listener{b.net, b.lan, "listener", racket::request_endpoint(s.endpoint())};
+  auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>&) { ++delivered; });
   b.net.run_for(10ms);
 
   std::array<std::byte, 256> buf;
@@ -416,13 +419,16 @@ TEST_CASE("old-kind robustness: data decoders reject requests as bad_kind; subsc
   for (int i = 0; i < 5; ++i) peer.t->send(s.endpoint(), req);
   b.net.run_for(10ms);
   const auto st = sub.stats(s);
-  CHECK(st.requests_seen == 1 + 5);  // its own start-up request and the peer's
+  // Only the peer's five, sent to the data group: the subscriber's own went to the request
+  // group, which subscribers do not join.
+  CHECK(st.requests_seen == 5);
   CHECK(st.malformed == 0);
   CHECK(st.datagrams_received == 0);
   CHECK(delivered == 0);
-  // The subscriber's own start-up request reached the peer: a full request with its filter.
+  // The subscriber's own start-up request reached the request group: a full request with
+  // its filter.
   bool saw = false;
-  for (const auto& d : peer.heard) {
+  for (const auto& d : listener.heard) {
     if (racket::wire::peek_kind(d) != racket::wire::kind::snapshot_request) continue;
     const auto v = racket::wire::decode_request(d, ec);
     REQUIRE_FALSE(ec);

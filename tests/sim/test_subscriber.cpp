@@ -95,7 +95,7 @@ TEST_CASE("the cap on tracked subjects evicts and counts", "[sim][subscriber]") 
   CHECK(held == 50);
 }
 
-TEST_CASE("lost live messages are counted as gaps; resends are not", "[sim][subscriber]") {
+TEST_CASE("lost live messages are counted as gaps, and resends are not", "[sim][subscriber]") {
   bed b;
   racket::stream<std::string> s{"gaps", pool};
   sim_subscriber sub{b.sub_node};

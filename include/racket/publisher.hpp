@@ -22,7 +22,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -373,7 +372,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     endpoint ep;
     std::uint64_t next_sequence = 1;
     // Cached subjects: the index maps a subject (by its XXH3) to its slot; slots live in a
-    // deque (stable, no doubling slack) and their bytes in the slab.
+    // chunked vector (stable, no doubling slack) and their bytes in the slab.
     flat_index subjects;
     chunked_vector<slot> slots;
     std::vector<std::uint32_t> free_slots;

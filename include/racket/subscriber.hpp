@@ -23,7 +23,6 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -330,7 +329,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
  private:
   enum class state_kind : std::uint8_t { value, event, tombstone };
 
-  // Per (stream, subject) state. Slots live in a deque (stable addresses), so the index's
+  // Per (stream, subject) state. Slots live in a chunked vector (stable addresses), so the index's
   // string_view keys can point at `subject`; a freed slot bumps its generation, which makes
   // every heap entry still naming it stale.
   struct subject_state {

@@ -237,6 +237,16 @@ bytes sample_datagram() {
   return {out.begin(), out.end()};
 }
 
+// Flips each bit of `good` in turn (one at a time, on a copy): each must be rejected.
+void require_every_bit_flip_rejected(std::span<const std::byte> good) {
+  for (std::size_t bit = 0; bit < good.size() * 8; ++bit) {
+    bytes d(good.begin(), good.end());
+    d[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
+    CAPTURE(bit);
+    REQUIRE(decode_error(d));
+  }
+}
+
 }  // namespace
 
 static_assert(std::forward_iterator<wire::datagram_view::iterator>);
@@ -1324,12 +1334,7 @@ TEST_CASE("decode checks run in the documented order", "[wire]") {
 TEST_CASE("every single bit flip is rejected", "[wire]") {
   const bytes good = sample_datagram();
   REQUIRE_FALSE(decode_error(good));
-  for (std::size_t bit = 0; bit < good.size() * 8; ++bit) {
-    bytes d = good;
-    d[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
-    CAPTURE(bit);
-    REQUIRE(decode_error(d));
-  }
+  require_every_bit_flip_rejected(good);
 }
 
 TEST_CASE("every truncation is rejected with the documented error", "[wire]") {
@@ -1529,13 +1534,7 @@ TEST_CASE("padding: a nonzero byte anywhere in it is bad_length", "[wire][paddin
     }
   }
   // Every single bit flip of a padded datagram is rejected, too.
-  const bytes good = padded_sample(plain_size + 21);
-  for (std::size_t bit = 0; bit < good.size() * 8; ++bit) {
-    bytes d = good;
-    d[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
-    CAPTURE(bit);
-    REQUIRE(decode_error(d));
-  }
+  require_every_bit_flip_rejected(padded_sample(plain_size + 21));
 }
 
 TEST_CASE("padding: a record count too large reads the padding as a record", "[wire][padding]") {

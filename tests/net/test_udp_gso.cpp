@@ -58,6 +58,28 @@ struct collected {
   }
 };
 
+// The setup most tests share: a sending and a receiving transport on lo, the sender's IPv4
+// side open. Constructed in the test body after REQUIRE_PRIVATE_NETNS() (not a TEST_CASE_METHOD
+// fixture, which would open sockets before the guard has run).
+struct lo_transports {
+  asio::io_context io;
+  udp_transport tx{io, {.interfaces = {"lo"}}};
+  udp_transport rx{io, {.interfaces = {"lo"}}};
+  lo_transports() { tx.open(address_family::v4); }
+};
+
+// A group, and what a receiver opened on `rx` for it collects, in order of arrival. Not
+// copyable: the receiver's handler holds `this`.
+struct group_rx : collected {
+  endpoint to;
+  group_rx(udp_transport& rx, const char* group, std::uint16_t port) : to(ep(group, port)) {
+    INFO("receiver for " << group << " port " << port);
+    REQUIRE(rx.open_receiver(to, handler()) != 0);
+  }
+  group_rx(const group_rx&) = delete;
+  group_rx& operator=(const group_rx&) = delete;
+};
+
 // A batch under construction: owns the payloads, remembers what each group must receive.
 struct batch_builder {
   std::vector<bytes> owned;  // reserved up front: spans into it must stay valid
@@ -151,40 +173,33 @@ int disable_udp_checksums() {
 
 TEST_CASE("udp gso: a run goes out as one segmented send and arrives as separate datagrams", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
-  asio::io_context io;
-  udp_transport tx(io, {.interfaces = {"lo"}});
-  udp_transport rx(io, {.interfaces = {"lo"}});
-  tx.open(address_family::v4);
-  CHECK(tx.segmentation_offload());
-  const auto to_run = ep("239.255.3.1", 19110);
-  const auto to_single = ep("239.255.3.2", 19110);
-  collected run_rx;
-  collected single_rx;
-  REQUIRE(rx.open_receiver(to_run, run_rx.handler()) != 0);
-  REQUIRE(rx.open_receiver(to_single, single_rx.handler()) != 0);
+  lo_transports lo;
+  CHECK(lo.tx.segmentation_offload());
+  group_rx run(lo.rx, "239.255.3.1", 19110);
+  group_rx single(lo.rx, "239.255.3.2", 19110);
   const gro_probe probe("239.255.3.1", 19110);
 
   batch_builder b;
-  b.add(to_single, 200);
-  b.add(to_run, 1000);  // a datagram on its own before the run, to the run's group
-  b.run(to_run, 11, 1000, 300);
-  b.add(to_single, 1000);
-  b.add(to_single, 1000);  // equal sizes, same group, but not marked as a run
-  tx.send_batch(b.batch);
+  b.add(single.to, 200);
+  b.add(run.to, 1000);  // a datagram on its own before the run, to the run's group
+  b.run(run.to, 11, 1000, 300);
+  b.add(single.to, 1000);
+  b.add(single.to, 1000);  // equal sizes, same group, but not marked as a run
+  lo.tx.send_batch(b.batch);
   check_all_ok(b.batch);
 
-  REQUIRE(run_until(io, [&] { return run_rx.datagrams.size() >= 12 && single_rx.datagrams.size() >= 3; }));
-  run_for(io, 20ms);  // nothing more may come: a wrongly split buffer would add datagrams
-  CHECK(run_rx.datagrams == b.sent_to(to_run));
-  CHECK(single_rx.datagrams == b.sent_to(to_single));
+  REQUIRE(run_until(lo.io, [&] { return run.datagrams.size() >= 12 && single.datagrams.size() >= 3; }));
+  run_for(lo.io, 20ms);  // nothing more may come: a wrongly split buffer would add datagrams
+  CHECK(run.datagrams == b.sent_to(run.to));
+  CHECK(single.datagrams == b.sent_to(single.to));
 
-  const auto ts = tx.stats();
+  const auto ts = lo.tx.stats();
   CHECK(ts.segmented_sends == 1);
   CHECK(ts.segmentation_fallbacks == 0);
   CHECK(ts.datagrams_sent == b.batch.size());
   CHECK(ts.bytes_sent == b.bytes_total);
   CHECK(ts.send_errors == 0);
-  const auto rs = rx.stats();
+  const auto rs = lo.rx.stats();
   CHECK(rs.datagrams_received == b.batch.size());  // segments, not buffers
   CHECK(rs.bytes_received == b.bytes_total);
   CHECK(rs.receive_errors == 0);
@@ -200,36 +215,29 @@ TEST_CASE("udp gso: a run goes out as one segmented send and arrives as separate
 
 TEST_CASE("udp gso: runs over 64 segments or 65507 bytes are split into chunks", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
-  asio::io_context io;
-  udp_transport tx(io, {.interfaces = {"lo"}});
-  udp_transport rx(io, {.interfaces = {"lo"}});
-  tx.open(address_family::v4);
-  const auto to_a = ep("239.255.3.3", 19111);
-  const auto to_b = ep("239.255.3.4", 19111);
-  collected a;
-  collected bb;
-  REQUIRE(rx.open_receiver(to_a, a.handler()) != 0);
-  REQUIRE(rx.open_receiver(to_b, bb.handler()) != 0);
+  lo_transports lo;
+  group_rx a(lo.rx, "239.255.3.3", 19111);
+  group_rx bb(lo.rx, "239.255.3.4", 19111);
 
   batch_builder b;
-  b.run(to_a, 130, 1000, 1000);  // 130 segments: at least 3 chunks of <= 64
-  b.add(to_b, 77);
-  b.run(to_b, 60, 1452, 1452);  // 87120 bytes: at least 2 chunks of <= 65507 bytes
-  b.run(to_a, 3, 30000, 5);     // 60005 bytes, but only 2 of 30000 fit 65507: 2 chunks
-  tx.send_batch(b.batch);
+  b.run(a.to, 130, 1000, 1000);  // 130 segments: at least 3 chunks of <= 64
+  b.add(bb.to, 77);
+  b.run(bb.to, 60, 1452, 1452);  // 87120 bytes: at least 2 chunks of <= 65507 bytes
+  b.run(a.to, 3, 30000, 5);      // 60005 bytes, but only 2 of 30000 fit 65507: 2 chunks
+  lo.tx.send_batch(b.batch);
   check_all_ok(b.batch);
 
-  REQUIRE(run_until(io, [&] { return a.datagrams.size() >= 133 && bb.datagrams.size() >= 61; }));
-  CHECK(a.datagrams == b.sent_to(to_a));
-  CHECK(bb.datagrams == b.sent_to(to_b));
-  const auto ts = tx.stats();
+  REQUIRE(run_until(lo.io, [&] { return a.datagrams.size() >= 133 && bb.datagrams.size() >= 61; }));
+  CHECK(a.datagrams == b.sent_to(a.to));
+  CHECK(bb.datagrams == b.sent_to(bb.to));
+  const auto ts = lo.tx.stats();
   // 3 + 2 chunks of several segments; the 30000-byte run is one chunk of 2 and a lone one.
   CHECK(ts.segmented_sends == 6);
   CHECK(ts.segmentation_fallbacks == 0);
   CHECK(ts.send_errors == 0);
   CHECK(ts.datagrams_sent == b.batch.size());
   CHECK(ts.bytes_sent == b.bytes_total);
-  CHECK(rx.stats().datagrams_received == b.batch.size());
+  CHECK(lo.rx.stats().datagrams_received == b.batch.size());
 }
 
 TEST_CASE("udp gso: with segmentation_offload off the same batch is sent one by one", "[udp][gso][net]") {
@@ -240,24 +248,20 @@ TEST_CASE("udp gso: with segmentation_offload off the same batch is sent one by 
   CHECK_FALSE(tx.segmentation_offload());
   tx.open(address_family::v4);
   CHECK_FALSE(tx.segmentation_offload());
-  const auto to_run = ep("239.255.3.5", 19112);
-  const auto to_single = ep("239.255.3.6", 19112);
-  collected run_rx;
-  collected single_rx;
-  REQUIRE(rx.open_receiver(to_run, run_rx.handler()) != 0);
-  REQUIRE(rx.open_receiver(to_single, single_rx.handler()) != 0);
+  group_rx run(rx, "239.255.3.5", 19112);
+  group_rx single(rx, "239.255.3.6", 19112);
   const gro_probe probe("239.255.3.5", 19112);
 
   batch_builder b;
-  b.add(to_single, 200);
-  b.run(to_run, 11, 1000, 300);
-  b.run(to_run, 70, 900, 900);
-  b.add(to_single, 1000);
+  b.add(single.to, 200);
+  b.run(run.to, 11, 1000, 300);
+  b.run(run.to, 70, 900, 900);
+  b.add(single.to, 1000);
   tx.send_batch(b.batch);
   check_all_ok(b.batch);
-  REQUIRE(run_until(io, [&] { return run_rx.datagrams.size() >= 81 && single_rx.datagrams.size() >= 2; }));
-  CHECK(run_rx.datagrams == b.sent_to(to_run));
-  CHECK(single_rx.datagrams == b.sent_to(to_single));
+  REQUIRE(run_until(io, [&] { return run.datagrams.size() >= 81 && single.datagrams.size() >= 2; }));
+  CHECK(run.datagrams == b.sent_to(run.to));
+  CHECK(single.datagrams == b.sent_to(single.to));
   CHECK(tx.stats().segmented_sends == 0);
   CHECK(tx.stats().segmentation_fallbacks == 0);
   CHECK(tx.stats().datagrams_sent == b.batch.size());
@@ -269,44 +273,37 @@ TEST_CASE("udp gso: with segmentation_offload off the same batch is sent one by 
 
 TEST_CASE("udp gso: runs that are not what they claim are sent as separate datagrams", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
-  asio::io_context io;
-  udp_transport tx(io, {.interfaces = {"lo"}});
-  udp_transport rx(io, {.interfaces = {"lo"}});
-  tx.open(address_family::v4);
-  const auto to_a = ep("239.255.3.7", 19113);
-  const auto to_b = ep("239.255.3.8", 19113);
-  collected a;
-  collected bb;
-  REQUIRE(rx.open_receiver(to_a, a.handler()) != 0);
-  REQUIRE(rx.open_receiver(to_b, bb.handler()) != 0);
+  lo_transports lo;
+  group_rx a(lo.rx, "239.255.3.7", 19113);
+  group_rx bb(lo.rx, "239.255.3.8", 19113);
 
   batch_builder b;
   // A size that differs in the middle.
-  b.add(to_a, 1000, 5);
-  b.add(to_a, 1000);
-  b.add(to_a, 999);
-  b.add(to_a, 1000);
-  b.add(to_a, 1000);
+  b.add(a.to, 1000, 5);
+  b.add(a.to, 1000);
+  b.add(a.to, 999);
+  b.add(a.to, 1000);
+  b.add(a.to, 1000);
   // A last datagram larger than the others: segmented, the kernel would cut it in two.
-  b.add(to_a, 1000, 4);
-  b.add(to_a, 1000);
-  b.add(to_a, 1000);
-  b.add(to_a, 1200);
+  b.add(a.to, 1000, 4);
+  b.add(a.to, 1000);
+  b.add(a.to, 1000);
+  b.add(a.to, 1200);
   // Another destination inside the run.
-  b.add(to_a, 500, 3);
-  b.add(to_b, 500);
-  b.add(to_a, 500);
+  b.add(a.to, 500, 3);
+  b.add(bb.to, 500);
+  b.add(a.to, 500);
   // An empty last datagram (a segmented send would have no segment for it).
-  b.add(to_b, 400, 2);
-  b.add(to_b, 0);
+  b.add(bb.to, 400, 2);
+  b.add(bb.to, 0);
   // An IPv6 datagram inside an IPv4 run (its family is not open: it fails on its own).
-  b.add(to_a, 600, 3);
+  b.add(a.to, 600, 3);
   b.add(ep("ff15::3:9", 19113), 600);
-  b.add(to_a, 600);
+  b.add(a.to, 600);
   // Running past the end of the batch.
-  b.add(to_b, 300, 9);
-  b.add(to_b, 300);
-  tx.send_batch(b.batch);
+  b.add(bb.to, 300, 9);
+  b.add(bb.to, 300);
+  lo.tx.send_batch(b.batch);
   std::size_t failed = 0;
   for (const auto& d : b.batch) {
     if (d.to.group.is_v6()) {
@@ -319,17 +316,18 @@ TEST_CASE("udp gso: runs that are not what they claim are sent as separate datag
   }
   CHECK(failed == 1);
 
-  const auto want_a = b.sent_to(to_a);
-  const auto want_b = b.sent_to(to_b);
+  const auto want_a = b.sent_to(a.to);
+  const auto want_b = b.sent_to(bb.to);
   REQUIRE(want_a.size() == 13);
   REQUIRE(want_b.size() == 5);
-  REQUIRE(run_until(io, [&] { return a.datagrams.size() >= want_a.size() && bb.datagrams.size() >= want_b.size(); }));
-  run_for(io, 20ms);
+  REQUIRE(run_until(lo.io,
+                    [&] { return a.datagrams.size() >= want_a.size() && bb.datagrams.size() >= want_b.size(); }));
+  run_for(lo.io, 20ms);
   CHECK(a.datagrams == want_a);
   CHECK(bb.datagrams == want_b);
-  CHECK(tx.stats().segmented_sends == 0);
-  CHECK(tx.stats().segmentation_fallbacks == 0);
-  CHECK(tx.stats().datagrams_sent == b.batch.size() - 1);
+  CHECK(lo.tx.stats().segmented_sends == 0);
+  CHECK(lo.tx.stats().segmentation_fallbacks == 0);
+  CHECK(lo.tx.stats().datagrams_sent == b.batch.size() - 1);
 }
 
 TEST_CASE("udp gso: a kernel refusing segmentation falls back to single sends, losing nothing", "[udp][gso][net]") {
@@ -344,15 +342,13 @@ TEST_CASE("udp gso: a kernel refusing segmentation falls back to single sends, l
   REQUIRE(disable_udp_checksums() == 1);
 
   udp_transport rx(io, {.interfaces = {"lo"}});
-  const auto to = ep("239.255.3.10", 19114);
-  collected got;
-  REQUIRE(rx.open_receiver(to, got.handler()) != 0);
+  group_rx got(rx, "239.255.3.10", 19114);
 
   batch_builder b;
-  b.add(to, 100);
-  b.run(to, 20, 800, 800);
-  b.add(to, 100);
-  b.run(to, 5, 700, 1);
+  b.add(got.to, 100);
+  b.run(got.to, 20, 800, 800);
+  b.add(got.to, 100);
+  b.run(got.to, 5, 700, 1);
   tx.send_batch(b.batch);
   check_all_ok(b.batch);
   CHECK(tx.stats().segmentation_fallbacks == 1);
@@ -360,14 +356,14 @@ TEST_CASE("udp gso: a kernel refusing segmentation falls back to single sends, l
   CHECK_FALSE(tx.segmentation_offload());  // its only port gave up on GSO
 
   // A second batch goes one by one at once: no further refusal.
-  b.run(to, 4, 600, 600);
+  b.run(got.to, 4, 600, 600);
   std::vector<outgoing_datagram> second(b.batch.end() - 4, b.batch.end());
   tx.send_batch(second);
   check_all_ok(second);
   CHECK(tx.stats().segmentation_fallbacks == 1);
 
   REQUIRE(run_until(io, [&] { return got.datagrams.size() >= b.batch.size(); }));
-  CHECK(got.datagrams == b.sent_to(to));
+  CHECK(got.datagrams == b.sent_to(got.to));
   CHECK(errors.empty());
   CHECK(tx.stats().send_errors == 0);
   CHECK(tx.stats().datagrams_sent == b.batch.size());
@@ -375,39 +371,33 @@ TEST_CASE("udp gso: a kernel refusing segmentation falls back to single sends, l
 
 TEST_CASE("udp gso: closing the receiver inside a coalesced buffer stops its deliveries", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
-  asio::io_context io;
-  udp_transport tx(io, {.interfaces = {"lo"}});
-  udp_transport rx(io, {.interfaces = {"lo"}});
-  tx.open(address_family::v4);
+  lo_transports lo;
   const auto to = ep("239.255.3.11", 19115);
   int calls = 0;
   racket::receiver_id id = 0;
-  id = rx.open_receiver(to, [&](std::span<const std::byte>, const receive_info&) {
-    if (++calls == 3) rx.close_receiver(id);
+  id = lo.rx.open_receiver(to, [&](std::span<const std::byte>, const receive_info&) {
+    if (++calls == 3) lo.rx.close_receiver(id);
   });
   collected other;
-  REQUIRE(rx.open_receiver(to, other.handler()) != 0);
+  REQUIRE(lo.rx.open_receiver(to, other.handler()) != 0);
   batch_builder b;
   b.run(to, 10, 500, 500);
-  tx.send_batch(b.batch);
-  REQUIRE(run_until(io, [&] { return other.datagrams.size() >= 10; }));
-  run_for(io, 20ms);
+  lo.tx.send_batch(b.batch);
+  REQUIRE(run_until(lo.io, [&] { return other.datagrams.size() >= 10; }));
+  run_for(lo.io, 20ms);
   CHECK(calls == 3);
   CHECK(other.datagrams == b.sent_to(to));
-  CHECK(tx.stats().segmented_sends == 1);
+  CHECK(lo.tx.stats().segmented_sends == 1);
 }
 
 TEST_CASE("udp gso: a kind-filtered receiver judges every datagram of a segmented run", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
-  asio::io_context io;
-  udp_transport tx(io, {.interfaces = {"lo"}});
-  udp_transport rx(io, {.interfaces = {"lo"}});
-  tx.open(address_family::v4);
+  lo_transports lo;
   const auto to = ep("239.255.3.12", 19116);
   collected requests;
-  REQUIRE(rx.open_receiver(to, requests.handler(), 2) != 0);
+  REQUIRE(lo.rx.open_receiver(to, requests.handler(), 2) != 0);
   collected everything;
-  REQUIRE(rx.open_receiver(to, everything.handler()) != 0);
+  REQUIRE(lo.rx.open_receiver(to, everything.handler()) != 0);
   // One run of equal-size datagrams whose byte 5 (the kind) alternates 1, 2, 1, 2, ...: were
   // the filter to see a coalesced buffer, it would judge them all by the first (kind 1).
   std::vector<bytes> owned;
@@ -423,10 +413,10 @@ TEST_CASE("udp gso: a kind-filtered receiver judges every datagram of a segmente
     batch.push_back({.to = to,
                      .bytes = owned[static_cast<std::size_t>(i)],
                      .run_length = static_cast<std::uint16_t>(i == 0 ? 8 : 0)});
-  tx.send_batch(batch);
-  CHECK(tx.stats().segmented_sends == 1);
-  REQUIRE(run_until(io, [&] { return everything.datagrams.size() >= 8 && requests.datagrams.size() >= 4; }));
-  run_for(io, 20ms);
+  lo.tx.send_batch(batch);
+  CHECK(lo.tx.stats().segmented_sends == 1);
+  REQUIRE(run_until(lo.io, [&] { return everything.datagrams.size() >= 8 && requests.datagrams.size() >= 4; }));
+  run_for(lo.io, 20ms);
   CHECK(everything.datagrams == owned);
   REQUIRE(requests.datagrams.size() == 4);
   for (std::size_t i = 0; i < 4; ++i) CHECK(requests.datagrams[i] == owned[2 * i + 1]);
@@ -440,19 +430,17 @@ TEST_CASE("udp gso: over a veth, runs go out segmented and segments over the MTU
   udp_transport tx(io, {.interfaces = {"rkga"}, .loopback = false});
   udp_transport rx(io, {.interfaces = {"rkgb"}});
   tx.open(address_family::v4);
-  const auto to = ep("239.255.3.13", 19117);
-  collected got;
-  REQUIRE(rx.open_receiver(to, got.handler()) != 0);
+  group_rx got(rx, "239.255.3.13", 19117);
 
   batch_builder b;
-  b.run(to, 20, 1472, 100);  // 1472 + 28 = the 1500-byte MTU: segments fit
-  b.run(to, 5, 1600, 1600);  // over the MTU: EMSGSIZE, sent alone (fragmented) instead
-  b.run(to, 10, 1000, 1000);
+  b.run(got.to, 20, 1472, 100);  // 1472 + 28 = the 1500-byte MTU: segments fit
+  b.run(got.to, 5, 1600, 1600);  // over the MTU: EMSGSIZE, sent alone (fragmented) instead
+  b.run(got.to, 10, 1000, 1000);
   tx.send_batch(b.batch);
   check_all_ok(b.batch);
   REQUIRE(run_until(io, [&] { return got.datagrams.size() >= b.batch.size(); }));
   run_for(io, 20ms);
-  CHECK(got.datagrams == b.sent_to(to));
+  CHECK(got.datagrams == b.sent_to(got.to));
   const auto ts = tx.stats();
   CHECK(ts.segmented_sends == 2);
   CHECK(ts.segmentation_fallbacks == 1);
@@ -469,13 +457,11 @@ TEST_CASE("udp gso: IPv6 runs over a veth pair arrive as separate datagrams", "[
   udp_transport tx(io, {.interfaces = {"rkga"}, .loopback = false});
   udp_transport rx(io, {.interfaces = {"rkgb"}});
   tx.open(address_family::v6);
-  const auto to = ep("ff15::3:14", 19118);
-  collected got;
-  REQUIRE(rx.open_receiver(to, got.handler()) != 0);
+  group_rx got(rx, "ff15::3:14", 19118);
   // The first datagrams may race the MLD join on a fresh link: probe until one arrives.
   const bytes hello = payload(9999, 10);
   REQUIRE(run_until(io, [&] {
-    if (got.datagrams.empty()) tx.send(to, hello);
+    if (got.datagrams.empty()) tx.send(got.to, hello);
     io.run_for(5ms);
     return !got.datagrams.empty();
   }));
@@ -483,13 +469,13 @@ TEST_CASE("udp gso: IPv6 runs over a veth pair arrive as separate datagrams", "[
   const auto before = rx.stats().datagrams_received;
 
   batch_builder b;
-  b.run(to, 30, 1452, 1000);  // 1452 + 48 = the 1500-byte MTU
-  b.run(to, 70, 200, 10);
+  b.run(got.to, 30, 1452, 1000);  // 1452 + 48 = the 1500-byte MTU
+  b.run(got.to, 70, 200, 10);
   tx.send_batch(b.batch);
   check_all_ok(b.batch);
   REQUIRE(run_until(io, [&] { return got.datagrams.size() >= b.batch.size(); }));
   run_for(io, 20ms);
-  CHECK(got.datagrams == b.sent_to(to));
+  CHECK(got.datagrams == b.sent_to(got.to));
   CHECK(tx.stats().segmented_sends == 3);  // 30; 64 + 6
   CHECK(tx.stats().segmentation_fallbacks == 0);
   CHECK(rx.stats().datagrams_received - before == b.batch.size());
@@ -506,14 +492,12 @@ TEST_CASE("udp gso: a segmented send that would block is queued datagram by data
   udp_transport tx(io, {.interfaces = {"rkga"}, .loopback = false, .send_buffer_size = 1});
   udp_transport rx(io, {.interfaces = {"rkgb"}});
   tx.open(address_family::v4);
-  const auto to = ep("239.255.3.15", 19119);
-  collected got;
-  REQUIRE(rx.open_receiver(to, got.handler()) != 0);
+  group_rx got(rx, "239.255.3.15", 19119);
 
   batch_builder b;
   for (int i = 0; i < 8; ++i) {
-    b.run(to, 40, 1400, 700);
-    b.add(to, 50);
+    b.run(got.to, 40, 1400, 700);
+    b.add(got.to, 50);
   }
   tx.send_batch(b.batch);
   check_all_ok(b.batch);  // taken or queued, none refused
@@ -521,7 +505,7 @@ TEST_CASE("udp gso: a segmented send that would block is queued datagram by data
   CHECK(tx.stats().segmented_sends >= 1);
   REQUIRE(run_until(io, [&] { return got.datagrams.size() >= b.batch.size(); }, 10000ms));
   run_for(io, 20ms);
-  CHECK(got.datagrams == b.sent_to(to));
+  CHECK(got.datagrams == b.sent_to(got.to));
   CHECK(tx.stats().datagrams_sent == b.batch.size());
   CHECK(tx.stats().bytes_sent == b.bytes_total);
   CHECK(tx.stats().send_errors == 0);

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "racket/detail/config.hpp"
 #include "racket/error.hpp"
 
 #include <bit>
@@ -12,14 +13,6 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-
-// Small functions on every message's path (varints, subject checks) that compilers otherwise
-// leave out of line.
-#if defined(__GNUC__) || defined(__clang__)
-#define RACKET_HOT_INLINE [[gnu::always_inline]] inline
-#else
-#define RACKET_HOT_INLINE inline
-#endif
 
 namespace racket {
 

@@ -88,3 +88,27 @@ TEST_CASE("timer_wheel: a budget stops an advance part way and the next one resu
   CHECK(wheel.advance(5000, budget, [&](int e) { fired.push_back(e); }));
   CHECK(fired == std::vector<int>{8, 7});
 }
+
+TEST_CASE("timer_wheel: look-ahead sees the entries filed after each fired one, far then near", "[timer_wheel]") {
+  timer_wheel<int> wheel(16);
+  for (int i = 0; i < 20; ++i) wheel.add(5, i);
+  wheel.add(5 + 16, 99);  // same bucket, next revolution: filed after the 20, never looked at now
+  std::vector<int> fired, far, near;
+  std::size_t budget = 100;
+  REQUIRE(wheel.advance(5, budget, [&](int e) { fired.push_back(e); }, [&](int e, int step) {
+    (step == 0 ? far : near).push_back(e);
+    // Each look-ahead comes before its entry fires, by exactly its distance.
+    const std::size_t distance = step == 0 ? timer_wheel<int>::look_far : timer_wheel<int>::look_near;
+    CHECK(static_cast<std::size_t>(e == 99 ? 20 : e) == fired.size() + distance);
+  }));
+  CHECK(fired.size() == 20);
+  std::vector<int> want_far, want_near;
+  for (int i = static_cast<int>(timer_wheel<int>::look_far); i < 20; ++i) want_far.push_back(i);
+  for (int i = static_cast<int>(timer_wheel<int>::look_near); i < 20; ++i) want_near.push_back(i);
+  // 99 sits in the bucket but is a revolution ahead: looked at (harmless), not fired.
+  want_far.push_back(99);
+  want_near.push_back(99);
+  CHECK(far == want_far);
+  CHECK(near == want_near);
+  CHECK(wheel.size() == 1);
+}

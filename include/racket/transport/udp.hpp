@@ -335,47 +335,7 @@ class udp_transport {
   /// Must be called on the executor's thread.
   send_result send(const endpoint& ep, std::span<const std::byte> bytes) {
     std::lock_guard lock(mutex_);
-    send_result result;
-    family_state& fs = state(family_of(ep));
-    if (!fs.open) {
-      ++stats_.send_errors;
-      report(make_error_code(errc::not_open), "");
-      result.failed = 1;
-      return result;
-    }
-    const detail::socket_address to(ep);
-    for (const auto& port : fs.ports) {
-      if (!port->backlog.empty()) {
-        if (enqueue(*port, to, bytes)) {
-          ++result.ok;
-        } else {
-          ++result.would_block;
-          ++stats_.send_would_block;
-        }
-        continue;
-      }
-      const ssize_t n = ::sendto(port->socket.native_handle(), bytes.data(), bytes.size(),
-                                 MSG_DONTWAIT | MSG_NOSIGNAL, to.get(), to.size);
-      if (n >= 0) {
-        ++result.ok;
-        ++stats_.datagrams_sent;
-        stats_.bytes_sent += bytes.size();
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (enqueue(*port, to, bytes)) {
-          ++result.ok;
-          arm_flush(port);
-        } else {
-          ++result.would_block;
-          ++stats_.send_would_block;
-        }
-      } else {
-        const auto ec = detail::last_errno();
-        ++result.failed;
-        ++stats_.send_errors;
-        report(ec, port->name);
-      }
-    }
-    return result;
+    return send_locked(ep, bytes);
   }
 
   /// Sends every datagram of `batch` like `send` does (each to its own `to`, on every selected
@@ -397,6 +357,12 @@ class udp_transport {
   void send_batch(std::span<outgoing_datagram> batch) {
     std::lock_guard lock(mutex_);
     for (outgoing_datagram& d : batch) d.result = send_result{};
+    if (batch.size() == 1 && batch[0].run_length <= 1) {
+      // The idle publisher's case (the latency path): one sendto per port, without building
+      // the batch's index, address and iovec tables.
+      batch[0].result = send_locked(batch[0].to, batch[0].bytes);
+      return;
+    }
     for (const address_family family : {address_family::v4, address_family::v6}) {
       batch_index_.clear();
       bool runs = false;
@@ -979,6 +945,51 @@ class udp_transport {
     }
     l.built = true;
     return segmented != 0;
+  }
+
+  // Under mutex_: `send`'s work, also a lone datagram's from `send_batch`.
+  send_result send_locked(const endpoint& ep, std::span<const std::byte> bytes) {
+    send_result result;
+    family_state& fs = state(family_of(ep));
+    if (!fs.open) {
+      ++stats_.send_errors;
+      report(make_error_code(errc::not_open), "");
+      result.failed = 1;
+      return result;
+    }
+    const detail::socket_address to(ep);
+    for (const auto& port : fs.ports) {
+      if (!port->backlog.empty()) {
+        if (enqueue(*port, to, bytes)) {
+          ++result.ok;
+        } else {
+          ++result.would_block;
+          ++stats_.send_would_block;
+        }
+        continue;
+      }
+      const ssize_t n = ::sendto(port->socket.native_handle(), bytes.data(), bytes.size(),
+                                 MSG_DONTWAIT | MSG_NOSIGNAL, to.get(), to.size);
+      if (n >= 0) {
+        ++result.ok;
+        ++stats_.datagrams_sent;
+        stats_.bytes_sent += bytes.size();
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (enqueue(*port, to, bytes)) {
+          ++result.ok;
+          arm_flush(port);
+        } else {
+          ++result.would_block;
+          ++stats_.send_would_block;
+        }
+      } else {
+        const auto ec = detail::last_errno();
+        ++result.failed;
+        ++stats_.send_errors;
+        report(ec, port->name);
+      }
+    }
+    return result;
   }
 
   // Under mutex_: plain_ (one entry per datagram) for the family's `n` datagrams, built on

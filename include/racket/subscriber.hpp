@@ -652,7 +652,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       }
       ++ch.datagrams;
       std::error_code ec;
-      const wire::datagram_view view = wire::decode(bytes, ec, opts_.max_datagram_size);
+      // The records come parsed from the validating pass (no second parse to walk them).
+      const wire::datagram_view view = wire::decode(bytes, ec, opts_.max_datagram_size, records_);
       if (ec) {
         ++ch.malformed;
         return;
@@ -681,7 +682,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
           if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
         });
       }
-      for (const wire::record& r : view) process(s, view.publisher_id(), pub, r, now, catch_all);
+      for (const wire::record& r : records_) process(s, view.publisher_id(), pub, r, now, catch_all);
       if (!deliveries_.empty()) {
         in_flight_ = true;
         batch_stream_ = &s;
@@ -1130,6 +1131,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   stream_state* batch_stream_ = nullptr;
   std::uint64_t batch_epoch_ = 0;
   std::vector<pending_delivery> deliveries_;
+  std::vector<wire::record> records_;  // the datagram being processed (under mutex_)
   std::vector<pending_removal> removals_;
   std::vector<pending_loss> losses_;
   typename Transport::timer_type repair_timer_;

@@ -525,6 +525,14 @@ class datagram_writer {
   std::uint32_t prev_interval_ = 0;
 };
 
+class datagram_view;
+
+// Internals of this header that need the wire namespace (racket::detail holds the rest).
+namespace impl {
+template <class Sink>
+datagram_view decode_data(std::span<const std::byte> bytes, std::error_code& ec, std::size_t max_size, Sink&& sink);
+}  // namespace impl
+
 /// A decoded datagram: header fields and a forward range of `record`s. It points into the
 /// bytes given to `decode` and is valid as long as they are. Only `decode` makes a non-empty
 /// view, and it has validated every record, so iterating performs no checks.
@@ -612,7 +620,8 @@ class datagram_view {
   iterator end() const noexcept { return iterator{records_end_, records_end_}; }
 
  private:
-  friend datagram_view decode(std::span<const std::byte>, std::error_code&, std::size_t) noexcept;
+  template <class Sink>
+  friend datagram_view impl::decode_data(std::span<const std::byte>, std::error_code&, std::size_t, Sink&&);
 
   std::span<const std::byte> bytes_;
   std::string_view stream_;
@@ -668,6 +677,27 @@ inline errc check_common_header(std::span<const std::byte> bytes, std::size_t ma
 ///                                                             → `errc::bad_length`
 inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& ec,
                             std::size_t max_size = max_datagram_size_limit) noexcept {
+  return impl::decode_data(bytes, ec, max_size, [](const record&) noexcept {});
+}
+
+/// As `decode`, and `records` (cleared first) receives the datagram's records, parsed in the
+/// validating pass itself: for a caller that walks every record anyway, this saves the
+/// iterator's second parse. On failure `records` is left empty. Throws only `std::bad_alloc`
+/// (when `records` must grow).
+inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& ec, std::size_t max_size,
+                            std::vector<record>& records) {
+  records.clear();
+  datagram_view v = impl::decode_data(bytes, ec, max_size, [&records](const record& r) { records.push_back(r); });
+  if (ec) records.clear();
+  return v;
+}
+
+namespace impl {
+
+// decode's work; `sink(record)` is called for each record as it is validated (before the
+// whole datagram is: a caller must drop what it got when `ec` ends up set).
+template <class Sink>
+datagram_view decode_data(std::span<const std::byte> bytes, std::error_code& ec, std::size_t max_size, Sink&& sink) {
   const auto fail = [&ec](errc e) noexcept {
     ec = make_error_code(e);
     return datagram_view{};
@@ -690,6 +720,7 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
   const std::byte* p = d + records_off;
   std::uint64_t sequence = 0;
   std::uint64_t interval = 0;
+  std::uint64_t timestamp = 0;
   constexpr std::uint8_t resend_and_snapshot = flags::resend | flags::snapshot;
   for (std::uint16_t i = 0; i < count; ++i) {
     // p <= end holds throughout, so the subtractions cannot wrap.
@@ -713,12 +744,19 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
     }
     // The timestamp delta: any value (timestamps are not checked).
     if (const errc e = detail::read_varint(p, end, v); e != errc{}) return fail(e);
+    timestamp += detail::unzigzag(v);
     const auto avail = static_cast<std::size_t>(end - p);
     if (payload_len > avail || l > avail - payload_len) return fail(errc::bad_length);
     const std::string_view subject{reinterpret_cast<const char*>(p), l};
     if ((f & ~flags::valid) != 0 || (f & resend_and_snapshot) == resend_and_snapshot || sequence == 0 ||
         ((f & flags::tombstone) != 0 && payload_len != 0) || !detail::is_valid_wire_subject(subject))
       return fail(errc::bad_record);
+    sink(record{.flags = static_cast<std::uint8_t>(f & flags::known),
+                .interval_ms = static_cast<std::uint32_t>(interval),
+                .sequence = sequence,
+                .timestamp_ns = timestamp,
+                .subject = subject,
+                .payload = {p + l, static_cast<std::size_t>(payload_len)}});
     p += l + payload_len;
   }
   if (!detail::all_zero(p, static_cast<std::size_t>(end - p))) return fail(errc::bad_length);
@@ -735,6 +773,8 @@ inline datagram_view decode(std::span<const std::byte> bytes, std::error_code& e
   ec.clear();
   return v;
 }
+
+}  // namespace impl
 
 // ---------------------------------------------------------------------------------------------
 // Snapshot requests (kind 2)

@@ -734,6 +734,16 @@ TEST_CASE("random records round trip and match the reference encoder", "[wire]")
       ++i;
     }
     REQUIRE(i == recs.size());
+    // The overload that hands over the records parsed while validating: the same records.
+    std::vector<wire::record> parsed{wire::record{}};  // cleared by decode
+    const auto v2 = wire::decode(d, ec, wire::max_datagram_size_limit, parsed);
+    REQUIRE_FALSE(ec);
+    REQUIRE(v2.record_count() == recs.size());
+    REQUIRE(parsed.size() == recs.size());
+    for (std::size_t k = 0; k < recs.size(); ++k) {
+      CAPTURE(round, k);
+      REQUIRE(same(parsed[k], recs[k]));
+    }
   }
   CHECK(total_records > 10000);
 }
@@ -1391,6 +1401,14 @@ TEST_CASE("random garbage never crashes and never decodes unless valid", "[wire]
     const std::span<const std::byte> in(copy.get(), d.size());
     std::error_code ec;
     const auto v = wire::decode(in, ec);
+    // The record-collecting overload agrees: the same verdict, the same records, and none
+    // (not the ones before a bad record) when it fails.
+    std::vector<wire::record> parsed;
+    std::error_code ec_parsed;
+    (void)wire::decode(in, ec_parsed, wire::max_datagram_size_limit, parsed);
+    REQUIRE(ec_parsed == ec);
+    REQUIRE(parsed.size() == (ec ? 0 : v.record_count()));
+    if (!ec) REQUIRE(std::ranges::equal(v, parsed, same));
     if (!ec) {
       ++decoded;
       // It was a valid datagram: the writer encodes the same records to the same bytes, or

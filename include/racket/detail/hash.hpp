@@ -58,6 +58,9 @@ inline bool xxh3_uses_avx2() noexcept {
 }
 
 inline std::uint64_t xxh3(const void* data, std::size_t size) noexcept {
+  // Subjects and names (most under 17 bytes, hashed per record): xxHash's short path inline,
+  // not a call through XXH3_64bits and its size dispatch.
+  if (size <= 16) return XXH3_len_0to16_64b(static_cast<const xxh_u8*>(data), size, XXH3_kSecret, 0);
 #if RACKET_XXH3_DISPATCH
   if (size > XXH3_MIDSIZE_MAX && cpu_has_avx2()) return xxh3_long_avx2(data, size);
 #endif

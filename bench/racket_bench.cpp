@@ -35,6 +35,7 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -936,7 +937,9 @@ int main(int argc, char** argv) {
   json_writer json;
 
   // Throughput: full speed first; with loss above 0.1%, step the rate down to find a rate
-  // the subscriber keeps up with.
+  // the subscriber keeps up with: by 5 % of the full-speed delivered rate down to half of it
+  // (the figure is then within 5 % of the highest loss-free rate), then 0.4 and 0.3. The raw
+  // GSO reference, which no target uses, steps by 20 % to keep the run short.
   struct row {
     tput_point full, noloss;
   };
@@ -949,7 +952,10 @@ int main(int argc, char** argv) {
       row r;
       r.full = run_tput(m, payload, datagram, 0, seconds);
       r.noloss = r.full;
-      for (const double f : {0.9, 0.7, 0.5, 0.3}) {
+      static constexpr double fine[] = {0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.4, 0.3};
+      static constexpr double coarse[] = {0.9, 0.7, 0.5, 0.3};
+      const std::span<const double> steps = m == mode::raw_gso ? std::span<const double>(coarse) : std::span<const double>(fine);
+      for (const double f : steps) {
         if (r.noloss.loss() <= 0.001) break;
         r.noloss = run_tput(m, payload, datagram, f * r.full.delivered_rate(), seconds);
       }

@@ -452,20 +452,18 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // Under mutex_: the record joins the queue that the next flush sends.
   void queue(stream_state* s, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
              std::uint64_t stamp, bool withdraw) {
-    {
-      pending_op op;
-      op.stream = s;
-      op.offset = pending_bytes_.size();
-      op.subject_len = static_cast<std::uint8_t>(subject.size());
-      op.payload_len = static_cast<std::uint16_t>(payload.size());
-      op.interval_ms = interval_ms;
-      op.timestamp_ns = stamp;
-      op.withdraw = withdraw;
-      std::byte* dst = pending_bytes_.extend(subject.size() + payload.size());
-      std::memcpy(dst, subject.data(), subject.size());
-      if (!payload.empty()) std::memcpy(dst + subject.size(), payload.data(), payload.size());
-      pending_ops_.push_back(op);
-    }
+    pending_op op;
+    op.stream = s;
+    op.offset = pending_bytes_.size();
+    op.subject_len = static_cast<std::uint8_t>(subject.size());
+    op.payload_len = static_cast<std::uint16_t>(payload.size());
+    op.interval_ms = interval_ms;
+    op.timestamp_ns = stamp;
+    op.withdraw = withdraw;
+    std::byte* dst = pending_bytes_.extend(subject.size() + payload.size());
+    std::memcpy(dst, subject.data(), subject.size());
+    if (!payload.empty()) std::memcpy(dst + subject.size(), payload.data(), payload.size());
+    pending_ops_.push_back(op);
   }
 
   // Under mutex_.

@@ -13,6 +13,10 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#if RACKET_BENCH_ZMQ
+#include <zmq.h>
+#endif
+
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -216,12 +220,18 @@ struct pacer {
 // raw_gso: packed datagrams handed to the kernel as one UDP_SEGMENT send of up to 64, the
 // receiver with UDP_GRO: the most the kernel allows, for reference (the targets are ratios to
 // raw packed, a plain sendto loop).
-enum class mode { raw_single, raw_packed, raw_gso, racket };
+// zmq (when built with libzmq, RACKET_BENCH_ZMQ): ZeroMQ PUB/SUB over TCP on 127.0.0.1,
+// one message per payload, no topic bytes (the SUB subscribes to everything), high-water
+// marks of 100k messages on both sides (PUB drops past them; ZeroMQ's default of 1000 drops
+// whenever one of its four busy threads is descheduled on these 2 cores): the comparison the
+// issue names, in the same run.
+enum class mode { raw_single, raw_packed, raw_gso, racket, zmq };
 const char* mode_name(mode m) {
   switch (m) {
     case mode::raw_single: return "raw 1/dgram";
     case mode::raw_packed: return "raw packed";
     case mode::raw_gso: return "raw packed GSO";
+    case mode::zmq: return "ZeroMQ PUB/SUB tcp";
     case mode::racket: break;
   }
   return "racket";
@@ -254,8 +264,50 @@ struct tput_point {
 };
 
 // Subscriber side: counts messages until 300 ms of silence after the first.
+#if RACKET_BENCH_ZMQ
+constexpr const char* zmq_endpoint = "tcp://127.0.0.1:19300";
+constexpr int zmq_hwm = 100'000;
+
+result zmq_subscriber(std::size_t payload, const std::function<void()>& ready) {
+  result r{};
+  void* ctx = zmq_ctx_new();
+  void* sock = zmq_socket(ctx, ZMQ_SUB);
+  const int timeout_ms = 300;
+  zmq_setsockopt(sock, ZMQ_SUBSCRIBE, "", 0);
+  zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+  zmq_setsockopt(sock, ZMQ_RCVHWM, &zmq_hwm, sizeof zmq_hwm);
+  if (zmq_bind(sock, zmq_endpoint) != 0) std::abort();
+  std::vector<char> buf(payload + 64);
+  ready();
+  double count = 0, first = 0, last = 0, c0 = 0;
+  const double started = now_s();
+  for (;;) {
+    const int n = zmq_recv(sock, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (count > 0 || now_s() - started > 30) break;
+      continue;
+    }
+    if (count == 0) {
+      first = now_s();
+      c0 = cpu_s();
+    }
+    ++count;
+    last = now_s();
+  }
+  r[0] = count;
+  r[1] = last - first;
+  r[2] = cpu_s() - c0;
+  zmq_close(sock);
+  zmq_ctx_term(ctx);
+  return r;
+}
+#endif
+
 result tput_subscriber(mode m, std::size_t payload, const std::function<void()>& ready) {
   result r{};
+#if RACKET_BENCH_ZMQ
+  if (m == mode::zmq) return zmq_subscriber(payload, ready);
+#endif
   if (m != mode::racket) {
     const int fd = raw_receiver(raw_group_addr, raw_port, 300);
     if (m == mode::raw_gso) {
@@ -327,6 +379,31 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
   std::vector<std::byte> msg(payload, std::byte{0x5A});
   std::uint64_t sent = 0;
   ready();
+#if RACKET_BENCH_ZMQ
+  if (m == mode::zmq) {
+    void* ctx = zmq_ctx_new();
+    void* sock = zmq_socket(ctx, ZMQ_PUB);
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &zmq_hwm, sizeof zmq_hwm);
+    if (zmq_connect(sock, zmq_endpoint) != 0) std::abort();
+    std::this_thread::sleep_for(300ms);  // the connection and the subscription settle first
+    const double c0 = cpu_s(), t0 = now_s();
+    const pacer pace{rate, t0};
+    while (now_s() - t0 < seconds) {
+      for (int i = 0; i < 256; ++i) {
+        pace.wait(sent);
+        std::memcpy(msg.data(), &sent, sizeof sent);
+        if (zmq_send(sock, msg.data(), msg.size(), 0) == static_cast<int>(msg.size())) ++sent;
+      }
+    }
+    r[0] = static_cast<double>(sent);
+    r[1] = now_s() - t0;
+    r[2] = cpu_s() - c0;
+    r[4] = 0;
+    zmq_close(sock);
+    zmq_ctx_term(ctx);  // lingers until the queued messages are out
+    return r;
+  }
+#endif
   if (m != mode::racket) {
     const int fd = raw_sender();
     const sockaddr_in to = raw_group(raw_group_addr, raw_port);
@@ -946,7 +1023,10 @@ int main(int argc, char** argv) {
   std::vector<row> rows;
   for (const std::size_t payload : {std::size_t{64}, std::size_t{256}, std::size_t{1024}, std::size_t{8000}}) {
     const std::size_t datagram = payload > 1024 ? 8192 : racket::wire::default_max_datagram_size;
-    for (const mode m : {mode::raw_single, mode::raw_packed, mode::raw_gso, mode::racket}) {
+    for (const mode m : {mode::raw_single, mode::raw_packed, mode::raw_gso, mode::racket, mode::zmq}) {
+#if !RACKET_BENCH_ZMQ
+      if (m == mode::zmq) continue;
+#endif
       if (m == mode::raw_packed && datagram / payload <= 1) continue;  // same as raw 1/dgram
       std::fprintf(stderr, "throughput %zu B %s...\n", payload, mode_name(m));
       row r;

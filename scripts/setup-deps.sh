@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Racket's build, tests and demo need. Does nothing (and needs
-# no network) when they are all installed already. Run as root, or with sudo available.
+# Installs the Debian 12 packages Racket's build, tests and demo need (and libzmq3-dev, for
+# the benchmark's ZeroMQ comparison row). Does nothing (and needs no network) when they are
+# all installed already. Run as root, or with sudo available.
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 
@@ -9,6 +10,7 @@ packages=(
   libasio-dev libxxhash-dev catch2
   iproute2 nftables util-linux procps jq python3
   libclang-rt-14-dev
+  libzmq3-dev
 )
 
 missing=()

@@ -677,7 +677,7 @@ class udp_transport {
     std::vector<unsigned> joined;               // ifindexes the group is joined on
     std::vector<unsigned> ifindex_to_position;  // selection order
     // Set with ifindex_to_position: with one interface every datagram's position is 0, and
-    // deliver need not take the mutex to look it up.
+    // position_of need not take the mutex to look it up.
     std::atomic<bool> one_interface{true};
     std::uint32_t last_overflow = 0;            // SO_RXQ_OVFL running total last seen
     bool gro = false;                           // UDP_GRO on: a buffer may hold several datagrams
@@ -686,7 +686,6 @@ class udp_transport {
     std::vector<std::byte> control;
     std::vector<iovec> iov;
     std::vector<mmsghdr> msgs;
-    std::size_t filled = 0;  // headers the last recvmmsg wrote to
   };
 
   struct rescan_state {
@@ -1162,6 +1161,7 @@ class udp_transport {
   }
 
   std::uint32_t position_of(const receiver& r, unsigned ifindex) const {
+    if (r.one_interface.load(std::memory_order_relaxed)) return 0;  // no lookup, no lock
     std::lock_guard lock(mutex_);  // a rescan may reorder the selection
     for (std::size_t i = 0; i < r.ifindex_to_position.size(); ++i)
       if (r.ifindex_to_position[i] == ifindex) return static_cast<std::uint32_t>(i);
@@ -1173,7 +1173,6 @@ class udp_transport {
     while (handled < max_datagrams_per_wakeup) {
       const int n = ::recvmmsg(r->socket.native_handle(), r->msgs.data(),
                                static_cast<unsigned>(receive_batch), MSG_DONTWAIT, nullptr);
-      if (n > 0) r->filled = static_cast<std::size_t>(n);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -1186,8 +1185,7 @@ class udp_transport {
         handled += std::max<std::size_t>(1, deliver(*r, static_cast<std::size_t>(i)));
         if (r->closed) return;  // closed (or the transport destroyed) from inside the handler
       }
-      r->reset_headers(r->filled);
-      r->filled = 0;
+      r->reset_headers(static_cast<std::size_t>(n));
       if (static_cast<std::size_t>(n) < receive_batch) break;  // drained; the wait re-checks
     }
     arm_read(r);  // re-arming re-reads readiness (EPOLL_CTL_MOD), so leftovers wake us at once
@@ -1208,12 +1206,11 @@ class udp_transport {
       } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         in_pktinfo pi{};
         std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-        info.interface_index =
-            r.one_interface.load(std::memory_order_relaxed) ? 0 : position_of(r, static_cast<unsigned>(pi.ipi_ifindex));
+        info.interface_index = position_of(r, static_cast<unsigned>(pi.ipi_ifindex));
       } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
         in6_pktinfo pi{};
         std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-        info.interface_index = r.one_interface.load(std::memory_order_relaxed) ? 0 : position_of(r, pi.ipi6_ifindex);
+        info.interface_index = position_of(r, pi.ipi6_ifindex);
       } else if (c->cmsg_level == detail::udp_level && c->cmsg_type == detail::udp_gro_option) {
         int size = 0;
         std::memcpy(&size, CMSG_DATA(c), sizeof size);

@@ -201,7 +201,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       ec = make_error_code(errc::payload_too_large);
       return;
     }
-    const std::uint64_t stamp = wall_time_ns<Clock>();
     bool post = false;
     // On the executor with nothing queued (an idle publisher, or one publishing from its own
     // handlers), the record goes straight into its datagram and out: no copy into the queue,
@@ -220,7 +219,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       if (on_executor && !busy_ && !flush_posted_ && pending_ops_.empty() && !shut_down_) {
         direct = s;
       } else {
-        queue(s, subject, payload, interval_ms, stamp, withdraw);
+        queue(s, subject, payload, interval_ms, withdraw);
         if (!flush_posted_) {
           flush_posted_ = true;
           post = true;
@@ -230,7 +229,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     ec.clear();
     if (direct != nullptr) {
       const time_point now = Clock::now();
-      process(*direct, subject, payload, interval_ms, stamp, withdraw, now);
+      process(*direct, subject, payload, interval_ms, wall_time_ns<Clock>(), withdraw, now);
       send_open_writers(now);
       arm_timer();
     } else if (post) {
@@ -412,7 +411,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     std::uint8_t subject_len = 0;
     std::uint16_t payload_len = 0;
     std::uint32_t interval_ms = 0;
-    std::uint64_t timestamp_ns = 0;
     bool withdraw = false;
   };
 
@@ -450,15 +448,13 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
   // Under mutex_: the record joins the queue that the next flush sends.
-  void queue(stream_state* s, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
-             std::uint64_t stamp, bool withdraw) {
+  void queue(stream_state* s, std::string_view subject, byte_view payload, std::uint32_t interval_ms, bool withdraw) {
     pending_op op;
     op.stream = s;
     op.offset = pending_bytes_.size();
     op.subject_len = static_cast<std::uint8_t>(subject.size());
     op.payload_len = static_cast<std::uint16_t>(payload.size());
     op.interval_ms = interval_ms;
-    op.timestamp_ns = stamp;
     op.withdraw = withdraw;
     std::byte* dst = pending_bytes_.extend(subject.size() + payload.size());
     std::memcpy(dst, subject.data(), subject.size());
@@ -508,10 +504,15 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       }
     }
     const time_point now = Clock::now();
+    // One wall-clock reading stamps the whole batch: the time the publisher takes the
+    // messages for sending. A read per message cost ~35 ns on the project's VM, a sixth of a
+    // 64 B message's whole path; and stamps taken here never go backwards along the sequence
+    // numbers given here (stamps taken by several publishing threads could).
+    const std::uint64_t stamp = wall_time_ns<Clock>();
     for (const pending_op& op : flush_ops_) {
       const std::byte* base = flush_bytes_.data() + op.offset;
       process(*op.stream, std::string_view(reinterpret_cast<const char*>(base), op.subject_len),
-              byte_view(base + op.subject_len, op.payload_len), op.interval_ms, op.timestamp_ns, op.withdraw, now);
+              byte_view(base + op.subject_len, op.payload_len), op.interval_ms, stamp, op.withdraw, now);
     }
     send_open_writers(now);  // before the bytes go: a tail probe copies its record from them
     flush_ops_.clear();

@@ -92,6 +92,38 @@ TEST_CASE("a published string reaches a subscriber over lo", "[pubsub]") {
   CHECK(pub.stats("roundtrip").datagrams_sent >= 1);
 }
 
+TEST_CASE("queued messages are stamped when the publisher takes them, one reading per batch", "[pubsub]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  racket::stream<std::string> s{"stamps", pool};
+  racket::subscriber sub{io, sub_lo};
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> got;  // sequence, timestamp_ns
+  auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
+    got.emplace_back(m.sequence, m.timestamp_ns);
+  });
+  racket::publisher pub{io, on_lo};
+  const auto wall_ns = [] {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  };
+  // Off the executor (io is not running): the three queue for one flush.
+  for (const char* subject : {"t.a", "t.b", "t.c"}) pub.publish(s, subject, std::string("v"));
+  // A gap between the publish calls and the flush: the stamps come after it.
+  const std::uint64_t gap_end = wall_ns() + 3'000'000;
+  while (wall_ns() < gap_end) {
+  }
+  REQUIRE(run_until(io, [&] { return got.size() == 3; }));
+  const std::uint64_t after = wall_ns();
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO(i);
+    CHECK(got[i].first == i + 1);
+    CHECK(got[i].second >= gap_end);
+    CHECK(got[i].second <= after);
+    CHECK(got[i].second == got[0].second);
+  }
+}
+
 TEST_CASE("a typed stream carries a struct and wildcard filters select subjects", "[pubsub]") {
   REQUIRE_PRIVATE_NETNS();
   struct reading {

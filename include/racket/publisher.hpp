@@ -191,8 +191,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
   // Any thread. `payload` is already encoded.
-  void enqueue(const std::string& stream_name, const endpoint& ep, std::string_view subject, byte_view payload,
-               std::uint32_t interval_ms, bool withdraw, std::error_code& ec) {
+  // `key`: the stream object's `key()` (0: none), which stands for `stream_name` and `ep`.
+  void enqueue(std::uint64_t key, const std::string& stream_name, const endpoint& ep, std::string_view subject,
+               byte_view payload, std::uint32_t interval_ms, bool withdraw, std::error_code& ec) {
     if (auto e = validate_subject(subject)) {
       ec = e;
       return;
@@ -214,7 +215,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         ec = make_error_code(errc::not_open);
         return;
       }
-      stream_state* s = find_or_add_stream(stream_name, ep, ec);
+      stream_state* s = find_or_add_stream(key, stream_name, ep, ec);
       if (ec) return;
       if (on_executor && !busy_ && !flush_posted_ && pending_ops_.empty() && !shut_down_) {
         direct = s;
@@ -463,15 +464,20 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
   // Under mutex_.
-  stream_state* find_or_add_stream(const std::string& name, const endpoint& ep, std::error_code& ec) {
-    // Publishing threads mostly stay on one stream: a byte compare instead of a hash lookup.
-    if (last_stream_ != nullptr && last_stream_->name == name && last_stream_->ep == ep) return last_stream_;
+  stream_state* find_or_add_stream(std::uint64_t key, const std::string& name, const endpoint& ep,
+                                   std::error_code& ec) {
+    // Publishing threads mostly stay on one stream: the stream object's key (or, without one,
+    // a byte compare) instead of a hash lookup.
+    if (last_stream_ != nullptr &&
+        (key != 0 ? key == last_key_ : last_stream_->name == name && last_stream_->ep == ep))
+      return last_stream_;
     if (auto it = streams_.find(std::string_view(name)); it != streams_.end()) {
       if (it->second->ep != ep) {
         ec = make_error_code(errc::family_mismatch);
         return nullptr;
       }
       last_stream_ = it->second.get();
+      last_key_ = key;
       return last_stream_;
     }
     const auto family = ep.group.is_v6() ? address_family::v6 : address_family::v4;
@@ -486,6 +492,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     stream_state* raw = s.get();
     streams_.emplace(std::string_view(raw->name), std::move(s));
     last_stream_ = raw;
+    last_key_ = key;
     return raw;
   }
 
@@ -1160,6 +1167,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   std::unordered_map<std::string_view, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams_;
   std::vector<pending_op> pending_ops_;
   stream_state* last_stream_ = nullptr;  // the stream of the last publish (streams are never removed)
+  std::uint64_t last_key_ = 0;           // its stream object's key (0: none)
   detail::byte_queue pending_bytes_;
   bool flush_posted_ = false;
   bool busy_ = false;  // executor only: inside a transport send (see send_outbox)
@@ -1249,7 +1257,7 @@ class basic_publisher {
       payload = byte_view(scratch);
     }
     detail::last_encoded_size() = payload.size();
-    impl_->enqueue(s.name(), s.endpoint(), subject, payload, to_interval(interval, ec), false, ec);
+    impl_->enqueue(s.key(), s.name(), s.endpoint(), subject, payload, to_interval(interval, ec), false, ec);
   }
 
   /// Throwing overload of `publish`: `std::system_error` naming the stream and subject.
@@ -1264,7 +1272,7 @@ class basic_publisher {
   /// Stops re-sending `subject` and sends a tombstone, so subscribers drop it at once.
   template <class T, class C>
   void withdraw(const stream<T, C>& s, std::string_view subject, std::error_code& ec) {
-    impl_->enqueue(s.name(), s.endpoint(), subject, byte_view{}, 0, true, ec);
+    impl_->enqueue(s.key(), s.name(), s.endpoint(), subject, byte_view{}, 0, true, ec);
   }
 
   /// Throwing overload of `withdraw`.

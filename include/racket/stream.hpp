@@ -6,11 +6,21 @@
 #include "racket/error.hpp"
 #include "racket/pool.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
 
 namespace racket {
+
+namespace detail {
+// Every stream object made gets a process-wide number; its copies share it. A number always
+// stands for the one (name, endpoint) it was made with, so a publisher that saw it before
+// knows the stream without comparing names.
+inline std::atomic<std::uint64_t> stream_keys{0};
+inline std::uint64_t next_stream_key() noexcept { return stream_keys.fetch_add(1, std::memory_order_relaxed) + 1; }
+}  // namespace detail
 
 /// A named, typed channel: its name, the group and port the pool maps it to, and the
 /// codec that turns `T` into payload bytes and back.
@@ -30,13 +40,22 @@ class stream {
   using codec_type = Codec;
 
   /// Maps `name` into `pool`. Throws `std::system_error` (errc::invalid_stream_name) naming it.
-  stream(std::string_view name, const multicast_pool& pool) : name_(name), endpoint_(pool.endpoint_for(name)) {}
+  stream(std::string_view name, const multicast_pool& pool)
+      : name_(name), endpoint_(pool.endpoint_for(name)), key_(detail::next_stream_key()) {}
+
+  // Copies only (a move copies too): a moved-from stream must not keep the key of a name it
+  // no longer holds.
+  stream(const stream&) = default;
+  stream& operator=(const stream&) = default;
 
   /// Maps `name` into `pool`; on error sets `ec` and returns a stream that must not be used.
   static stream make(std::string_view name, const multicast_pool& pool, std::error_code& ec) {
     stream s;
     s.endpoint_ = pool.endpoint_for(name, ec);
-    if (!ec) s.name_ = std::string(name);
+    if (!ec) {
+      s.name_ = std::string(name);
+      s.key_ = detail::next_stream_key();
+    }
     return s;
   }
 
@@ -46,11 +65,15 @@ class stream {
   const racket::endpoint& endpoint() const noexcept { return endpoint_; }
   /// False only for a stream `make` refused.
   bool valid() const noexcept { return !name_.empty(); }
+  /// A number for this stream and its copies, unique in the process (0 for a refused stream):
+  /// publishers recognise a stream they have seen by it.
+  std::uint64_t key() const noexcept { return key_; }
 
  private:
   stream() = default;
   std::string name_;
   racket::endpoint endpoint_;
+  std::uint64_t key_ = 0;
 };
 
 }  // namespace racket

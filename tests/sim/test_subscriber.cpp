@@ -119,6 +119,32 @@ TEST_CASE("lost live messages are counted as gaps, and resends are not", "[sim][
   CHECK(delivered == std::vector<std::string>{"a", "e"});  // b, c, d were one-shot and lost
 }
 
+TEST_CASE("one publisher alternating between streams and their copies sends each on its own stream",
+          "[sim][publisher]") {
+  bed b;
+  racket::stream<std::string> one{"alt.one", pool};
+  racket::stream<std::string> two{"alt.two", pool};
+  // Same name as `one`, made separately: another key, the same stream on the wire.
+  racket::stream<std::string> one_again{"alt.one", pool};
+  sim_subscriber sub{b.sub_node};
+  std::vector<std::string> got_one, got_two;
+  auto h1 = sub.subscribe(one, "*", [&](const racket::message<std::string>& m) { got_one.push_back(m.value); });
+  auto h2 = sub.subscribe(two, "*", [&](const racket::message<std::string>& m) { got_two.push_back(m.value); });
+  sim_publisher pub{b.pub_node};
+  const racket::stream<std::string> two_copy = two;
+  pub.publish(one, "x", std::string("1a"));
+  pub.publish(two, "x", std::string("2a"));
+  pub.publish(two_copy, "x", std::string("2b"));
+  pub.publish(one_again, "x", std::string("1b"));
+  pub.publish(one, "x", std::string("1c"));
+  pub.publish(two, "x", std::string("2c"));
+  REQUIRE(b.net.run_until([&] { return got_one.size() + got_two.size() == 6; }, 1s));
+  CHECK(got_one == std::vector<std::string>{"1a", "1b", "1c"});
+  CHECK(got_two == std::vector<std::string>{"2a", "2b", "2c"});
+  CHECK(pub.stats("alt.one").published == 3);
+  CHECK(pub.stats("alt.two").published == 3);
+}
+
 TEST_CASE("resends of many subjects share datagrams and keep their schedule", "[sim][publisher]") {
   bed b;
   racket::stream<std::string> s{"many", pool};

@@ -564,7 +564,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     const std::uint64_t h = s.subjects.empty() ? 0 : xxh3(subject);
     const std::uint32_t found =
         s.subjects.empty() ? flat_index::npos
-                           : s.subjects.find(h, [&](std::uint32_t i) { return s.slots[i].subject() == subject; });
+                           : s.subjects.find(h, [&](std::uint32_t i) { return same_bytes(s.slots[i].subject(), subject); });
     if (withdraw) {
       r.flags = wire::flags::tombstone;
       r.interval_ms = found != flat_index::npos ? s.slots[found].interval_ms : 0;

@@ -4,6 +4,7 @@
 #include "racket/codec.hpp"
 #include "racket/detail/chunked_vector.hpp"
 #include "racket/detail/clock.hpp"
+#include "racket/detail/config.hpp"
 #include "racket/detail/flat_index.hpp"
 #include "racket/detail/hash.hpp"
 #include "racket/endpoint.hpp"
@@ -774,7 +775,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
 
     const std::uint64_t h = xxh3(r.subject);
-    std::uint32_t slot = s.subjects.find(h, [&](std::uint32_t i) { return std::string_view(s.slots[i].subject) == r.subject; });
+    std::uint32_t slot = s.subjects.find(h, [&](std::uint32_t i) { return same_bytes(s.slots[i].subject, r.subject); });
     const bool exists = slot != flat_index::npos;
     if (exists) {
       subject_state& st = s.slots[slot];

@@ -8,6 +8,8 @@
 //
 //   racket_bench [--quick] [--json FILE]
 //   racket_bench --profile PAYLOAD   (one Racket throughput point, for callgrind/perf)
+//   racket_bench --only latency|scale|memory   (one section alone)
+//   racket_bench --only racket,zmq,dds,raw   (the throughput rows of those senders alone)
 #include "racket/racket.hpp"
 
 #include <asio/io_context.hpp>
@@ -15,6 +17,11 @@
 
 #if RACKET_BENCH_ZMQ
 #include <zmq.h>
+#endif
+#if RACKET_BENCH_DDS
+#include <dds/dds.h>
+
+#include "racket_bench_dds.h"  // idlc's type support for bench/dds/racket_bench_dds.idl
 #endif
 
 #include <arpa/inet.h>
@@ -30,6 +37,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -38,10 +46,12 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <random>
 #include <span>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -225,13 +235,20 @@ struct pacer {
 // marks of 100k messages on both sides (PUB drops past them; ZeroMQ's default of 1000 drops
 // whenever one of its four busy threads is descheduled on these 2 cores): the comparison the
 // issue names, in the same run.
-enum class mode { raw_single, raw_packed, raw_gso, racket, zmq };
+// dds (when built with Cyclone DDS, RACKET_BENCH_DDS): one DDS sample (an octet sequence)
+// per message on one keyless topic, RELIABLE on both sides; the writer KEEP_ALL (nothing
+// unacknowledged is discarded: Cyclone throttles the writer instead, and a write blocked past
+// max_blocking_time, 1 s, is not counted as sent), the reader KEEP_LAST 100k (as ZeroMQ's
+// high-water mark: only a subscriber that falls 100k samples behind loses); Cyclone's UDP on
+// lo (see dds_config below).
+enum class mode { raw_single, raw_packed, raw_gso, racket, zmq, dds };
 const char* mode_name(mode m) {
   switch (m) {
     case mode::raw_single: return "raw 1/dgram";
     case mode::raw_packed: return "raw packed";
     case mode::raw_gso: return "raw packed GSO";
     case mode::zmq: return "ZeroMQ PUB/SUB tcp";
+    case mode::dds: return "Cyclone DDS";
     case mode::racket: break;
   }
   return "racket";
@@ -303,10 +320,130 @@ result zmq_subscriber(std::size_t payload, const std::function<void()>& ready) {
 }
 #endif
 
+#if RACKET_BENCH_DDS
+// Cyclone DDS's configuration, set by each child (publisher and subscriber) through
+// CYCLONEDDS_URI before it creates its participant, so a CYCLONEDDS_URI of the caller's is
+// never used. `lo` is the only interface of the bench's namespace and has no IFF_MULTICAST
+// flag (Linux's IPv4 loopback multicasts anyway, as Racket's rows use): multicast="true" tells
+// Cyclone so, and discovery (SPDP) runs over multicast on lo; data to the one reader goes
+// unicast, Cyclone's choice for a single matched reader. Socket buffers as Racket's defaults
+// and the raw rows (4 MiB receive, 1 MiB send). WriteBatch: the writer packs samples written
+// back to back into one RTPS message (up to MaxMessageSize, 14720 B by default) until it is
+// full or flushed, Cyclone's throughput setting (as Racket packs what queued while busy and
+// ZeroMQ batches on its TCP stream; without it quick runs delivered 0.25-0.45x the samples at
+// 64 and 256 B, the same at 8000 B). Everything else is Cyclone's default: the writer's
+// flow-control watermarks (WhcHigh 500 KiB; 4 MiB with WhcLow 2 MiB made no difference),
+// FragmentSize 1344 B (an 8000 B sample is fragments in one message), and shared memory
+// (iceoryx) off, so every row crosses the kernel's loopback.
+constexpr const char* dds_config =
+    "<CycloneDDS><Domain id=\"any\">"
+    "<General><Interfaces><NetworkInterface name=\"lo\" multicast=\"true\"/></Interfaces></General>"
+    "<Internal><SocketReceiveBufferSize min=\"4MiB\"/><SocketSendBufferSize min=\"1MiB\"/>"
+    "<WriteBatch>true</WriteBatch></Internal>"
+    "</Domain></CycloneDDS>";
+constexpr const char* dds_topic_name = "racket_bench_tput";
+constexpr std::int32_t dds_reader_depth = 100'000;
+
+struct dds_entities {
+  dds_entity_t participant = 0, topic = 0;
+};
+
+dds_entities dds_open(dds_qos_t* qos) {
+  ::setenv("CYCLONEDDS_URI", dds_config, 1);
+  dds_entities e;
+  e.participant = dds_create_participant(DDS_DOMAIN_DEFAULT, nullptr, nullptr);
+  if (e.participant < 0) {
+    std::fprintf(stderr, "racket_bench: dds_create_participant: %s\n", dds_strretcode(e.participant));
+    std::abort();
+  }
+  e.topic = dds_create_topic(e.participant, &racket_bench_tput_sample_desc, dds_topic_name, qos, nullptr);
+  if (e.topic < 0) {
+    std::fprintf(stderr, "racket_bench: dds_create_topic: %s\n", dds_strretcode(e.topic));
+    std::abort();
+  }
+  return e;
+}
+
+// RELIABLE on both sides; the caller sets the history.
+dds_qos_t* dds_reliable_qos() {
+  dds_qos_t* qos = dds_create_qos();
+  dds_qset_reliability(qos, DDS_RELIABILITY_RELIABLE, DDS_SECS(1));
+  return qos;
+}
+
+// The subscriber takes in a DATA_AVAILABLE listener, in batches of up to 256 until the reader
+// is empty: Cyclone calls it on the thread that received the data (ddsperf's default "sub"
+// mode). Measured against a waitset with a read condition on the main thread, which hands
+// every wake-up across threads, the listener delivered 1.1-1.6x as many samples and kept the
+// publisher busy (quick runs, idle machine). The samples are the listener's own, reused:
+// their sequences are allocated by the first take and refilled after. The main thread stops after
+// 300 ms of silence after the first sample, as the other subscribers do.
+struct dds_counter {
+  static constexpr std::size_t batch = 256;
+  std::vector<racket_bench_tput_sample> samples = std::vector<racket_bench_tput_sample>(batch);  // zeroed
+  std::array<void*, batch> ptrs{};
+  std::array<dds_sample_info_t, batch> infos{};
+  std::atomic<std::uint64_t> count{0};
+  std::atomic<double> first{0}, last{0}, c0{0};
+};
+
+void dds_on_data_available(dds_entity_t reader, void* arg) {
+  auto& c = *static_cast<dds_counter*>(arg);
+  for (;;) {
+    const dds_return_t n = dds_take(reader, c.ptrs.data(), c.infos.data(), c.batch, c.batch);
+    if (n <= 0) return;
+    std::uint64_t valid = 0;
+    for (dds_return_t i = 0; i < n; ++i)
+      if (c.infos[static_cast<std::size_t>(i)].valid_data) ++valid;
+    if (valid == 0) continue;
+    const double t = now_s();
+    if (c.count.load(std::memory_order_relaxed) == 0) {
+      c.first.store(t, std::memory_order_relaxed);
+      c.c0.store(cpu_s(), std::memory_order_relaxed);
+    }
+    c.count.fetch_add(valid, std::memory_order_relaxed);
+    c.last.store(t, std::memory_order_release);
+  }
+}
+
+result dds_subscriber(const std::function<void()>& ready) {
+  result r{};
+  auto c = std::make_unique<dds_counter>();
+  for (std::size_t i = 0; i < c->batch; ++i) c->ptrs[i] = &c->samples[i];
+  dds_qos_t* qos = dds_reliable_qos();
+  dds_qset_history(qos, DDS_HISTORY_KEEP_LAST, dds_reader_depth);
+  const dds_entities e = dds_open(qos);
+  dds_listener_t* listener = dds_create_listener(c.get());
+  dds_lset_data_available(listener, dds_on_data_available);
+  const dds_entity_t reader = dds_create_reader(e.participant, e.topic, qos, listener);
+  dds_delete_listener(listener);
+  dds_delete_qos(qos);
+  if (reader < 0) std::abort();
+  ready();
+  const double started = now_s();
+  for (;;) {
+    std::this_thread::sleep_for(50ms);
+    const double t = now_s();
+    const bool any = c->count.load(std::memory_order_relaxed) > 0;
+    if ((any && t - c->last.load(std::memory_order_acquire) > 0.3) || (!any && t - started > 30)) break;
+  }
+  dds_set_listener(reader, nullptr);  // waits for a callback in progress
+  r[0] = static_cast<double>(c->count.load());
+  r[1] = c->last.load() - c->first.load();
+  r[2] = cpu_s() - c->c0.load();
+  dds_delete(e.participant);
+  for (auto& s : c->samples) dds_sample_free(&s, &racket_bench_tput_sample_desc, DDS_FREE_CONTENTS);
+  return r;
+}
+#endif
+
 result tput_subscriber(mode m, std::size_t payload, const std::function<void()>& ready) {
   result r{};
 #if RACKET_BENCH_ZMQ
   if (m == mode::zmq) return zmq_subscriber(payload, ready);
+#endif
+#if RACKET_BENCH_DDS
+  if (m == mode::dds) return dds_subscriber(ready);
 #endif
   if (m != mode::racket) {
     const int fd = raw_receiver(raw_group_addr, raw_port, 300);
@@ -401,6 +538,50 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
     r[4] = 0;
     zmq_close(sock);
     zmq_ctx_term(ctx);  // lingers until the queued messages are out
+    return r;
+  }
+#endif
+#if RACKET_BENCH_DDS
+  if (m == mode::dds) {
+    dds_qos_t* qos = dds_reliable_qos();
+    dds_qset_history(qos, DDS_HISTORY_KEEP_ALL, 0);
+    const dds_entities e = dds_open(qos);
+    const dds_entity_t writer = dds_create_writer(e.participant, e.topic, qos, nullptr);
+    dds_delete_qos(qos);
+    if (writer < 0) std::abort();
+    // The reader is discovered first (SPDP/SEDP), then 300 ms for its side of the match, as
+    // the ZeroMQ row waits for its connection.
+    dds_publication_matched_status_t st{};
+    for (int i = 0; i < 1000 && (dds_get_publication_matched_status(writer, &st) != DDS_RETCODE_OK ||
+                                 st.current_count == 0); ++i)
+      std::this_thread::sleep_for(10ms);
+    if (st.current_count == 0) {
+      std::fprintf(stderr, "racket_bench: the DDS writer matched no reader in 10 s\n");
+      std::abort();
+    }
+    std::this_thread::sleep_for(300ms);
+    racket_bench_tput_sample sample{};
+    sample.data._buffer = reinterpret_cast<std::uint8_t*>(msg.data());
+    sample.data._length = sample.data._maximum = static_cast<std::uint32_t>(msg.size());
+    sample.data._release = false;
+    std::uint64_t failed = 0;
+    const double c0 = cpu_s(), t0 = now_s();
+    const pacer pace{rate, t0};
+    while (now_s() - t0 < seconds) {
+      for (int i = 0; i < 256; ++i) {
+        pace.wait(sent);
+        std::memcpy(msg.data(), &sent, sizeof sent);
+        if (dds_write(writer, &sample) == DDS_RETCODE_OK) ++sent; else ++failed;
+      }
+    }
+    dds_write_flush(writer);  // WriteBatch: the last, partly filled message
+    r[0] = static_cast<double>(sent);
+    r[1] = now_s() - t0;
+    r[2] = cpu_s() - c0;
+    r[3] = static_cast<double>(failed);
+    r[4] = 0;
+    dds_wait_for_acks(writer, DDS_SECS(10));  // the reader has all of it before the writer goes
+    dds_delete(e.participant);
     return r;
   }
 #endif
@@ -966,7 +1147,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string json_path;
   std::size_t profile_payload = 0;
-  std::string only;  // one section alone, for quick comparisons: latency, scale, memory
+  std::string only;  // one section alone (latency, scale, memory), or some throughput rows
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
@@ -974,7 +1155,8 @@ int main(int argc, char** argv) {
     else if (a == "--profile" && i + 1 < argc) profile_payload = std::strtoul(argv[++i], nullptr, 10);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
-      std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD] [--only latency|scale|memory]\n");
+      std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD] "
+                           "[--only latency|scale|memory|SENDER[,SENDER...]]  (SENDER: raw, racket, zmq, dds)\n");
       return 2;
     }
   }
@@ -1011,6 +1193,39 @@ int main(int argc, char** argv) {
                 late.sub_bytes_per_subject);
     return 0;
   }
+  // --only racket,zmq,dds,raw: the throughput rows of those senders alone (raw: its three rows),
+  // for quick comparisons; the other sections are left out.
+  std::vector<mode> senders = {mode::raw_single, mode::raw_packed, mode::raw_gso, mode::racket, mode::zmq, mode::dds};
+  const bool tput_only = !only.empty();
+  if (tput_only) {
+    senders.clear();
+    std::size_t at = 0;
+    while (at <= only.size()) {
+      const std::size_t comma = std::min(only.find(',', at), only.size());
+      const std::string name = only.substr(at, comma - at);
+      at = comma + 1;
+      if (name == "raw") senders.insert(senders.end(), {mode::raw_single, mode::raw_packed, mode::raw_gso});
+      else if (name == "racket") senders.push_back(mode::racket);
+      else if (name == "zmq") senders.push_back(mode::zmq);
+      else if (name == "dds") senders.push_back(mode::dds);
+      else {
+        std::fprintf(stderr, "racket_bench: --only: unknown section or sender '%s'\n", name.c_str());
+        return 2;
+      }
+#if !RACKET_BENCH_ZMQ
+      if (name == "zmq") {
+        std::fprintf(stderr, "racket_bench: built without ZeroMQ (libzmq3-dev): no zmq rows\n");
+        return 2;
+      }
+#endif
+#if !RACKET_BENCH_DDS
+      if (name == "dds") {
+        std::fprintf(stderr, "racket_bench: built without Cyclone DDS (cyclonedds-dev, cyclonedds-tools): no dds rows\n");
+        return 2;
+      }
+#endif
+    }
+  }
   json_writer json;
 
   // Throughput: full speed first; with loss above 0.1%, step the rate down to find a rate
@@ -1023,9 +1238,12 @@ int main(int argc, char** argv) {
   std::vector<row> rows;
   for (const std::size_t payload : {std::size_t{64}, std::size_t{256}, std::size_t{1024}, std::size_t{8000}}) {
     const std::size_t datagram = payload > 1024 ? 8192 : racket::wire::default_max_datagram_size;
-    for (const mode m : {mode::raw_single, mode::raw_packed, mode::raw_gso, mode::racket, mode::zmq}) {
+    for (const mode m : senders) {
 #if !RACKET_BENCH_ZMQ
       if (m == mode::zmq) continue;
+#endif
+#if !RACKET_BENCH_DDS
+      if (m == mode::dds) continue;
 #endif
       if (m == mode::raw_packed && datagram / payload <= 1) continue;  // same as raw 1/dgram
       std::fprintf(stderr, "throughput %zu B %s...\n", payload, mode_name(m));
@@ -1042,14 +1260,20 @@ int main(int argc, char** argv) {
       rows.push_back(r);
     }
   }
-  std::fprintf(stderr, "latency...\n");
-  const auto [raw_lat, rk_lat] = run_latency_pairs(rounds, quick ? 1 : 3);
-  std::fprintf(stderr, "resend scale...\n");
-  const scale_result scale = run_scale(quick ? 4.0 : 10.0);
-  std::fprintf(stderr, "memory and late joiner...\n");
-  const double pub_mem = run_pub_memory();
-  const late_result late = run_late(false);
-  const late_result snap = run_late(true);
+  latency_result raw_lat, rk_lat;
+  scale_result scale;
+  double pub_mem = 0;
+  late_result late, snap;
+  if (!tput_only) {
+    std::fprintf(stderr, "latency...\n");
+    std::tie(raw_lat, rk_lat) = run_latency_pairs(rounds, quick ? 1 : 3);
+    std::fprintf(stderr, "resend scale...\n");
+    scale = run_scale(quick ? 4.0 : 10.0);
+    std::fprintf(stderr, "memory and late joiner...\n");
+    pub_mem = run_pub_memory();
+    late = run_late(false);
+    snap = run_late(true);
+  }
 
   // Baselines: packed raw where packing applies, else raw one message per datagram.
   auto baseline = [&](std::size_t payload, bool noloss) {
@@ -1078,12 +1302,14 @@ int main(int argc, char** argv) {
     const double base_full = baseline(f.payload, false), base_nl = baseline(f.payload, true);
     const double nl_rate = r.noloss.loss() <= 0.001 ? r.noloss.delivered_rate() : 0;
     const double base_gso = gso_baseline(f.payload);
-    std::printf("| %zu B | %s | %zu | %.0f | %s | %s | %.0f | %.1f%% | %.0f%% | %.0f%% | %s | %.2f / %s | %.2f |\n", f.payload,
+    // No raw rows (--only without raw): no ratios.
+    std::printf("| %zu B | %s | %zu | %.0f | %s | %s | %.0f | %.1f%% | %.0f%% | %.0f%% | %s | %s / %s | %s |\n", f.payload,
                 mode_name(f.m), f.datagram, f.per_datagram, si(f.sent_rate()).c_str(),
                 si(f.delivered_rate()).c_str(), f.delivered_rate() * static_cast<double>(f.payload) / 1e6,
                 100 * f.loss(), 100 * f.pub_cpu, 100 * f.sub_cpu, nl_rate > 0 ? si(nl_rate).c_str() : "n/a",
-                f.delivered_rate() / base_full, nl_rate > 0 ? fmt("%.2f", nl_rate / base_nl).c_str() : "n/a",
-                base_gso > 0 ? f.delivered_rate() / base_gso : 0.0);
+                base_full > 0 ? fmt("%.2f", f.delivered_rate() / base_full).c_str() : "n/a",
+                nl_rate > 0 && base_nl > 0 ? fmt("%.2f", nl_rate / base_nl).c_str() : "n/a",
+                base_gso > 0 ? fmt("%.2f", f.delivered_rate() / base_gso).c_str() : "n/a");
     jt.push_back("{\"payload\": " + std::to_string(f.payload) + ", \"sender\": \"" + mode_name(f.m) +
                  "\", \"datagram\": " + std::to_string(f.datagram) + ", \"msgs_per_datagram\": " +
                  jnum(f.per_datagram) + ", \"sent_msgs_per_s\": " + jnum(f.sent_rate()) +
@@ -1092,11 +1318,19 @@ int main(int argc, char** argv) {
                  ", \"pub_cpu\": " + jnum(f.pub_cpu) + ", \"sub_cpu\": " + jnum(f.sub_cpu) +
                  ", \"send_drops\": " + jnum(f.send_drops) + ", \"noloss_msgs_per_s\": " + jnum(nl_rate) +
                  ", \"noloss_loss\": " + jnum(r.noloss.loss()) + ", \"ratio_full\": " +
-                 jnum(f.delivered_rate() / base_full) + ", \"ratio_noloss\": " +
-                 jnum(nl_rate > 0 ? nl_rate / base_nl : 0) + ", \"ratio_gso\": " +
+                 jnum(base_full > 0 ? f.delivered_rate() / base_full : 0) + ", \"ratio_noloss\": " +
+                 jnum(nl_rate > 0 && base_nl > 0 ? nl_rate / base_nl : 0) + ", \"ratio_gso\": " +
                  jnum(base_gso > 0 ? f.delivered_rate() / base_gso : 0) + "}");
   }
   json.section("throughput", jt);
+  if (tput_only) {
+    json.out += "\n}\n";
+    if (!json_path.empty()) {
+      std::ofstream f(json_path);
+      f << json.out;
+    }
+    return 0;
+  }
 
   std::printf("\n## Latency (ping-pong, idle publisher, 64 B, one-way = RTT/2, %d round trips; ping on CPU 0, pong on "
               "CPU 1; the median-p50 run of %d, raw and Racket alternating)\n\n",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Racket's build, tests and demo need (and libzmq3-dev, for
-# the benchmark's ZeroMQ comparison row). Does nothing (and needs no network) when they are
-# all installed already. Run as root, or with sudo available.
+# Installs the Debian 12 packages Racket's build, tests and demo need (and libzmq3-dev,
+# cyclonedds-dev and cyclonedds-tools, for the benchmark's ZeroMQ and Cyclone DDS comparison
+# rows; the tools package has idlc, which makes the DDS sample type's code). Does nothing (and
+# needs no network) when they are all installed already. Run as root, or with sudo available.
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 
@@ -11,6 +12,7 @@ packages=(
   iproute2 nftables util-linux procps jq python3
   libclang-rt-14-dev
   libzmq3-dev
+  cyclonedds-dev cyclonedds-tools
 )
 
 missing=()

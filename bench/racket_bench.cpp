@@ -52,6 +52,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -232,6 +233,25 @@ struct pacer {
 };
 
 // --- throughput ------------------------------------------------------------------------------
+
+// The publisher loop of the one-message-per-call senders (ZeroMQ, Cyclone DDS): turns of 256
+// sends for `seconds`, the pacer checked every clock_every messages, each message carrying the
+// count so far in its first bytes. `send_one()` returns whether the message went. Returns the
+// loop's wall time and CPU time.
+template <class Send>
+std::pair<double, double> paced_sends(double rate, double seconds, std::uint64_t& sent, std::vector<std::byte>& msg,
+                                      Send&& send_one) {
+  const double c0 = cpu_s(), t0 = now_s();
+  const pacer pace{rate, t0};
+  while (now_s() - t0 < seconds) {
+    for (std::uint64_t i = 0; i < 256; ++i) {
+      if (i % clock_every == 0) pace.wait(sent);
+      std::memcpy(msg.data(), &sent, sizeof sent);
+      if (send_one()) ++sent;
+    }
+  }
+  return {now_s() - t0, cpu_s() - c0};
+}
 
 // raw_gso: packed datagrams handed to the kernel as one UDP_SEGMENT send of up to 64, the
 // receiver with UDP_GRO: the most the kernel allows, for reference (the targets are ratios to
@@ -527,18 +547,12 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
     zmq_setsockopt(sock, ZMQ_SNDHWM, &zmq_hwm, sizeof zmq_hwm);
     if (zmq_connect(sock, zmq_endpoint) != 0) std::abort();
     std::this_thread::sleep_for(300ms);  // the connection and the subscription settle first
-    const double c0 = cpu_s(), t0 = now_s();
-    const pacer pace{rate, t0};
-    while (now_s() - t0 < seconds) {
-      for (int i = 0; i < 256; ++i) {
-        if (i % clock_every == 0) pace.wait(sent);
-        std::memcpy(msg.data(), &sent, sizeof sent);
-        if (zmq_send(sock, msg.data(), msg.size(), 0) == static_cast<int>(msg.size())) ++sent;
-      }
-    }
+    const auto [wall, cpu] = paced_sends(rate, seconds, sent, msg, [&] {
+      return zmq_send(sock, msg.data(), msg.size(), 0) == static_cast<int>(msg.size());
+    });
     r[0] = static_cast<double>(sent);
-    r[1] = now_s() - t0;
-    r[2] = cpu_s() - c0;
+    r[1] = wall;
+    r[2] = cpu;
     r[4] = 0;
     zmq_close(sock);
     zmq_ctx_term(ctx);  // lingers until the queued messages are out
@@ -569,19 +583,15 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
     sample.data._length = sample.data._maximum = static_cast<std::uint32_t>(msg.size());
     sample.data._release = false;
     std::uint64_t failed = 0;
-    const double c0 = cpu_s(), t0 = now_s();
-    const pacer pace{rate, t0};
-    while (now_s() - t0 < seconds) {
-      for (int i = 0; i < 256; ++i) {
-        if (i % clock_every == 0) pace.wait(sent);
-        std::memcpy(msg.data(), &sent, sizeof sent);
-        if (dds_write(writer, &sample) == DDS_RETCODE_OK) ++sent; else ++failed;
-      }
-    }
+    const auto [wall, cpu] = paced_sends(rate, seconds, sent, msg, [&] {
+      if (dds_write(writer, &sample) == DDS_RETCODE_OK) return true;
+      ++failed;
+      return false;
+    });
     dds_write_flush(writer);  // WriteBatch: the last, partly filled message
     r[0] = static_cast<double>(sent);
-    r[1] = now_s() - t0;
-    r[2] = cpu_s() - c0;
+    r[1] = wall;
+    r[2] = cpu;
     r[3] = static_cast<double>(failed);
     r[4] = 0;
     dds_wait_for_acks(writer, DDS_SECS(10));  // the reader has all of it before the writer goes

@@ -43,27 +43,25 @@ RACKET_HOT_INLINE void prefetch_bytes(const void* p, std::size_t n) noexcept {
   if (n > 448) prefetch(c + 448);
 }
 
+// Whether the n bytes at a and b are the same, for sizeof(Word) <= n <= 2 * sizeof(Word): the
+// first and the last Word of each side (overlapping when n < 2 * sizeof(Word)).
+template <class Word>
+RACKET_HOT_INLINE bool same_ends(const char* a, const char* b, std::size_t n) noexcept {
+  Word a0, a1, b0, b1;
+  std::memcpy(&a0, a, sizeof(Word));
+  std::memcpy(&a1, a + n - sizeof(Word), sizeof(Word));
+  std::memcpy(&b0, b, sizeof(Word));
+  std::memcpy(&b1, b + n - sizeof(Word), sizeof(Word));
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 // Whether a and b hold the same bytes. The keys compared per message (subjects) are mostly 4
 // to 16 bytes: two overlapping loads per side, not a call into memcmp.
 RACKET_HOT_INLINE bool same_bytes(std::string_view a, std::string_view b) noexcept {
   const std::size_t n = a.size();
   if (n != b.size()) return false;
-  if (n >= 8 && n <= 16) {
-    std::uint64_t a0, a1, b0, b1;
-    std::memcpy(&a0, a.data(), 8);
-    std::memcpy(&a1, a.data() + n - 8, 8);
-    std::memcpy(&b0, b.data(), 8);
-    std::memcpy(&b1, b.data() + n - 8, 8);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-  }
-  if (n >= 4 && n < 8) {
-    std::uint32_t a0, a1, b0, b1;
-    std::memcpy(&a0, a.data(), 4);
-    std::memcpy(&a1, a.data() + n - 4, 4);
-    std::memcpy(&b0, b.data(), 4);
-    std::memcpy(&b1, b.data() + n - 4, 4);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-  }
+  if (n >= 8 && n <= 16) return same_ends<std::uint64_t>(a.data(), b.data(), n);
+  if (n >= 4 && n < 8) return same_ends<std::uint32_t>(a.data(), b.data(), n);
   return n == 0 || std::memcmp(a.data(), b.data(), n) == 0;
 }
 

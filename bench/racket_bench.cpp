@@ -15,6 +15,12 @@
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 
+#ifndef RACKET_BENCH_ZMQ
+#define RACKET_BENCH_ZMQ 0
+#endif
+#ifndef RACKET_BENCH_DDS
+#define RACKET_BENCH_DDS 0
+#endif
 #if RACKET_BENCH_ZMQ
 #include <zmq.h>
 #endif
@@ -234,6 +240,33 @@ struct pacer {
 
 // --- throughput ------------------------------------------------------------------------------
 
+// A subscriber's tally: messages, the time of the first and of the last, and CPU time from
+// the first on. The per-message counters read the clock every clock_every messages (the last
+// time is then at most clock_every - 1 messages early), the raw receiver once per datagram.
+struct arrivals {
+  double count = 0, first = 0, last = 0, c0 = 0;
+  void start() {
+    first = last = now_s();
+    c0 = cpu_s();
+  }
+  void one() {
+    if (count == 0) start();
+    if (static_cast<std::uint64_t>(++count) % clock_every == 0) last = now_s();
+  }
+  void datagram(double messages) {
+    if (count == 0) start();
+    count += messages;
+    last = now_s();
+  }
+  result tally() const {
+    result r{};
+    r[0] = count;
+    r[1] = last - first;
+    r[2] = cpu_s() - c0;
+    return r;
+  }
+};
+
 // The publisher loop of the one-message-per-call senders (ZeroMQ, Cyclone DDS): turns of 256
 // sends for `seconds`, the pacer checked every clock_every messages, each message carrying the
 // count so far in its first bytes. `send_one()` returns whether the message went. Returns the
@@ -268,6 +301,15 @@ std::pair<double, double> paced_sends(double rate, double seconds, std::uint64_t
 // high-water mark: only a subscriber that falls 100k samples behind loses); Cyclone's UDP on
 // lo (see dds_config below).
 enum class mode { raw_single, raw_packed, raw_gso, racket, zmq, dds };
+
+// Whether this build has the sender's rows: ZeroMQ and Cyclone DDS need their libraries when
+// racket_bench is built (bench/CMakeLists.txt finds them); the packages that provide them.
+constexpr bool built(mode m) {
+  return m == mode::zmq ? RACKET_BENCH_ZMQ != 0 : m == mode::dds ? RACKET_BENCH_DDS != 0 : true;
+}
+constexpr const char* missing_package(mode m) {
+  return m == mode::zmq ? "ZeroMQ (libzmq3-dev)" : "Cyclone DDS (cyclonedds-dev, cyclonedds-tools)";
+}
 const char* mode_name(mode m) {
   switch (m) {
     case mode::raw_single: return "raw 1/dgram";
@@ -312,7 +354,6 @@ constexpr const char* zmq_endpoint = "tcp://127.0.0.1:19300";
 constexpr int zmq_hwm = 100'000;
 
 result zmq_subscriber(std::size_t payload, const std::function<void()>& ready) {
-  result r{};
   void* ctx = zmq_ctx_new();
   void* sock = zmq_socket(ctx, ZMQ_SUB);
   const int timeout_ms = 300;
@@ -322,23 +363,17 @@ result zmq_subscriber(std::size_t payload, const std::function<void()>& ready) {
   if (zmq_bind(sock, zmq_endpoint) != 0) std::abort();
   std::vector<char> buf(payload + 64);
   ready();
-  double count = 0, first = 0, last = 0, c0 = 0;
+  arrivals a;
   const double started = now_s();
   for (;;) {
     const int n = zmq_recv(sock, buf.data(), buf.size(), 0);
     if (n < 0) {
-      if (count > 0 || now_s() - started > 30) break;
+      if (a.count > 0 || now_s() - started > 30) break;
       continue;
     }
-    if (count == 0) {
-      first = last = now_s();
-      c0 = cpu_s();
-    }
-    if (static_cast<std::uint64_t>(++count) % clock_every == 0) last = now_s();
+    a.one();
   }
-  r[0] = count;
-  r[1] = last - first;
-  r[2] = cpu_s() - c0;
+  const result r = a.tally();
   zmq_close(sock);
   zmq_ctx_term(ctx);
   return r;
@@ -463,7 +498,6 @@ result dds_subscriber(const std::function<void()>& ready) {
 #endif
 
 result tput_subscriber(mode m, std::size_t payload, const std::function<void()>& ready) {
-  result r{};
 #if RACKET_BENCH_ZMQ
   if (m == mode::zmq) return zmq_subscriber(payload, ready);
 #endif
@@ -478,37 +512,24 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
     }
     std::vector<char> buf(65536);
     ready();
-    double count = 0, first = 0, last = 0, c0 = 0;
+    arrivals a;
+    const double started = now_s();
     for (;;) {
       const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
       if (n < 0) {
-        if (count > 0 || now_s() - (first == 0 ? (first = now_s()) : first) > 30) break;
+        if (a.count > 0 || now_s() - started > 30) break;
         continue;
       }
-      if (count == 0) {
-        first = now_s();
-        c0 = cpu_s();
-      }
-      count += static_cast<double>(static_cast<std::size_t>(n) / payload);
-      last = now_s();
+      a.datagram(static_cast<double>(static_cast<std::size_t>(n) / payload));
     }
-    r[0] = count;
-    r[1] = last - first;
-    r[2] = cpu_s() - c0;
     ::close(fd);
-    return r;
+    return a.tally();
   }
   asio::io_context io;
   racket::subscriber sub{io, {.interfaces = {"lo"}}};
   bytes_stream s{"tput", bench_pool};
-  double count = 0, first = 0, last = 0, c0 = 0;
-  auto h = sub.subscribe(s, "*", [&](const racket::message<racket::byte_view>&) {
-    if (count == 0) {
-      first = last = now_s();
-      c0 = cpu_s();
-    }
-    if (static_cast<std::uint64_t>(++count) % clock_every == 0) last = now_s();
-  });
+  arrivals a;
+  auto h = sub.subscribe(s, "*", [&](const racket::message<racket::byte_view>&) { a.one(); });
   io.run_for(100ms);  // the subscription's replay runs: live delivery is on
   asio::steady_timer idle{io};
   const double started = now_s();
@@ -516,7 +537,7 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
     idle.expires_after(50ms);
     idle.async_wait([&](std::error_code) {
       const double t = now_s();
-      if ((count > 0 && t - last > 0.3) || t - started > 60) {
+      if ((a.count > 0 && t - a.last > 0.3) || t - started > 60) {
         io.stop();
         return;
       }
@@ -527,10 +548,7 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
   ready();
   io.restart();
   io.run();
-  r[0] = count;
-  r[1] = last - first;
-  r[2] = cpu_s() - c0;
-  return r;
+  return a.tally();
 }
 
 // Publisher side: sends for `seconds` (at `rate`, 0: full speed).
@@ -1226,18 +1244,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "racket_bench: --only: unknown section or sender '%s'\n", name.c_str());
         return 2;
       }
-#if !RACKET_BENCH_ZMQ
-      if (name == "zmq") {
-        std::fprintf(stderr, "racket_bench: built without ZeroMQ (libzmq3-dev): no zmq rows\n");
+      if (!built(senders.back())) {
+        std::fprintf(stderr, "racket_bench: built without %s: no %s rows\n", missing_package(senders.back()), name.c_str());
         return 2;
       }
-#endif
-#if !RACKET_BENCH_DDS
-      if (name == "dds") {
-        std::fprintf(stderr, "racket_bench: built without Cyclone DDS (cyclonedds-dev, cyclonedds-tools): no dds rows\n");
-        return 2;
-      }
-#endif
     }
   }
   json_writer json;
@@ -1253,12 +1263,7 @@ int main(int argc, char** argv) {
   for (const std::size_t payload : {std::size_t{64}, std::size_t{256}, std::size_t{1024}, std::size_t{8000}}) {
     const std::size_t datagram = payload > 1024 ? 8192 : racket::wire::default_max_datagram_size;
     for (const mode m : senders) {
-#if !RACKET_BENCH_ZMQ
-      if (m == mode::zmq) continue;
-#endif
-#if !RACKET_BENCH_DDS
-      if (m == mode::dds) continue;
-#endif
+      if (!built(m)) continue;
       if (m == mode::raw_packed && datagram / payload <= 1) continue;  // same as raw 1/dgram
       std::fprintf(stderr, "throughput %zu B %s...\n", payload, mode_name(m));
       row r;

@@ -3,8 +3,8 @@
 
 #include "racket/codec.hpp"
 #include "racket/detail/chunked_vector.hpp"
-#include "racket/detail/config.hpp"
 #include "racket/detail/clock.hpp"
+#include "racket/detail/config.hpp"
 #include "racket/detail/flat_index.hpp"
 #include "racket/detail/slab.hpp"
 #include "racket/detail/timer_wheel.hpp"

@@ -35,6 +35,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -724,32 +725,89 @@ struct latency_result {
 
 constexpr std::size_t latency_payload = 64;
 
-// Raw: ping on one group, pong on another, blocking recv on both sides.
-result raw_pong(int rounds, const std::function<void()>& ready) {
+// How a raw side waits for its next datagram: a blocking recv (the floor), or as a program
+// built on an event loop must: epoll_wait until the socket is readable, then recvmmsg
+// without blocking (a batch of up to 8). The second is the floor for any library whose
+// handlers run on an event loop, Racket's included (Asio's reactor is epoll on Linux).
+class raw_waiter {
+ public:
+  raw_waiter(int fd, bool event_loop, int timeout_ms) : fd_(fd), event_loop_(event_loop), timeout_ms_(timeout_ms) {
+    for (std::size_t i = 0; i < batch; ++i) {
+      iov_[i] = {bufs_[i].data(), bufs_[i].size()};
+      msgs_[i].msg_hdr.msg_iov = &iov_[i];
+      msgs_[i].msg_hdr.msg_iovlen = 1;
+    }
+    if (!event_loop_) return;
+    ep_ = ::epoll_create1(0);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    if (ep_ < 0 || ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd_, &ev) != 0) std::abort();
+  }
+  ~raw_waiter() {
+    if (ep_ >= 0) ::close(ep_);
+  }
+  raw_waiter(const raw_waiter&) = delete;
+  raw_waiter& operator=(const raw_waiter&) = delete;
+
+  // The next datagram (valid until the next call), or an empty span after the timeout.
+  std::span<const char> next() {
+    if (!event_loop_) {
+      const ssize_t n = ::recv(fd_, bufs_[0].data(), bufs_[0].size(), 0);
+      return n > 0 ? std::span<const char>(bufs_[0].data(), static_cast<std::size_t>(n)) : std::span<const char>{};
+    }
+    if (at_ == count_) {
+      // A short batch drained the socket: wait for readiness before reading again.
+      if (count_ < batch) {
+        epoll_event ev{};
+        if (::epoll_wait(ep_, &ev, 1, timeout_ms_) <= 0) return {};
+      }
+      const int n = ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr);
+      at_ = 0;
+      count_ = n > 0 ? static_cast<std::size_t>(n) : 0;
+      if (count_ == 0) return {};
+    }
+    const std::size_t i = at_++;
+    return {bufs_[i].data(), msgs_[i].msg_len};
+  }
+
+ private:
+  static constexpr unsigned batch = 8;
+  int fd_;
+  bool event_loop_;
+  int timeout_ms_;
+  int ep_ = -1;
+  std::size_t at_ = 0, count_ = 0;
+  std::array<std::array<char, 2048>, batch> bufs_{};
+  std::array<iovec, batch> iov_{};
+  std::array<mmsghdr, batch> msgs_{};
+};
+
+// Raw: ping on one group, pong on another, the same waiter on both sides.
+result raw_pong(bool event_loop, int rounds, const std::function<void()>& ready) {
   const int rx = raw_receiver("239.254.0.2", 19201, 2000);
   const int tx = raw_sender();
   const sockaddr_in to = raw_group("239.254.0.3", 19202);
-  std::array<char, 2048> buf{};
+  raw_waiter wait{rx, event_loop, 2000};
   ready();
   for (int i = 0; i < rounds; ++i) {
-    const ssize_t n = ::recv(rx, buf.data(), buf.size(), 0);
-    if (n <= 0) break;
-    ::sendto(tx, buf.data(), static_cast<std::size_t>(n), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+    const std::span<const char> d = wait.next();
+    if (d.empty()) break;
+    ::sendto(tx, d.data(), d.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
   }
   return {};
 }
 
-result raw_ping(int warmup, int rounds, std::vector<double>& rtt) {
+result raw_ping(bool event_loop, int warmup, int rounds, std::vector<double>& rtt) {
   const int rx = raw_receiver("239.254.0.3", 19202, 200);
   const int tx = raw_sender();
   const sockaddr_in to = raw_group("239.254.0.2", 19201);
+  raw_waiter wait{rx, event_loop, 200};
   std::array<char, latency_payload> msg{};
-  std::array<char, 2048> buf{};
   double lost = 0;
   for (int i = 0; i < warmup + rounds; ++i) {
     const auto t0 = bench_clock::now();
     ::sendto(tx, msg.data(), msg.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
-    if (::recv(rx, buf.data(), buf.size(), 0) <= 0) {
+    if (wait.next().empty()) {
       ++lost;
       continue;
     }
@@ -862,28 +920,34 @@ void pin_to_cpu(unsigned cpu) {
   ::sched_setaffinity(0, sizeof set, &set);
 }
 
-latency_result run_latency(bool raw, int rounds);
+// The latency rows: raw UDP with a blocking recv, raw UDP on an event loop, Racket.
+enum class lat_mode { raw, raw_event_loop, racket };
+constexpr std::array<lat_mode, 3> lat_modes{lat_mode::raw, lat_mode::raw_event_loop, lat_mode::racket};
 
-// Raw and Racket alternately, `pairs` times, each side's run with the median p50 kept: on
+latency_result run_latency(lat_mode m, int rounds);
+
+// The three alternately, `rounds` times each, each one's run with the median p50 kept: on
 // this VM a single run's p50 moved by several microseconds with whatever else the host did.
-std::pair<latency_result, latency_result> run_latency_pairs(int rounds, int pairs) {
-  std::vector<latency_result> raw, rk;
-  for (int i = 0; i < pairs; ++i) {
-    raw.push_back(run_latency(true, rounds));
-    rk.push_back(run_latency(false, rounds));
-  }
-  auto median = [](std::vector<latency_result> v) {
+std::array<latency_result, 3> run_latency_set(int rounds, int runs) {
+  std::array<std::vector<latency_result>, 3> all;
+  for (int i = 0; i < runs; ++i)
+    for (std::size_t k = 0; k < lat_modes.size(); ++k) all[k].push_back(run_latency(lat_modes[k], rounds));
+  std::array<latency_result, 3> out;
+  for (std::size_t k = 0; k < lat_modes.size(); ++k) {
+    auto& v = all[k];
     std::sort(v.begin(), v.end(), [](const latency_result& a, const latency_result& b) { return a.p50 < b.p50; });
-    return v[v.size() / 2];
-  };
-  return {median(raw), median(rk)};
+    out[k] = v[v.size() / 2];
+  }
+  return out;
 }
 
-latency_result run_latency(bool raw, int rounds) {
+latency_result run_latency(lat_mode m, int rounds) {
   const int warmup = 2000;
+  const bool raw = m != lat_mode::racket;
+  const bool event_loop = m == lat_mode::raw_event_loop;
   child pong = spawn([&](const auto& ready) {
     pin_to_cpu(1);
-    return raw ? raw_pong(warmup + rounds, ready) : racket_pong(ready);
+    return raw ? raw_pong(event_loop, warmup + rounds, ready) : racket_pong(ready);
   });
   wait_ready(pong);
   child ping = spawn([&](const auto& ready) {
@@ -891,7 +955,7 @@ latency_result run_latency(bool raw, int rounds) {
     ready();
     std::vector<double> rtt;
     rtt.reserve(static_cast<std::size_t>(rounds));
-    result r = raw ? raw_ping(warmup, rounds, rtt) : racket_ping(warmup, rounds, rtt);
+    result r = raw ? raw_ping(event_loop, warmup, rounds, rtt) : racket_ping(warmup, rounds, rtt);
     // One-way = RTT / 2.
     r[1] = percentile(rtt, 0.50) / 2;
     r[2] = percentile(rtt, 0.90) / 2;
@@ -1207,9 +1271,11 @@ int main(int argc, char** argv) {
   const double seconds = quick ? 0.5 : 2.0;
   const int rounds = quick ? 10'000 : 100'000;
   if (only == "latency") {
-    const auto [raw, rk] = run_latency_pairs(rounds, 3);
-    std::printf("latency one-way µs: raw p50 %.1f p99 %.1f; racket p50 %.1f p99 %.1f; diff p50 %+.1f p99 %+.1f\n",
-                raw.p50, raw.p99, rk.p50, rk.p99, rk.p50 - raw.p50, rk.p99 - raw.p99);
+    const auto [raw, loop, rk] = run_latency_set(rounds, 3);
+    std::printf("latency one-way µs: raw p50 %.1f p99 %.1f; raw event loop p50 %.1f p99 %.1f; racket p50 %.1f p99 "
+                "%.1f; diff p50 %+.1f p99 %+.1f (to the event loop %+.1f / %+.1f)\n",
+                raw.p50, raw.p99, loop.p50, loop.p99, rk.p50, rk.p99, rk.p50 - raw.p50, rk.p99 - raw.p99,
+                rk.p50 - loop.p50, rk.p99 - loop.p99);
     return 0;
   }
   if (only == "scale") {
@@ -1279,13 +1345,13 @@ int main(int argc, char** argv) {
       rows.push_back(r);
     }
   }
-  latency_result raw_lat, rk_lat;
+  std::array<latency_result, 3> lat{};
   scale_result scale;
   double pub_mem = 0;
   late_result late, snap;
   if (!tput_only) {
     std::fprintf(stderr, "latency...\n");
-    std::tie(raw_lat, rk_lat) = run_latency_pairs(rounds, quick ? 1 : 3);
+    lat = run_latency_set(rounds, quick ? 1 : 3);
     std::fprintf(stderr, "resend scale...\n");
     scale = run_scale(quick ? 4.0 : 10.0);
     std::fprintf(stderr, "memory and late joiner...\n");
@@ -1352,21 +1418,30 @@ int main(int argc, char** argv) {
   }
 
   std::printf("\n## Latency (ping-pong, idle publisher, 64 B, one-way = RTT/2, %d round trips; ping on CPU 0, pong on "
-              "CPU 1; the median-p50 run of %d, raw and Racket alternating)\n\n",
+              "CPU 1; the median-p50 run of %d, the three rows alternating)\n\n",
               rounds, quick ? 1 : 3);
   std::printf("| | p50 µs | p90 µs | p99 µs | p99.9 µs | lost |\n|---|---|---|---|---|---|\n");
-  for (const auto* l : {&raw_lat, &rk_lat}) {
-    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.0f |\n", l == &raw_lat ? "raw UDP (blocking recv)" : "racket",
-                l->p50, l->p90, l->p99, l->p999, l->lost);
-  }
-  std::printf("| racket - raw | %+.1f | %+.1f | %+.1f | %+.1f | |\n", rk_lat.p50 - raw_lat.p50, rk_lat.p90 - raw_lat.p90,
-              rk_lat.p99 - raw_lat.p99, rk_lat.p999 - raw_lat.p999);
+  const latency_result& raw_lat = lat[0];
+  const latency_result& loop_lat = lat[1];
+  const latency_result& rk_lat = lat[2];
+  const auto lat_row = [](const char* name, const latency_result& l) {
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.0f |\n", name, l.p50, l.p90, l.p99, l.p999, l.lost);
+  };
+  const auto diff_row = [](const char* name, const latency_result& a, const latency_result& b) {
+    std::printf("| %s | %+.1f | %+.1f | %+.1f | %+.1f | |\n", name, a.p50 - b.p50, a.p90 - b.p90, a.p99 - b.p99,
+                a.p999 - b.p999);
+  };
+  lat_row("raw UDP (blocking recv)", raw_lat);
+  lat_row("raw UDP (event loop: epoll_wait, recvmmsg)", loop_lat);
+  lat_row("racket", rk_lat);
+  diff_row("racket - raw", rk_lat, raw_lat);
+  diff_row("racket - raw event loop", rk_lat, loop_lat);
   auto jl = [&](const latency_result& l, const char* name) {
     return std::string("{\"sender\": \"") + name + "\", \"p50_us\": " + jnum(l.p50) + ", \"p90_us\": " + jnum(l.p90) +
            ", \"p99_us\": " + jnum(l.p99) + ", \"p999_us\": " + jnum(l.p999) + ", \"samples\": " + jnum(l.samples) +
            ", \"lost\": " + jnum(l.lost) + "}";
   };
-  json.section("latency", {jl(raw_lat, "raw"), jl(rk_lat, "racket")});
+  json.section("latency", {jl(raw_lat, "raw"), jl(loop_lat, "raw_event_loop"), jl(rk_lat, "racket")});
 
   std::printf("\n## Resend scale (256 streams x 1024 subjects, 128-384 B, intervals 1-2 s)\n\n");
   std::printf("| resends/s | datagrams/s | publisher CPU | publisher RSS | lateness p50 | lateness p99 | lateness max | samples |\n");

@@ -926,7 +926,11 @@ constexpr std::array<lat_mode, 3> lat_modes{lat_mode::raw, lat_mode::raw_event_l
 
 latency_result run_latency(lat_mode m, int rounds);
 
-// The three alternately, `rounds` times each, each one's run with the median p50 kept: on
+// Runs per row: on this VM the p50 of one run moved by 1-2 µs from run to run (host noise),
+// as much as the gap being measured; five runs' median moves less.
+constexpr int latency_runs = 5;
+
+// The three alternately, `runs` times each, each one's run with the median p50 kept: on
 // this VM a single run's p50 moved by several microseconds with whatever else the host did.
 std::array<latency_result, 3> run_latency_set(int rounds, int runs) {
   std::array<std::vector<latency_result>, 3> all;
@@ -1271,7 +1275,7 @@ int main(int argc, char** argv) {
   const double seconds = quick ? 0.5 : 2.0;
   const int rounds = quick ? 10'000 : 100'000;
   if (only == "latency") {
-    const auto [raw, loop, rk] = run_latency_set(rounds, 3);
+    const auto [raw, loop, rk] = run_latency_set(rounds, latency_runs);
     std::printf("latency one-way µs: raw p50 %.1f p99 %.1f; raw event loop p50 %.1f p99 %.1f; racket p50 %.1f p99 "
                 "%.1f; diff p50 %+.1f p99 %+.1f (to the event loop %+.1f / %+.1f)\n",
                 raw.p50, raw.p99, loop.p50, loop.p99, rk.p50, rk.p99, rk.p50 - raw.p50, rk.p99 - raw.p99,
@@ -1351,7 +1355,7 @@ int main(int argc, char** argv) {
   late_result late, snap;
   if (!tput_only) {
     std::fprintf(stderr, "latency...\n");
-    lat = run_latency_set(rounds, quick ? 1 : 3);
+    lat = run_latency_set(rounds, quick ? 1 : latency_runs);
     std::fprintf(stderr, "resend scale...\n");
     scale = run_scale(quick ? 4.0 : 10.0);
     std::fprintf(stderr, "memory and late joiner...\n");
@@ -1419,7 +1423,7 @@ int main(int argc, char** argv) {
 
   std::printf("\n## Latency (ping-pong, idle publisher, 64 B, one-way = RTT/2, %d round trips; ping on CPU 0, pong on "
               "CPU 1; the median-p50 run of %d, the three rows alternating)\n\n",
-              rounds, quick ? 1 : 3);
+              rounds, quick ? 1 : latency_runs);
   std::printf("| | p50 µs | p90 µs | p99 µs | p99.9 µs | lost |\n|---|---|---|---|---|---|\n");
   const latency_result& raw_lat = lat[0];
   const latency_result& loop_lat = lat[1];

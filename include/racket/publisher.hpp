@@ -776,36 +776,39 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     return len;
   }
 
-  // `now`: the caller's reading of the clock (tail probes are timed from it).
+  // `now`: the caller's reading of the clock (tail probes are timed from it). The datagrams
+  // go first and the tail probes' copies are taken after: the copying is not on the path of
+  // a message to the network. The views they copy from stay valid until the caller returns.
   void send_open_writers(time_point now) {
-    time_point probe_at{};
-    bool probing = false;
     for (stream_state* s : open_writers_) {
       if (!s->writer.empty()) finish_datagram(*s);
       s->writer_open = false;
-      if (s->probe_dirty) {
-        s->probe_dirty = false;
-        wire::record& p = s->probe;
-        s->probe_data.resize(p.subject.size() + p.payload.size());
-        std::memcpy(s->probe_data.data(), p.subject.data(), p.subject.size());
-        if (!p.payload.empty()) std::memcpy(s->probe_data.data() + p.subject.size(), p.payload.data(), p.payload.size());
-        p.subject = {reinterpret_cast<const char*>(s->probe_data.data()), p.subject.size()};
-        p.payload = {s->probe_data.data() + p.subject.size(), p.payload.size()};
-        if (!probing) {
-          probing = true;
-          probe_at = now + std::chrono::duration_cast<duration>(opts_.tail_probe_delay);
-        }
-        s->probes_left = probe_count;
-        s->probe_step = std::chrono::duration_cast<duration>(opts_.tail_probe_delay);
-        s->probe_due = probe_at;
-        if (!s->in_probe_list) {
-          s->in_probe_list = true;
-          probe_streams_.push_back(s);
-        }
+    }
+    send_outbox();
+    time_point probe_at{};
+    bool probing = false;
+    for (stream_state* s : open_writers_) {
+      if (!s->probe_dirty) continue;
+      s->probe_dirty = false;
+      wire::record& p = s->probe;
+      s->probe_data.resize(p.subject.size() + p.payload.size());
+      std::memcpy(s->probe_data.data(), p.subject.data(), p.subject.size());
+      if (!p.payload.empty()) std::memcpy(s->probe_data.data() + p.subject.size(), p.payload.data(), p.payload.size());
+      p.subject = {reinterpret_cast<const char*>(s->probe_data.data()), p.subject.size()};
+      p.payload = {s->probe_data.data() + p.subject.size(), p.payload.size()};
+      if (!probing) {
+        probing = true;
+        probe_at = now + std::chrono::duration_cast<duration>(opts_.tail_probe_delay);
+      }
+      s->probes_left = probe_count;
+      s->probe_step = std::chrono::duration_cast<duration>(opts_.tail_probe_delay);
+      s->probe_due = probe_at;
+      if (!s->in_probe_list) {
+        s->in_probe_list = true;
+        probe_streams_.push_back(s);
       }
     }
     open_writers_.clear();
-    send_outbox();
     if (probing) arm_answer_timer(probe_at);
   }
 

@@ -280,7 +280,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         snapshot_answers{0}, snapshot_records{0}, tail_probes{0};
   };
 
-  // A cached subject. One block of the stream's slab holds the subject's bytes, then the
+  // A cached subject. One block of the publisher's slab holds the subject's bytes, then the
   // payload; the slot keeps it (and its capacity) when freed, for the next subject.
   struct slot {
     std::byte* data = nullptr;
@@ -366,18 +366,17 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     stream_state(const stream_state&) = delete;
     stream_state& operator=(const stream_state&) = delete;
     ~stream_state() {
-      for (slot& sl : slots) data.deallocate_large(sl.data, sl.capacity);
+      for (slot& sl : slots) slab::deallocate_large(sl.data, sl.capacity);
     }
 
     std::string name;
     endpoint ep;
     std::uint64_t next_sequence = 1;
     // Cached subjects: the index maps a subject (by its XXH3) to its slot; slots live in a
-    // chunked vector (stable, no doubling slack) and their bytes in the slab.
+    // chunked vector (stable, no doubling slack) and their bytes in the publisher's slab.
     flat_index subjects;
     chunked_vector<slot> slots;
     std::vector<std::uint32_t> free_slots;
-    slab data;
     std::unique_ptr<std::byte[]> buffer;  // the datagram being filled (from the publisher's pool)
     wire::datagram_writer writer{std::span<std::byte>{}};
     bool writer_open = false;
@@ -587,9 +586,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     slot& sl = s.slots[index];
     const std::size_t need = subject.size() + payload.size();
     if (sl.capacity < need) {
-      std::byte* grown = s.data.allocate(need);
+      std::byte* grown = values_.allocate(need);
       std::memcpy(grown, subject.data(), subject.size());
-      s.data.deallocate(sl.data, sl.capacity);
+      values_.deallocate(sl.data, sl.capacity);
       sl.data = grown;
       sl.capacity = static_cast<std::uint32_t>(slab::capacity_for(need));
     } else if (is_new) {
@@ -1167,6 +1166,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       return std::unique_lock<std::mutex>(transport_mutex_);
     }
   }
+  // The bytes of every stream's cached values (executor only), in one slab so that a large
+  // cache grows in huge-page chunks however it spreads over streams; declared before the
+  // streams, which free their large blocks when they go.
+  slab values_;
   std::unordered_map<std::string_view, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams_;
   std::vector<pending_op> pending_ops_;
   stream_state* last_stream_ = nullptr;  // the stream of the last publish (streams are never removed)

@@ -5,6 +5,7 @@
 
 #include "catch.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -120,4 +121,39 @@ TEST_CASE("slab: blocks do not overlap, freed blocks are reused by their class",
   t.deallocate(a, slab::capacity_for(77));
   CHECK(t.allocate(73) == a);  // same 80-byte class
   CHECK(t.allocate(77) != a);
+}
+
+TEST_CASE("slab: past its first 2 MiB a slab takes 2 MiB chunks aligned to 2 MiB", "[slab]") {
+  slab s;
+  constexpr std::size_t block = 80;
+  constexpr std::size_t small_chunks = slab::huge_chunk_size / slab::chunk_size;
+  std::vector<std::byte*> blocks;
+  // Exactly the small chunks' worth of 80-byte blocks (a chunk holds 819 of them).
+  const std::size_t per_chunk = slab::chunk_size / block;
+  for (std::size_t i = 0; i < small_chunks * per_chunk; ++i) blocks.push_back(s.allocate(block));
+  CHECK(s.chunk_bytes() == small_chunks * slab::chunk_size);
+
+  // The next block opens the first large chunk, at its start.
+  std::byte* first_large = s.allocate(block);
+  CHECK(s.chunk_bytes() == small_chunks * slab::chunk_size + slab::huge_chunk_size);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  CHECK(reinterpret_cast<std::uintptr_t>(first_large) % slab::huge_chunk_size == 0);
+#endif
+  blocks.push_back(first_large);
+
+  // Fill past it: one more large chunk, and every block writable and apart from the others.
+  const std::size_t per_large = slab::huge_chunk_size / block;
+  for (std::size_t i = 0; i < per_large; ++i) blocks.push_back(s.allocate(block));
+  CHECK(s.chunk_bytes() == small_chunks * slab::chunk_size + 2 * slab::huge_chunk_size);
+  for (std::size_t i = 0; i < blocks.size(); ++i) std::memset(blocks[i], static_cast<int>(i & 0xFF), block);
+  std::vector<std::byte*> sorted = blocks;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 1; i < sorted.size(); ++i) REQUIRE(sorted[i] - sorted[i - 1] >= static_cast<std::ptrdiff_t>(block));
+  for (std::size_t i = 0; i < blocks.size(); ++i) REQUIRE(blocks[i][block - 1] == std::byte(i & 0xFF));
+
+  // Freed blocks are reused before any new chunk is taken.
+  const std::size_t held = s.chunk_bytes();
+  for (std::size_t i = 0; i < 1000; ++i) s.deallocate(blocks[i], block);
+  for (std::size_t i = 0; i < 1000; ++i) s.allocate(block);
+  CHECK(s.chunk_bytes() == held);
 }

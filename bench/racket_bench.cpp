@@ -756,12 +756,14 @@ class raw_waiter {
       return n > 0 ? std::span<const char>(bufs_[0].data(), static_cast<std::size_t>(n)) : std::span<const char>{};
     }
     if (at_ == count_) {
-      // A short batch drained the socket: wait for readiness before reading again.
-      if (count_ < batch) {
+      // After a full batch more may be queued: read at once. After a short one (the socket
+      // was drained), or when that read finds nothing, wait for readiness first.
+      int n = count_ == batch ? ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr) : 0;
+      if (n <= 0) {
         epoll_event ev{};
         if (::epoll_wait(ep_, &ev, 1, timeout_ms_) <= 0) return {};
+        n = ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr);
       }
-      const int n = ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr);
       at_ = 0;
       count_ = n > 0 ? static_cast<std::size_t>(n) : 0;
       if (count_ == 0) return {};

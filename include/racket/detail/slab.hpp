@@ -102,10 +102,10 @@ class slab {
       void* p = ::mmap(nullptr, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) throw std::bad_alloc();
       auto* const base = static_cast<std::byte*>(p);
-      const auto at = reinterpret_cast<std::uintptr_t>(base);
-      std::byte* const aligned = base + ((size - at % size) % size);
-      if (aligned != base) ::munmap(base, static_cast<std::size_t>(aligned - base));
-      if (aligned + size != base + 2 * size) ::munmap(aligned + size, static_cast<std::size_t>(base + 2 * size - (aligned + size)));
+      const std::size_t head = (size - reinterpret_cast<std::uintptr_t>(base) % size) % size;
+      std::byte* const aligned = base + head;
+      if (head > 0) ::munmap(base, head);
+      if (head < size) ::munmap(aligned + size, size - head);
       ::madvise(aligned, size, MADV_HUGEPAGE);
       return {aligned, size};
     }

@@ -36,8 +36,15 @@ namespace racket::detail {
 
 #if RACKET_XXH3_DISPATCH
 __attribute__((__target__("avx2"))) inline std::uint64_t xxh3_long_avx2(const void* data, std::size_t size) noexcept {
-  return XXH3_hashLong_64b_internal(data, size, XXH3_kSecret, sizeof(XXH3_kSecret), XXH3_accumulate_512_avx2,
-                                    XXH3_scrambleAcc_avx2);
+  const std::uint64_t h = XXH3_hashLong_64b_internal(data, size, XXH3_kSecret, sizeof(XXH3_kSecret),
+                                                     XXH3_accumulate_512_avx2, XXH3_scrambleAcc_avx2);
+  // Clean the upper halves of the YMM registers before returning to code built for SSE2.
+  // g++ 12 emits no vzeroupper here when it keeps XXH3_mergeAccs out of line (it did in
+  // Racket's own programs), and with the upper state dirty every legacy-SSE instruction
+  // that follows (the subject checks, the decoder's vector moves) carries a false
+  // dependency and a merge: the decoder's hottest instructions were SSE ones right after it.
+  _mm256_zeroupper();
+  return h;
 }
 
 inline bool cpu_has_avx2() noexcept {

@@ -41,3 +41,41 @@ TEST_CASE("xxh3: the same value as xxHash's scalar loop, at every size up to 4 K
   // A published value: XXH3-64 of the empty input.
   CHECK(xxh3(nullptr, 0) == 0x2D06800538D394C2ull);
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+namespace {
+// Whether XGETBV can read XINUSE (ECX = 1): the OS enabled XSAVE (CPUID.1:ECX bit 27) and the
+// CPU has XGETBV with ECX = 1 (CPUID.(EAX=0DH,ECX=1):EAX bit 2).
+bool can_read_xinuse() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1u), "c"(0u));
+  if ((c & (1u << 27)) == 0) return false;
+  __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0xDu), "c"(1u));
+  return (a & (1u << 2)) != 0;
+}
+
+// XINUSE bit 2: set while the upper halves of the YMM registers are not in their initial
+// state (what vzeroupper restores).
+bool ymm_upper_in_use() {
+  unsigned lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(1u));
+  return (lo & (1u << 2)) != 0;
+}
+}  // namespace
+
+TEST_CASE("xxh3: the AVX2 loop leaves the upper halves of the YMM registers clean", "[hash]") {
+  // Left dirty, every legacy-SSE instruction after a checksum pays a merge with them (g++ 12
+  // emitted no vzeroupper there by itself).
+  if (!racket::detail::xxh3_uses_avx2() || !can_read_xinuse()) {
+    WARN("no AVX2 loop or no XGETBV(1) here: nothing to check");
+    return;
+  }
+  std::vector<std::byte> buf(1452, std::byte{0x5A});
+  for (const std::size_t size : {std::size_t{241}, std::size_t{1452}}) {
+    const std::uint64_t h = xxh3(buf.data(), size);
+    const bool dirty = ymm_upper_in_use();
+    INFO("size " << size << ", hash " << h);
+    CHECK_FALSE(dirty);
+  }
+}
+#endif

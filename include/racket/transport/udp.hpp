@@ -119,7 +119,12 @@ inline bool change_membership_v6(int fd, int option, const asio::ip::address_v6&
 
 // sockaddr for sendto, built once per call.
 struct socket_address {
-  sockaddr_storage storage{};
+  // The two families only, not a sockaddr_storage: one is built per datagram sent, and
+  // zeroing 128 bytes (rep stos) was a quarter of send_batch's time at 64 B payloads.
+  union {
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } storage{};
   socklen_t size = 0;
 
   explicit socket_address(const endpoint& ep) noexcept {
@@ -129,7 +134,7 @@ struct socket_address {
       sin.sin_port = htons(ep.port);
       const auto b = ep.group.to_v4().to_bytes();
       std::memcpy(&sin.sin_addr, b.data(), b.size());
-      std::memcpy(&storage, &sin, sizeof sin);
+      storage.v4 = sin;
       size = sizeof sin;
     } else {
       sockaddr_in6 sin6{};
@@ -139,7 +144,7 @@ struct socket_address {
       const auto b = v6.to_bytes();
       std::memcpy(&sin6.sin6_addr, b.data(), b.size());
       sin6.sin6_scope_id = static_cast<std::uint32_t>(v6.scope_id());
-      std::memcpy(&storage, &sin6, sizeof sin6);
+      storage.v6 = sin6;
       size = sizeof sin6;
     }
   }

@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
               payload_size, detail::xxh3_uses_avx2() ? "yes" : "no");
   std::printf("decode %.1f ns/datagram (%.2f ns/record), encode %.1f ns/datagram (%.2f ns/record), xxh3 %.1f ns\n", dec,
               dec / static_cast<double>(records.size()), enc, enc / static_cast<double>(records.size()), xx);
-  // Keeps the loops' results alive.
-  return (seen == 0 || sum == 42) ? 1 : 0;
+  // The loops' results, printed so that none of them can be optimised away.
+  std::printf("(records decoded: %zu, hash sum %016llx)\n", seen, static_cast<unsigned long long>(sum));
+  return 0;
 }

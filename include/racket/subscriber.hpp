@@ -412,6 +412,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
 
   // A plain pointer: the entry is held by the index (and its handle) while the batch is
   // built under the lock, and by retired_ if it is dropped while the batch runs.
+  //
   // Built in place in deliveries_ (emplace_back with these arguments): a delivery_record
   // made on the stack and copied in was read back with 16-byte loads over its 1-, 4- and
   // 8-byte stores, a stall the CPU cannot forward around (a fifth of process's time at 64 B

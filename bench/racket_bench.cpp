@@ -933,6 +933,14 @@ latency_result run_latency(lat_mode m, int rounds);
 // as much as the gap being measured; five runs' median moves less.
 constexpr int latency_runs = 5;
 
+// The element of `v` (not empty) with the median `key` (the upper one of an even count): the
+// latency rows, the resend-scale runs and the target ratios each report their median run.
+template <class T, class Key>
+T median_by(std::vector<T> v, Key key) {
+  std::sort(v.begin(), v.end(), [&](const T& a, const T& b) { return key(a) < key(b); });
+  return v[v.size() / 2];
+}
+
 // The three alternately, `runs` times each, each one's run with the median p50 kept: on
 // this VM a single run's p50 moved by several microseconds with whatever else the host did.
 std::array<latency_result, 3> run_latency_set(int rounds, int runs) {
@@ -940,11 +948,8 @@ std::array<latency_result, 3> run_latency_set(int rounds, int runs) {
   for (int i = 0; i < runs; ++i)
     for (std::size_t k = 0; k < lat_modes.size(); ++k) all[k].push_back(run_latency(lat_modes[k], rounds));
   std::array<latency_result, 3> out;
-  for (std::size_t k = 0; k < lat_modes.size(); ++k) {
-    auto& v = all[k];
-    std::sort(v.begin(), v.end(), [](const latency_result& a, const latency_result& b) { return a.p50 < b.p50; });
-    out[k] = v[v.size() / 2];
-  }
+  for (std::size_t k = 0; k < lat_modes.size(); ++k)
+    out[k] = median_by(all[k], [](const latency_result& l) { return l.p50; });
   return out;
 }
 
@@ -1278,10 +1283,16 @@ constexpr int ratio_pairs = 3;
 // Resend-scale runs; the one with the median publisher CPU is reported.
 constexpr int scale_runs = 3;
 
-double median_of(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+double median_of(const std::vector<double>& v) {
+  return v.empty() ? 0 : median_by(v, [](double x) { return x; });
+}
+
+// "a, b, c": each element formatted by `f`.
+template <class T, class F>
+std::string join(const std::vector<T>& v, F&& f) {
+  std::string out;
+  for (std::size_t k = 0; k < v.size(); ++k) out += (k > 0 ? ", " : "") + f(v[k]);
+  return out;
 }
 
 }  // namespace
@@ -1433,8 +1444,7 @@ int main(int argc, char** argv) {
       runs.push_back(run_scale(quick ? 4.0 : 10.0));
       scale_cpus.push_back(runs.back().pub_cpu);
     }
-    std::sort(runs.begin(), runs.end(), [](const scale_result& a, const scale_result& b) { return a.pub_cpu < b.pub_cpu; });
-    scale = runs[runs.size() / 2];
+    scale = median_by(runs, [](const scale_result& r) { return r.pub_cpu; });
     std::fprintf(stderr, "memory and late joiner...\n");
     pub_mem = run_pub_memory();
     late = run_late(false);
@@ -1496,13 +1506,10 @@ int main(int argc, char** argv) {
     std::printf("| payload | baseline | ratio of each pair | median | target |\n|---|---|---|---|---|\n");
     std::vector<std::string> jr;
     for (const auto& rs : ratio_sets) {
-      std::string each, jrk, jraw, jrat;
-      for (std::size_t k = 0; k < rs.ratios.size(); ++k) {
+      std::string each;
+      for (std::size_t k = 0; k < rs.ratios.size(); ++k)
         each += (k > 0 ? ", " : "") + fmt("%.2f", rs.ratios[k]) + " (" + si(rs.racket[k]) + " / " + si(rs.raw[k]) + ")";
-        jrk += (k > 0 ? ", " : "") + jnum(rs.racket[k]);
-        jraw += (k > 0 ? ", " : "") + jnum(rs.raw[k]);
-        jrat += (k > 0 ? ", " : "") + jnum(rs.ratios[k]);
-      }
+      const std::string jrk = join(rs.racket, jnum), jraw = join(rs.raw, jnum), jrat = join(rs.ratios, jnum);
       const char* target = rs.payload <= 1024 ? ">= 0.9" : "none";
       std::printf("| %zu B | %s | %s | %.2f | %s |\n", rs.payload, mode_name(rs.base), each.c_str(), median_of(rs.ratios),
                   target);
@@ -1553,11 +1560,8 @@ int main(int argc, char** argv) {
   std::printf("| %s | %s | %.0f%% | %.0f MB | %.1f ms | %.1f ms | %.1f ms | %s |\n", si(scale.resends_per_s).c_str(),
               si(scale.datagrams_per_s).c_str(), 100 * scale.pub_cpu, scale.rss_mb, scale.late_p50, scale.late_p99,
               scale.late_max, si(scale.samples).c_str());
-  std::string cpus, jcpus;
-  for (std::size_t k = 0; k < scale_cpus.size(); ++k) {
-    cpus += (k > 0 ? ", " : "") + fmt("%.0f%%", 100 * scale_cpus[k]);
-    jcpus += (k > 0 ? ", " : "") + jnum(scale_cpus[k]);
-  }
+  const std::string cpus = join(scale_cpus, [](double c) { return fmt("%.0f%%", 100 * c); });
+  const std::string jcpus = join(scale_cpus, jnum);
   std::printf("\nPublisher CPU of each run, in run order: %s (the row is the run with the median).\n", cpus.c_str());
   json.value("resend_scale",
              "{\"resends_per_s\": " + jnum(scale.resends_per_s) + ", \"datagrams_per_s\": " +

@@ -49,34 +49,25 @@ int main(int argc, char** argv) {
   using namespace racket;
   const std::size_t max_size = wire::default_max_datagram_size;
   std::vector<std::byte> payload(payload_size, std::byte{0x5A});
+  // As many records as fit, each the next sequence, 300 ns after the previous one. The
+  // subjects' storage is reserved up front: the records' views point into it.
   std::vector<std::string> subjects;
+  subjects.reserve(max_size);
   std::vector<wire::record> records;
   {
-    // As many records as fit, each the next sequence, 300 ns after the previous one.
     std::vector<std::byte> probe(max_size);
     wire::datagram_writer w{std::span<std::byte>(probe)};
     w.begin(0x1234, "tput");
-    for (int n = 0;; ++n) {
+    for (std::uint64_t n = 0;; ++n) {
       char subject[32];
-      std::snprintf(subject, sizeof subject, "bench.s%06d", n);
+      std::snprintf(subject, sizeof subject, "bench.s%06llu", static_cast<unsigned long long>(n));
       subjects.emplace_back(subject);
-      wire::record r;
-      r.sequence = 1000 + static_cast<std::uint64_t>(n);
-      r.timestamp_ns = 1'800'000'000'000'000'000ull + 300ull * static_cast<std::uint64_t>(n);
-      r.subject = subjects.back();
-      r.payload = payload;
-      if (!w.append(r)) {
-        subjects.pop_back();
-        break;
-      }
-    }
-    subjects.shrink_to_fit();  // the views below point into subjects: no reallocation after
-    for (std::size_t n = 0; n < subjects.size(); ++n) {
       wire::record r;
       r.sequence = 1000 + n;
       r.timestamp_ns = 1'800'000'000'000'000'000ull + 300ull * n;
-      r.subject = subjects[n];
+      r.subject = subjects.back();
       r.payload = payload;
+      if (!w.append(r)) break;
       records.push_back(r);
     }
   }

@@ -23,7 +23,7 @@ cmake -S "$root" -B "$build" $generator \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
   -DRACKET_BUILD_TESTS=OFF -DRACKET_BUILD_EXAMPLES=OFF -DRACKET_BUILD_BENCHMARKS=ON \
   -DRACKET_INSTALL=OFF >/dev/null
-cmake --build "$build" --target racket_bench -j "$jobs"
+cmake --build "$build" --target racket_bench wire_bench -j "$jobs"
 
 bench="$build/bench/racket_bench"
 setup='ip link set lo up'

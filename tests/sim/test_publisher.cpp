@@ -9,6 +9,7 @@
 #include "racket/simulation/network.hpp"
 #include "racket/wire.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -44,8 +45,13 @@ struct bed {
           const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   sim::clock::now().time_since_epoch())
                                   .count();
+          std::vector<std::string> resent;
           for (const racket::wire::record& r : v)
-            if (r.resend()) resends[std::string(r.subject)].push_back(now_ms);
+            if (r.resend()) {
+              resends[std::string(r.subject)].push_back(now_ms);
+              resent.emplace_back(r.subject);
+            }
+          if (!resent.empty()) resend_datagrams.push_back(std::move(resent));
         },
         ec);
     REQUIRE_FALSE(ec);
@@ -55,6 +61,7 @@ struct bed {
   sim::node& rx_node = net.add_node("rx");
   std::unique_ptr<sim::transport> rx;
   std::map<std::string, std::vector<std::int64_t>> resends;
+  std::vector<std::vector<std::string>> resend_datagrams;  // the resent subjects of each datagram with any
 };
 
 }  // namespace
@@ -104,4 +111,51 @@ TEST_CASE("a republish with a shorter interval moves the next resend earlier", "
   CHECK(times.size() <= 5);
   CHECK(times[0] >= t1 + 200 - 21);
   CHECK(times[0] <= t1 + 202);
+}
+
+// The stream "pack" (4 bytes) in datagrams of 1519 bytes leaves 1490 for records: two of the
+// payloads below fit together when they add up to 1400 (with about 25 bytes of record
+// headers), not when they add up to 1500. Published (and so fired) in the order 700, 800,
+// 600, 500, a datagram closed by the first record that does not fit takes three: {700},
+// {800, 600}, {500}. Largest first, each datagram topped up: {800, 600}, {700, 500}.
+TEST_CASE("a pass's resends are packed largest first, each datagram topped up with what still fits",
+          "[sim][publisher][resend]") {
+  racket::stream<std::string> s{"pack", pool};
+  bed b(s.endpoint());
+  sim_publisher pub{b.pub_node, racket::publisher_options{.max_datagram_size = 1519,
+                                                          .resend_jitter = 0,
+                                                          .seed = 5,
+                                                          .tail_probe_delay = 0ms}};
+  const std::vector<std::pair<std::string, std::size_t>> subjects{{"a", 700}, {"b", 800}, {"c", 600}, {"d", 500}};
+  for (const auto& [subject, size] : subjects) pub.publish(s, subject, std::string(size, 'x'), 1000ms);
+  b.net.run_for(1500ms);
+  REQUIRE(b.resend_datagrams.size() == 2);
+  std::vector<std::vector<std::string>> got = b.resend_datagrams;
+  for (auto& d : got) std::sort(d.begin(), d.end());
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::vector<std::string>>{{"a", "d"}, {"b", "c"}});
+}
+
+// More resends of one stream in a pass than are packed together (64): every one still goes,
+// once per interval, and the datagrams are fuller than one per record.
+TEST_CASE("a pass with hundreds of one stream's resends sends each of them once", "[sim][publisher][resend]") {
+  racket::stream<std::string> s{"many", pool};
+  bed b(s.endpoint());
+  sim_publisher pub{b.pub_node, racket::publisher_options{.resend_jitter = 0, .seed = 6, .tail_probe_delay = 0ms}};
+  constexpr int subjects = 300;
+  for (int i = 0; i < subjects; ++i)
+    pub.publish(s, "k" + std::to_string(i), std::string(40 + static_cast<std::size_t>(i * 37 % 300), 'y'), 1000ms);
+  b.net.run_for(3500ms);  // three rounds of resends
+  REQUIRE(b.resends.size() == static_cast<std::size_t>(subjects));
+  for (const auto& [subject, times] : b.resends) {
+    INFO(subject);
+    CHECK(times.size() == 3);
+  }
+  std::size_t records = 0;
+  for (const auto& d : b.resend_datagrams) records += d.size();
+  CHECK(records == 3 * subjects);
+  // 300 records of 40-339 bytes (60 KB with their headers) need 42.2 datagrams a round at
+  // least: packed, they take 43; in the order published, each datagram closed by the first
+  // record that does not fit, 46.
+  CHECK(b.resend_datagrams.size() <= 3 * 44);
 }

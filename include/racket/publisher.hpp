@@ -726,6 +726,21 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   void send_outbox() {
     if (outbox_.empty()) return;
     const std::size_t n = outbox_.size();
+    if (n == 1) {
+      // The idle publisher's datagram (the latency path): no order, no batch table.
+      finished_datagram& d = outbox_[0];
+      const auto bytes = wire::seal(std::span<std::byte>(d.buffer.get(), opts_.max_datagram_size), d.body, total_of(d));
+      send_result res;
+      {
+        auto tlock = lock_transport();  // as below
+        busy_ = true;
+        res = transport_.send(d.stream->ep, bytes);
+        busy_ = false;
+      }
+      count_sent(d, res, bytes.size());
+      outbox_.clear();
+      return;
+    }
     order_.resize(n);
     for (std::size_t i = 0; i < n; ++i) order_[i] = static_cast<std::uint32_t>(i);
     const bool segment = n > 1 && transport_segments();
@@ -762,17 +777,18 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       }
       busy_ = false;
     }
-    for (std::size_t k = 0; k < n; ++k) {
-      const send_result& res = sending_[k].result;
-      finished_datagram& d = outbox_[order_[k]];
-      counters_type& c = d.stream->counters;
-      bump(c.datagrams_sent, res.ok);
-      bump(c.bytes_sent, std::uint64_t{res.ok} * sending_[k].bytes.size());
-      bump(c.send_errors, res.failed + res.would_block);
-      free_buffers_.push_back(std::move(d.buffer));
-    }
+    for (std::size_t k = 0; k < n; ++k) count_sent(outbox_[order_[k]], sending_[k].result, sending_[k].bytes.size());
     outbox_.clear();
     sending_.clear();
+  }
+
+  // Counts a sent datagram on its stream and takes its buffer back.
+  void count_sent(finished_datagram& d, const send_result& res, std::size_t size) {
+    counters_type& c = d.stream->counters;
+    bump(c.datagrams_sent, res.ok);
+    bump(c.bytes_sent, std::uint64_t{res.ok} * size);
+    bump(c.send_errors, res.failed + res.would_block);
+    free_buffers_.push_back(std::move(d.buffer));
   }
 
   static std::size_t total_of(const finished_datagram& d) noexcept { return d.body + wire::trailer_size; }

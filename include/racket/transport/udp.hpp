@@ -1151,8 +1151,11 @@ class udp_transport {
     r.socket.close(ignored);  // a pending wait completes with operation_aborted
   }
 
-  void arm_read(const std::shared_ptr<receiver>& r) {
-    r->socket.async_wait(asio::socket_base::wait_read, [this, r](const std::error_code& ec) {
+  // The wait owns a reference to the receiver, handed on from wait to wait (moved, not
+  // copied: no atomic count changes per wake-up).
+  void arm_read(std::shared_ptr<receiver> r) {
+    receiver& rr = *r;
+    rr.socket.async_wait(asio::socket_base::wait_read, [this, r = std::move(r)](const std::error_code& ec) mutable {
       // `closed` is set by close_receiver/close (and so the destructor) before the socket
       // goes: checked before touching `this`.
       if (r->closed) return;
@@ -1161,7 +1164,7 @@ class udp_transport {
         report(ec, "");
         return;
       }
-      drain(r);
+      drain(std::move(r));
     });
   }
 
@@ -1173,7 +1176,7 @@ class udp_transport {
     return 0;
   }
 
-  void drain(const std::shared_ptr<receiver>& r) {
+  void drain(std::shared_ptr<receiver> r) {
     std::size_t handled = 0;
     while (handled < max_datagrams_per_wakeup) {
       const int n = ::recvmmsg(r->socket.native_handle(), r->msgs.data(),
@@ -1193,7 +1196,7 @@ class udp_transport {
       r->reset_headers(static_cast<std::size_t>(n));
       if (static_cast<std::size_t>(n) < receive_batch) break;  // drained; the wait re-checks
     }
-    arm_read(r);  // re-arming re-reads readiness (EPOLL_CTL_MOD), so leftovers wake us at once
+    arm_read(std::move(r));  // re-arming re-reads readiness (EPOLL_CTL_MOD), so leftovers wake us at once
   }
 
   // Hands buffer i to the handler: once, or once per segment of a GRO-coalesced buffer.

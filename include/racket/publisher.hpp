@@ -655,15 +655,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       if (&r != &s.probe) s.probe = r;
       s.probe_dirty = true;
     }
-    if (!s.writer_open) {
-      if (!s.buffer) {
-        s.buffer = take_buffer();
-        s.writer = wire::datagram_writer{std::span<std::byte>(s.buffer.get(), opts_.max_datagram_size)};
-      }
-      s.writer.begin(id_, s.name);
-      s.writer_open = true;
-      open_writers_.push_back(&s);
-    }
+    open_writer(s);
     if (!s.writer.append(r)) {
       finish_datagram(s);
       s.writer.begin(id_, s.name);
@@ -674,16 +666,20 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // As `append` (for a resend: no tail probe), but a record that does not fit the stream's
   // open datagram is refused (false) instead of starting the next one.
   bool try_append(stream_state& s, const wire::record& r) {
-    if (!s.writer_open) {
-      if (!s.buffer) {
-        s.buffer = take_buffer();
-        s.writer = wire::datagram_writer{std::span<std::byte>(s.buffer.get(), opts_.max_datagram_size)};
-      }
-      s.writer.begin(id_, s.name);
-      s.writer_open = true;
-      open_writers_.push_back(&s);
-    }
+    open_writer(s);
     return s.writer.append(r);
+  }
+
+  // Starts the stream's datagram unless one is open (sent by send_open_writers).
+  void open_writer(stream_state& s) {
+    if (s.writer_open) return;
+    if (!s.buffer) {
+      s.buffer = take_buffer();
+      s.writer = wire::datagram_writer{std::span<std::byte>(s.buffer.get(), opts_.max_datagram_size)};
+    }
+    s.writer.begin(id_, s.name);
+    s.writer_open = true;
+    open_writers_.push_back(&s);
   }
 
   std::unique_ptr<std::byte[]> take_buffer() {
@@ -941,7 +937,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // Puts the pass's resends into datagrams, each stream's largest first and every datagram
   // topped up with the largest that still fit (first-fit decreasing, one datagram at a time):
   // in the order the wheel fired them, the last record that did not fit ended each datagram,
-  // 4.04 resends per 1452-byte datagram at 128-384 B payloads where 4.23 fit this way
+  // 4.04 resends per 1452-byte datagram at the bench's 128-384 B payloads; packed this way, 4.25
   // (docs/performance.md). A stream with more than `pack_block` resends in the pass is packed
   // in blocks of that many, each taking every k-th of them (so spanning all sizes): linear in
   // a big backlog, and as full.

@@ -655,10 +655,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       if (&r != &s.probe) s.probe = r;
       s.probe_dirty = true;
     }
-    open_writer(s);
-    if (!s.writer.append(r)) {
-      finish_datagram(s);
-      s.writer.begin(id_, s.name);
+    if (!try_append(s, r)) {
+      next_datagram(s);
       s.writer.append(r);  // fits: enqueue checked the size against an empty datagram
     }
   }
@@ -668,6 +666,12 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   bool try_append(stream_state& s, const wire::record& r) {
     open_writer(s);
     return s.writer.append(r);
+  }
+
+  // The stream's open datagram is full: it joins the outbox and the next one begins.
+  void next_datagram(stream_state& s) {
+    finish_datagram(s);
+    s.writer.begin(id_, s.name);
   }
 
   // Starts the stream's datagram unless one is open (sent by send_open_writers).
@@ -964,11 +968,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         while (count > 0) {
           std::size_t kept = 0;
           for (std::size_t k = 0; k < count; ++k)
-            if (!try_append(s, resend_record(s.slots[pass_resends_[left[k]].slot]))) left[kept++] = left[k];
+            if (!try_append(s, cached_record(s.slots[pass_resends_[left[k]].slot], wire::flags::resend))) left[kept++] = left[k];
           if (kept == count) {  // nothing fitted the stream's open datagram: a fresh one takes the largest
             if (s.writer.empty()) break;  // cannot be: enqueue checked each record against an empty one
-            finish_datagram(s);
-            s.writer.begin(id_, s.name);
+            next_datagram(s);
           }
           count = kept;
         }
@@ -978,9 +981,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     pass_resends_.clear();
   }
 
-  static wire::record resend_record(const slot& sl) noexcept {
+  // A cached subject's record, re-sent with `flags` (resend: its own sequence; snapshot: the
+  // caller gives it the next one).
+  static wire::record cached_record(const slot& sl, std::uint8_t flags) noexcept {
     wire::record r;
-    r.flags = wire::flags::resend;
+    r.flags = flags;
     r.interval_ms = sl.interval_ms;
     r.sequence = sl.sequence;
     r.timestamp_ns = sl.timestamp_ns;
@@ -1212,14 +1217,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       slot& sl = s.slots[s.cursor++];
       ++scanned;
       if (!sl.live || !s.active.selects(sl)) continue;
-      wire::record r;
-      r.flags = wire::flags::snapshot;
-      r.interval_ms = sl.interval_ms;
-      r.sequence = s.next_sequence++;
-      r.timestamp_ns = sl.timestamp_ns;
-      r.subject = sl.subject();
-      r.payload = sl.payload();
-      sl.sequence = r.sequence;  // a later range request names the subject by this number
+      sl.sequence = s.next_sequence++;  // a later range request names the subject by this number
+      const wire::record r = cached_record(sl, wire::flags::snapshot);
       append(s, r);
       tokens_ -= static_cast<double>(wire::record_size(r.subject.size(), r.payload.size()));
       bump(s.counters.snapshot_records);

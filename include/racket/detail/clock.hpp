@@ -21,6 +21,39 @@ std::uint64_t wall_time_ns() noexcept {
   }
 }
 
+// The publisher's stamps, from the steady readings it takes anyway: the system clock's offset
+// to the steady clock, read again once a second, plus the steady reading. One clock read fewer
+// per publish on the idle path (~35 ns on the project's VM, where each read is a vDSO call);
+// Linux slews both clocks alike, so between two reads the offset moves only when the system
+// clock is set (a step shows in the stamps within a second). Executor only: not thread safe.
+// A virtual clock's own reading is the stamp (its epoch taken as the Unix epoch).
+template <class Clock>
+class wall_stamper {
+ public:
+  static constexpr std::int64_t resync_ns = 1'000'000'000;
+
+  // `now`: a reading of Clock just taken.
+  std::uint64_t operator()(typename Clock::time_point now) noexcept {
+    using namespace std::chrono;
+    const std::int64_t s = duration_cast<nanoseconds>(now.time_since_epoch()).count();
+    if constexpr (std::is_same_v<Clock, steady_clock>) {
+      if (!synced_ || s - synced_at_ >= resync_ns) {
+        offset_ = duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count() - s;
+        synced_at_ = s;
+        synced_ = true;
+      }
+      return static_cast<std::uint64_t>(s + offset_);
+    } else {
+      return static_cast<std::uint64_t>(s);
+    }
+  }
+
+ private:
+  std::int64_t offset_ = 0;
+  std::int64_t synced_at_ = 0;
+  bool synced_ = false;
+};
+
 // splitmix64: a tiny, fast generator with a fixed output on every platform (std's
 // distributions differ between standard libraries, which would break reproducible runs).
 class splitmix64 {

@@ -79,6 +79,11 @@ struct subscriber_options {
   /// Ask the kernel for UDP GRO where it has it (Linux 5.0+): datagrams it coalesced arrive
   /// in one read and are split again here, one handler call each. `false`: one per read.
   bool segmentation_offload = true;
+  /// Busy polling for the lowest latency, at the price of a busy core: after its sockets are
+  /// found empty the subscriber keeps reading them, without blocking, for up to this long
+  /// before it waits on the event loop again (`transport_options::busy_poll`). Zero (the
+  /// default): never poll. Best on an `io_context` (and a core) of the subscriber's own.
+  std::chrono::microseconds busy_poll{0};
 };
 
 /// Why a subject's value went away.
@@ -181,7 +186,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         transport_(ctx, transport_options{.interfaces = opts.interfaces,
                                           .receive_buffer_size = opts.receive_buffer_size,
                                           .rescan_interval = opts.rescan_interval,
-                                          .segmentation_offload = opts.segmentation_offload}),
+                                          .segmentation_offload = opts.segmentation_offload,
+                                          .busy_poll = opts.busy_poll}),
         timer_(transport_.make_timer()),
         repair_timer_(transport_.make_timer()) {
     if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;

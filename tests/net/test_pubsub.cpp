@@ -92,6 +92,33 @@ TEST_CASE("a published string reaches a subscriber over lo", "[pubsub]") {
   CHECK(pub.stats("roundtrip").datagrams_sent >= 1);
 }
 
+TEST_CASE("a busy-polling subscriber reads what its handlers' publishes bring back, without waiting", "[pubsub]") {
+  REQUIRE_PRIVATE_NETNS();
+  for (const auto poll : {std::chrono::microseconds{0}, std::chrono::microseconds{200'000}}) {
+    INFO("busy_poll " << poll.count() << " us");
+    asio::io_context io;
+    racket::stream<std::string> s{"busy", pool};
+    racket::subscriber sub{io, {.interfaces = {"lo"}, .request_snapshots = false, .busy_poll = poll}};
+    racket::publisher pub{io, on_lo};
+    std::vector<std::string> got;
+    auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
+      got.push_back(m.value);
+      // On the executor, the publish goes out at once: the datagram is queued on the
+      // subscriber's socket before this handler returns.
+      if (got.size() < 3) pub.publish(s, "ping.pong", std::to_string(got.size() + 1), 0ms);
+    });
+    pub.publish(s, "ping.pong", std::string("1"), 0ms);
+    REQUIRE(run_until(io, [&] { return got.size() == 3; }));
+    CHECK(got == std::vector<std::string>{"1", "2", "3"});
+    const auto t = sub.transport_statistics();
+    if (poll.count() > 0) {
+      CHECK(t.busy_poll_datagrams >= 2);  // "2" and "3"
+    } else {
+      CHECK(t.busy_poll_datagrams == 0);
+    }
+  }
+}
+
 TEST_CASE("queued messages are stamped when the publisher takes them, one reading per batch", "[pubsub]") {
   REQUIRE_PRIVATE_NETNS();
   asio::io_context io;

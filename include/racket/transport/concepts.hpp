@@ -37,6 +37,15 @@ struct transport_options {
   /// datagram reaches the application on its own: this changes how many system calls and
   /// trips through the network stack carry them, never what is delivered.
   bool segmentation_offload = true;
+  /// Busy polling: after a receiver finds its socket empty it keeps reading it, without
+  /// blocking, for up to this long before it waits on the event loop again. A datagram that
+  /// arrives meanwhile is read at once: no sleeping thread to wake, and no second system call
+  /// after the event loop's wait (together several microseconds per message on a VM; see
+  /// docs/performance.md). The price is a core kept busy while polling, and other handlers
+  /// of the executor wait up to this long while a poll finds nothing; after each poll that
+  /// found data the receiver goes back through the executor's queue, so they run between.
+  /// Zero (the default): never poll. A transport without sockets ignores it.
+  std::chrono::microseconds busy_poll{0};
 };
 
 /// Address family a transport is opened for.
@@ -94,6 +103,9 @@ struct transport_stats {
   /// Segmented sends the kernel or device refused (or whose segments exceeded the path MTU),
   /// whose datagrams were then sent one by one instead: nothing is lost.
   std::uint64_t segmentation_fallbacks = 0;
+  /// Datagrams read by busy polling (`transport_options::busy_poll`): ones that arrived after
+  /// the receiver had found its socket empty, read without waiting on the event loop.
+  std::uint64_t busy_poll_datagrams = 0;
 };
 
 /// A transport whose members may all be called from several threads at once (it locks

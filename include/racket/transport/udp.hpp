@@ -1196,7 +1196,41 @@ class udp_transport {
       r->reset_headers(static_cast<std::size_t>(n));
       if (static_cast<std::size_t>(n) < receive_batch) break;  // drained; the wait re-checks
     }
+    if (options_.busy_poll.count() > 0) {
+      busy_poll(std::move(r));
+      return;
+    }
     arm_read(std::move(r));  // re-arming re-reads readiness (EPOLL_CTL_MOD), so leftovers wake us at once
+  }
+
+  // Reads the drained socket without blocking until a batch arrives or `busy_poll` has passed
+  // (transport_options::busy_poll). A batch is handed over, and the next poll goes through the
+  // executor's queue, so the executor's other handlers run in between; no batch: back to the
+  // event loop's wait.
+  void busy_poll(std::shared_ptr<receiver> r) {
+    const auto deadline = clock_type::now() + options_.busy_poll;
+    for (;;) {
+      const int n = ::recvmmsg(r->socket.native_handle(), r->msgs.data(), static_cast<unsigned>(receive_batch),
+                               MSG_DONTWAIT, nullptr);
+      if (n > 0) {
+        for (int i = 0; i < n; ++i) {
+          stats_.busy_poll_datagrams += deliver(*r, static_cast<std::size_t>(i));
+          if (r->closed) return;  // closed (or the transport destroyed) from inside the handler
+        }
+        r->reset_headers(static_cast<std::size_t>(n));
+        asio::post(io_, [this, r = std::move(r)]() mutable {
+          if (!r->closed) busy_poll(std::move(r));  // checked before touching `this`, as in arm_read
+        });
+        return;
+      }
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        ++stats_.receive_errors;
+        report(detail::last_errno(), "");
+        break;
+      }
+      if (clock_type::now() >= deadline) break;
+    }
+    arm_read(std::move(r));
   }
 
   // Hands buffer i to the handler: once, or once per segment of a GRO-coalesced buffer.

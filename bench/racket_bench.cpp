@@ -729,10 +729,15 @@ constexpr std::size_t latency_payload = 64;
 // How a raw side waits for its next datagram: a blocking recv (the floor), or as a program
 // built on an event loop must: epoll_wait until the socket is readable, then recvmmsg
 // without blocking (a batch of up to 8). The second is the floor for any library whose
-// handlers run on an event loop, Racket's included (Asio's reactor is epoll on Linux).
+// handlers run on an event loop, Racket's included (Asio's reactor is epoll on Linux). Or
+// busy polling: recvmmsg without blocking, again and again until a batch comes (no sleep, no
+// wake-up), the floor for Racket's `busy_poll`.
+enum class raw_wait { blocking, event_loop, busy_poll };
+
 class raw_waiter {
  public:
-  raw_waiter(int fd, bool event_loop, int timeout_ms) : fd_(fd), event_loop_(event_loop), timeout_ms_(timeout_ms) {
+  raw_waiter(int fd, raw_wait mode, int timeout_ms)
+      : fd_(fd), event_loop_(mode == raw_wait::event_loop), busy_poll_(mode == raw_wait::busy_poll), timeout_ms_(timeout_ms) {
     for (std::size_t i = 0; i < batch; ++i) {
       iov_[i] = {bufs_[i].data(), bufs_[i].size()};
       msgs_[i].msg_hdr.msg_iov = &iov_[i];
@@ -752,6 +757,19 @@ class raw_waiter {
 
   // The next datagram (valid until the next call), or an empty span after the timeout.
   std::span<const char> next() {
+    if (busy_poll_) {
+      if (at_ == count_) {
+        const auto deadline = bench_clock::now() + std::chrono::milliseconds(timeout_ms_);
+        int n = 0;
+        // The clock is read once per 256 empty reads: the loop is the system call.
+        for (unsigned spins = 1; (n = ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr)) <= 0; ++spins)
+          if (spins % 256 == 0 && bench_clock::now() >= deadline) return {};
+        at_ = 0;
+        count_ = static_cast<std::size_t>(n);
+      }
+      const std::size_t i = at_++;
+      return {bufs_[i].data(), msgs_[i].msg_len};
+    }
     if (!event_loop_) {
       const ssize_t n = ::recv(fd_, bufs_[0].data(), bufs_[0].size(), 0);
       return n > 0 ? std::span<const char>(bufs_[0].data(), static_cast<std::size_t>(n)) : std::span<const char>{};
@@ -777,6 +795,7 @@ class raw_waiter {
   static constexpr unsigned batch = 8;
   int fd_;
   bool event_loop_;
+  bool busy_poll_;
   int timeout_ms_;
   int ep_ = -1;
   std::size_t at_ = 0, count_ = 0;
@@ -786,11 +805,11 @@ class raw_waiter {
 };
 
 // Raw: ping on one group, pong on another, the same waiter on both sides.
-result raw_pong(bool event_loop, int rounds, const std::function<void()>& ready) {
+result raw_pong(raw_wait mode, int rounds, const std::function<void()>& ready) {
   const int rx = raw_receiver("239.254.0.2", 19201, 2000);
   const int tx = raw_sender();
   const sockaddr_in to = raw_group("239.254.0.3", 19202);
-  raw_waiter wait{rx, event_loop, 2000};
+  raw_waiter wait{rx, mode, 2000};
   ready();
   for (int i = 0; i < rounds; ++i) {
     const std::span<const char> d = wait.next();
@@ -800,11 +819,11 @@ result raw_pong(bool event_loop, int rounds, const std::function<void()>& ready)
   return {};
 }
 
-result raw_ping(bool event_loop, int warmup, int rounds, std::vector<double>& rtt) {
+result raw_ping(raw_wait mode, int warmup, int rounds, std::vector<double>& rtt) {
   const int rx = raw_receiver("239.254.0.3", 19202, 200);
   const int tx = raw_sender();
   const sockaddr_in to = raw_group("239.254.0.2", 19201);
-  raw_waiter wait{rx, event_loop, 200};
+  raw_waiter wait{rx, mode, 200};
   std::array<char, latency_payload> msg{};
   double lost = 0;
   for (int i = 0; i < warmup + rounds; ++i) {
@@ -822,10 +841,11 @@ result raw_ping(bool event_loop, int warmup, int rounds, std::vector<double>& rt
 }
 
 // Racket: each side has a publisher and a subscriber on the same io_context, one thread.
-result racket_pong(const std::function<void()>& ready) {
+// `busy_poll`: the subscriber's option (0: waits on the event loop, the default).
+result racket_pong(std::chrono::microseconds busy_poll, const std::function<void()>& ready) {
   asio::io_context io;
   racket::publisher pub{io, {.interfaces = {"lo"}}};
-  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  racket::subscriber sub{io, {.interfaces = {"lo"}, .busy_poll = busy_poll}};
   bytes_stream ping{"ping", bench_pool}, pong{"pong", bench_pool};
   std::error_code ec;
   auto h = sub.subscribe(ping, "*", [&](const racket::message<racket::byte_view>& m) {
@@ -849,10 +869,10 @@ result racket_pong(const std::function<void()>& ready) {
   return {};
 }
 
-result racket_ping(int warmup, int rounds, std::vector<double>& rtt) {
+result racket_ping(std::chrono::microseconds busy_poll, int warmup, int rounds, std::vector<double>& rtt) {
   asio::io_context io;
   racket::publisher pub{io, {.interfaces = {"lo"}}};
-  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  racket::subscriber sub{io, {.interfaces = {"lo"}, .busy_poll = busy_poll}};
   bytes_stream ping{"ping", bench_pool}, pong{"pong", bench_pool};
   std::array<std::byte, latency_payload> msg{};
   std::uint64_t seq = 0;
@@ -923,9 +943,16 @@ void pin_to_cpu(unsigned cpu) {
   ::sched_setaffinity(0, sizeof set, &set);
 }
 
-// The latency rows: raw UDP with a blocking recv, raw UDP on an event loop, Racket.
-enum class lat_mode { raw, raw_event_loop, racket };
-constexpr std::array<lat_mode, 3> lat_modes{lat_mode::raw, lat_mode::raw_event_loop, lat_mode::racket};
+// The latency rows: raw UDP with a blocking recv, raw UDP on an event loop, Racket; then raw
+// UDP busy polling and Racket with `busy_poll`, the pair for the lowest latency at the price
+// of a busy core.
+enum class lat_mode { raw, raw_event_loop, racket, raw_busy_poll, racket_busy_poll };
+constexpr std::array<lat_mode, 5> lat_modes{lat_mode::raw, lat_mode::raw_event_loop, lat_mode::racket,
+                                            lat_mode::raw_busy_poll, lat_mode::racket_busy_poll};
+using latency_set = std::array<latency_result, lat_modes.size()>;
+// Racket's busy poll in its row: longer than a round trip, so each side polls from its last
+// send until the next message.
+constexpr std::chrono::microseconds latency_busy_poll{1000};
 
 latency_result run_latency(lat_mode m, int rounds);
 
@@ -941,13 +968,13 @@ T median_by(std::vector<T> v, Key key) {
   return v[v.size() / 2];
 }
 
-// The three alternately, `runs` times each, each one's run with the median p50 kept: on
-// this VM a single run's p50 moved by several microseconds with whatever else the host did.
-std::array<latency_result, 3> run_latency_set(int rounds, int runs) {
-  std::array<std::vector<latency_result>, 3> all;
+// The rows alternately, `runs` times each, each one's run with the median p50 kept: on this
+// VM a single run's p50 moved by several microseconds with whatever else the host did.
+latency_set run_latency_set(int rounds, int runs) {
+  std::array<std::vector<latency_result>, lat_modes.size()> all;
   for (int i = 0; i < runs; ++i)
     for (std::size_t k = 0; k < lat_modes.size(); ++k) all[k].push_back(run_latency(lat_modes[k], rounds));
-  std::array<latency_result, 3> out;
+  latency_set out;
   for (std::size_t k = 0; k < lat_modes.size(); ++k)
     out[k] = median_by(all[k], [](const latency_result& l) { return l.p50; });
   return out;
@@ -955,11 +982,14 @@ std::array<latency_result, 3> run_latency_set(int rounds, int runs) {
 
 latency_result run_latency(lat_mode m, int rounds) {
   const int warmup = 2000;
-  const bool raw = m != lat_mode::racket;
-  const bool event_loop = m == lat_mode::raw_event_loop;
+  const bool raw = m == lat_mode::raw || m == lat_mode::raw_event_loop || m == lat_mode::raw_busy_poll;
+  const raw_wait mode = m == lat_mode::raw_event_loop ? raw_wait::event_loop
+                        : m == lat_mode::raw_busy_poll ? raw_wait::busy_poll
+                                                       : raw_wait::blocking;
+  const std::chrono::microseconds poll = m == lat_mode::racket_busy_poll ? latency_busy_poll : std::chrono::microseconds{0};
   child pong = spawn([&](const auto& ready) {
     pin_to_cpu(1);
-    return raw ? raw_pong(event_loop, warmup + rounds, ready) : racket_pong(ready);
+    return raw ? raw_pong(mode, warmup + rounds, ready) : racket_pong(poll, ready);
   });
   wait_ready(pong);
   child ping = spawn([&](const auto& ready) {
@@ -967,7 +997,7 @@ latency_result run_latency(lat_mode m, int rounds) {
     ready();
     std::vector<double> rtt;
     rtt.reserve(static_cast<std::size_t>(rounds));
-    result r = raw ? raw_ping(event_loop, warmup, rounds, rtt) : racket_ping(warmup, rounds, rtt);
+    result r = raw ? raw_ping(mode, warmup, rounds, rtt) : racket_ping(poll, warmup, rounds, rtt);
     // One-way = RTT / 2.
     r[1] = percentile(rtt, 0.50) / 2;
     r[2] = percentile(rtt, 0.90) / 2;
@@ -1329,11 +1359,14 @@ int main(int argc, char** argv) {
   const double seconds = quick ? 0.5 : 2.0;
   const int rounds = quick ? 10'000 : 100'000;
   if (only == "latency") {
-    const auto [raw, loop, rk] = run_latency_set(rounds, latency_runs);
+    const auto [raw, loop, rk, raw_poll, rk_poll] = run_latency_set(rounds, latency_runs);
     std::printf("latency one-way µs: raw p50 %.1f p99 %.1f; raw event loop p50 %.1f p99 %.1f; racket p50 %.1f p99 "
                 "%.1f; diff p50 %+.1f p99 %+.1f (to the event loop %+.1f / %+.1f)\n",
                 raw.p50, raw.p99, loop.p50, loop.p99, rk.p50, rk.p99, rk.p50 - raw.p50, rk.p99 - raw.p99,
                 rk.p50 - loop.p50, rk.p99 - loop.p99);
+    std::printf("busy polling: raw p50 %.1f p99 %.1f; racket p50 %.1f p99 %.1f; diff p50 %+.1f p99 %+.1f\n",
+                raw_poll.p50, raw_poll.p99, rk_poll.p50, rk_poll.p99, rk_poll.p50 - raw_poll.p50,
+                rk_poll.p99 - raw_poll.p99);
     return 0;
   }
   if (only == "scale") {
@@ -1428,7 +1461,7 @@ int main(int argc, char** argv) {
       ratio_sets.push_back(rs);
     }
   }
-  std::array<latency_result, 3> lat{};
+  latency_set lat{};
   scale_result scale;
   std::vector<double> scale_cpus;  // publisher CPU of every run, in run order
   double pub_mem = 0;
@@ -1529,12 +1562,14 @@ int main(int argc, char** argv) {
   }
 
   std::printf("\n## Latency (ping-pong, idle publisher, 64 B, one-way = RTT/2, %d round trips; ping on CPU 0, pong on "
-              "CPU 1; the median-p50 run of %d, the three rows alternating)\n\n",
+              "CPU 1; the median-p50 run of %d, the five rows alternating)\n\n",
               rounds, quick ? 1 : latency_runs);
   std::printf("| | p50 µs | p90 µs | p99 µs | p99.9 µs | lost |\n|---|---|---|---|---|---|\n");
   const latency_result& raw_lat = lat[0];
   const latency_result& loop_lat = lat[1];
   const latency_result& rk_lat = lat[2];
+  const latency_result& raw_poll_lat = lat[3];
+  const latency_result& rk_poll_lat = lat[4];
   const auto lat_row = [](const char* name, const latency_result& l) {
     std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.0f |\n", name, l.p50, l.p90, l.p99, l.p999, l.lost);
   };
@@ -1547,12 +1582,16 @@ int main(int argc, char** argv) {
   lat_row("racket", rk_lat);
   diff_row("racket - raw", rk_lat, raw_lat);
   diff_row("racket - raw event loop", rk_lat, loop_lat);
+  lat_row("raw UDP (busy poll: recvmmsg without blocking, in a loop)", raw_poll_lat);
+  lat_row("racket (busy_poll 1 ms)", rk_poll_lat);
+  diff_row("racket busy_poll - raw busy poll", rk_poll_lat, raw_poll_lat);
   auto jl = [&](const latency_result& l, const char* name) {
     return std::string("{\"sender\": \"") + name + "\", \"p50_us\": " + jnum(l.p50) + ", \"p90_us\": " + jnum(l.p90) +
            ", \"p99_us\": " + jnum(l.p99) + ", \"p999_us\": " + jnum(l.p999) + ", \"samples\": " + jnum(l.samples) +
            ", \"lost\": " + jnum(l.lost) + "}";
   };
-  json.section("latency", {jl(raw_lat, "raw"), jl(loop_lat, "raw_event_loop"), jl(rk_lat, "racket")});
+  json.section("latency", {jl(raw_lat, "raw"), jl(loop_lat, "raw_event_loop"), jl(rk_lat, "racket"),
+                           jl(raw_poll_lat, "raw_busy_poll"), jl(rk_poll_lat, "racket_busy_poll")});
 
   std::printf("\n## Resend scale (256 streams x 1024 subjects, 128-384 B, intervals 1-2 s)\n\n");
   std::printf("| resends/s | datagrams/s | publisher CPU | publisher RSS | lateness p50 | lateness p99 | lateness max | samples |\n");

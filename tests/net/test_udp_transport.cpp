@@ -518,3 +518,32 @@ TEST_CASE("udp: a busy poll that finds nothing goes back to waiting, and later d
   CHECK(got.datagrams[1] == "second");
   CHECK(rx.stats().busy_poll_datagrams == 0);
 }
+
+TEST_CASE("udp: a busy poll lets the executor's other handlers run while it finds nothing", "[udp][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"lo"}});
+  tx.open(address_family::v4);
+  // Half a second of polling after each batch: far longer than the timer below.
+  udp_transport rx(io, {.interfaces = {"lo"}, .busy_poll = std::chrono::microseconds{500'000}});
+  rx.open(address_family::v4);
+  const auto target = ep("239.255.0.11", 19090);
+  collected got;
+  REQUIRE(rx.open_receiver(target, got.handler()) != 0);
+  REQUIRE(tx.send(target, bytes_of("first")).ok == 1);
+  REQUIRE(run_until(io, [&] { return got.datagrams.size() == 1; }));
+  // The receiver is polling now. A timer due in 10 ms still fires long before the poll would
+  // give up (it yields every busy_poll_slice), and what its handler sends is read by the poll.
+  const auto armed = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration fired_after{};
+  asio::steady_timer timer(io);
+  timer.expires_after(10ms);
+  timer.async_wait([&](const std::error_code&) {
+    fired_after = std::chrono::steady_clock::now() - armed;
+    tx.send(target, bytes_of("second"));
+  });
+  REQUIRE(run_until(io, [&] { return got.datagrams.size() == 2; }));
+  CHECK(fired_after >= 10ms);
+  CHECK(fired_after < 250ms);
+  CHECK(rx.stats().busy_poll_datagrams == 1);
+}

@@ -41,9 +41,9 @@ struct transport_options {
   /// blocking, for up to this long before it waits on the event loop again. A datagram that
   /// arrives meanwhile is read at once: no sleeping thread to wake, and no second system call
   /// after the event loop's wait (together several microseconds per message on a VM; see
-  /// docs/performance.md). The price is a core kept busy while polling, and other handlers
-  /// of the executor wait up to this long while a poll finds nothing; after each poll that
-  /// found data the receiver goes back through the executor's queue, so they run between.
+  /// docs/performance.md). The price is a core kept busy while polling. After each batch,
+  /// and after every 50 µs of finding nothing (`udp_transport::busy_poll_slice`), the receiver
+  /// goes back through the executor's queue, so the executor's other handlers run in between.
   /// Zero (the default): never poll. A transport without sockets ignores it.
   std::chrono::microseconds busy_poll{0};
 };

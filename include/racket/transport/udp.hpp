@@ -225,6 +225,9 @@ class udp_transport {
   static constexpr std::size_t receive_batch = 16;
   /// Datagrams a receiver handles per wakeup before it yields to other handlers.
   static constexpr std::size_t max_datagrams_per_wakeup = 256;
+  /// Longest a busy poll (transport_options::busy_poll) reads an empty socket before it lets
+  /// the executor's other handlers run.
+  static constexpr std::chrono::microseconds busy_poll_slice{50};
   /// Size of each receive slot: the largest UDP payload fits.
   static constexpr std::size_t receive_slot_size = 65536;
 
@@ -1204,11 +1207,16 @@ class udp_transport {
   }
 
   // Reads the drained socket without blocking until a batch arrives or `busy_poll` has passed
-  // (transport_options::busy_poll). A batch is handed over, and the next poll goes through the
-  // executor's queue, so the executor's other handlers run in between; no batch: back to the
-  // event loop's wait.
+  // since the last one (transport_options::busy_poll), then goes back to the event loop's wait.
+  // A batch is handed over and polling goes on from the executor's queue; so does a poll that
+  // has found nothing for `busy_poll_slice`: the executor's other handlers (and its reactor,
+  // which may have other sockets' data) run in between, never held up for longer than that.
   void busy_poll(std::shared_ptr<receiver> r) {
-    const auto deadline = clock_type::now() + options_.busy_poll;
+    busy_poll(std::move(r), clock_type::now() + options_.busy_poll);
+  }
+
+  void busy_poll(std::shared_ptr<receiver> r, clock_type::time_point deadline) {
+    const clock_type::time_point slice_end = std::min(deadline, clock_type::now() + busy_poll_slice);
     for (;;) {
       const int n = ::recvmmsg(r->socket.native_handle(), r->msgs.data(), static_cast<unsigned>(receive_batch),
                                MSG_DONTWAIT, nullptr);
@@ -1218,19 +1226,25 @@ class udp_transport {
           if (r->closed) return;  // closed (or the transport destroyed) from inside the handler
         }
         r->reset_headers(static_cast<std::size_t>(n));
-        asio::post(io_, [this, r = std::move(r)]() mutable {
-          if (!r->closed) busy_poll(std::move(r));  // checked before touching `this`, as in arm_read
-        });
-        return;
+        deadline = clock_type::now() + options_.busy_poll;
+        break;
       }
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         ++stats_.receive_errors;
         report(detail::last_errno(), "");
-        break;
+        arm_read(std::move(r));
+        return;
       }
-      if (clock_type::now() >= deadline) break;
+      const clock_type::time_point now = clock_type::now();
+      if (now >= deadline) {
+        arm_read(std::move(r));
+        return;
+      }
+      if (now >= slice_end) break;
     }
-    arm_read(std::move(r));
+    asio::post(io_, [this, r = std::move(r), deadline]() mutable {
+      if (!r->closed) busy_poll(std::move(r), deadline);  // checked before touching `this`, as in arm_read
+    });
   }
 
   // Hands buffer i to the handler: once, or once per segment of a GRO-coalesced buffer.

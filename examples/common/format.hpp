@@ -161,7 +161,7 @@ inline std::string stats_line(const racket::publisher_stream_stats& s) {
          " cached=" + std::to_string(s.cached_subjects);
 }
 
-/// One stats line of a subscriber stream plus the transport's kernel drops. `delivered` is
+/// One stats line of a subscriber stream plus the transport's kernel drops and busy-polled datagrams. `delivered` is
 /// what the program delivered to its output (the library's own count is per subscription, so a
 /// message that several overlapping filters match counts once per filter there).
 inline std::string stats_line(const racket::subscriber_stream_stats& s, const racket::transport_stats& t,
@@ -170,7 +170,7 @@ inline std::string stats_line(const racket::subscriber_stream_stats& s, const ra
          " duplicates=" + std::to_string(s.duplicates) + " stale=" + std::to_string(s.stale) +
          " malformed=" + std::to_string(s.malformed) + " gaps=" + std::to_string(s.gaps) +
          " expired=" + std::to_string(s.expired) + " withdrawn=" + std::to_string(s.withdrawn) +
-         " kernel_drops=" + std::to_string(t.kernel_drops);
+         " kernel_drops=" + std::to_string(t.kernel_drops) + " busy_polled=" + std::to_string(t.busy_poll_datagrams);
 }
 
 }  // namespace racket_examples

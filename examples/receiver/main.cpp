@@ -42,6 +42,7 @@ struct receiver_options {
   std::uint64_t timeout_ms = 0;  // 0: not given
   std::uint64_t stats_ms = 0;    // 0: not given
   unsigned expiry_factor = 3;
+  std::uint64_t busy_poll_us = 0;  // 0: off
 };
 
 std::vector<rx::option_spec> option_specs() {
@@ -63,6 +64,9 @@ std::vector<rx::option_spec> option_specs() {
       {"--stats", "MS", "print a stats line to stderr every MS milliseconds"},
       {"--expiry-factor", "N", "a subject not refreshed within N resend intervals expires\n"
                                "(default 3)"},
+      {"--busy-poll", "US", "after the socket is drained, keep reading it without blocking for\n"
+                            "US microseconds before waiting again: lower latency for a busy core\n"
+                            "(default 0: off)"},
       {"--help", "", "show this help and exit"},
   });
   return specs;
@@ -79,7 +83,8 @@ void print_usage() {
                  "Stats: received (records of the stream), delivered (messages printed),\n"
                  "duplicates (suppressed), stale (older than the value held), malformed\n"
                  "(datagrams dropped), gaps (sequence numbers missed), expired, withdrawn,\n"
-                 "kernel_drops (socket buffer overflows).\n"
+                 "kernel_drops (socket buffer overflows), busy_polled (datagrams read by\n"
+                 "--busy-poll without waiting).\n"
                  "\n"
                  "Examples:\n"
                  "  receiver --stream plant --filter 'plant.*'\n"
@@ -115,6 +120,8 @@ std::optional<receiver_options> parse(int argc, char** argv) {
       o.stats_ms = args.number(1, std::uint64_t{1} << 40);
     } else if (name == "--expiry-factor") {
       o.expiry_factor = static_cast<unsigned>(args.number(1, 1000000));
+    } else if (name == "--busy-poll") {
+      o.busy_poll_us = args.number(0, 10'000'000);
     }
   }
   if (o.filters.empty()) o.filters.emplace_back("*");
@@ -133,7 +140,8 @@ class receiver {
         opts_(opts),
         stream_(opts.net.stream_name, net.pool),
         subscriber_(io, racket::subscriber_options{.interfaces = opts.net.interfaces,
-                                                   .expiry_factor = opts.expiry_factor}),
+                                                   .expiry_factor = opts.expiry_factor,
+                                                   .busy_poll = std::chrono::microseconds(opts.busy_poll_us)}),
         signals_(io, SIGINT, SIGTERM),
         timeout_(io),
         stats_timer_(io) {

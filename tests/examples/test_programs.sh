@@ -84,7 +84,7 @@ case_help() {
     if [ "$prog" = sender ]; then
       opts="--pool --ports --interface --stream --subject --interval --data --count --rate --ttl --withdraw --exit --seed --quiet --help"
     else
-      opts="--pool --ports --interface --stream --filter --format --count --timeout --stats --expiry-factor --help"
+      opts="--pool --ports --interface --stream --filter --format --count --timeout --stats --expiry-factor --busy-poll --help"
     fi
     "$bin" --help >"$tmp/help.out" 2>"$tmp/help.err"
     expect "$prog --help exits 0" [ "$?" -eq 0 ]
@@ -152,6 +152,7 @@ case_errors() {
   run_bad receiver "--format 'xml': expected human or json" --stream s --format xml
   run_bad receiver "--timeout 'soon'" --stream s --timeout soon
   run_bad receiver "--expiry-factor '0'" --stream s --expiry-factor 0
+  run_bad receiver "--busy-poll 'fast'" --stream s --busy-poll fast
 }
 
 # validate_json FILE: every line a JSON object; prints a summary the caller greps.
@@ -229,7 +230,7 @@ case_json() {
 
 case_stdin() {
   needs_netns stdin
-  start_receiver stdin --stream examples.stdin --count 4 --timeout 5000
+  start_receiver stdin --stream examples.stdin --count 4 --timeout 5000 --busy-poll 2000
   printf '%s\n' "a.one 1" "" "a.two   two words" "bad..subject x" | \
     "$sender" --stream examples.stdin --interval 0 --exit >"$tmp/stdin-sender.out" 2>"$tmp/stdin-sender.err"
   local status=$?
@@ -247,6 +248,8 @@ case_stdin() {
   expect "b.only = 'first line'" grep -q -E '^b\.only +10 +first line ' "$tmp/stdin.out"
   expect "b.only = 'second line'" grep -q -E '^b\.only +11 +second line ' "$tmp/stdin.out"
   expect "no third line" bash -c "! grep -q 'third line' '$tmp/stdin.out'"
+  expect "the --busy-poll receiver's stats count its busy-polled datagrams" \
+    grep -q -E 'receiver: final stats: .*delivered=4 .* busy_polled=[0-9]+$' "$tmp/stdin.err"
 }
 
 case_withdraw() {

@@ -4,7 +4,7 @@
 # Builds the benchmark in Release (-O2 -DNDEBUG) under build/bench and runs it inside a
 # private network namespace whose only interface is `lo`, so nothing it sends can leave the
 # machine. Prints one table (Markdown) and writes build/bench/results.json.
-# Method and the latest figures: docs/performance.md. Takes six to seven minutes.
+# Method and the latest figures: docs/performance.md. Takes seven to eight minutes.
 # SPDX-License-Identifier: MIT
 set -eu
 

@@ -470,16 +470,31 @@ TEST_CASE("udp: send_batch to a family that is not open fails each of its datagr
   CHECK(udp.stats().send_errors == 1);
 }
 
+// A sender and a receiver with `busy_poll` (0: off), both open for IPv4 on lo.
+struct poll_pair {
+  udp_transport tx;
+  udp_transport rx;
+  poll_pair(asio::io_context& io, std::chrono::microseconds busy_poll)
+      : tx(io, {.interfaces = {"lo"}}), rx(io, {.interfaces = {"lo"}, .busy_poll = busy_poll}) {
+    tx.open(address_family::v4);
+    rx.open(address_family::v4);
+  }
+  // Opens a receiver on `target` into `got`, sends "first" and runs `io` until it is there.
+  void receive_first(asio::io_context& io, const endpoint& target, collected& got) {
+    REQUIRE(rx.open_receiver(target, got.handler()) != 0);
+    REQUIRE(tx.send(target, bytes_of("first")).ok == 1);
+    REQUIRE(run_until(io, [&] { return got.datagrams.size() == 1; }));
+  }
+};
+
 TEST_CASE("udp: busy polling reads what arrives after the socket was drained, without waiting", "[udp][net]") {
   REQUIRE_PRIVATE_NETNS();
   const auto target = ep("239.255.0.9", 19090);
   for (const auto poll : {std::chrono::microseconds{0}, std::chrono::microseconds{200'000}}) {
     INFO("busy_poll " << poll.count() << " us");
     asio::io_context io;
-    udp_transport tx(io, {.interfaces = {"lo"}});
-    tx.open(address_family::v4);
-    udp_transport rx(io, {.interfaces = {"lo"}, .busy_poll = poll});
-    rx.open(address_family::v4);
+    poll_pair p(io, poll);
+    auto& [tx, rx] = p;
     std::vector<std::string> got;
     const auto id = rx.open_receiver(target, [&](std::span<const std::byte> d, const receive_info&) {
       got.push_back(string_of(d));
@@ -501,15 +516,11 @@ TEST_CASE("udp: a busy poll that finds nothing goes back to waiting, and later d
           "[udp][net]") {
   REQUIRE_PRIVATE_NETNS();
   asio::io_context io;
-  udp_transport tx(io, {.interfaces = {"lo"}});
-  tx.open(address_family::v4);
-  udp_transport rx(io, {.interfaces = {"lo"}, .busy_poll = std::chrono::microseconds{2000}});
-  rx.open(address_family::v4);
+  poll_pair p(io, std::chrono::microseconds{2000});
+  auto& [tx, rx] = p;
   const auto target = ep("239.255.0.10", 19090);
   collected got;
-  REQUIRE(rx.open_receiver(target, got.handler()) != 0);
-  REQUIRE(tx.send(target, bytes_of("first")).ok == 1);
-  REQUIRE(run_until(io, [&] { return got.datagrams.size() == 1; }));
+  p.receive_first(io, target, got);
   // Long after the 2 ms poll gave up: the receiver waits on the event loop again.
   asio::steady_timer later(io);
   later.expires_after(100ms);
@@ -522,16 +533,12 @@ TEST_CASE("udp: a busy poll that finds nothing goes back to waiting, and later d
 TEST_CASE("udp: a busy poll lets the executor's other handlers run while it finds nothing", "[udp][net]") {
   REQUIRE_PRIVATE_NETNS();
   asio::io_context io;
-  udp_transport tx(io, {.interfaces = {"lo"}});
-  tx.open(address_family::v4);
   // Half a second of polling after each batch: far longer than the timer below.
-  udp_transport rx(io, {.interfaces = {"lo"}, .busy_poll = std::chrono::microseconds{500'000}});
-  rx.open(address_family::v4);
+  poll_pair p(io, std::chrono::microseconds{500'000});
+  auto& [tx, rx] = p;
   const auto target = ep("239.255.0.11", 19090);
   collected got;
-  REQUIRE(rx.open_receiver(target, got.handler()) != 0);
-  REQUIRE(tx.send(target, bytes_of("first")).ok == 1);
-  REQUIRE(run_until(io, [&] { return got.datagrams.size() == 1; }));
+  p.receive_first(io, target, got);
   // The receiver is polling now. A timer due in 10 ms still fires long before the poll would
   // give up (it yields every busy_poll_slice), and what its handler sends is read by the poll.
   const auto armed = std::chrono::steady_clock::now();

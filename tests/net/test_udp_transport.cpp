@@ -494,7 +494,8 @@ TEST_CASE("udp: busy polling reads what arrives after the socket was drained, wi
     INFO("busy_poll " << poll.count() << " us");
     asio::io_context io;
     poll_pair p(io, poll);
-    auto& [tx, rx] = p;
+    udp_transport& tx = p.tx;
+    udp_transport& rx = p.rx;
     std::vector<std::string> got;
     const auto id = rx.open_receiver(target, [&](std::span<const std::byte> d, const receive_info&) {
       got.push_back(string_of(d));
@@ -517,7 +518,8 @@ TEST_CASE("udp: a busy poll that finds nothing goes back to waiting, and later d
   REQUIRE_PRIVATE_NETNS();
   asio::io_context io;
   poll_pair p(io, std::chrono::microseconds{2000});
-  auto& [tx, rx] = p;
+  udp_transport& tx = p.tx;
+  udp_transport& rx = p.rx;
   const auto target = ep("239.255.0.10", 19090);
   collected got;
   p.receive_first(io, target, got);
@@ -535,7 +537,8 @@ TEST_CASE("udp: a busy poll lets the executor's other handlers run while it find
   asio::io_context io;
   // Half a second of polling after each batch: far longer than the timer below.
   poll_pair p(io, std::chrono::microseconds{500'000});
-  auto& [tx, rx] = p;
+  udp_transport& tx = p.tx;
+  udp_transport& rx = p.rx;
   const auto target = ep("239.255.0.11", 19090);
   collected got;
   p.receive_first(io, target, got);

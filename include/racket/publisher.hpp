@@ -997,7 +997,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   void shutdown() {
     flush();  // whatever was published before close() still goes out
     if (opts_.withdraw_on_close) {
-      const std::uint64_t stamp = wall_time_ns<Clock>();
+      const std::uint64_t stamp = stamp_(Clock::now());
       std::vector<stream_state*> streams;
       {
         std::lock_guard lock(mutex_);

@@ -9,20 +9,9 @@
 namespace racket::detail {
 
 // The timestamp a publisher stamps on a message: nanoseconds since the Unix epoch. With the
-// real steady clock (used for timers, it never jumps) the stamp comes from the system clock;
-// a virtual clock's own epoch is taken as the Unix epoch, so simulations stay deterministic.
-template <class Clock>
-std::uint64_t wall_time_ns() noexcept {
-  using namespace std::chrono;
-  if constexpr (std::is_same_v<Clock, steady_clock>) {
-    return static_cast<std::uint64_t>(duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count());
-  } else {
-    return static_cast<std::uint64_t>(duration_cast<nanoseconds>(Clock::now().time_since_epoch()).count());
-  }
-}
-
-// The publisher's stamps, from the steady readings it takes anyway: the system clock's offset
-// to the steady clock, read again once a second, plus the steady reading. One clock read fewer
+// real steady clock (used for timers, it never jumps) it is the system clock's time, derived
+// from the steady readings the publisher takes anyway: the system clock's offset to the steady
+// clock, read again once a second, plus the steady reading. One clock read fewer
 // per publish on the idle path (~35 ns on the project's VM, where each read is a vDSO call);
 // Linux slews both clocks alike, so between two reads the offset moves only when the system
 // clock is set (a step shows in the stamps within a second). Executor only: not thread safe.

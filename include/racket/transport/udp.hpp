@@ -1179,72 +1179,88 @@ class udp_transport {
     return 0;
   }
 
+  // What one read_batch did.
+  struct batch_read {
+    std::size_t buffers = 0;    // buffers read (0: the socket was empty)
+    std::size_t datagrams = 0;  // datagrams handed to the handler
+    std::size_t handled = 0;    // the same, a dropped buffer counting as one (so a flood of them still yields)
+    bool failed = false;        // the read failed (counted and reported)
+    bool closed = false;        // closed (or the transport destroyed) from inside the handler: `this` may be gone
+  };
+
+  // One `recvmmsg` without blocking, each buffer it read handed to the handler.
+  batch_read read_batch(receiver& r) {
+    batch_read b;
+    int n;
+    while ((n = ::recvmmsg(r.socket.native_handle(), r.msgs.data(), static_cast<unsigned>(receive_batch),
+                           MSG_DONTWAIT, nullptr)) < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        ++stats_.receive_errors;
+        report(detail::last_errno(), "");
+        b.failed = true;
+      }
+      return b;
+    }
+    b.buffers = static_cast<std::size_t>(n);
+    for (std::size_t i = 0; i < b.buffers; ++i) {
+      const std::size_t d = deliver(r, i);
+      if (r.closed) {
+        b.closed = true;
+        return b;
+      }
+      b.datagrams += d;
+      b.handled += std::max<std::size_t>(1, d);
+    }
+    r.reset_headers(b.buffers);
+    return b;
+  }
+
   void drain(std::shared_ptr<receiver> r) {
     std::size_t handled = 0;
     while (handled < max_datagrams_per_wakeup) {
-      const int n = ::recvmmsg(r->socket.native_handle(), r->msgs.data(),
-                               static_cast<unsigned>(receive_batch), MSG_DONTWAIT, nullptr);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        ++stats_.receive_errors;
-        report(detail::last_errno(), "");
+      const batch_read b = read_batch(*r);
+      if (b.closed) return;
+      if (b.failed) break;
+      handled += b.handled;
+      if (b.buffers < receive_batch) {  // drained; the wait re-checks
+        if (options_.busy_poll.count() > 0) {
+          busy_poll(std::move(r), clock_type::now() + options_.busy_poll);
+          return;
+        }
         break;
       }
-      for (int i = 0; i < n; ++i) {
-        // A dropped buffer counts as one, so a flood of them still yields.
-        handled += std::max<std::size_t>(1, deliver(*r, static_cast<std::size_t>(i)));
-        if (r->closed) return;  // closed (or the transport destroyed) from inside the handler
-      }
-      r->reset_headers(static_cast<std::size_t>(n));
-      if (static_cast<std::size_t>(n) < receive_batch) break;  // drained; the wait re-checks
-    }
-    if (options_.busy_poll.count() > 0) {
-      busy_poll(std::move(r));
-      return;
     }
     arm_read(std::move(r));  // re-arming re-reads readiness (EPOLL_CTL_MOD), so leftovers wake us at once
   }
 
-  // Reads the drained socket without blocking until a batch arrives or `busy_poll` has passed
-  // since the last one (transport_options::busy_poll), then goes back to the event loop's wait.
-  // A batch is handed over and polling goes on from the executor's queue; so does a poll that
-  // has found nothing for `busy_poll_slice`: the executor's other handlers (and its reactor,
-  // which may have other sockets' data) run in between, never held up for longer than that.
-  void busy_poll(std::shared_ptr<receiver> r) {
-    busy_poll(std::move(r), clock_type::now() + options_.busy_poll);
-  }
-
+  // Reads the drained socket without blocking until a batch arrives or `deadline` (`busy_poll`
+  // after the last batch; transport_options::busy_poll) has passed, then goes back to the
+  // event loop's wait. A batch is handed over and polling goes on from the executor's queue;
+  // so does a poll that has found nothing for `busy_poll_slice`: the executor's other handlers
+  // (and its reactor, which may have other sockets' data) run in between, never held up for
+  // longer than that.
   void busy_poll(std::shared_ptr<receiver> r, clock_type::time_point deadline) {
     const clock_type::time_point slice_end = std::min(deadline, clock_type::now() + busy_poll_slice);
     for (;;) {
-      const int n = ::recvmmsg(r->socket.native_handle(), r->msgs.data(), static_cast<unsigned>(receive_batch),
-                               MSG_DONTWAIT, nullptr);
-      if (n > 0) {
-        for (int i = 0; i < n; ++i) {
-          stats_.busy_poll_datagrams += deliver(*r, static_cast<std::size_t>(i));
-          if (r->closed) return;  // closed (or the transport destroyed) from inside the handler
-        }
-        r->reset_headers(static_cast<std::size_t>(n));
-        deadline = clock_type::now() + options_.busy_poll;
-        break;
-      }
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        ++stats_.receive_errors;
-        report(detail::last_errno(), "");
-        arm_read(std::move(r));
-        return;
-      }
+      const batch_read b = read_batch(*r);
+      if (b.closed) return;
+      if (b.failed) break;
       const clock_type::time_point now = clock_type::now();
-      if (now >= deadline) {
-        arm_read(std::move(r));
-        return;
+      if (b.buffers > 0) {
+        stats_.busy_poll_datagrams += b.datagrams;
+        deadline = now + options_.busy_poll;
+      } else if (now >= deadline) {
+        break;
+      } else if (now < slice_end) {
+        continue;
       }
-      if (now >= slice_end) break;
+      asio::post(io_, [this, r = std::move(r), deadline]() mutable {
+        if (!r->closed) busy_poll(std::move(r), deadline);  // checked before touching `this`, as in arm_read
+      });
+      return;
     }
-    asio::post(io_, [this, r = std::move(r), deadline]() mutable {
-      if (!r->closed) busy_poll(std::move(r), deadline);  // checked before touching `this`, as in arm_read
-    });
+    arm_read(std::move(r));
   }
 
   // Hands buffer i to the handler: once, or once per segment of a GRO-coalesced buffer.

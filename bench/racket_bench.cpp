@@ -736,14 +736,13 @@ enum class raw_wait { blocking, event_loop, busy_poll };
 
 class raw_waiter {
  public:
-  raw_waiter(int fd, raw_wait mode, int timeout_ms)
-      : fd_(fd), event_loop_(mode == raw_wait::event_loop), busy_poll_(mode == raw_wait::busy_poll), timeout_ms_(timeout_ms) {
+  raw_waiter(int fd, raw_wait mode, int timeout_ms) : fd_(fd), mode_(mode), timeout_ms_(timeout_ms) {
     for (std::size_t i = 0; i < batch; ++i) {
       iov_[i] = {bufs_[i].data(), bufs_[i].size()};
       msgs_[i].msg_hdr.msg_iov = &iov_[i];
       msgs_[i].msg_hdr.msg_iovlen = 1;
     }
-    if (!event_loop_) return;
+    if (mode_ != raw_wait::event_loop) return;
     ep_ = ::epoll_create1(0);
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -757,32 +756,12 @@ class raw_waiter {
 
   // The next datagram (valid until the next call), or an empty span after the timeout.
   std::span<const char> next() {
-    if (busy_poll_) {
-      if (at_ == count_) {
-        const auto deadline = bench_clock::now() + std::chrono::milliseconds(timeout_ms_);
-        int n = 0;
-        // The clock is read once per 256 empty reads: the loop is the system call.
-        for (unsigned spins = 1; (n = ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr)) <= 0; ++spins)
-          if (spins % 256 == 0 && bench_clock::now() >= deadline) return {};
-        at_ = 0;
-        count_ = static_cast<std::size_t>(n);
-      }
-      const std::size_t i = at_++;
-      return {bufs_[i].data(), msgs_[i].msg_len};
-    }
-    if (!event_loop_) {
+    if (mode_ == raw_wait::blocking) {
       const ssize_t n = ::recv(fd_, bufs_[0].data(), bufs_[0].size(), 0);
       return n > 0 ? std::span<const char>(bufs_[0].data(), static_cast<std::size_t>(n)) : std::span<const char>{};
     }
     if (at_ == count_) {
-      // After a full batch more may be queued: read at once. After a short one (the socket
-      // was drained), or when that read finds nothing, wait for readiness first.
-      int n = count_ == batch ? ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr) : 0;
-      if (n <= 0) {
-        epoll_event ev{};
-        if (::epoll_wait(ep_, &ev, 1, timeout_ms_) <= 0) return {};
-        n = ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr);
-      }
+      const int n = mode_ == raw_wait::busy_poll ? poll() : wait_and_read();
       at_ = 0;
       count_ = n > 0 ? static_cast<std::size_t>(n) : 0;
       if (count_ == 0) return {};
@@ -792,10 +771,30 @@ class raw_waiter {
   }
 
  private:
+  int read() { return ::recvmmsg(fd_, msgs_.data(), batch, MSG_DONTWAIT, nullptr); }
+
+  // After a full batch more may be queued: read at once. After a short one (the socket was
+  // drained), or when that read finds nothing, wait for readiness first.
+  int wait_and_read() {
+    const int n = count_ == batch ? read() : 0;
+    if (n > 0) return n;
+    epoll_event ev{};
+    return ::epoll_wait(ep_, &ev, 1, timeout_ms_) > 0 ? read() : 0;
+  }
+
+  // Reads until a batch comes; the clock is read once per 256 empty reads (the loop is the
+  // system call).
+  int poll() {
+    const auto deadline = bench_clock::now() + std::chrono::milliseconds(timeout_ms_);
+    int n = 0;
+    for (unsigned spins = 1; (n = read()) <= 0; ++spins)
+      if (spins % 256 == 0 && bench_clock::now() >= deadline) return 0;
+    return n;
+  }
+
   static constexpr unsigned batch = 8;
   int fd_;
-  bool event_loop_;
-  bool busy_poll_;
+  raw_wait mode_;
   int timeout_ms_;
   int ep_ = -1;
   std::size_t at_ = 0, count_ = 0;

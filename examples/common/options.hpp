@@ -41,23 +41,8 @@ inline std::string describe(const std::string& context, std::error_code ec) {
   return context + ": " + ec.message();
 }
 
-/// Quotes a command-line value for an error message, escaping bytes that would garble it.
-inline std::string quoted(std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "'";
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f || c == '\\') {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
-  return out;
-}
+/// Quotes a command-line value for an error message (the library's escaper).
+inline std::string quoted(std::string_view text) { return racket::detail::quoted(text); }
 
 /// One option, for --help and for the parser's lookup.
 struct option_spec {

@@ -93,13 +93,14 @@ inline std::error_code make_error_code(errc e) noexcept {
 
 namespace detail {
 
-// Renders untrusted text for an exception message: control bytes and backslashes are escaped
-// (a NUL would otherwise cut what() short) and long input is cut, with its size noted.
-inline std::string quote_for_error(std::string_view kind, std::string_view text) {
+// Racket's one escaper for text in messages (exception what(), the programs' errors):
+// 'text' in single quotes, with control bytes, DEL and backslashes as \xNN (a NUL would
+// otherwise cut what() short, a newline forge a log line), other bytes as they are (UTF-8
+// names stay readable). Past 80 bytes only the first 64 are shown, then "...' (N bytes)".
+inline std::string quoted(std::string_view text) {
   constexpr std::size_t shown = 64;
   constexpr char hex[] = "0123456789abcdef";
-  std::string out(kind);
-  out += " '";
+  std::string out = "'";
   const std::string_view head = text.size() > shown + 16 ? text.substr(0, shown) : text;
   for (const char c : head) {
     const auto u = static_cast<unsigned char>(c);
@@ -121,12 +122,23 @@ inline std::string quote_for_error(std::string_view kind, std::string_view text)
   return out;
 }
 
+// "KIND 'text'": an untrusted value named for an exception message (see `quoted`).
+inline std::string quote_for_error(std::string_view kind, std::string_view text) {
+  std::string out(kind);
+  out += ' ';
+  out += quoted(text);
+  return out;
+}
+
 // " (interfaces: 'lo' 'eth9')": the interfaces an operation was configured with, for errors
 // about them (unknown_interface, no_interfaces).
 inline std::string interfaces_for_error(const std::vector<std::string>& names) {
   std::string out = " (interfaces:";
   if (names.empty()) out += " all";
-  for (const auto& name : names) out += quote_for_error("", name);
+  for (const auto& name : names) {
+    out += ' ';
+    out += quoted(name);
+  }
   out += ")";
   return out;
 }

@@ -5,6 +5,7 @@
 #include "racket/detail/hash.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
+#include "racket/stream_name.hpp"
 
 #include <asio/ip/address.hpp>
 #include <asio/ip/address_v4.hpp>
@@ -19,42 +20,7 @@
 
 namespace racket {
 
-/// Longest stream name accepted, in bytes.
-inline constexpr std::size_t max_stream_name_size = 255;
-
-/// Checks a stream name: 1..255 bytes, no NUL byte.
-///
-/// Any other byte is allowed (names are hashed as raw bytes; UTF-8 is fine).
-/// Returns `errc::invalid_stream_name` for an empty name, one longer than
-/// 255 bytes, or one that holds a NUL byte; an empty `std::error_code` otherwise.
-inline std::error_code validate_stream_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > max_stream_name_size ||
-      name.find('\0') != std::string_view::npos) {
-    return make_error_code(errc::invalid_stream_name);
-  }
-  return {};
-}
-
 namespace detail {
-
-// Escapes bytes that would cut or garble an exception message (NUL, control
-// characters, non-ASCII) as \xNN, so what() always shows the whole bad value.
-inline std::string printable(std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '\\') {
-      out += c;
-    } else {
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 0xf];
-    }
-  }
-  return out;
-}
 
 // Decimal digits only (no sign, no space, leading zeros allowed), value <= max.
 inline bool parse_decimal(std::string_view text, std::uint32_t max, std::uint32_t& out) noexcept {
@@ -306,7 +272,7 @@ class multicast_pool {
   endpoint endpoint_for(std::string_view stream_name) const {
     std::error_code ec;
     auto result = endpoint_for(stream_name, ec);
-    if (ec) detail::throw_error(ec, "stream name '" + detail::printable(stream_name) + "'");
+    if (ec) detail::throw_error(ec, detail::quote_for_error("stream name", stream_name));
     return result;
   }
 
@@ -331,9 +297,9 @@ class multicast_pool {
   static std::string parse_context(std::error_code ec, std::string_view prefix,
                                    std::string_view ports) {
     if (ec == errc::invalid_port_range) {
-      return "multicast pool port range '" + detail::printable(ports) + "'";
+      return detail::quote_for_error("multicast pool port range", ports);
     }
-    return "multicast pool '" + detail::printable(prefix) + "'";
+    return detail::quote_for_error("multicast pool", prefix);
   }
 
   endpoint map(std::uint64_t h) const {

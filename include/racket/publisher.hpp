@@ -5,6 +5,7 @@
 #include "racket/detail/chunked_vector.hpp"
 #include "racket/detail/clock.hpp"
 #include "racket/detail/config.hpp"
+#include "racket/detail/earliest_timer.hpp"
 #include "racket/detail/flat_index.hpp"
 #include "racket/detail/slab.hpp"
 #include "racket/detail/timer_wheel.hpp"
@@ -189,7 +190,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   const publisher_options& options() const noexcept { return opts_; }
 
   void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
-    if constexpr (requires { transport_.set_error_handler(h); }) transport_.set_error_handler(std::move(h));
+    if constexpr (error_reporting_transport<Transport>) transport_.set_error_handler(std::move(h));
   }
 
   // Any thread. `payload` is already encoded.
@@ -542,7 +543,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     auto tlock = lock_transport();
     auto on_request = [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); };
     receiver_id id;
-    if constexpr (requires { transport_.open_receiver(at, on_request, ec, 2); }) {
+    if constexpr (kind_filtering_transport<Transport>) {
       // Where the transport can filter in the kernel, only requests wake the listener: the
       // group's data (the publisher's own, looped back) never reaches it.
       id = transport_.open_receiver(at, on_request, ec, static_cast<int>(wire::kind::snapshot_request));
@@ -710,7 +711,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
   bool transport_segments() noexcept {
-    if constexpr (requires { transport_.segmentation_offload(); }) {
+    if constexpr (segmenting_transport<Transport>) {
       return transport_.segmentation_offload();
     } else {
       return false;
@@ -770,7 +771,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       // publish from there must queue, not re-enter (busy_ is read only on the executor).
       auto tlock = lock_transport();
       busy_ = true;
-      if constexpr (requires { transport_.send_batch(std::span<outgoing_datagram>(sending_)); }) {
+      if constexpr (batch_sending_transport<Transport>) {
         transport_.send_batch(std::span<outgoing_datagram>(sending_));
       } else {
         for (outgoing_datagram& d : sending_) d.result = transport_.send(d.to, d.bytes);
@@ -859,20 +860,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     // The first tick with a deadline, or sooner a short-interval resend that the last pass
     // held back to its own due time.
     const time_point top = std::min(time_of_tick(wheel_.next_tick()), held_due_);
-    if (timer_armed_ && armed_due_ <= top) return;
-    timer_armed_ = true;
-    armed_due_ = top;
-    const std::uint64_t wait_id = ++wait_id_;
-    timer_.cancel();
-    timer_.expires_at(top);
-    // A weak reference: a timer may keep its handler inside itself (the simulated one does),
-    // and a strong one would then keep the publisher alive through its own member forever.
-    timer_.async_wait([weak = this->weak_from_this(), wait_id](const std::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self || wait_id != self->wait_id_) return;
-      self->timer_armed_ = false;
-      self->on_timer();
-    });
+    timer_.arm(top, this->weak_from_this(), [](publisher_impl& self) { self.on_timer(); });
   }
 
   duration jitter(std::uint32_t interval_ms) {
@@ -1022,10 +1010,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       std::lock_guard lock(mutex_);
       shut_down_ = true;
     }
-    ++wait_id_;
     timer_.cancel();
     wheel_.clear();
-    ++answer_wait_id_;
     answer_timer_.cancel();
     answer_streams_.clear();
     probe_streams_.clear();
@@ -1122,18 +1108,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   void arm_answer_timer(time_point t) {
     if (shut_down_) return;
-    if (answer_armed_ && answer_due_ <= t) return;
-    answer_armed_ = true;
-    answer_due_ = t;
-    const std::uint64_t wait_id = ++answer_wait_id_;
-    answer_timer_.cancel();
-    answer_timer_.expires_at(t);
-    answer_timer_.async_wait([weak = this->weak_from_this(), wait_id](const std::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self || wait_id != self->answer_wait_id_) return;
-      self->answer_armed_ = false;
-      self->on_answer_timer();
-    });
+    answer_timer_.arm(t, this->weak_from_this(), [](publisher_impl& self) { self.on_answer_timer(); });
   }
 
   double answer_burst() const noexcept {
@@ -1244,8 +1219,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   publisher_options opts_;
   Transport transport_;
-  typename Transport::timer_type timer_;
-  typename Transport::timer_type answer_timer_;  // answer passes (delays, pacing) and tail probes
+  earliest_timer<typename Transport::timer_type> timer_;         // resends (the wheel's next tick)
+  earliest_timer<typename Transport::timer_type> answer_timer_;  // answer passes (delays, pacing) and tail probes
   splitmix64 rng_;
   wall_stamper<Clock> stamp_;  // executor only: the records' timestamps, from the steady readings
   std::uint64_t id_ = 0;
@@ -1287,17 +1262,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   timer_wheel<wheel_entry> wheel_{4096};
   time_point held_due_ = time_point::max();  // earliest resend the last pass held back
   std::vector<pass_resend> pass_resends_;      // on_timer scratch: the pass's resends, to pack
-  bool timer_armed_ = false;
-  time_point armed_due_{};
-  std::uint64_t wait_id_ = 0;
   std::unordered_map<endpoint, receiver_id, endpoint_hash> listeners_;  // snapshot requests, per (group, port)
   std::vector<stream_state*> answer_streams_;  // streams with a pending or running answer
   std::vector<stream_state*> probe_streams_;   // streams with tail probes to send
   double tokens_ = 0;  // answer pacing, bytes
   time_point tokens_at_{};
-  bool answer_armed_ = false;
-  time_point answer_due_{};
-  std::uint64_t answer_wait_id_ = 0;
 };
 
 }  // namespace detail

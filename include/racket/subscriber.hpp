@@ -5,6 +5,7 @@
 #include "racket/detail/chunked_vector.hpp"
 #include "racket/detail/clock.hpp"
 #include "racket/detail/config.hpp"
+#include "racket/detail/earliest_timer.hpp"
 #include "racket/detail/flat_index.hpp"
 #include "racket/detail/hash.hpp"
 #include "racket/endpoint.hpp"
@@ -202,7 +203,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   const subscriber_options& options() const noexcept { return opts_; }
 
   void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
-    if constexpr (requires { transport_.set_error_handler(h); }) transport_.set_error_handler(h);
+    if constexpr (error_reporting_transport<Transport>) transport_.set_error_handler(h);
     std::lock_guard lock(mutex_);
     error_handler_ = std::move(h);
   }
@@ -327,9 +328,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     for (auto h : handles) unsubscribe(h);
     asio::post(transport_.get_executor(), [self = this->shared_from_this()] {
       self->timer_.cancel();
-      ++self->wait_id_;
       self->repair_timer_.cancel();
-      ++self->repair_wait_id_;
     });
   }
 
@@ -537,18 +536,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   }
 
   void arm_repair_timer(time_point t) {
-    if (repair_armed_ && repair_due_ <= t) return;
-    repair_armed_ = true;
-    repair_due_ = t;
-    const std::uint64_t wait_id = ++repair_wait_id_;
-    repair_timer_.cancel();
-    repair_timer_.expires_at(t);
-    repair_timer_.async_wait([weak = this->weak_from_this(), wait_id](const std::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self || wait_id != self->repair_wait_id_) return;
-      self->repair_armed_ = false;
-      self->on_repair_timer();
-    });
+    repair_timer_.arm(t, this->weak_from_this(), [](subscriber_impl& self) { self.on_repair_timer(); });
   }
 
   // Sends the repair requests that are due: per (stream, publisher) the missing ranges, as
@@ -956,26 +944,11 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     });
   }
 
-  bool timer_needs_arming() const noexcept {
-    return !heap_.empty() && (!timer_armed_ || heap_.front().due < armed_due_);
-  }
+  bool timer_needs_arming() const noexcept { return !heap_.empty() && timer_.would_move(heap_.front().due); }
 
   void arm_timer() {
     if (!timer_needs_arming()) return;
-    const time_point top = heap_.front().due;
-    timer_armed_ = true;
-    armed_due_ = top;
-    const std::uint64_t wait_id = ++wait_id_;
-    timer_.cancel();
-    timer_.expires_at(top);
-    // A weak reference: a timer may keep its handler inside itself (the simulated one does),
-    // and a strong one would then keep the subscriber alive through its own member forever.
-    timer_.async_wait([weak = this->weak_from_this(), wait_id](const std::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self || wait_id != self->wait_id_) return;
-      self->timer_armed_ = false;
-      self->on_timer();
-    });
+    timer_.arm(heap_.front().due, this->weak_from_this(), [](subscriber_impl& self) { self.on_timer(); });
   }
 
   void on_timer() {
@@ -1119,7 +1092,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
 
   subscriber_options opts_;
   Transport transport_;
-  typename Transport::timer_type timer_;
+  earliest_timer<typename Transport::timer_type> timer_;  // expiry: the heap's first deadline
 
   mutable std::mutex mutex_;
   std::unordered_map<endpoint, std::unique_ptr<channel>, endpoint_hash> channels_;
@@ -1148,13 +1121,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   std::vector<wire::record> records_;  // the datagram being processed (under mutex_)
   std::vector<pending_removal> removals_;
   std::vector<pending_loss> losses_;
-  typename Transport::timer_type repair_timer_;
-  bool repair_armed_ = false;
-  time_point repair_due_{};
-  std::uint64_t repair_wait_id_ = 0;
-  bool timer_armed_ = false;
-  time_point armed_due_{};
-  std::uint64_t wait_id_ = 0;
+  earliest_timer<typename Transport::timer_type> repair_timer_;  // the earliest due repair request
   splitmix64 rng_{0x5EEDBA5Eull};  // eviction choice: fixed seed, so simulations replay exactly
 };
 

@@ -22,6 +22,7 @@
 
 #include "racket/detail/hash.hpp"
 #include "racket/error.hpp"
+#include "racket/stream_name.hpp"
 #include "racket/subject.hpp"
 
 #include <algorithm>
@@ -41,12 +42,6 @@ namespace racket::detail {
 // A published subject: 1..255 bytes of dot-separated non-empty tokens, no `*`, no NUL
 // (subject.hpp's rules, checked eight bytes at a time: this runs on every received record).
 RACKET_HOT_INLINE bool is_valid_wire_subject(std::string_view s) noexcept { return is_valid_subject(s); }
-
-// TODO(lead): use validate_stream_name from pool.hpp
-// A stream name: 1..255 bytes, no NUL.
-inline bool is_valid_wire_stream_name(std::string_view s) noexcept {
-  return !s.empty() && s.size() <= 255 && std::memchr(s.data(), 0, s.size()) == nullptr;
-}
 
 // Little-endian fixed-width integers: one memcpy on little-endian hosts, byte by byte elsewhere.
 template <class T>
@@ -406,7 +401,7 @@ class datagram_writer {
   /// Preconditions: `stream` is a valid stream name (1..255 bytes, no NUL) and
   /// `header_size(stream.size()) + trailer_size` fits the buffer.
   void begin(std::uint64_t publisher_id, std::string_view stream) noexcept {
-    assert(detail::is_valid_wire_stream_name(stream));
+    assert(detail::is_valid_stream_name(stream));
     assert(header_size(stream.size()) + trailer_size <= capacity_);
     std::memcpy(buf_, magic, sizeof magic);
     buf_[4] = std::byte{version};
@@ -852,7 +847,7 @@ struct snapshot_request {
 /// if (!dg.empty()) transport.send(ep, dg);
 /// ```
 inline std::span<const std::byte> encode_request(std::span<std::byte> buffer, const snapshot_request& r) noexcept {
-  if (!detail::is_valid_wire_stream_name(r.stream) || r.filter.size() > max_name_length ||
+  if (!detail::is_valid_stream_name(r.stream) || r.filter.size() > max_name_length ||
       (!r.filter.empty() && validate_filter(r.filter)) || r.ranges.size() > max_request_ranges ||
       (r.target_publisher == 0 && !r.ranges.empty()))
     return {};

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+// The Transport contract: what the publisher and subscriber need of a network (real UDP,
+// the simulation, or one of yours), its required members and each optional capability as a
+// named concept, and the plain types that cross it. Knows nothing of sockets or of the
+// protocol above it.
+
 #include "racket/endpoint.hpp"
 
 #include <chrono>
@@ -10,6 +15,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -108,16 +114,32 @@ struct transport_stats {
   std::uint64_t busy_poll_datagrams = 0;
 };
 
-/// A transport whose members may all be called from several threads at once (it locks
-/// inside, as `udp_transport` does) says so with `static constexpr bool thread_safe = true;`:
-/// the publisher then does not serialise its own calls into it (one lock less per send).
+/// Called with a transport's failure on one interface and the interface's name ("" when the
+/// failure is not tied to one interface).
+using transport_error_handler = std::function<void(const std::error_code&, std::string_view interface_name)>;
+
+// ---------------------------------------------------------------------------------------------
+// The contract. docs/architecture.md ("The Transport contract") has the same table in words.
+//
+// Required: `transport_timer` for its timers and `transport` for the rest. Each optional
+// capability is a named concept below; the publisher and subscriber test for it with
+// `if constexpr (capability<Transport>)` and nothing else, and a transport claims it with a
+// `static_assert(capability<its type>)` next to its definition, so that a member whose
+// signature drifts stops the build there instead of silently turning the capability off.
+
+/// A one-shot timer as Asio's `basic_waitable_timer` has it: `expires_at`, `async_wait` with a
+/// `void(std::error_code)` completion (`asio::error::operation_aborted` when cancelled) run on
+/// the transport's executor, and `cancel`.
 template <class T>
-concept thread_safe_transport = requires {
-  requires T::thread_safe;
+concept transport_timer = requires(T& t, typename T::time_point at, void (*handler)(std::error_code)) {
+  typename T::time_point;
+  { t.expires_at(at) };
+  { t.async_wait(handler) };
+  { t.cancel() };
 };
 
-/// The contract `basic_publisher` and `basic_subscriber` need of a transport.
-/// See docs/architecture.md. Implemented by `udp_transport` and `sim::transport`.
+/// The contract `basic_publisher` and `basic_subscriber` need of a transport: see
+/// docs/architecture.md. Implemented by `udp_transport` and `sim::transport`.
 template <class T>
 concept transport = requires(T& t, const T& ct, const endpoint& ep, std::span<const std::byte> bytes,
                              address_family family, receiver_id id, datagram_handler handler,
@@ -126,6 +148,8 @@ concept transport = requires(T& t, const T& ct, const endpoint& ep, std::span<co
   typename T::executor_type;
   typename T::clock_type;
   typename T::timer_type;
+  requires transport_timer<typename T::timer_type>;
+  requires std::same_as<typename T::timer_type::time_point, typename T::clock_type::time_point>;
   { t.get_executor() } -> std::same_as<typename T::executor_type>;
   { t.make_timer() } -> std::same_as<typename T::timer_type>;
   { t.open(family, ec) };
@@ -134,6 +158,48 @@ concept transport = requires(T& t, const T& ct, const endpoint& ep, std::span<co
   { t.close_receiver(id) };
   { ct.stats() } -> std::same_as<transport_stats>;
   { t.close() };
+};
+
+/// Optional: `send_batch(std::span<outgoing_datagram>)` sends a batch as `send` would, filling
+/// each datagram's `result` (`udp_transport`: one `sendmmsg` per interface for the batch).
+/// Without it the publisher calls `send` once per datagram.
+template <class T>
+concept batch_sending_transport = transport<T> && requires(T& t, std::span<outgoing_datagram> batch) {
+  { t.send_batch(batch) } -> std::same_as<void>;
+};
+
+/// Optional: `send_batch` can hand a run (`outgoing_datagram::run_length`) to the kernel as one
+/// segmented send, and `segmentation_offload()` says whether it will now; the publisher pads a
+/// run's datagrams to one size only while it does.
+template <class T>
+concept segmenting_transport = batch_sending_transport<T> && requires(const T& ct) {
+  { ct.segmentation_offload() } -> std::same_as<bool>;
+};
+
+/// Optional: `open_receiver(ep, handler, ec, kind)` opens a receiver that hears only datagrams
+/// whose kind byte (wire format: byte 5) is `kind`, filtered before they wake the process (a
+/// socket filter). The publisher's snapshot-request listener uses it so that the data on its
+/// request group (its own, looped back) never reaches it.
+template <class T>
+concept kind_filtering_transport =
+    transport<T> && requires(T& t, const endpoint& ep, datagram_handler handler, std::error_code& ec, int kind) {
+      { t.open_receiver(ep, std::move(handler), ec, kind) } -> std::same_as<receiver_id>;
+    };
+
+/// Optional: `set_error_handler(transport_error_handler)` installs a handler told about each
+/// per-interface failure (a join, a send, a read). The publisher's and subscriber's
+/// `set_error_handler` forward to it.
+template <class T>
+concept error_reporting_transport = transport<T> && requires(T& t, transport_error_handler handler) {
+  { t.set_error_handler(std::move(handler)) };
+};
+
+/// Optional: `static constexpr bool thread_safe = true` says every member may be called from
+/// several threads at once (the transport locks inside, as `udp_transport` does); the
+/// publisher then does not serialise its own calls into it (one lock less per send).
+template <class T>
+concept thread_safe_transport = transport<T> && requires {
+  requires T::thread_safe;
 };
 
 }  // namespace racket

@@ -216,7 +216,7 @@ class udp_transport {
   using clock_type = std::chrono::steady_clock;
   using timer_type = asio::steady_timer;
   /// Called with the error and the interface's name ("" when not tied to one interface).
-  using error_handler = std::function<void(const std::error_code&, std::string_view interface_name)>;
+  using error_handler = transport_error_handler;
 
   /// Bytes a send socket may hold back when the kernel says EAGAIN; beyond it, datagrams are
   /// dropped and counted as `would_block`.
@@ -1334,6 +1334,12 @@ class udp_transport {
   mutable std::recursive_mutex mutex_;
 };
 
-static_assert(transport<udp_transport>);
+// udp_transport claims every optional capability: a member whose signature drifts fails here.
+static_assert(transport<udp_transport>, "udp_transport must model racket::transport");
+static_assert(batch_sending_transport<udp_transport>, "udp_transport::send_batch(std::span<outgoing_datagram>)");
+static_assert(segmenting_transport<udp_transport>, "udp_transport::segmentation_offload() const -> bool");
+static_assert(kind_filtering_transport<udp_transport>, "udp_transport::open_receiver(ep, handler, ec, kind)");
+static_assert(error_reporting_transport<udp_transport>, "udp_transport::set_error_handler(transport_error_handler)");
+static_assert(thread_safe_transport<udp_transport>, "udp_transport::thread_safe");
 
 }  // namespace racket

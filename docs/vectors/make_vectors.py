@@ -2,7 +2,9 @@
 """An encoder for Racket wire format version 3, written from docs/wire-format.md alone (it
 shares no code with include/racket/wire.hpp), and the test vectors it produces.
 
-    python3 docs/vectors/make_vectors.py        # prints every vector (hex, sizes, hashes)
+    python3 docs/vectors/make_vectors.py          # prints every vector (hex, sizes, hashes)
+    python3 docs/vectors/make_vectors.py --hex 7  # vector 7's bytes in full, 64 to a line
+                                                  # (the appendix of docs/wire-format.md)
 
 XXH3-64 (seed 0) comes from the xxhsum CLI (`xxhsum -H3`), there being no xxhash module in
 the standard library. fuzz/corpus/make_seeds.py imports this file to write the fuzz seeds.
@@ -10,6 +12,7 @@ SPDX-License-Identifier: MIT"""
 import os
 import struct
 import subprocess
+import sys
 import tempfile
 
 MAGIC = b"RKTM"
@@ -173,12 +176,23 @@ def main():
             if padding:
                 print(f"  padding {padding[0]} bytes 00")
             print("  trailer " + d[-8:].hex())
-            print("  all     " + (d.hex() if len(d) <= 1024 else "(long)"))
+            print("  all     " + (d.hex() if len(d) <= 1024 else f"(long: --hex {n} prints it)"))
         else:
             d = request(*REQUEST_VECTORS[n])
             print(f"### vector {n} (request): {len(d)} bytes, checksum 0x{struct.unpack('<Q', d[-8:])[0]:016x}")
             print("  all     " + d.hex())
 
 
+def print_hex(n):
+    """Vector n's bytes in hex, 64 bytes (128 digits) to a line."""
+    d = data_vector(n) if n in DATA_VECTORS else request(*REQUEST_VECTORS[n])
+    h = d.hex()
+    for i in range(0, len(h), 128):
+        print(h[i:i + 128])
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--hex":
+        print_hex(int(sys.argv[2]))
+    else:
+        main()

@@ -63,6 +63,7 @@ class fake_transport {
 
   class timer_type {
    public:
+    using time_point = fuzz_clock::time_point;
     timer_type(asio::io_context& io, timer_registry& reg) : io_(&io), s_(std::make_shared<timer_registry::state>()) {
       reg.timers.push_back(s_);
     }

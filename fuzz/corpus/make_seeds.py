@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the fuzz seed corpora from the wire-format test vectors (docs/wire-format.md,
-tests/core/test_wire.cpp), encoded with the independent wire-format v3 encoder in
+tests/wire/), encoded with the independent wire-format v3 encoder in
 docs/vectors/make_vectors.py (XXH3 via the xxhsum CLI). Run from anywhere:
     python3 fuzz/corpus/make_seeds.py
 It also converts the datagrams inside the subscriber regression inputs

@@ -4,6 +4,7 @@
 /// \file
 /// Enumeration of the machine's network interfaces and the choice of the ones a transport
 /// sends and joins on. Asio has no interface enumeration, so this wraps `getifaddrs(3)`.
+/// Opens no socket and knows nothing of a transport's state.
 
 #include "racket/error.hpp"
 #include "racket/transport/concepts.hpp"
@@ -14,8 +15,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <ifaddrs.h>
@@ -109,32 +112,52 @@ inline std::vector<interface_info> list_interfaces() {
 
 namespace detail {
 
+// What choose_interfaces picked, and the first named interface that does not exist.
+struct interface_choice {
+  std::vector<interface_info> chosen;
+  std::optional<std::string> missing;
+};
+
+// The interfaces of `all` a transport uses for `family`, by the rules of `select_interfaces`
+// but without its refusals: with no `names`, every one that can carry the family's multicast,
+// in `all`'s order; with names, those named that are in `all`, in the order named, once each,
+// down ones included. A rescan uses it as it is; `select_interfaces` refuses what it reports.
+inline interface_choice choose_interfaces(const std::vector<interface_info>& all,
+                                          const std::vector<std::string>& names, address_family family) {
+  interface_choice out;
+  if (names.empty()) {
+    for (const auto& i : all)
+      if (can_carry_multicast(i, family)) out.chosen.push_back(i);
+    return out;
+  }
+  for (const auto& name : names) {
+    const auto named = [&](const interface_info& i) { return i.name == name; };
+    if (std::any_of(out.chosen.begin(), out.chosen.end(), named)) continue;  // named twice: use it once
+    const auto it = std::find_if(all.begin(), all.end(), named);
+    if (it != all.end())
+      out.chosen.push_back(*it);
+    else if (!out.missing)
+      out.missing = name;
+  }
+  return out;
+}
+
 // Shared by both overloads; `bad_name` receives the name that did not exist.
 inline std::vector<interface_info> select_interfaces(const std::vector<std::string>& names,
                                                      address_family family, std::error_code& ec,
                                                      std::string& bad_name) {
-  std::vector<interface_info> all = list_interfaces(ec);
-  std::vector<interface_info> out;
-  if (ec) return out;
-  if (names.empty()) {
-    for (auto& i : all)
-      if (can_carry_multicast(i, family)) out.push_back(std::move(i));
-  } else {
-    for (const auto& name : names) {
-      if (std::any_of(out.begin(), out.end(), [&](const interface_info& i) { return i.name == name; }))
-        continue;  // named twice: use it once
-      auto it = std::find_if(all.begin(), all.end(), [&](const interface_info& i) { return i.name == name; });
-      if (it == all.end()) {
-        bad_name = name;
-        ec = make_error_code(errc::unknown_interface);
-        return {};
-      }
-      out.push_back(*it);
-    }
-    if (std::none_of(out.begin(), out.end(),
-                     [&](const interface_info& i) { return can_carry_multicast(i, family); }))
-      out.clear();
+  const std::vector<interface_info> all = list_interfaces(ec);
+  if (ec) return {};
+  interface_choice choice = choose_interfaces(all, names, family);
+  if (choice.missing) {
+    bad_name = *choice.missing;
+    ec = make_error_code(errc::unknown_interface);
+    return {};
   }
+  std::vector<interface_info> out = std::move(choice.chosen);
+  if (!names.empty() && std::none_of(out.begin(), out.end(),
+                                     [&](const interface_info& i) { return can_carry_multicast(i, family); }))
+    out.clear();
   if (out.empty()) ec = make_error_code(errc::no_interfaces);
   return out;
 }

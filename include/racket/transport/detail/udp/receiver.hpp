@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// One receiver of a udp_transport: its socket (options, bind, kind filter), its memberships
+// (the interfaces its group is joined on), the positions of the selected interfaces, and the
+// buffers and headers `recvmmsg` fills. Reading them is detail/udp/receive_loop.hpp. Knows
+// nothing of the transport's other receivers, its send ports or its lock.
+
+#include "racket/endpoint.hpp"
+#include "racket/transport/concepts.hpp"
+#include "racket/transport/detail/socket_ops.hpp"
+#include "racket/transport/interfaces.hpp"
+
+#include <asio/error.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/ip/address_v6.hpp>
+#include <asio/ip/udp.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <system_error>
+#include <vector>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+namespace racket::detail::udp {
+
+// Datagrams (or GRO buffers) read per `recvmmsg` call (udp_transport::receive_batch).
+inline constexpr std::size_t receive_batch = 16;
+// Size of each receive slot: the largest UDP payload fits (udp_transport::receive_slot_size).
+inline constexpr std::size_t receive_slot_size = 65536;
+
+struct receiver {
+  explicit receiver(asio::io_context& io) : socket(io) {}
+  static constexpr std::size_t control_size = 128;
+  // SO_RXQ_OVFL, the larger of the PKTINFOs, UDP_GRO: all three fit, so none is cut off.
+  static_assert(CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) <=
+                control_size);
+
+  void allocate() {
+    // Not zero-filled: untouched pages of the 1 MiB stay unmapped, so a receiver of small
+    // datagrams costs a few pages of memory, not the whole batch.
+    buffers = std::make_unique_for_overwrite<std::byte[]>(receive_batch * receive_slot_size);
+    control.resize(receive_batch * control_size);
+    iov.resize(receive_batch);
+    msgs.resize(receive_batch);
+    for (std::size_t i = 0; i < receive_batch; ++i) {
+      iov[i].iov_base = buffers.get() + i * receive_slot_size;
+      iov[i].iov_len = receive_slot_size;
+    }
+    reset_headers();
+  }
+
+  // The first `n` headers, as recvmmsg wants them: it rewrites only the lengths and flags
+  // of the ones it filled, so after a call only those are reset (a lone datagram, the
+  // latency case, resets one, not all sixteen). No sender address is asked for: nothing
+  // uses it.
+  void reset_headers(std::size_t n = receive_batch) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+      msghdr& h = msgs[i].msg_hdr;
+      h = msghdr{};
+      h.msg_iov = &iov[i];
+      h.msg_iovlen = 1;
+      h.msg_control = control.data() + i * control_size;
+      h.msg_controllen = control_size;
+      msgs[i].msg_len = 0;
+    }
+  }
+
+  // Joins the group on `ifindex`, remembering it for leave and shut.
+  bool join(unsigned ifindex, std::error_code& ec) {
+    if (!join_group(socket.native_handle(), ep.group, ifindex, ec)) return false;
+    joined.push_back(ifindex);
+    return true;
+  }
+
+  // Leaves the group on `ifindex` if it was joined there; errors are expected (the device may
+  // be gone, which already dropped the kernel's membership) and ignored.
+  void leave(unsigned ifindex) {
+    const auto it = std::find(joined.begin(), joined.end(), ifindex);
+    if (it == joined.end()) return;
+    std::error_code ignored;
+    leave_group(socket.native_handle(), ep.group, ifindex, ignored);
+    joined.erase(it);
+  }
+
+  // The selection, in order: a datagram's interface position is its ifindex's place here.
+  void set_positions(const std::vector<interface_info>& interfaces) {
+    ifindex_to_position.clear();
+    for (const auto& itf : interfaces) ifindex_to_position.push_back(itf.index);
+    one_interface.store(ifindex_to_position.size() <= 1, std::memory_order_relaxed);
+  }
+
+  // Leaves every group and closes the socket; a pending wait completes with operation_aborted
+  // and, seeing `closed`, does nothing.
+  void shut() {
+    if (closed) return;
+    closed = true;
+    const int fd = socket.native_handle();
+    for (const unsigned ifindex : joined) {
+      std::error_code ignored;  // closing the socket drops the membership anyway
+      leave_group(fd, ep.group, ifindex, ignored);
+    }
+    joined.clear();
+    std::error_code ignored;
+    socket.close(ignored);
+  }
+
+  // Gives up on a receiver being opened: `ec` = e, the socket closed.
+  void abandon(std::error_code e, std::error_code& ec) {
+    // Asio reports socket errors in its own category, which does not compare equal to
+    // std::errc values: hand the application the plain system error instead.
+    if (e.category() == asio::error::get_system_category()) e = std::error_code(e.value(), std::system_category());
+    ec = e;
+    std::error_code ignored;
+    socket.close(ignored);
+  }
+
+  receiver_id id = 0;
+  endpoint ep;
+  address_family family = address_family::v4;
+  asio::ip::udp::socket socket;
+  datagram_handler handler;
+  std::vector<unsigned> joined;               // ifindexes the group is joined on
+  std::vector<unsigned> ifindex_to_position;  // selection order
+  // Set with ifindex_to_position: with one interface every datagram's position is 0, and
+  // position_of need not take the mutex to look it up.
+  std::atomic<bool> one_interface{true};
+  std::uint32_t last_overflow = 0;            // SO_RXQ_OVFL running total last seen
+  bool gro = false;                           // UDP_GRO on: a buffer may hold several datagrams
+  bool closed = false;
+  std::unique_ptr<std::byte[]> buffers;
+  std::vector<std::byte> control;
+  std::vector<iovec> iov;
+  std::vector<mmsghdr> msgs;
+};
+
+using receiver_map = std::map<receiver_id, std::shared_ptr<receiver>>;
+
+// Opens r's socket for r.ep and r.family, sets its options and binds it, before any join: with
+// SO_REUSEADDR, SO_RCVBUF (best effort), SO_RXQ_OVFL, packet info, UDP_GRO when asked (best
+// effort, not for a kind-filtered receiver), IP(V6)_MULTICAST_ALL off, bound to the group
+// (link-scope IPv6 without a scope id: the wildcard), the kind filter when `only_kind` is
+// 0..255, non-blocking. False with `ec` set (and the socket closed) when a step fails.
+inline bool open_receive_socket(receiver& r, const transport_options& options, int only_kind, std::error_code& ec) {
+  const endpoint& ep = r.ep;
+  const bool v4 = r.family == address_family::v4;
+  r.socket.open(v4 ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
+  if (ec) return false;
+  const auto fail = [&](std::error_code e) {
+    r.abandon(e, ec);
+    return false;
+  };
+  const int fd = r.socket.native_handle();
+  std::error_code e;
+  if (!set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1, e)) return fail(e);
+  // Best effort: the kernel caps it at rmem_max, and a refusal must not stop receiving.
+  set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, options.receive_buffer_size, e);
+  e.clear();
+  if (!set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, e)) return fail(e);
+  const bool filtered = only_kind >= 0 && only_kind <= 255;
+  // Best effort (Linux 5.0+): without it the kernel splits coalesced datagrams itself.
+  if (options.segmentation_offload && !filtered) r.gro = set_int_opt(fd, udp_level, udp_gro_option, 1, e);
+  e.clear();
+  if (v4) {
+    if (!set_int_opt(fd, IPPROTO_IP, IP_PKTINFO, 1, e)) return fail(e);
+    if (!set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, e)) return fail(e);
+  } else {
+    if (!set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, e)) return fail(e);
+    if (!set_int_opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, e)) return fail(e);
+#ifdef IPV6_MULTICAST_ALL
+    // Linux >= 4.20; older kernels keep the default (deliver all joined groups), which the
+    // bind to the group address already narrows to this group.
+    set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, e);
+    e.clear();
+#endif
+  }
+  // A link-scope IPv6 group (ff02::/16, ff12::/16) cannot be bound without a scope id: such
+  // a receiver binds the wildcard address instead and relies on IPV6_MULTICAST_ALL = 0.
+  const bool wildcard = !v4 && ep.group.to_v6().is_multicast_link_local() && ep.group.to_v6().scope_id() == 0;
+  r.socket.bind(asio::ip::udp::endpoint(wildcard ? asio::ip::address(asio::ip::address_v6::any()) : ep.group, ep.port),
+                e);
+  if (e) return fail(e);
+  if (filtered) attach_kind_filter(fd, static_cast<std::uint8_t>(only_kind));
+  r.socket.non_blocking(true, e);
+  if (e) return fail(e);
+  return true;
+}
+
+}  // namespace racket::detail::udp

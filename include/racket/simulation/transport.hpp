@@ -221,7 +221,6 @@ class transport {
   }
 
  private:
-  friend class network;
   std::unique_ptr<detail::transport_state> state_;
 };
 

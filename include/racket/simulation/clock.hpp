@@ -1,6 +1,9 @@
-// Racket: broker-less publish/subscribe over IP multicast.
 // SPDX-License-Identifier: MIT
 #pragma once
+
+// The virtual clock: `sim::clock` and the per-thread record of which network's virtual time
+// `now()` reads. Knows nothing of networks, events or timers: a network only registers the
+// address of its time here.
 
 #include <algorithm>
 #include <chrono>
@@ -75,6 +78,13 @@ class running_clock_scope {
  private:
   const clock::time_point* previous_;
 };
+
+// `t + d`, or the latest time point where that would overflow (a timeout of "forever").
+inline clock::time_point saturating_add(clock::time_point t, clock::duration d) noexcept {
+  const auto max = clock::time_point::max();
+  if (d.count() > 0 && t > max - d) return max;
+  return t + d;
+}
 
 }  // namespace detail
 

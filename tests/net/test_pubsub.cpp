@@ -591,7 +591,9 @@ TEST_CASE("a burst leaves as padded GSO runs and arrives whole and in order (unp
       const auto view = racket::wire::decode(d, ec);
       REQUIRE_FALSE(ec);  // every datagram the kernel cut out of a run is a valid datagram
       if (view.padding_size() > 0) ++padded;
-      records += view.record_count();
+      // The burst's own records: a tail probe (a resend of the last one, 10 ms after the
+      // stream fell quiet) may already be there when the machine is slow.
+      for (const auto& r : view) records += r.resend() ? 0 : 1;
     }
     CHECK(records == static_cast<std::size_t>(count));
     if (offload) {

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The snapshot and repair requests a subscriber sends (docs/architecture.md, "Snapshots and
+// gap repair"): its requester id, what a full request (for the subscriptions just made on a
+// stream) and a repair request (one publisher's missing ranges) ask for, encoded and sent to
+// the stream's request group. Knows nothing of locks, timers or when a request is due; the
+// caller serialises its calls (one encode buffer).
+
+#include "racket/detail/clock.hpp"
+#include "racket/detail/subscriber/channel.hpp"
+#include "racket/detail/subscriber/gap_tracker.hpp"
+#include "racket/endpoint.hpp"
+#include "racket/transport/concepts.hpp"
+#include "racket/wire.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace racket::detail {
+
+template <class Transport>
+class requester {
+ public:
+  // `seed` 0: the id is drawn from std::random_device.
+  requester(Transport& transport, std::uint64_t seed) : transport_(&transport) {
+    splitmix64 ids(seed != 0 ? seed : random_seed());
+    id_ = ids.next();
+    if (id_ == 0) id_ = 1;
+  }
+
+  std::uint64_t id() const noexcept { return id_; }
+
+  // One full request for the subscriptions just made on `s` (its request filters).
+  template <class TimePoint>
+  bool request_snapshot(const endpoint& ep, const stream_state<TimePoint>& s) {
+    return send(ep, wire::snapshot_request{.requester_id = id_, .stream = s.name, .filter = s.request_filter()});
+  }
+
+  // A repair request to `publisher_id` for the head and missing ranges of `p`, which are taken:
+  // as many ranges as fit one request (past that, neighbouring ranges are merged: the
+  // publisher then re-sends a little more than was lost, never less). `ep` null: the ranges
+  // are dropped.
+  template <class TimePoint>
+  bool request_repair(const endpoint* ep, const stream_state<TimePoint>& s, std::uint64_t publisher_id,
+                      publisher_gaps<TimePoint>& p) {
+    const std::string_view filter = s.repair_filter();
+    const std::size_t room = wire::default_max_datagram_size - wire::request_size(s.name.size(), filter.size(), 0);
+    const std::size_t fit = std::min(wire::max_request_ranges, room / wire::request_range_size);
+    const range_set ranges = p.take_ranges(fit);
+    if (ep == nullptr) return false;
+    return send(*ep, wire::snapshot_request{.requester_id = id_,
+                                            .stream = s.name,
+                                            .filter = filter,
+                                            .target_publisher = publisher_id,
+                                            .ranges = ranges.ranges()});
+  }
+
+ private:
+  bool send(const endpoint& ep, const wire::snapshot_request& r) {
+    const auto bytes = wire::encode_request(buffer_, r);
+    if (bytes.empty()) return false;
+    const send_result res = transport_->send(request_endpoint(ep), bytes);
+    return res.ok > 0;
+  }
+
+  Transport* transport_;
+  std::uint64_t id_ = 0;
+  std::array<std::byte, wire::max_datagram_size_limit> buffer_{};
+};
+
+}  // namespace racket::detail

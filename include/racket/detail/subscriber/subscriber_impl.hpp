@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The subscriber's engine: subscribe and unsubscribe (a transport receiver opened per group
+// and port in use), the receive path from a datagram to a batch of handler calls, the expiry
+// and repair timers, and the one mutex that guards all of it. It alone locks, posts to the
+// executor and arms timers; the rooms it drives do none of that: where subscriptions live
+// (channel_map.hpp, channel.hpp), the rules that decide each record (subject_table.hpp), the
+// gap tracking (gap_tracker.hpp), the deadlines (expiry_heap.hpp, repair_queue.hpp), the
+// requests (requester.hpp) and the handler calls (dispatcher.hpp). Knows nothing of value
+// types or codecs (basic_subscriber, subscriber.hpp).
+
+#include "racket/detail/clock.hpp"
+#include "racket/detail/config.hpp"
+#include "racket/detail/earliest_timer.hpp"
+#include "racket/detail/subscriber/channel.hpp"
+#include "racket/detail/subscriber/channel_map.hpp"
+#include "racket/detail/subscriber/dispatcher.hpp"
+#include "racket/detail/subscriber/expiry_heap.hpp"
+#include "racket/detail/subscriber/gap_tracker.hpp"
+#include "racket/detail/subscriber/repair_queue.hpp"
+#include "racket/detail/subscriber/requester.hpp"
+#include "racket/detail/subscriber/subject_table.hpp"
+#include "racket/detail/subscriber/subscription_entry.hpp"
+#include "racket/endpoint.hpp"
+#include "racket/error.hpp"
+#include "racket/message.hpp"
+#include "racket/subject.hpp"
+#include "racket/subscriber_options.hpp"
+#include "racket/subscription_index.hpp"
+#include "racket/transport/concepts.hpp"
+#include "racket/wire.hpp"
+
+#include <asio/post.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace racket::detail {
+
+template <class Transport, class Clock>
+class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Transport, Clock>> {
+ public:
+  using time_point = typename Clock::time_point;
+  using duration = typename Clock::duration;
+  using entry_ptr = std::shared_ptr<subscription_entry>;
+
+  subscriber_impl(typename Transport::context_type& ctx, const subscriber_options& opts)
+      : opts_(opts),
+        transport_(ctx, transport_options{.interfaces = opts.interfaces,
+                                          .receive_buffer_size = opts.receive_buffer_size,
+                                          .rescan_interval = opts.rescan_interval,
+                                          .segmentation_offload = opts.segmentation_offload,
+                                          .busy_poll = opts.busy_poll}),
+        timer_(transport_.make_timer()),
+        requests_(transport_, opts.seed),
+        repairs_(opts.repair_holdoff),
+        repair_timer_(transport_.make_timer()) {
+    if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;
+  }
+
+  ~subscriber_impl() { transport_.close(); }
+
+  Transport& transport() noexcept { return transport_; }
+  const subscriber_options& options() const noexcept { return opts_; }
+
+  void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
+    if constexpr (error_reporting_transport<Transport>) transport_.set_error_handler(h);
+    std::lock_guard lock(mutex_);
+    error_handler_ = std::move(h);
+  }
+
+  void set_loss_handler(std::function<void(const loss_event&)> h) {
+    std::lock_guard lock(mutex_);
+    loss_handler_ = std::move(h);
+  }
+
+  std::uint64_t requester_id() const noexcept { return requests_.id(); }
+
+  // Any thread.
+  std::uint64_t subscribe(const std::string& stream_name, const endpoint& ep, std::string_view filter_text,
+                          std::function<bool(const delivery_record&)> deliver,
+                          std::function<void(const removal&)> on_removed, std::error_code& ec) {
+    subject_filter filter = subject_filter::parse(filter_text, ec);
+    if (ec) return 0;
+    auto entry = std::make_shared<subscription_entry>();
+    entry->stream = stream_name;
+    entry->ep = ep;
+    entry->filter = std::move(filter);
+    entry->deliver = std::move(deliver);
+    entry->on_removed = std::move(on_removed);
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        ec = make_error_code(errc::not_open);
+        return 0;
+      }
+      channel* ch = find_or_open_channel(ep, ec);
+      if (ec) return 0;
+      stream_state& s = find_or_add_stream(*ch, stream_name);
+      const std::uint64_t handle = channels_.add(*ch, s, entry);
+      ec.clear();
+      if (opts_.request_snapshots) {
+        // Subscriptions made together on one stream share one request.
+        s.request_filters.emplace_back(entry->filter.str());
+        if (!s.request_posted) {
+          s.request_posted = true;
+          asio::post(transport_.get_executor(),
+                     [self = this->shared_from_this(), ep, name = stream_name] { self->request_snapshot(ep, name); });
+        }
+      }
+      asio::post(transport_.get_executor(), [self = this->shared_from_this(), entry] { self->replay(entry); });
+      return handle;
+    }
+  }
+
+  // Any thread, also from inside a handler.
+  void unsubscribe(std::uint64_t handle) {
+    std::lock_guard lock(mutex_);
+    const auto info = channels_.take(handle);
+    if (!info) return;
+    info->entry->active.store(false, std::memory_order_release);
+    // The executor's batch in progress holds plain pointers to entries: keep this one alive
+    // until the batch is done (flush_callbacks releases it).
+    batch_.retire(info->entry);
+    if (channels_.unlink(handle, *info)) {
+      // Nobody listens to this stream any more: its state goes, and its datagrams are foreign.
+      clear_stream(*info->stream);
+      channels_.erase_stream(*info->ch, *info->stream);
+    }
+    if (--info->ch->subscriptions == 0) {
+      transport_.close_receiver(info->ch->receiver);
+      info->ch->open = false;
+    }
+  }
+
+  subscriber_stream_stats stats(std::string_view stream_name, const endpoint& ep) const {
+    std::lock_guard lock(mutex_);
+    subscriber_stream_stats out;
+    const channel* ch = channels_.find(ep);
+    if (!ch) return out;
+    if (const stream_state* s = ch->find(stream_name)) out = s->counters();
+    ch->fill_counters(out);
+    return out;
+  }
+
+  // Calls f(subject, payload) for every value held on the stream (tests, diagnostics).
+  template <class F>
+  void for_each_value(std::string_view stream_name, const endpoint& ep, F&& f) const {
+    std::lock_guard lock(mutex_);
+    const stream_state* s = channels_.find_stream(ep, stream_name);
+    if (!s) return;
+    s->subjects.for_each_value(
+        [&](const subject_state<time_point>& st) { f(std::string_view(st.subject), byte_view(st.payload)); });
+  }
+
+  void close() {
+    std::vector<std::uint64_t> handles;
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+      handles = channels_.handles();
+    }
+    for (auto h : handles) unsubscribe(h);
+    asio::post(transport_.get_executor(), [self = this->shared_from_this()] {
+      self->timer_.cancel();
+      self->repair_timer_.cancel();
+    });
+  }
+
+ private:
+  using publisher_state = publisher_gaps<time_point>;
+  using stream_state = detail::stream_state<time_point>;
+  using channel = detail::channel<time_point>;
+  using expiry_type = expiry_heap<time_point, stream_state>;
+  using repair_type = repair_queue<time_point, stream_state>;
+
+  // Under mutex_.
+  channel* find_or_open_channel(const endpoint& ep, std::error_code& ec) {
+    channel* ch = &channels_.find_or_add(ep);
+    if (!ch->open) {
+      transport_.open(ep.group.is_v6() ? address_family::v6 : address_family::v4, ec);
+      if (ec) return nullptr;
+      ch->receiver = transport_.open_receiver(
+          ep,
+          [this, ch](std::span<const std::byte> datagram, const receive_info&) { on_datagram(*ch, datagram); }, ec);
+      if (ec) return nullptr;
+      ch->open = true;
+    }
+    return ch;
+  }
+
+  stream_state& find_or_add_stream(channel& ch, const std::string& name) {
+    const subject_limits limits{.expiry_factor = opts_.expiry_factor,
+                                .event_window = opts_.event_window,
+                                .max_subjects = opts_.max_subjects_per_stream};
+    return ch.find_or_add(name, limits, tracked_total_, opts_.max_publishers_per_stream, opts_.request_snapshots);
+  }
+
+  // Before a stream_state is destroyed: no deadline may point at it afterwards.
+  void clear_stream(stream_state& s) {
+    repairs_.erase(&s);
+    expiry_.erase(&s);
+    s.subjects.clear();
+    s.publishers.clear();
+  }
+
+  // --- executor ---
+
+  // One full snapshot request for the subscriptions just made on a stream: with their filter
+  // if they all have the same, else for every subject.
+  void request_snapshot(const endpoint& ep, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    stream_state* s = channels_.find_stream(ep, name);
+    if (!s) return;
+    s->request_posted = false;
+    if (s->request_filters.empty()) return;
+    if (requests_.request_snapshot(ep, *s)) ++s->stats.snapshot_requests_sent;
+    s->request_filters.clear();
+  }
+
+  // Under mutex_: one repair (and loss report) per (stream, publisher) per holdoff.
+  void queue_repair(stream_state& s, std::uint64_t publisher_id, time_point now) {
+    arm_repair_timer(repairs_.add(&s, publisher_id, now));
+  }
+
+  void arm_repair_timer(time_point t) {
+    repair_timer_.arm(t, this->weak_from_this(), [](subscriber_impl& self) { self.on_repair_timer(); });
+  }
+
+  // Sends the repair requests that are due.
+  void on_repair_timer() {
+    batch_.clear_losses();
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      const time_point now = Clock::now();
+      const double rate = opts_.repair_requests_per_second;
+      const double burst = std::max(1.0, static_cast<double>(opts_.repair_request_burst));
+      repairs_.take_due(now, [&](typename repair_type::item& item) { return send_repair(item, now, rate, burst); });
+      if (!repairs_.empty()) arm_repair_timer(repairs_.earliest());
+    }
+    flush_callbacks();
+  }
+
+  // Under mutex_: the due repair of one (stream, publisher): its losses reported, and its
+  // missing ranges asked for, as many as fit one request. True when done; false when its
+  // pacing moved it later (further gaps merge into it meanwhile).
+  bool send_repair(typename repair_type::item& item, time_point now, double rate, double burst) {
+    stream_state& s = *item.owner;
+    publisher_state* p = s.publishers.find(item.publisher_id);
+    if (p == nullptr) return true;
+    if (opts_.request_snapshots && rate > 0 && !p->take_token(now, rate, burst, item.due)) return false;
+    const std::uint64_t publisher_id = item.publisher_id;
+    p->repair_queued = false;
+    if (loss_handler_) {
+      for (const auto& g : p->missing.ranges()) batch_.add_loss(s.name, publisher_id, g.first, g.last);
+    }
+    if (!opts_.request_snapshots || p->nothing_to_ask()) {
+      p->missing.clear();
+      return true;
+    }
+    const channel* ch = channels_.channel_of(s);
+    if (requests_.request_repair(ch ? &ch->ep : nullptr, s, publisher_id, *p)) ++s.stats.repairs_requested;
+    return true;
+  }
+
+  // The values held that match a new subscription, flagged `resend`, before its live ones.
+  void replay(const entry_ptr& entry) {
+    std::vector<subject_state<time_point>> held;
+    {
+      std::lock_guard lock(mutex_);
+      entry->replayed = true;
+      if (!entry->active.load(std::memory_order_acquire)) return;
+      const stream_state* s = channels_.find_stream(entry->ep, entry->stream);
+      if (!s) return;
+      s->subjects.for_each_value([&](const subject_state<time_point>& st) {
+        if (entry->filter.matches(st.subject)) held.push_back(st);
+      });
+    }
+    for (const subject_state<time_point>& st : held) {
+      if (!entry->active.load(std::memory_order_acquire)) return;
+      const delivery_record rec{entry->stream,   st.subject,     byte_view(st.payload), st.publisher_id, st.sequence,
+                                st.timestamp_ns, st.interval_ms, true,                  true};
+      invoke(entry, rec);
+    }
+  }
+
+  void on_datagram(channel& ch, std::span<const std::byte> bytes) {
+    batch_.clear_deliveries_and_removals();
+    bool rearm = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (!ch.open) return;
+      if (wire::peek_kind(bytes) == wire::kind::snapshot_request) {  // ours (looped back) or another subscriber's
+        ++ch.requests_seen;
+        return;
+      }
+      ++ch.datagrams;
+      std::error_code ec;
+      // The records come parsed from the validating pass (no second parse to walk them).
+      const wire::datagram_view view = wire::decode(bytes, ec, opts_.max_datagram_size, records_);
+      if (ec) {
+        ++ch.malformed;
+        return;
+      }
+      stream_state* sp = ch.last_stream;
+      if (sp == nullptr || sp->name != view.stream()) {
+        auto sit = ch.streams.find(view.stream());
+        if (sit == ch.streams.end()) {
+          ++ch.foreign;
+          return;
+        }
+        sp = sit->second.get();
+        ch.last_stream = sp;
+      }
+      stream_state& s = *sp;
+      const time_point now = Clock::now();
+      // Every record of a datagram has the datagram's publisher: looked up once (the pointer
+      // stays valid: only inserting a publisher erases one, and that happens at most once).
+      publisher_state* pub = nullptr;
+      // With only lone-`*` subscriptions (the common "whole stream" case) every record of the
+      // datagram matches the same set: it is looked up once, not per record.
+      const bool catch_all = s.index.matches_everything();
+      if (catch_all) {
+        matches_.clear();
+        s.index.for_each_catch_all([&](std::uint64_t, const entry_ptr& e) {
+          if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
+        });
+      }
+      for (const wire::record& r : records_) process(s, view.publisher_id(), pub, r, now, catch_all);
+      if (batch_.has_deliveries()) {
+        batch_.start_flight();
+        batch_stream_ = &s;
+        batch_epoch_ = channels_.streams_dropped();
+      }
+      // Moving the timer earlier may be a system call (timerfd_settime): it waits until the
+      // handlers have run, so nothing but this processing sits between the datagram's
+      // arrival and its handlers. Usually (a refresh only moves a due time later) there is
+      // nothing to do.
+      rearm = timer_needs_arming();
+      if (rearm && !batch_.has_deliveries() && !batch_.has_removals() && !batch_.has_losses()) {
+        arm_timer();
+        rearm = false;
+      }
+    }
+    flush_callbacks();
+    if (rearm) {
+      std::lock_guard lock(mutex_);
+      arm_timer();
+    }
+  }
+
+  RACKET_HOT_INLINE void note_publisher(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub,
+                                        const wire::record& r, time_point now) {
+    if (s.publishers.note(publisher_id, pub, r, now)) queue_repair(s, publisher_id, now);
+  }
+
+  // `matches_` already holds the datagram's matches when `catch_all`.
+  void process(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub, const wire::record& r,
+               time_point now, bool catch_all) {
+    ++s.stats.received;
+    note_publisher(s, publisher_id, pub, r, now);
+
+    if (!catch_all) {
+      matches_.clear();
+      bool matched = false;
+      s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) {
+        matched = true;
+        if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
+      });
+      if (!matched) {
+        ++s.stats.filtered;
+        return;
+      }
+    }
+
+    const auto v = s.subjects.apply(r, publisher_id, now, rng_, removals_to(s));
+    schedule(s, v.expiry);
+    if (v.what != subject_table<time_point>::outcome::deliver) return;
+    // Views into the datagram, which outlives the batch: a slot's subject may be reassigned by
+    // an eviction later in the same datagram, and s may go if a handler drops the last
+    // subscription of the stream (the fuzzer found the first).
+    for (subscription_entry* e : matches_) batch_.add_delivery(e, s.name, r, publisher_id, v.is_new);
+  }
+
+  // What the subject table calls with a held value it drops: the subscriptions matching the
+  // subject hear of it.
+  auto removals_to(stream_state& s) {
+    return [this, &s](const std::string& subject, std::uint64_t publisher_id, removal_reason why) {
+      s.index.for_each_match(subject, [&](std::uint64_t, const entry_ptr& e) {
+        if (e->replayed && e->on_removed) batch_.add_removal(e, subject, publisher_id, why);
+      });
+    };
+  }
+
+  void schedule(stream_state& s, const typename subject_table<time_point>::deadline& d) {
+    if (!d.add) return;
+    expiry_.push_and_sweep({d.due, &s, d.slot, d.generation}, tracked_total_, [](const typename expiry_type::entry& h) {
+      return h.owner->subjects.current(h.slot, h.generation);
+    });
+  }
+
+  bool timer_needs_arming() const noexcept { return !expiry_.empty() && timer_.would_move(expiry_.earliest()); }
+
+  void arm_timer() {
+    if (!timer_needs_arming()) return;
+    timer_.arm(expiry_.earliest(), this->weak_from_this(), [](subscriber_impl& self) { self.on_timer(); });
+  }
+
+  void on_timer() {
+    batch_.clear_deliveries_and_removals();
+    {
+      std::lock_guard lock(mutex_);
+      const time_point now = Clock::now();
+      typename expiry_type::entry item{};
+      while (expiry_.pop_due(now, item)) {
+        stream_state& s = *item.owner;
+        const auto next = s.subjects.on_due(item.slot, item.generation, now, removals_to(s));
+        if (next.add) expiry_.push({next.due, &s, next.slot, next.generation});
+      }
+      arm_timer();
+    }
+    flush_callbacks();
+  }
+
+  void flush_callbacks() {
+    // Handlers run without the lock, so they may subscribe or unsubscribe. The records'
+    // views point into the datagram, which lives until on_datagram returns.
+    if (batch_.has_losses()) {
+      std::function<void(const loss_event&)> h;
+      {
+        std::lock_guard lock(mutex_);
+        h = loss_handler_;
+      }
+      batch_.call_loss_handler(h);
+    }
+    if (batch_.has_deliveries()) {
+      // Counted once for the batch, under one lock after the last handler (not a lock and two
+      // map lookups per call).
+      const auto counted = batch_.call_deliveries(handler_error_reporter());
+      std::vector<entry_ptr> retired;
+      {
+        std::lock_guard lock(mutex_);
+        stream_state* s = batch_stream_;
+        if (channels_.streams_dropped() != batch_epoch_) {  // a handler dropped a stream: look it up again
+          const subscription_entry& e = batch_.first_entry();
+          s = channels_.find_stream(e.ep, e.stream);
+        }
+        if (s != nullptr) {
+          s->stats.delivered += counted.delivered;
+          s->stats.decode_errors += counted.refused;
+        }
+        batch_stream_ = nullptr;
+        retired = batch_.end_flight();
+      }
+      // `retired` (entries dropped during the batch) is destroyed here, without the lock.
+    }
+    batch_.call_removals(handler_error_reporter());
+    batch_.clear_deliveries_and_removals();
+  }
+
+  // One delivery outside a datagram's batch (the replay to a new subscription).
+  void invoke(const entry_ptr& e, const delivery_record& rec) {
+    const auto result = dispatcher::call_one(*e, rec, handler_error_reporter());
+    if (result == dispatcher::call_result::threw) return;
+    std::lock_guard lock(mutex_);
+    auto* s = channels_.find_stream(e->ep, e->stream);
+    if (!s) return;
+    if (result == dispatcher::call_result::delivered) {
+      ++s->stats.delivered;
+    } else {
+      ++s->stats.decode_errors;
+    }
+  }
+
+  auto handler_error_reporter() {
+    return [this](const subscription_entry& e) { report_handler_error(e); };
+  }
+
+  // Inside the catch of a handler's exception.
+  void report_handler_error(const subscription_entry& e) {
+    std::function<void(const std::error_code&, std::string_view)> h;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto* s = channels_.find_stream(e.ep, e.stream)) ++s->stats.handler_errors;
+      h = error_handler_;
+    }
+    if (h) h(std::make_error_code(std::errc::operation_canceled), dispatcher::describe_handler_error(e));
+  }
+
+  subscriber_options opts_;
+  Transport transport_;
+  earliest_timer<typename Transport::timer_type> timer_;  // expiry: the heap's first deadline
+  requester<Transport> requests_;  // under mutex_
+
+  mutable std::mutex mutex_;
+  channel_map<time_point> channels_;
+  bool closed_ = false;
+  std::function<void(const std::error_code&, std::string_view)> error_handler_;
+  std::function<void(const loss_event&)> loss_handler_;
+  repair_type repairs_;  // one per (stream, publisher) with a repair to send
+
+  // Executor only.
+  expiry_type expiry_;
+  std::size_t tracked_total_ = 0;  // live subjects over all streams (bounds expiry_)
+  std::vector<subscription_entry*> matches_;  // of the record being processed, under mutex_
+  // The batch: built under mutex_, its handlers called without it. While it is in flight
+  // (under mutex_) it holds plain entry pointers, and unsubscribe retires dropped entries to it
+  // instead of destroying them. The stream of the batch is batch_stream_, valid while no
+  // stream was dropped since (channels_.streams_dropped() == batch_epoch_).
+  dispatcher batch_;
+  stream_state* batch_stream_ = nullptr;
+  std::uint64_t batch_epoch_ = 0;
+  std::vector<wire::record> records_;  // the datagram being processed (under mutex_)
+  earliest_timer<typename Transport::timer_type> repair_timer_;  // the earliest due repair request
+  splitmix64 rng_{0x5EEDBA5Eull};  // eviction choice: fixed seed, so simulations replay exactly
+};
+
+}  // namespace racket::detail

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// What a subscriber is configured with (`subscriber_options`) and what it counts per stream
+// (`subscriber_stream_stats`): plain structs. Knows nothing of how either is used.
+
+#include "racket/wire.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace racket {
+
+/// Options of a subscriber, filled with designated initialisers:
+/// `racket::subscriber_options{.interfaces = {"lo"}, .expiry_factor = 3}`.
+struct subscriber_options {
+  /// Interfaces to join on; empty: every interface that is up and can carry multicast.
+  std::vector<std::string> interfaces{};
+  /// SO_RCVBUF requested per (group, port) socket.
+  int receive_buffer_size = 4 << 20;
+  /// How often the interface selection is re-run, so groups are joined on interfaces that
+  /// appear (or come up) and dropped from ones that vanish; 0 disables.
+  std::chrono::milliseconds rescan_interval{5000};
+  /// A subject not refreshed within `expiry_factor` × its interval expires.
+  unsigned expiry_factor = 3;
+  /// Most subjects tracked per stream; past it the subject closest to expiry is evicted (counted).
+  std::size_t max_subjects_per_stream = 1'000'000;
+  /// Most publishers whose sequence is tracked per stream (for gap counting); past it the one
+  /// seen longest ago is forgotten.
+  std::size_t max_publishers_per_stream = 4096;
+  /// How long a one-shot event's (publisher, sequence) is remembered to suppress the copies
+  /// that arrive over several interfaces.
+  std::chrono::milliseconds event_window{1000};
+  /// Largest datagram accepted; larger ones are dropped as malformed.
+  std::size_t max_datagram_size = wire::max_datagram_size_limit;
+  /// Send a snapshot request when a subscription starts, and a repair request (the missing
+  /// sequence ranges) when a publisher's sequence shows a gap, so that the current values
+  /// arrive in about a round trip instead of a resend interval
+  /// (docs/architecture.md, "Snapshots and gap repair").
+  bool request_snapshots = true;
+  /// How long gaps of one publisher are collected before one repair request goes out.
+  std::chrono::milliseconds repair_holdoff{5};
+  /// Repair requests per (stream, publisher) per second, at most (token bucket; 0: unlimited),
+  /// and the bucket's size. Keep them below the publishers' `snapshot_requests_per_second`
+  /// and `snapshot_request_burst` (20 and 10 by default): a request over the publisher's limit
+  /// is dropped there, and what it asked for then waits for the periodic resends. Gaps seen
+  /// while no token is left wait and merge into the next request.
+  double repair_requests_per_second = 16;
+  unsigned repair_request_burst = 8;
+  /// Seed of the requester id this subscriber puts in its requests; 0 draws one from
+  /// `std::random_device`.
+  std::uint64_t seed = 0;
+  /// Ask the kernel for UDP GRO where it has it (Linux 5.0+): datagrams it coalesced arrive
+  /// in one read and are split again here, one handler call each. `false`: one per read.
+  bool segmentation_offload = true;
+  /// Busy polling for the lowest latency, at the price of a busy core: after its sockets are
+  /// found empty the subscriber keeps reading them, without blocking, for up to this long
+  /// before it waits on the event loop again (`transport_options::busy_poll`). Zero (the
+  /// default): never poll. Best on an `io_context` (and a core) of the subscriber's own.
+  std::chrono::microseconds busy_poll{0};
+};
+
+/// Counters of one stream on one subscriber (plain struct, copied out). Datagram-level
+/// counters (`datagrams_received`, `malformed`, `foreign`) are those of the stream's (group,
+/// port): a malformed datagram cannot be attributed to a stream.
+struct subscriber_stream_stats {
+  std::uint64_t datagrams_received = 0;  ///< on the stream's group and port (snapshot requests apart)
+  std::uint64_t malformed = 0;           ///< datagrams dropped by the decoder, on that group and port
+  std::uint64_t foreign = 0;             ///< valid datagrams of other streams sharing the group and port
+  std::uint64_t received = 0;            ///< records of this stream
+  std::uint64_t delivered = 0;           ///< handler calls
+  std::uint64_t filtered = 0;            ///< records no subscription matched
+  std::uint64_t duplicates = 0;          ///< same content hash as the last delivered
+  std::uint64_t stale = 0;               ///< older than what was delivered
+  std::uint64_t gaps = 0;                ///< sequence numbers missed, per publisher
+  std::uint64_t repairs_requested = 0;   ///< repair (range) requests sent for missed sequence numbers
+  std::uint64_t snapshot_requests_sent = 0;  ///< full snapshot requests sent (one per subscription start)
+  std::uint64_t requests_seen = 0;       ///< snapshot requests heard on this group and port (ignored; requests reach a data group only where it is the request group of another group, `request_endpoint`)
+  std::uint64_t withdrawn = 0;           ///< tombstones applied
+  std::uint64_t expired = 0;             ///< subjects expired
+  std::uint64_t evicted = 0;             ///< subjects evicted by the cap
+  std::uint64_t decode_errors = 0;       ///< payloads the codec refused
+  std::uint64_t handler_errors = 0;      ///< exceptions thrown by handlers
+  std::uint64_t tracked_subjects = 0;    ///< subjects held now
+};
+
+}  // namespace racket

@@ -7,6 +7,7 @@
 #include "racket/error.hpp"
 #include "racket/pool.hpp"
 #include "racket/publisher.hpp"
+#include "racket/publisher_options.hpp"
 #include "racket/stream.hpp"
 #include "racket/subject.hpp"
 #include "racket/subscriber.hpp"

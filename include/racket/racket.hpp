@@ -8,6 +8,7 @@
 #include "racket/message.hpp"
 #include "racket/pool.hpp"
 #include "racket/publisher.hpp"
+#include "racket/publisher_options.hpp"
 #include "racket/stream.hpp"
 #include "racket/subject.hpp"
 #include "racket/subscriber.hpp"

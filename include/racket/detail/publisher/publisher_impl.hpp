@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The publisher's orchestrator, shared by the threads that publish and by its executor. It
+// alone knows threads, the executor and the clock: it holds the locks (the publish queue's,
+// and the transport's where the transport is not thread safe), posts flushes, reads the
+// clock, drives the two timers, and owns the streams and the rooms, which it runs: publish →
+// queue → flush → process (cache, resend schedule, packer) → send; resend timer → schedule →
+// packing; answer timer → tail probes and snapshot answers; close → shutdown. The rooms know
+// none of that. See docs/architecture.md ("Publisher: choices", "Snapshots and gap repair").
+
+#include "racket/codec.hpp"
+#include "racket/detail/clock.hpp"
+#include "racket/detail/earliest_timer.hpp"
+#include "racket/detail/hash.hpp"
+#include "racket/detail/publisher/cache.hpp"
+#include "racket/detail/publisher/counters.hpp"
+#include "racket/detail/publisher/packer.hpp"
+#include "racket/detail/publisher/publish_queue.hpp"
+#include "racket/detail/publisher/publisher_stream.hpp"
+#include "racket/detail/publisher/resend_packing.hpp"
+#include "racket/detail/publisher/resend_schedule.hpp"
+#include "racket/detail/publisher/snapshot_responder.hpp"
+#include "racket/detail/publisher/tail_probes.hpp"
+#include "racket/detail/slab.hpp"
+#include "racket/endpoint.hpp"
+#include "racket/error.hpp"
+#include "racket/publisher_options.hpp"
+#include "racket/subject.hpp"
+#include "racket/transport/concepts.hpp"
+#include "racket/wire.hpp"
+
+#include <asio/post.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+namespace racket::detail {
+
+// Every call into the transport passes here: under a lock of the publisher's own unless the
+// transport is thread_safe (it locks inside), and for sends flagged busy. The transport may
+// call the application's error handler from inside a send; a publish from there must queue,
+// not re-enter (busy is read only on the executor). The packer's Sender.
+template <class Transport>
+class transport_gate {
+ public:
+  explicit transport_gate(Transport& transport) noexcept : transport_(transport) {}
+
+  std::unique_lock<std::mutex> lock() {
+    if constexpr (thread_safe_transport<Transport>) {
+      return {};  // it locks inside
+    } else {
+      return std::unique_lock<std::mutex>(mutex_);
+    }
+  }
+
+  // Executor only: inside a send.
+  bool busy() const noexcept { return busy_; }
+
+  bool segments() noexcept {
+    if constexpr (segmenting_transport<Transport>) {
+      return transport_.segmentation_offload();
+    } else {
+      return false;
+    }
+  }
+
+  send_result send(const endpoint& to, std::span<const std::byte> bytes) {
+    auto tlock = lock();
+    busy_ = true;
+    const send_result res = transport_.send(to, bytes);
+    busy_ = false;
+    return res;
+  }
+
+  // One `send_batch` (one sendmmsg per interface) where the transport has it, else one `send`
+  // per datagram.
+  void send_batch(std::span<outgoing_datagram> batch) {
+    auto tlock = lock();
+    busy_ = true;
+    if constexpr (batch_sending_transport<Transport>) {
+      transport_.send_batch(batch);
+    } else {
+      for (outgoing_datagram& d : batch) d.result = transport_.send(d.to, d.bytes);
+    }
+    busy_ = false;
+  }
+
+ private:
+  Transport& transport_;
+  std::mutex mutex_;
+  bool busy_ = false;
+};
+
+template <class Transport, class Clock>
+class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transport, Clock>> {
+ public:
+  using time_point = typename Clock::time_point;
+  using duration = typename Clock::duration;
+  using stream_state = publisher_stream<Clock>;
+
+  publisher_impl(typename Transport::context_type& ctx, const publisher_options& opts)
+      : opts_(clamped(opts)),
+        transport_(ctx, transport_options{.interfaces = opts.interfaces,
+                                          .ttl = opts.ttl,
+                                          .loopback = opts.loopback,
+                                          .send_buffer_size = opts.send_buffer_size,
+                                          .rescan_interval = opts.rescan_interval,
+                                          .segmentation_offload = opts.segmentation_offload}),
+        timer_(transport_.make_timer()),
+        answer_timer_(transport_.make_timer()),
+        rng_(opts.seed != 0 ? opts.seed : random_seed()),
+        id_(draw_id(rng_)),
+        gate_(transport_),
+        packer_(gate_, id_, opts_.max_datagram_size),
+        resends_(opts_.resend_coalesce, opts_.resend_jitter),
+        probes_(opts_.tail_probe_delay),
+        answers_(opts_) {}
+
+  std::uint64_t id() const noexcept { return id_; }
+  Transport& transport() noexcept { return transport_; }
+  const publisher_options& options() const noexcept { return opts_; }
+
+  void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
+    if constexpr (error_reporting_transport<Transport>) transport_.set_error_handler(std::move(h));
+  }
+
+  // Any thread. `payload` is already encoded.
+  // `key`: the stream object's `key()` (0: none), which stands for `stream_name` and `ep`.
+  void enqueue(std::uint64_t key, const std::string& stream_name, const endpoint& ep, std::string_view subject,
+               byte_view payload, std::uint32_t interval_ms, bool withdraw, std::error_code& ec) {
+    if (auto e = validate_subject(subject)) {
+      ec = e;
+      return;
+    }
+    if (payload.size() > wire::max_payload(opts_.max_datagram_size, stream_name.size(), subject.size())) {
+      ec = make_error_code(errc::payload_too_large);
+      return;
+    }
+    bool post = false;
+    // On the executor with nothing queued (an idle publisher, or one publishing from its own
+    // handlers), the record goes straight into its datagram and out: no copy into the queue,
+    // no second lock, no hop through the executor. Anything queued by another thread first
+    // keeps its place: then this record queues behind it.
+    const bool on_executor = transport_.get_executor().running_in_this_thread();
+    stream_state* direct = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        ec = make_error_code(errc::not_open);
+        return;
+      }
+      stream_state* s = find_or_add_stream(key, stream_name, ep, ec);
+      if (ec) return;
+      if (on_executor && !gate_.busy() && !flush_posted_ && pending_.empty() && !shut_down_) {
+        direct = s;
+      } else {
+        pending_.push(s, subject, payload, interval_ms, withdraw);
+        if (!flush_posted_) {
+          flush_posted_ = true;
+          post = true;
+        }
+      }
+    }
+    ec.clear();
+    if (direct != nullptr) {
+      const time_point now = Clock::now();
+      process(*direct, subject, payload, interval_ms, stamp_(now), withdraw, now);
+      send_open_writers(now);
+      arm_timer();
+    } else if (post) {
+      if (on_executor && !gate_.busy()) {
+        flush();  // on the executor: send now, no hop through the queue
+      } else {
+        asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
+      }
+    }
+  }
+
+  publisher_stream_stats stats(std::string_view stream_name) const {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(stream_name);
+    if (it == streams_.end()) return {};
+    return it->second->counters.load();
+  }
+
+  // Any thread: refuses further publishes and posts the shutdown to the executor.
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->shutdown(); });
+  }
+
+ private:
+  struct sv_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(xxh3(s)); }
+  };
+
+  static publisher_options clamped(publisher_options o) {
+    o.max_datagram_size = std::clamp<std::size_t>(o.max_datagram_size, 64, wire::max_datagram_size_limit);
+    return o;
+  }
+
+  static std::uint64_t draw_id(splitmix64& rng) noexcept {
+    const std::uint64_t id = rng.next();
+    return id != 0 ? id : 1;
+  }
+
+  // Under mutex_.
+  stream_state* find_or_add_stream(std::uint64_t key, const std::string& name, const endpoint& ep,
+                                   std::error_code& ec) {
+    // Publishing threads mostly stay on one stream: the stream object's key (or, without one,
+    // a byte compare) instead of a hash lookup.
+    if (last_stream_ != nullptr &&
+        (key != 0 ? key == last_key_ : last_stream_->name == name && last_stream_->ep == ep))
+      return last_stream_;
+    if (auto it = streams_.find(std::string_view(name)); it != streams_.end()) {
+      if (it->second->ep != ep) {
+        ec = make_error_code(errc::family_mismatch);
+        return nullptr;
+      }
+      last_stream_ = it->second.get();
+      last_key_ = key;
+      return last_stream_;
+    }
+    const auto family = ep.group.is_v6() ? address_family::v6 : address_family::v4;
+    {
+      auto tlock = gate_.lock();
+      transport_.open(family, ec);
+    }
+    if (ec) return nullptr;
+    auto s = std::make_unique<stream_state>();
+    s->ordinal = static_cast<std::uint32_t>(streams_.size());
+    s->name = name;
+    s->ep = ep;
+    stream_state* raw = s.get();
+    streams_.emplace(std::string_view(raw->name), std::move(s));
+    last_stream_ = raw;
+    last_key_ = key;
+    return raw;
+  }
+
+  // --- executor only from here on ---
+
+  void flush() {
+    {
+      std::lock_guard lock(mutex_);
+      flushing_.swap(pending_);
+      flush_posted_ = false;
+      if (shut_down_) {
+        flushing_.clear();
+        return;
+      }
+    }
+    const time_point now = Clock::now();
+    // One stamp for the whole batch: the time the publisher takes the messages for sending.
+    // A clock read per message cost ~35 ns on the project's VM, a sixth of a 64 B message's
+    // whole path; and stamps taken here never go backwards along the sequence numbers given
+    // here (stamps taken by several publishing threads could).
+    const std::uint64_t stamp = stamp_(now);
+    flushing_.for_each([&](stream_state& s, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
+                           bool withdraw) { process(s, subject, payload, interval_ms, stamp, withdraw, now); });
+    send_open_writers(now);  // before the bytes go: a tail probe copies its record from them
+    flushing_.clear();
+    arm_timer();
+  }
+
+  // Opens the stream's listener for snapshot requests, once, when its first message goes out:
+  // a request sent before the publisher ever sent on the stream is not heard (what it asks
+  // for is in flight anyway). Best effort: without a listener the stream is not answered.
+  void ensure_listener(stream_state& s) {
+    s.listener_checked = true;
+    const endpoint at = request_endpoint(s.ep);
+    if (!opts_.answer_snapshots || listeners_.contains(at)) return;
+    std::error_code ec;
+    auto tlock = gate_.lock();
+    auto on_request = [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); };
+    receiver_id id;
+    if constexpr (kind_filtering_transport<Transport>) {
+      // Where the transport can filter in the kernel, only requests wake the listener: the
+      // group's data (the publisher's own, looped back) never reaches it.
+      id = transport_.open_receiver(at, on_request, ec, static_cast<int>(wire::kind::snapshot_request));
+    } else {
+      id = transport_.open_receiver(at, on_request, ec);
+    }
+    if (!ec) listeners_.emplace(at, id);
+  }
+
+  // One published record: into the stream's datagram, and into (or out of) the cache. The
+  // views must stay valid until the next send_open_writers (a tail probe copies from them).
+  void process(stream_state& s, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
+               std::uint64_t timestamp_ns, bool withdraw, time_point now) {
+    if (!s.listener_checked) ensure_listener(s);
+
+    // Built where append keeps it anyway, the stream's tail probe: a record built on the
+    // stack and then copied there was read back with 16-byte loads over its 1-, 4- and 8-byte
+    // stores, a stall the CPU cannot forward around (four fifths of append's time at 64 B).
+    wire::record& r = s.probe.record;
+    r.flags = 0;
+    r.sequence = s.next_sequence++;
+    r.timestamp_ns = timestamp_ns;
+    r.subject = subject;
+    bump(s.counters.published);
+
+    const auto found = s.cache.find(subject);
+    if (withdraw) {
+      r.flags = wire::flags::tombstone;
+      r.interval_ms = found.found() ? s.cache[found.index].interval_ms : 0;
+      r.payload = {};
+      if (found.found()) uncache(s, found);
+      bump(s.counters.withdrawn);
+      append(s, r);
+      return;
+    }
+    r.interval_ms = interval_ms;
+    r.payload = payload;
+    append(s, r);
+
+    if (interval_ms == 0) {
+      // A one-shot event replaces whatever value was cached: no further resends of it.
+      if (found.found()) uncache(s, found);
+      return;
+    }
+    const auto stored = s.cache.store(values_, found, subject, payload, interval_ms, r.sequence, r.timestamp_ns);
+    if (stored.added) bump(s.counters.cached_subjects);
+    resends_.stored(s, stored.index, *stored.sl, stored.added, now);
+  }
+
+  void uncache(stream_state& s, const typename last_value_cache<time_point>::lookup& at) {
+    s.cache.remove(at);
+    auto& cached = s.counters.cached_subjects;
+    cached.store(cached.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
+
+  // Every record goes out here: the stream's newest (for its tail probe), into its datagram.
+  void append(stream_state& s, const wire::record& r) {
+    probes_.note(s, r);
+    packer_.append(s, r);
+  }
+
+  // `now`: the caller's reading of the clock (tail probes are timed from it). The datagrams
+  // go first and the tail probes' copies are taken after: the copying is not on the path of
+  // a message to the network. The views they copy from stay valid until the caller returns.
+  void send_open_writers(time_point now) {
+    packer_.send_open();
+    bool probing = false;
+    for (stream_state* s : packer_.opened()) probing |= probes_.restart(*s, now);
+    packer_.clear_opened();
+    if (probing) arm_answer_timer(now + std::chrono::duration_cast<duration>(probes_.delay()));
+  }
+
+  void arm_timer() {
+    if (resends_.empty() || shut_down_) return;
+    const time_point top = resends_.next_deadline();
+    timer_.arm(top, this->weak_from_this(), [](publisher_impl& self) { self.on_timer(); });
+  }
+
+  void on_timer() {
+    if (shut_down_) return;
+    const time_point now = Clock::now();
+    resends_.take_due(now, rng_);
+    pack_resends(packer_, resends_.due());
+    resends_.clear_due();
+    send_open_writers(now);
+    arm_timer();
+  }
+
+  void arm_answer_timer(time_point t) {
+    if (shut_down_) return;
+    answer_timer_.arm(t, this->weak_from_this(), [](publisher_impl& self) { self.on_answer_timer(); });
+  }
+
+  // Runs due tail probes, then answer passes as far as the pacing allows; re-arms itself.
+  void on_answer_timer() {
+    if (shut_down_) return;
+    const time_point now = Clock::now();
+    const auto send = [this](stream_state& s, const wire::record& r) { append(s, r); };
+    const time_point probes_next = probes_.fire(now, send);
+    const time_point next = std::min(probes_next, answers_.run(now, send));
+    send_open_writers(now);
+    if (next != time_point::max()) arm_answer_timer(next);
+  }
+
+  // Everything a stream's listener hears on the request group: data of streams that map
+  // there is dropped after a look at six bytes (or in the kernel); requests are decoded and
+  // handed to the responder.
+  void on_listener_datagram(std::span<const std::byte> bytes) {
+    if (wire::peek_kind(bytes) != wire::kind::snapshot_request) return;
+    std::error_code ec;
+    const wire::request_view req = wire::decode_request(bytes, ec);
+    if (ec) return;
+    if (req.target_publisher() != 0 && req.target_publisher() != id_) return;
+    stream_state* s = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (shut_down_) return;
+      auto it = streams_.find(req.stream());
+      if (it == streams_.end()) return;
+      s = it->second.get();
+    }
+    const time_point at = answers_.request(*s, req, Clock::now(), rng_);
+    if (at != time_point::max()) arm_answer_timer(at);
+  }
+
+  void shutdown() {
+    flush();  // whatever was published before close() still goes out
+    if (opts_.withdraw_on_close) {
+      const std::uint64_t stamp = stamp_(Clock::now());
+      std::vector<stream_state*> streams;
+      {
+        std::lock_guard lock(mutex_);
+        for (auto& [name, st] : streams_) streams.push_back(st.get());
+      }
+      for (stream_state* s : streams) {
+        for (auto& sl : s->cache) {
+          if (!sl.live) continue;
+          wire::record r;
+          r.flags = wire::flags::tombstone;
+          r.interval_ms = sl.interval_ms;
+          r.sequence = s->next_sequence++;
+          r.timestamp_ns = stamp;
+          r.subject = sl.subject();
+          append(*s, r);
+          bump(s->counters.withdrawn);
+        }
+      }
+      send_open_writers(Clock::now());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      shut_down_ = true;
+    }
+    timer_.cancel();
+    resends_.clear();
+    answer_timer_.cancel();
+    answers_.clear();
+    probes_.clear();
+    auto tlock = gate_.lock();
+    transport_.close();
+  }
+
+  publisher_options opts_;  // max_datagram_size clamped
+  Transport transport_;
+  earliest_timer<typename Transport::timer_type> timer_;         // resends (the wheel's next tick)
+  earliest_timer<typename Transport::timer_type> answer_timer_;  // answer passes (delays, pacing) and tail probes
+  splitmix64 rng_;             // executor only after the id: the jitter and the answer delays
+  wall_stamper<Clock> stamp_;  // executor only: the records' timestamps, from the steady readings
+  std::uint64_t id_;
+
+  // Executor only (the gate locks the transport where it must).
+  transport_gate<Transport> gate_;
+  packer<transport_gate<Transport>, stream_state> packer_;
+  resend_schedule<stream_state, Clock> resends_;
+  tail_probes<stream_state, Clock> probes_;
+  snapshot_responder<stream_state, Clock> answers_;
+  std::unordered_map<endpoint, receiver_id, endpoint_hash> listeners_;  // snapshot requests, per (group, port)
+
+  mutable std::mutex mutex_;  // guards streams_, pending_, flush_posted_, closed_, shut_down_
+  // The bytes of every stream's cached values (executor only), in one slab so that a large
+  // cache grows in huge-page chunks however it spreads over streams; declared before the
+  // streams, which free their large blocks when they go.
+  slab values_;
+  std::unordered_map<std::string_view, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams_;
+  publish_queue<stream_state> pending_;
+  stream_state* last_stream_ = nullptr;  // the stream of the last publish (streams are never removed)
+  std::uint64_t last_key_ = 0;           // its stream object's key (0: none)
+  bool flush_posted_ = false;
+  bool closed_ = false;
+  bool shut_down_ = false;
+  publish_queue<stream_state> flushing_;  // executor only: what the running flush sends
+};
+
+}  // namespace racket::detail

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The rate limit on the snapshot requests of one stream: a token bucket per requester id,
+// in a table of bounded size whose idle entries are forgotten when it is full. Time comes in
+// as a parameter. Knows nothing of what a request asks for, of sockets or of locks.
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+
+namespace racket::detail {
+
+struct request_limits {
+  double per_second = 0;  // requests accepted per requester and second; <= 0: unlimited
+  unsigned burst = 0;     // the bucket's size (at least 1)
+  std::size_t max_requesters = 0;  // ids tracked (at least 1)
+};
+
+template <class TimePoint>
+class request_limiter {
+ public:
+  using time_point = TimePoint;
+  using duration = typename TimePoint::duration;
+
+  // Requester ids tracked.
+  std::size_t size() const noexcept { return table_.size(); }
+
+  // Whether a request of `requester` at `now` is within the limits (it then takes a token);
+  // false: over the limit, or no room to track a new requester.
+  bool admit(std::uint64_t requester, time_point now, const request_limits& limits) {
+    auto& table = table_;
+    const double rate = limits.per_second;
+    if (!(rate > 0)) return true;
+    const double burst = std::max(1.0, static_cast<double>(limits.burst));
+    auto it = table.find(requester);
+    if (it == table.end()) {
+      if (table.size() >= std::max<std::size_t>(limits.max_requesters, 1)) {
+        // Forget requesters whose bucket is full again (idle); at most ten sweeps a second.
+        if (now - last_sweep_ < std::chrono::duration_cast<duration>(std::chrono::milliseconds{100})) return false;
+        last_sweep_ = now;
+        std::erase_if(table, [&](const auto& kv) {
+          return kv.second.tokens + rate * seconds_between(kv.second.at, now) >= burst;
+        });
+        if (table.size() >= std::max<std::size_t>(limits.max_requesters, 1)) return false;
+      }
+      it = table.emplace(requester, bucket{burst, now}).first;
+    }
+    bucket& b = it->second;
+    b.tokens = std::min(burst, b.tokens + rate * seconds_between(b.at, now));
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  static double seconds_between(time_point a, time_point b) noexcept {
+    return b <= a ? 0.0 : std::chrono::duration<double>(b - a).count();
+  }
+
+ private:
+  struct bucket {
+    double tokens;
+    time_point at;
+  };
+
+  std::unordered_map<std::uint64_t, bucket> table_;
+  time_point last_sweep_{};
+};
+
+}  // namespace racket::detail

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// What an application gives a publisher and reads back from it: its options and the counters
+// of one stream. Plain structs; they know nothing of how a publisher works.
+
+#include "racket/wire.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace racket {
+
+/// Options of a publisher, filled with designated initialisers:
+/// `racket::publisher_options{.interfaces = {"lo"}, .ttl = 2}`.
+struct publisher_options {
+  /// Interfaces to send on; empty: every interface that is up and can carry multicast.
+  std::vector<std::string> interfaces{};
+  /// Multicast TTL (IPv4) or hop limit (IPv6).
+  int ttl = 1;
+  /// Deliver to receivers on this host too.
+  bool loopback = true;
+  /// Socket send buffer requested per interface.
+  int send_buffer_size = 1 << 20;
+  /// How often the interface selection is re-run, so interfaces that appear (or come up) are
+  /// used and ones that vanish are dropped; 0 disables.
+  std::chrono::milliseconds rescan_interval{5000};
+  /// Largest datagram sent, in bytes (header, records and checksum); at most 65507.
+  std::size_t max_datagram_size = wire::default_max_datagram_size;
+  /// Each resend fires up to this fraction of the interval late, spread at random, so that
+  /// subjects published together drift apart instead of resending in one burst forever.
+  double resend_jitter = 0.05;
+  /// Resends due within this window are sent together, packed, up to this much early (and
+  /// never more than half their interval early). Wider windows mean fuller datagrams and fewer
+  /// system calls.
+  std::chrono::milliseconds resend_coalesce{20};
+  /// Send a tombstone for every cached subject when the publisher closes (default: no;
+  /// subscribers then expire the subjects after `expiry_factor` intervals).
+  bool withdraw_on_close = false;
+  /// Seed for the publisher id and the jitter; 0 draws one from `std::random_device`.
+  std::uint64_t seed = 0;
+
+  // Snapshots and gap repair (docs/architecture.md, "Snapshots and gap repair").
+
+  /// Listen on each stream's group and port for snapshot requests and answer them by
+  /// re-sending the matching cached subjects (flag `snapshot`, new sequence numbers).
+  bool answer_snapshots = true;
+  /// Pace of snapshot answers over all streams, in bytes per second (0: unpaced).
+  std::size_t snapshot_rate_bytes = std::size_t{64} << 20;
+  /// A full request is answered after a random delay in [0, this], so that the requests of
+  /// many subscribers starting together merge into one answer.
+  std::chrono::milliseconds snapshot_delay_max{10};
+  /// A range (repair) request is answered after a random delay in [0, this].
+  std::chrono::milliseconds repair_delay_max{2};
+  /// Least time between the starts of two answer passes on one stream: a per-stream rate
+  /// limit (requests that arrive meanwhile wait and merge; none is dropped).
+  std::chrono::milliseconds snapshot_answer_spacing{10};
+  /// Requests accepted per requester id and stream per second (token bucket; 0: unlimited) ...
+  double snapshot_requests_per_second = 20;
+  /// ... and the bucket's size: the burst one requester may send at once.
+  unsigned snapshot_request_burst = 10;
+  /// Most requester ids tracked per stream for rate limiting; when full (and none idle) new
+  /// requesters are refused (counted as limited).
+  std::size_t max_snapshot_requesters = 4096;
+  /// When a stream falls quiet, its newest record is sent again (flag `resend`) this long
+  /// after, then 3 and 9 times as long after that, so that subscribers detect the loss of
+  /// the last datagrams of a burst or of an answer (a lost tail) and repair it. 0: off.
+  std::chrono::milliseconds tail_probe_delay{10};
+  /// Hand runs of a stream's datagrams to the kernel as one UDP GSO send where it has it
+  /// (Linux 4.18+), padding them to one size (wire format, "Padding"); the kernel cuts them
+  /// into the same datagrams on the wire. Refused by an interface, it falls back to one send
+  /// per datagram by itself. `false`: never segment, never pad.
+  bool segmentation_offload = true;
+};
+
+/// Counters of one stream on one publisher (plain struct, copied out).
+struct publisher_stream_stats {
+  std::uint64_t published = 0;       ///< messages published (tombstones included)
+  std::uint64_t resent = 0;          ///< periodic resends of cached subjects
+  std::uint64_t withdrawn = 0;       ///< tombstones sent
+  std::uint64_t datagrams_sent = 0;  ///< datagrams handed to the network, counted per interface
+  std::uint64_t bytes_sent = 0;      ///< their bytes, per interface
+  std::uint64_t send_errors = 0;     ///< interface sends that failed or found the socket full
+  std::uint64_t cached_subjects = 0; ///< subjects whose last value is resent
+  std::uint64_t snapshot_requests = 0;          ///< valid snapshot requests for this stream (for this publisher)
+  std::uint64_t snapshot_requests_limited = 0;  ///< of them, dropped by the per-requester rate limit
+  std::uint64_t snapshot_answers = 0;           ///< answer passes run (each one merges many requests)
+  std::uint64_t snapshot_records = 0;           ///< records re-sent in answers
+  std::uint64_t tail_probes = 0;                ///< newest records re-sent after the stream fell quiet
+};
+
+}  // namespace racket

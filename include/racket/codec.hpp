@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+// Payload codecs: the `codec` concept that turns a stream's values into payload bytes and
+// back, and the default ones (raw bytes, std::string, trivially copyable types). Knows
+// nothing of streams, datagrams or the network.
+
 #include "racket/error.hpp"
 
 #include <concepts>

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+// `endpoint` (a multicast group and UDP port), where a stream's snapshot requests go
+// (`request_endpoint`), and a hash for them. Plain values; knows nothing of sockets.
+
 #include <asio/ip/address.hpp>
 
 #include <cstdint>

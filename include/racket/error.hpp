@@ -1,6 +1,8 @@
-// Racket: broker-less publish/subscribe over IP multicast.
 // SPDX-License-Identifier: MIT
 #pragma once
+
+// Racket's errors: `errc`, its error category and `make_error_code`, and how an untrusted
+// value is shown in a message (the one escaper, `detail::quoted`). Knows nothing else.
 
 #include <string>
 #include <string_view>

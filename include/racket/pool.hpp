@@ -1,6 +1,9 @@
-// Racket: broker-less publish/subscribe over IP multicast.
 // SPDX-License-Identifier: MIT
 #pragma once
+
+// The multicast pool (a block of groups and a range of ports, IPv4 or IPv6) and the
+// documented, stable mapping of a stream name to one group and port in it. Plain values;
+// knows nothing of sockets or datagrams.
 
 #include "racket/detail/hash.hpp"
 #include "racket/endpoint.hpp"

@@ -1,6 +1,8 @@
-// Racket: broker-less publish/subscribe over IP multicast. Umbrella header.
 // SPDX-License-Identifier: MIT
 #pragma once
+
+// The umbrella header: every public header of Racket, and the `publisher` and `subscriber`
+// aliases over real UDP multicast.
 
 #include "racket/codec.hpp"
 #include "racket/endpoint.hpp"

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+// `stream<T, Codec>`: a named, typed channel: its name, the group and port the pool maps it
+// to, its codec, and the process-wide key its copies share. Knows nothing of publishers,
+// subscribers or the network.
+
 #include "racket/codec.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"

@@ -1,6 +1,9 @@
-// Racket: broker-less publish/subscribe over IP multicast.
 // SPDX-License-Identifier: MIT
 #pragma once
+
+// Subjects and filters: what a published subject may be (`validate_subject`, `subject`) and
+// how a filter with `*` wildcards is parsed and matched (`subject_filter`). Plain values;
+// knows nothing of streams or the network.
 
 #include "racket/detail/config.hpp"
 #include "racket/error.hpp"

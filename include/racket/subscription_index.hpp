@@ -1,6 +1,8 @@
-// Racket: broker-less publish/subscribe over IP multicast.
 // SPDX-License-Identifier: MIT
 #pragma once
+
+// The subscription index: every subscription whose filter matches a subject, found through
+// a token trie (exact filters by one hash probe). Knows nothing of what a subscription does.
 
 #include "racket/detail/hash.hpp"
 #include "racket/subject.hpp"

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+// `chunked_vector`: a growable array whose elements never move (the cache's and subject
+// table's slots). Knows nothing of what it holds.
+
 #include <cstddef>
 #include <new>
 #include <memory>

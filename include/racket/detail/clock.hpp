@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+// The publisher's clock helpers: the wall-clock stamp derived from steady readings, a
+// splitmix64 generator and a random seed. Knows nothing of what is stamped or drawn.
+
 #include <chrono>
 #include <cstdint>
 #include <random>

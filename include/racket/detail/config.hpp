@@ -1,8 +1,7 @@
-// Racket: broker-less publish/subscribe over IP multicast.
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Compiler hints and tiny helpers for the hot paths, in one place.
+// Compiler hints and tiny helpers for the hot paths, in one place. Knows nothing of Racket.
 
 // Small functions on every message's path (varints, subject checks) that compilers otherwise
 // leave out of line.

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+// `flat_index`: an open-addressing hash index from keys stored elsewhere to slot numbers.
+// Knows nothing of the keys but their hashes and a compare given by the caller.
+
 #include <cassert>
 #include <cstddef>
 #include <cstdint>

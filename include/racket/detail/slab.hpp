@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+// The publisher's slab: one allocator for the bytes of every cached value (size classes cut
+// from chunks, huge pages past the first 2 MiB on Linux). Knows nothing of what it stores.
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

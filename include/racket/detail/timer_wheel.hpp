@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+// A hashed timing wheel of entries filed under integer ticks: the publisher's resend
+// deadlines. Knows nothing of time units, timers or what an entry is.
+
 #include "racket/detail/config.hpp"
 
 #include <algorithm>

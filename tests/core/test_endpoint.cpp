@@ -6,6 +6,8 @@
 
 #include "racket/pool.hpp"
 
+#include <asio/version.hpp>
+
 #include <string>
 #include <vector>
 
@@ -69,4 +71,16 @@ TEST_CASE("the request group is another group of the same pool, and flipping twi
       CHECK(in_pool(*pool, req.group));
     }
   }
+}
+
+TEST_CASE("endpoint.hpp's asio is the release the configure step reported", "[endpoint]") {
+  INFO("ASIO_VERSION " << ASIO_VERSION);
+#ifdef RACKET_TEST_ASIO_VERSION
+  // CI builds some configurations against another asio than the system's: this checks that the
+  // configure log's "racket: asio X.Y.Z" names the headers really compiled in.
+  CHECK(ASIO_VERSION == RACKET_TEST_ASIO_VERSION);
+#else
+  WARN("the configure step could not tell the asio version: nothing to compare");
+#endif
+  CHECK(ASIO_VERSION >= 102200);  // RACKET_ASIO_MIN_VERSION, 1.22
 }

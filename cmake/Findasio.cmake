@@ -5,15 +5,26 @@
 # Imported target:
 #   asio::asio  INTERFACE: include dir, ASIO_STANDALONE, Threads::Threads
 # Hints:
-#   asio_ROOT (or ASIO_ROOT, CMAKE_PREFIX_PATH): a prefix whose include/ holds asio.hpp
+#   asio_ROOT (or ASIO_ROOT; a CMake or an environment variable), CMAKE_PREFIX_PATH: a prefix
+#   whose include/ holds asio.hpp. They are searched before the system's directories, and
+#   a hint that changed since the last configure (given, changed or removed) searches again
+#   instead of keeping the directory found before.
 #
 # SPDX-License-Identifier: MIT
 
+set(_asio_hints "${asio_ROOT};$ENV{asio_ROOT};${ASIO_ROOT};$ENV{ASIO_ROOT}")
+if(DEFINED CACHE{_asio_SEARCHED_WITH} AND NOT "${_asio_SEARCHED_WITH}" STREQUAL "${_asio_hints}")
+  unset(asio_INCLUDE_DIR CACHE)
+endif()
+set(_asio_SEARCHED_WITH "${_asio_hints}" CACHE INTERNAL "The asio_ROOT hints asio_INCLUDE_DIR was found with")
+
 find_path(asio_INCLUDE_DIR
   NAMES asio.hpp
+  HINTS ${ASIO_ROOT} ENV ASIO_ROOT
   PATH_SUFFIXES include asio/include
   DOC "Directory holding standalone Asio's asio.hpp")
 mark_as_advanced(asio_INCLUDE_DIR)
+unset(_asio_hints)
 
 if(asio_INCLUDE_DIR AND EXISTS "${asio_INCLUDE_DIR}/asio/version.hpp")
   # ASIO_VERSION is XXYYZZ: 102201 means 1.22.1.

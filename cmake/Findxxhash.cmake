@@ -6,15 +6,26 @@
 #   xxhash::xxhash  INTERFACE: include dir and XXH_INLINE_ALL (no library is linked:
 #                   every function is compiled inline from xxhash.h)
 # Hints:
-#   xxhash_ROOT (or XXHASH_ROOT, CMAKE_PREFIX_PATH): a prefix whose include/ holds xxhash.h
+#   xxhash_ROOT (or XXHASH_ROOT; a CMake or an environment variable), CMAKE_PREFIX_PATH: a
+#   directory holding xxhash.h, or a prefix whose include/ does. They are searched before the
+#   system's directories, and a hint that changed since the last configure (given, changed or
+#   removed) searches again instead of keeping the directory found before.
 #
 # SPDX-License-Identifier: MIT
 
+set(_xxhash_hints "${xxhash_ROOT};$ENV{xxhash_ROOT};${XXHASH_ROOT};$ENV{XXHASH_ROOT}")
+if(DEFINED CACHE{_xxhash_SEARCHED_WITH} AND NOT "${_xxhash_SEARCHED_WITH}" STREQUAL "${_xxhash_hints}")
+  unset(xxhash_INCLUDE_DIR CACHE)
+endif()
+set(_xxhash_SEARCHED_WITH "${_xxhash_hints}" CACHE INTERNAL "The xxhash_ROOT hints xxhash_INCLUDE_DIR was found with")
+
 find_path(xxhash_INCLUDE_DIR
   NAMES xxhash.h
+  HINTS ${XXHASH_ROOT} ENV XXHASH_ROOT
   PATH_SUFFIXES include
   DOC "Directory holding xxhash.h")
 mark_as_advanced(xxhash_INCLUDE_DIR)
+unset(_xxhash_hints)
 
 if(xxhash_INCLUDE_DIR AND EXISTS "${xxhash_INCLUDE_DIR}/xxhash.h")
   file(STRINGS "${xxhash_INCLUDE_DIR}/xxhash.h" _xxhash_version_lines

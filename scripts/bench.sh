@@ -12,9 +12,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build/bench"
 jobs=${RACKET_BENCH_JOBS:-2}
 
-if ! command -v cmake >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then
-  "$root/scripts/setup-deps.sh"
-fi
+# What the build needs, and the ZeroMQ and Cyclone DDS packages of the comparison rows.
+bash "$root/scripts/setup-deps.sh" --bench
 
 generator=
 command -v ninja >/dev/null 2>&1 && generator="-G Ninja"

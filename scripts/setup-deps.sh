@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Racket's build, tests and demo need (and libzmq3-dev,
-# cyclonedds-dev and cyclonedds-tools, for the benchmark's ZeroMQ and Cyclone DDS comparison
-# rows; the tools package has idlc, which makes the DDS sample type's code). Does nothing (and
-# needs no network) when they are all installed already. Run as root, or with sudo available.
+# scripts/setup-deps.sh [--bench]
+#
+# Installs the Debian 12 packages Racket's build, tests and demo need; with --bench also those
+# of the benchmark's comparison rows (libzmq3-dev for ZeroMQ; cyclonedds-dev and
+# cyclonedds-tools for Cyclone DDS, the tools package having idlc, which makes the DDS sample
+# type's code), which only scripts/bench.sh asks for. Does nothing (and needs no network) when
+# they are all installed already. Run as root, or with sudo available.
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 
+bench=
+case "${1:-}" in
+  "") ;;
+  --bench) bench=1 ;;
+  *)
+    echo "usage: $0 [--bench]" >&2
+    exit 2
+    ;;
+esac
+
 packages=(
-  cmake ninja-build g++ clang
-  libasio-dev libxxhash-dev catch2
-  iproute2 nftables util-linux procps jq python3
-  libclang-rt-14-dev
-  libzmq3-dev
-  cyclonedds-dev cyclonedds-tools
+  cmake ninja-build g++ clang          # build
+  libasio-dev libxxhash-dev catch2     # asio and xxHash (header only); Catch2 for the tests
+  iproute2 nftables util-linux procps  # tests and demo: namespaces (unshare, ip), loss (nft)
+  jq python3                           # test scripts
+  libclang-rt-14-dev                   # sanitizer (asan, tsan) and fuzz builds
 )
+if [ -n "$bench" ]; then
+  packages+=(libzmq3-dev cyclonedds-dev cyclonedds-tools)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,7 +38,7 @@ for p in "${packages[@]}"; do
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "setup-deps: all packages present"
+  echo "setup-deps: all packages present${bench:+ (benchmark comparisons included)}"
   exit 0
 fi
 

@@ -6,6 +6,8 @@
 
 #include "racket/pool.hpp"
 
+#include <asio/version.hpp>
+
 #include <string>
 #include <vector>
 
@@ -35,6 +37,16 @@ bool in_pool(const racket::multicast_pool& pool, const asio::ip::address& a) {
 }
 }  // namespace
 
+TEST_CASE("to_string: address:port, an IPv6 group in brackets", "[endpoint]") {
+  CHECK(ep("239.255.1.2", 19090).to_string() == "239.255.1.2:19090");
+  CHECK(ep("224.0.0.1", 0).to_string() == "224.0.0.1:0");
+  CHECK(ep("255.255.255.255", 65535).to_string() == "255.255.255.255:65535");
+  CHECK(ep("ff15::1", 19090).to_string() == "[ff15::1]:19090");
+  CHECK(ep("ff15:1234:5678:9abc:def0:1234:5678:9abc", 65535).to_string() ==
+        "[ff15:1234:5678:9abc:def0:1234:5678:9abc]:65535");
+  CHECK(endpoint{}.to_string() == "0.0.0.0:0");
+}
+
 TEST_CASE("request_endpoint flips the lowest address bit and keeps the port", "[endpoint]") {
   CHECK(request_endpoint(ep("239.255.4.6", 19090)) == ep("239.255.4.7", 19090));
   CHECK(request_endpoint(ep("239.255.4.7", 19091)) == ep("239.255.4.6", 19091));
@@ -59,4 +71,16 @@ TEST_CASE("the request group is another group of the same pool, and flipping twi
       CHECK(in_pool(*pool, req.group));
     }
   }
+}
+
+TEST_CASE("endpoint.hpp's asio is the release the configure step reported", "[endpoint]") {
+  INFO("ASIO_VERSION " << ASIO_VERSION);
+#ifdef RACKET_TEST_ASIO_VERSION
+  // CI builds some configurations against another asio than the system's: this checks that the
+  // configure log's "racket: asio X.Y.Z" names the headers really compiled in.
+  CHECK(ASIO_VERSION == RACKET_TEST_ASIO_VERSION);
+#else
+  WARN("the configure step could not tell the asio version: nothing to compare");
+#endif
+  CHECK(ASIO_VERSION >= 102200);  // RACKET_ASIO_MIN_VERSION, 1.22
 }

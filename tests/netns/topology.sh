@@ -3,7 +3,8 @@
 # namespaces, veth pairs and bridges, and always tears them down again.
 #
 #   . tests/netns/topology.sh
-#   topo_init                      # root + `ip netns add` check (exit 77 = SKIP), traps
+#   topo_init                      # root + `ip netns add` check (exit 77 = SKIP; under
+#                                  # CI=true exit 1 = FAIL), traps
 #   topo_standard                  # A,B,C on LAN1; D on LAN2; A on LAN2 too (multi-homed)
 #   topo_exec B receiver ...       # run a command on host B
 #   topo_bg B OUT ERR receiver ... # start one in the background (killed at teardown)
@@ -44,10 +45,10 @@ topo_fail() {
   exit 1
 }
 
-topo_skip() {
-  printf 'SKIP: %s\n' "$*"
-  exit 77
-}
+# topo_skip MESSAGE: this scenario cannot run here: "SKIP: ..." and exit 77 (skipped), or
+# under CI "FAIL: ..." and exit 1 (tests/tools/skip.sh). Nothing was sent.
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/skip.sh"
+topo_skip() { racket_skip "$@"; }
 
 # Namespace name of a host role ("A" -> rk1234-a).
 topo_ns() { printf '%s-%s' "$TOPO_PREFIX" "$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')"; }
@@ -57,7 +58,7 @@ topo_host_number() {
     *) topo_fail "unknown host role '$1'" ;; esac
 }
 
-# Checks that we can build namespaces (else SKIP, exit 77), installs the teardown trap and
+# Checks that we can build namespaces (else SKIP, exit 77; FAIL under CI), installs the teardown trap and
 # creates the switch namespace. Call once, before anything else.
 topo_init() {
   [ "$(id -u)" -eq 0 ] || topo_skip "needs root to create network namespaces (ip netns add); not run"

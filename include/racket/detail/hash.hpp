@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// xxHash is used header-only: every hash in Racket is XXH3-64 with seed 0.
+// XXH3-64 with seed 0, the one hash of Racket (subject and name hashes, datagram checksums),
+// and which of xxHash's loops computes it. Knows nothing of what is hashed or why.
 //
-// Datagram checksums hash 0.3-64 KB, where XXH3 runs its vector loop: on x86-64 that loop is
-// also built for AVX2 (with a target attribute, as xxHash's own xxh_x86dispatch.c does) and
-// picked at run time when the CPU has it, since a portable build only assumes SSE2. The result
-// is the same XXH3 value either way. Only where xxhash.h is first included here: a program
-// that included it before Racket keeps xxHash's default loop.
+// xxHash is used header-only. Two paths go past its public API, for speed:
+//   - inputs of at most 16 bytes (subjects and names, hashed per record) call xxHash's short
+//     path inline, not through XXH3_64bits and its size dispatch;
+//   - datagram checksums hash 0.3-64 KB, where XXH3 runs its vector loop: on x86-64 that loop
+//     is also built for AVX2 (with a target attribute, as xxHash's own xxh_x86dispatch.c does)
+//     and picked at run time when the CPU has it, since a portable build only assumes SSE2.
+//     Only where xxhash.h is first included here: a program that included it before Racket
+//     keeps xxHash's default loop.
+// Both call xxHash internals whose signatures change between releases (0.8.2 replaced the
+// one-stripe XXH3_accumulate_512 argument of XXH3_hashLong_64b_internal by the many-stripe
+// XXH3_accumulate), so they are used only with the releases they were checked against:
+// 0.8.1, 0.8.2 and 0.8.3 (tests/core/test_hash.cpp checks the values and the AVX2 path; CI
+// builds it against each). With any other xxhash.h every hash goes through the public
+// XXH3_64bits: the same values, from the loop xxHash picks at compile time.
 #if !defined(XXH_VERSION_NUMBER) && !defined(RACKET_NO_XXH3_DISPATCH) && defined(__x86_64__) && \
     (defined(__GNUC__) || defined(__clang__)) && !defined(__AVX2__)
-#define RACKET_XXH3_DISPATCH 1
+#define RACKET_XXH3_DISPATCH_WANTED 1
 #include <immintrin.h>  // the AVX2 types and intrinsics, usable in target("avx2") functions
 #ifndef XXH_DISPATCH_AVX2
 #define XXH_DISPATCH_AVX2 1
@@ -18,14 +28,30 @@
 #ifndef XXH_TARGET_AVX2
 #define XXH_TARGET_AVX2 __attribute__((__target__("avx2")))
 #endif
-#else
-#define RACKET_XXH3_DISPATCH 0
 #endif
 
 #ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL
 #endif
 #include <xxhash.h>
+
+// RACKET_XXH3_ACCUMULATE(arch): the accumulate function XXH3_hashLong_64b_internal takes, in
+// the releases whose internals Racket calls (RACKET_XXH3_INTERNALS).
+#if XXH_VERSION_NUMBER == 801
+#define RACKET_XXH3_INTERNALS 1
+#define RACKET_XXH3_ACCUMULATE(arch) XXH3_accumulate_512_##arch
+#elif XXH_VERSION_NUMBER == 802 || XXH_VERSION_NUMBER == 803
+#define RACKET_XXH3_INTERNALS 1
+#define RACKET_XXH3_ACCUMULATE(arch) XXH3_accumulate_##arch
+#else
+#define RACKET_XXH3_INTERNALS 0
+#endif
+
+#if defined(RACKET_XXH3_DISPATCH_WANTED) && RACKET_XXH3_INTERNALS
+#define RACKET_XXH3_DISPATCH 1
+#else
+#define RACKET_XXH3_DISPATCH 0
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +63,7 @@ namespace racket::detail {
 #if RACKET_XXH3_DISPATCH
 __attribute__((__target__("avx2"))) inline std::uint64_t xxh3_long_avx2(const void* data, std::size_t size) noexcept {
   const std::uint64_t h = XXH3_hashLong_64b_internal(data, size, XXH3_kSecret, sizeof(XXH3_kSecret),
-                                                     XXH3_accumulate_512_avx2, XXH3_scrambleAcc_avx2);
+                                                     RACKET_XXH3_ACCUMULATE(avx2), XXH3_scrambleAcc_avx2);
   // Clean the upper halves of the YMM registers before returning to code built for SSE2.
   // g++ 12 emits no vzeroupper here when it keeps XXH3_mergeAccs out of line (it did in
   // Racket's own programs), and with the upper state dirty every legacy-SSE instruction
@@ -65,9 +91,11 @@ inline bool xxh3_uses_avx2() noexcept {
 }
 
 inline std::uint64_t xxh3(const void* data, std::size_t size) noexcept {
+#if RACKET_XXH3_INTERNALS
   // Subjects and names (most under 17 bytes, hashed per record): xxHash's short path inline,
   // not a call through XXH3_64bits and its size dispatch.
   if (size <= 16) return XXH3_len_0to16_64b(static_cast<const xxh_u8*>(data), size, XXH3_kSecret, 0);
+#endif
 #if RACKET_XXH3_DISPATCH
   if (size > XXH3_MIDSIZE_MAX && cpu_has_avx2()) return xxh3_long_avx2(data, size);
 #endif

@@ -173,8 +173,9 @@ class basic_publisher {
   }
 
   /// Completes once everything published (or withdrawn) before this call has been handed to
-  /// the transport (the kernel, for UDP): by a flush on the executor that took it, or earlier.
-  /// Signature `void(std::error_code)`:
+  /// the transport (the kernel, for UDP). "That flush" below is the flush on the executor that
+  /// takes what is queued at the call; with nothing queued, the last flush (or direct
+  /// publish) before it. Signature `void(std::error_code)`:
   /// - success: that flush had every datagram taken by at least one interface;
   /// - `errc::not_open`: the publisher was closed before the call (what was published still
   ///   goes out: `async_close` tells when);

@@ -215,31 +215,33 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
   // Any thread; `handler`: void(std::error_code), completed through detail/completion.hpp.
-  // A flush on the executor takes everything queued so far (and what was published before
-  // the call already went out, or waits in the queue); it completes with what became of the
-  // datagrams that flush sent (transport_gate::take_losses), `not_open` if closed already.
+  // With records queued, it waits for the flush that takes them (already posted) and
+  // completes with what became of that flush's datagrams (transport_gate::take_losses).
+  // With none queued, everything published before went out already, by the last flush
+  // (or direct publish), which may still be running: a hop through the executor waits for
+  // it and completes with its result. `not_open` if closed already.
   template <class Handler>
   void async_flush(Handler&& handler) {
-    pending_completion<std::decay_t<Handler>, executor_type> done(std::forward<Handler>(handler),
-                                                                  transport_.get_executor());
+    using pending = pending_completion<std::decay_t<Handler>, executor_type>;
+    auto done = std::make_shared<pending>(std::forward<Handler>(handler), transport_.get_executor());
+    // Made before the lock (it allocates); copyable for the waiters' std::function.
+    std::function<void(std::error_code)> waiter = [done](std::error_code ec) { done->complete(ec); };
     bool closed = false;
+    bool queued = false;
     {
       std::lock_guard lock(mutex_);
       closed = closed_;
+      if (!closed && !pending_.empty()) {
+        flush_waiters_.push_back(std::move(waiter));
+        queued = true;
+      }
     }
     if (closed) {
-      done.complete(make_error_code(errc::not_open));
-      return;
+      done->complete(make_error_code(errc::not_open));
+    } else if (!queued) {
+      asio::post(transport_.get_executor(),
+                 [self = this->shared_from_this(), done] { done->complete(self->last_flush_losses_); });
     }
-    asio::post(transport_.get_executor(), [self = this->shared_from_this(), done = std::move(done)]() mutable {
-      std::error_code ec;
-      if (!self->shut_down_) {  // else the shutdown's flush sent it all
-        self->gate_.take_losses();
-        self->flush();
-        ec = self->gate_.take_losses();
-      }
-      done.complete(ec);
-    });
   }
 
   // Any thread: `close`, then completes `handler` (void(std::error_code), always success)
@@ -307,8 +309,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     ec.clear();
     if (direct != nullptr) {
       const time_point now = Clock::now();
+      gate_.take_losses();
       process(*direct, subject, payload, interval_ms, stamp_(now), withdraw, now);
       send_open_writers(now);
+      last_flush_losses_ = gate_.take_losses();  // this publish is the last "flush"
       arm_timer();
     } else if (post) {
       if (on_executor && !gate_.busy()) {
@@ -390,15 +394,20 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // --- executor only from here on ---
 
   void flush() {
+    bool shut = false;
     {
       std::lock_guard lock(mutex_);
       flushing_.swap(pending_);
+      flush_waiters_.swap(waiters_);
       flush_posted_ = false;
-      if (shut_down_) {
-        flushing_.clear();
-        return;
-      }
+      shut = shut_down_;
     }
+    if (shut) {  // nothing is queued after the shutdown's own flush; defensive
+      flushing_.clear();
+      complete_waiters(make_error_code(errc::not_open));
+      return;
+    }
+    gate_.take_losses();  // a resend pass's are not this flush's
     const time_point now = Clock::now();
     // One stamp for the whole batch: the time the publisher takes the messages for sending.
     // A clock read per message cost ~35 ns on the project's VM, a sixth of a 64 B message's
@@ -409,7 +418,16 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
                            bool withdraw) { process(s, subject, payload, interval_ms, stamp, withdraw, now); });
     send_open_writers(now);  // before the bytes go: a tail probe copies its record from them
     flushing_.clear();
+    last_flush_losses_ = gate_.take_losses();
+    complete_waiters(last_flush_losses_);
     arm_timer();
+  }
+
+  // The async_flush calls the running flush took: each posts its handler.
+  void complete_waiters(std::error_code ec) {
+    if (waiters_.empty()) return;
+    for (auto& w : waiters_) w(ec);
+    waiters_.clear();
   }
 
   // Opens the stream's listener for snapshot requests, once, when its first message goes out:
@@ -604,7 +622,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   snapshot_responder<stream_state, Clock> answers_;
   std::unordered_map<endpoint, receiver_id, endpoint_hash> listeners_;  // snapshot requests, per (group, port)
 
-  mutable std::mutex mutex_;  // guards streams_, pending_, flush_posted_, closed_, shut_down_
+  mutable std::mutex mutex_;  // guards streams_, pending_, flush_waiters_, flush_posted_, closed_, shut_down_
   // The bytes of every stream's cached values (executor only), in one slab so that a large
   // cache grows in huge-page chunks however it spreads over streams; declared before the
   // streams, which free their large blocks when they go.
@@ -616,7 +634,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   bool flush_posted_ = false;
   bool closed_ = false;
   bool shut_down_ = false;
+  std::vector<std::function<void(std::error_code)>> flush_waiters_;  // async_flush calls waiting for pending_
   publish_queue<stream_state> flushing_;  // executor only: what the running flush sends
+  std::vector<std::function<void(std::error_code)>> waiters_;  // executor only: flush_waiters_ the running flush took
+  std::error_code last_flush_losses_;  // executor only: what became of the last flush's datagrams
 };
 
 }  // namespace racket::detail

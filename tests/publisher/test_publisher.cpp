@@ -153,6 +153,7 @@ TEST_CASE("async_flush honours bind_executor and takes move-only handlers", "[pu
 
 TEST_CASE("async_flush with use_awaitable in a coroutine and with deferred", "[publisher][async_flush]") {
   bed b;
+#if defined(ASIO_HAS_CO_AWAIT)  // Asio 1.22 with clang 14 has no co_await support (it wants -fcoroutines-ts)
   SECTION("use_awaitable") {
     bool done = false;
     asio::co_spawn(
@@ -173,6 +174,7 @@ TEST_CASE("async_flush with use_awaitable in a coroutine and with deferred", "[p
         asio::detached);
     REQUIRE(b.net.run_until([&] { return done; }, 1s));
   }
+#endif
   SECTION("deferred") {
     b.pub->publish(b.s, "d", std::string("v"));
     std::optional<std::error_code> got;

@@ -7,6 +7,7 @@
 #include "racket/publisher.hpp"
 
 #include "catch.hpp"
+#include "net/io_threads.hpp"
 #include "net/net_test.hpp"
 
 #include "racket/transport/udp.hpp"
@@ -35,27 +36,7 @@ using udp_publisher = racket::basic_publisher<racket::udp_transport>;  // racket
 
 const racket::multicast_pool pool{"239.255.0.0/16", "19090-19097"};
 
-// Runs `io` on `n` threads until stop(), which also joins them; declared after the objects
-// on `io`, it stops before they are destroyed (their handlers may name them).
-struct io_threads {
-  asio::io_context& io;
-  asio::executor_work_guard<asio::io_context::executor_type> work;
-  std::vector<std::thread> threads;
-
-  io_threads(asio::io_context& ctx, int n) : io(ctx), work(asio::make_work_guard(ctx)) {
-    for (int i = 0; i < n; ++i) threads.emplace_back([this] { io.run(); });
-  }
-  io_threads(const io_threads&) = delete;
-  io_threads& operator=(const io_threads&) = delete;
-  ~io_threads() { stop(); }
-
-  void stop() {
-    work.reset();
-    io.stop();
-    for (auto& t : threads)
-      if (t.joinable()) t.join();
-  }
-};
+using racket::test::io_threads;  // declared after the objects on its io_context: stops first
 
 // Waits for `f` with a deadline; true if it became ready.
 template <class T>
@@ -250,10 +231,7 @@ TEST_CASE("destroying a publisher from another thread while its resends flow on 
     auto flushed = pub->async_flush(asio::use_future);
     REQUIRE(ready_within(flushed));
     // Wait (with a deadline) until resends are flowing, then drop it from a thread of its own.
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (pub->stats("resends").resent < 400 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::yield();
-    CHECK(pub->stats("resends").resent >= 400);
+    CHECK(racket::test::wait_until([&] { return pub->stats("resends").resent >= 400; }, 10s));
     std::thread([p = std::move(pub)]() mutable { p.reset(); }).join();
   }
   io.stop();

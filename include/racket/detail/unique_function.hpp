@@ -48,6 +48,12 @@ class unique_function<R(Args...)> {
   unique_function& operator=(unique_function&&) noexcept = default;
   unique_function(const unique_function&) = delete;
   unique_function& operator=(const unique_function&) = delete;
+  template <class F>
+    requires std::constructible_from<unique_function, F&&> && (!std::same_as<std::remove_cvref_t<F>, unique_function>)
+  unique_function& operator=(F&& f) {
+    unique_function(std::forward<F>(f)).swap(*this);
+    return *this;
+  }
   unique_function& operator=(std::nullptr_t) noexcept {
     callable_.reset();
     return *this;

@@ -104,7 +104,7 @@ subscription_entry::removal_function make_removal(Removed h, const Strand& stran
 // The loss handler, on its executor (a throw is ignored, as inline).
 template <class Handler, class Strand>
 unique_function<void(const loss_event&)> make_loss_handler(Handler h, const Strand& strand) {
-  if (runs_on_strand(h, strand)) return std::move(h);
+  if (runs_on_strand(h, strand)) return unique_function<void(const loss_event&)>(std::move(h));
   auto ex = asio::get_associated_executor(h, strand);
   return [hp = std::make_shared<Handler>(std::move(h)), ex](const loss_event& l) {
     asio::post(ex, [hp, stream = std::string(l.stream), l] {
@@ -119,7 +119,7 @@ unique_function<void(const loss_event&)> make_loss_handler(Handler h, const Stra
 // The error handler, on its executor (a throw is ignored, as inline).
 template <class Handler, class Strand>
 unique_function<void(const std::error_code&, std::string_view)> make_error_handler(Handler h, const Strand& strand) {
-  if (runs_on_strand(h, strand)) return std::move(h);
+  if (runs_on_strand(h, strand)) return unique_function<void(const std::error_code&, std::string_view)>(std::move(h));
   auto ex = asio::get_associated_executor(h, strand);
   return [hp = std::make_shared<Handler>(std::move(h)), ex](const std::error_code& ec, std::string_view what) {
     asio::post(ex, [hp, ec, what = std::string(what)] {

@@ -69,6 +69,10 @@ class fetch_op : public std::enable_shared_from_this<fetch_op<Impl, T, Codec, Ha
         ec, /*force_request=*/true);
     if (ec) return finish(ec);
     std::unique_lock lock(mutex_);
+    if (dropped_) {  // the subscriber closed meanwhile
+      lock.unlock();
+      return finish(asio::error::operation_aborted);
+    }
     if (done_) {  // finished meanwhile (a zero timeout): the subscription goes now
       lock.unlock();
       impl->unsubscribe(handle);
@@ -85,9 +89,21 @@ class fetch_op : public std::enable_shared_from_this<fetch_op<Impl, T, Codec, Ha
     keeper& operator=(keeper&&) = delete;
     keeper(const keeper&) = delete;
     ~keeper() {
-      if (op) op->finish(asio::error::operation_aborted);
+      if (op) op->on_dropped();
     }
   };
+
+  // The subscription was dropped: by finish (then done), by the subscriber closing, or by a
+  // subscribe that failed (then start reports its error).
+  void on_dropped() {
+    {
+      std::lock_guard lock(mutex_);
+      if (done_) return;
+      dropped_ = true;
+      if (handle_ == 0) return;  // not subscribed (yet): start decides
+    }
+    finish(asio::error::operation_aborted);
+  }
 
   bool on_value(const delivery_record& r) {
     std::error_code dec;
@@ -169,6 +185,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op<Impl, T, Codec, Ha
   typename clock::time_point last_answer_{};
   std::uint64_t handle_ = 0;
   bool quiet_armed_ = false;
+  bool dropped_ = false;
   bool done_ = false;
 };
 

@@ -39,11 +39,13 @@ struct delivery_record {
 };
 
 struct subscription_entry;
-class entry_call;
 
-// The innermost entry_call of this thread; each links to the one it is nested in (a handler
-// that runs an event loop). Unsubscribe from inside a handler finds its entry on this chain.
-inline thread_local const entry_call* current_entry_call = nullptr;
+// The entries whose handlers this thread is inside now, innermost last (more than one when a
+// handler runs an event loop). Unsubscribe from inside a handler finds its entry here.
+inline std::vector<const subscription_entry*>& entries_called_on_this_thread() {
+  thread_local std::vector<const subscription_entry*> entries;
+  return entries;
+}
 
 struct subscription_entry : std::enable_shared_from_this<subscription_entry> {
   using deliver_function = unique_function<bool(subscription_entry&, const delivery_record&)>;
@@ -131,17 +133,20 @@ struct subscription_entry : std::enable_shared_from_this<subscription_entry> {
 // while it lives, the entry's handlers are alive and this thread is marked as inside them.
 class entry_call {
  public:
-  explicit entry_call(subscription_entry& e) noexcept : entry_(&e), entered_(e.enter()) {
-    if (entered_) {
-      outer_ = current_entry_call;
-      current_entry_call = this;
+  explicit entry_call(subscription_entry& e) : entry_(&e), entered_(e.enter()) {
+    if (!entered_) return;
+    try {
+      entries_called_on_this_thread().push_back(&e);
+    } catch (...) {
+      e.leave();
+      throw;
     }
   }
   entry_call(const entry_call&) = delete;
   entry_call& operator=(const entry_call&) = delete;
   ~entry_call() {
     if (!entered_) return;
-    current_entry_call = outer_;
+    entries_called_on_this_thread().pop_back();
     entry_->leave();
   }
   explicit operator bool() const noexcept { return entered_; }
@@ -149,15 +154,13 @@ class entry_call {
   bool active() const noexcept { return entered_ && entry_->active.load(std::memory_order_acquire); }
 
  private:
-  friend struct subscription_entry;
   subscription_entry* entry_;
   bool entered_;
-  const entry_call* outer_ = nullptr;
 };
 
 inline bool subscription_entry::inside() const noexcept {
-  for (const entry_call* c = current_entry_call; c != nullptr; c = c->outer_) {
-    if (c->entry_ == this) return true;
+  for (const subscription_entry* e : entries_called_on_this_thread()) {
+    if (e == this) return true;
   }
   return false;
 }

@@ -28,7 +28,8 @@ namespace racket {
 /// another thread (bounded by that call). Called from inside its own handler it cannot wait
 /// for itself: no further call starts, and the handlers are destroyed as the running call
 /// returns; `async_unsubscribe` tells when. Two handlers that unsubscribe each other from two
-/// threads at once wait for each other: do not.
+/// threads at once wait for each other: do not. The handle itself is a plain object: use one
+/// from one thread at a time (the subscriber behind it is what any thread may call).
 ///
 /// ```cpp
 /// auto s = sub.subscribe(prices, "fx.*", [state = std::make_unique<book>()](const auto& m) { ... });

@@ -151,9 +151,11 @@ TEST_CASE("handlers that call back into the subscriber do not deadlock, on 4 thr
   racket::subscription h;
   h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
     (void)sub.stats(s);
+    // Itself, from inside. (The handle is then this thread's until `got` says so: a
+    // subscription object, like any object, is used by one thread at a time.)
+    if (m.value == "stop") h.unsubscribe();
     ++got;
     if (m.value == "throw") throw std::runtime_error("asked to");
-    if (m.value == "stop") h.unsubscribe();  // itself, from inside
   });
   racket::publisher pub{pub_io.io, on_lo};
   pub.publish(s, "a", std::string("throw"));

@@ -87,6 +87,9 @@ class range_set {
 
  private:
   void merge_smallest_hole() {
+    // cap_ >= 1, so a set past its cap holds two ranges at least; said here for g++ 12, whose
+    // -O3 -Wstringop-overflow otherwise sees an erase past the end.
+    if (ranges_.size() < 2) return;
     std::size_t best = 0;
     std::uint64_t best_hole = UINT64_MAX;
     for (std::size_t i = 0; i + 1 < ranges_.size(); ++i) {

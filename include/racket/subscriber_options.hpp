@@ -78,7 +78,7 @@ struct subscriber_stream_stats {
   std::uint64_t malformed = 0;           ///< datagrams dropped by the decoder, on that group and port
   std::uint64_t foreign = 0;             ///< valid datagrams of other streams sharing the group and port
   std::uint64_t received = 0;            ///< records of this stream
-  std::uint64_t delivered = 0;           ///< handler calls
+  std::uint64_t delivered = 0;           ///< handler calls (for a handler bound to another executor: calls posted there)
   std::uint64_t filtered = 0;            ///< records no subscription matched
   std::uint64_t duplicates = 0;          ///< same content hash as the last delivered
   std::uint64_t stale = 0;               ///< older than what was delivered

@@ -164,7 +164,7 @@ TEST_CASE("posted deliveries queued when unsubscribe returns are never called", 
   CHECK(got == 0);
 }
 
-TEST_CASE("a handler may unsubscribe itself; it is destroyed as that call returns", "[subscriber][unsubscribe]") {
+TEST_CASE("a handler may unsubscribe itself, and is destroyed as that call returns", "[subscriber][unsubscribe]") {
   bed b;
   sim::node& pn = b.add_pub_node("pub");
   const racket::stream<std::string> s{"self.unsub", pool};

@@ -9,10 +9,12 @@
 //   racket_bench [--quick] [--json FILE]
 //   racket_bench --profile PAYLOAD   (one Racket throughput point, for callgrind/perf)
 //   racket_bench --only latency|scale|memory   (one section alone)
-//   racket_bench --only racket,zmq,dds,raw   (the throughput rows of those senders alone)
+//   racket_bench --only racket,racket_mt,zmq,dds,raw   (the throughput rows of those senders alone)
 #include "racket/racket.hpp"
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
 #ifndef RACKET_BENCH_ZMQ
@@ -53,7 +55,9 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -300,7 +304,10 @@ std::pair<double, double> paced_sends(double rate, double seconds, std::uint64_t
 // max_blocking_time, 1 s, is not counted as sent), the reader KEEP_LAST 100k (as ZeroMQ's
 // high-water mark: only a subscriber that falls 100k samples behind loses); Cyclone's UDP on
 // lo (see dds_config below).
-enum class mode { raw_single, raw_packed, raw_gso, racket, zmq, dds };
+// racket_mt: Racket with each process's io_context run by two threads (the publisher's calls
+// come from a third, the main thread, as in every Racket row); its strands serialise each
+// object's work, so the figure shows what a thread pool costs or gains, not more parallelism.
+enum class mode { raw_single, raw_packed, raw_gso, racket, zmq, dds, racket_mt };
 
 // Whether this build has the sender's rows: ZeroMQ and Cyclone DDS need their libraries when
 // racket_bench is built (bench/CMakeLists.txt finds them); the packages that provide them.
@@ -317,6 +324,7 @@ const char* mode_name(mode m) {
     case mode::raw_gso: return "raw packed GSO";
     case mode::zmq: return "ZeroMQ PUB/SUB tcp";
     case mode::dds: return "Cyclone DDS";
+    case mode::racket_mt: return "racket, io on 2 threads";
     case mode::racket: break;
   }
   return "racket";
@@ -504,7 +512,7 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
 #if RACKET_BENCH_DDS
   if (m == mode::dds) return dds_subscriber(ready);
 #endif
-  if (m != mode::racket) {
+  if (m != mode::racket && m != mode::racket_mt) {
     const int fd = raw_receiver(raw_group_addr, raw_port, 300);
     if (m == mode::raw_gso) {
       const int one = 1;
@@ -531,7 +539,8 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
   arrivals a;
   auto h = sub.subscribe(s, "*", [&](const racket::message<racket::byte_view>&) { a.one(); });
   io.run_for(100ms);  // the subscription's replay runs: live delivery is on
-  asio::steady_timer idle{io};
+  // On the subscriber's strand, like its handler: the check reads what the handler counts.
+  asio::steady_timer idle{sub.get_executor()};
   const double started = now_s();
   std::function<void()> check = [&] {
     idle.expires_after(50ms);
@@ -547,7 +556,13 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
   check();
   ready();
   io.restart();
-  io.run();
+  if (m == mode::racket_mt) {
+    std::thread second([&] { io.run(); });
+    io.run();
+    second.join();
+  } else {
+    io.run();
+  }
   return a.tally();
 }
 
@@ -617,7 +632,7 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
     return r;
   }
 #endif
-  if (m != mode::racket) {
+  if (m != mode::racket && m != mode::racket_mt) {
     const int fd = raw_sender();
     const sockaddr_in to = raw_group(raw_group_addr, raw_port);
     const std::size_t per = m != mode::raw_single ? std::max<std::size_t>(1, datagram / payload) : 1;
@@ -671,6 +686,13 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
   std::error_code ec;
   std::uint64_t failed = 0;
   std::size_t next_subject = 0;  // in turn; not sent % size(), a division per message the raw loops do not pay
+  // racket_mt: two threads run the io_context throughout; the main thread only publishes.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> runners;
+  if (m == mode::racket_mt) {
+    work.emplace(io.get_executor());
+    for (int k = 0; k < 2; ++k) runners.emplace_back([&] { io.run(); });
+  }
   while ((t = now_s()) - t0 < seconds) {
     for (std::size_t i = 0; i < batch; ++i) {
       if (i % clock_every == 0) pace.wait(sent);
@@ -679,8 +701,19 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
       if (++next_subject == subjects.size()) next_subject = 0;
       if (ec) ++failed; else ++sent;
     }
-    io.poll();
-    io.restart();
+    if (m != mode::racket_mt) {
+      io.poll();
+      io.restart();
+    }
+  }
+  if (m == mode::racket_mt) {
+    // A job on the publisher's strand runs after the flush already queued there.
+    std::promise<void> flushed;
+    asio::post(pub.get_executor(), [&] { flushed.set_value(); });
+    flushed.get_future().wait();
+    work.reset();
+    io.stop();
+    for (auto& r : runners) r.join();
   }
   io.poll();
   const double elapsed = now_s() - t0;
@@ -1339,7 +1372,7 @@ int main(int argc, char** argv) {
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
       std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD] "
-                           "[--only latency|scale|memory|SENDER[,SENDER...]]  (SENDER: raw, racket, zmq, dds)\n");
+                           "[--only latency|scale|memory|SENDER[,SENDER...]]  (SENDER: raw, racket, racket_mt, zmq, dds)\n");
       return 2;
     }
   }
@@ -1383,7 +1416,8 @@ int main(int argc, char** argv) {
   }
   // --only racket,zmq,dds,raw: the throughput rows of those senders alone (raw: its three rows),
   // for quick comparisons; the other sections are left out.
-  std::vector<mode> senders = {mode::raw_single, mode::raw_packed, mode::raw_gso, mode::racket, mode::zmq, mode::dds};
+  std::vector<mode> senders = {mode::raw_single, mode::raw_packed, mode::raw_gso, mode::racket,
+                               mode::racket_mt, mode::zmq, mode::dds};
   const bool tput_only = !only.empty();
   if (tput_only) {
     senders.clear();
@@ -1394,6 +1428,7 @@ int main(int argc, char** argv) {
       at = comma + 1;
       if (name == "raw") senders.insert(senders.end(), {mode::raw_single, mode::raw_packed, mode::raw_gso});
       else if (name == "racket") senders.push_back(mode::racket);
+      else if (name == "racket_mt") senders.push_back(mode::racket_mt);
       else if (name == "zmq") senders.push_back(mode::zmq);
       else if (name == "dds") senders.push_back(mode::dds);
       else {

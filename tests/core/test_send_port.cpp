@@ -8,8 +8,10 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
+#include <asio/post.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 namespace {
@@ -21,7 +23,7 @@ const racket::endpoint group{asio::ip::make_address("239.255.0.9"), 19090};
 TEST_CASE("send_port: the backlog keeps datagrams in order, copied, up to send_backlog_bytes", "[send_port]") {
   using namespace racket::detail::udp;
   asio::io_context io;
-  send_port port(io);
+  send_port port(io.get_executor());
   const racket::detail::socket_address to(group);
 
   std::vector<std::byte> first(1000, std::byte{1});
@@ -43,16 +45,29 @@ TEST_CASE("send_port: the backlog keeps datagrams in order, copied, up to send_b
   CHECK(enqueue(port, to, std::span<const std::byte>()));  // an empty datagram still fits
 }
 
-TEST_CASE("send_port: closing drops the backlog for good", "[send_port]") {
+TEST_CASE("send_port: closing drops the backlog for good, on the strand", "[send_port]") {
   using namespace racket::detail::udp;
   asio::io_context io;
-  send_port port(io);
+  const strand_type strand(io.get_executor());
+  auto port = std::make_shared<send_port>(strand);
   const racket::detail::socket_address to(group);
   const std::vector<std::byte> d(100, std::byte{1});
-  REQUIRE(enqueue(port, to, d));
-  close_send_port(port);
-  CHECK(port.closed);
-  CHECK(port.backlog.empty());
-  CHECK(port.backlog_bytes == 0);
-  CHECK_FALSE(port.socket.is_open());
+  REQUIRE(enqueue(*port, to, d));
+  SECTION("from another thread: marked closed at once, the backlog goes when the strand runs") {
+    close_send_port(strand, port);
+    CHECK(port->closed);
+    CHECK(port->backlog_bytes == 100);  // the strand's flush may be reading it
+    io.run();
+  }
+  SECTION("on the strand: all at once") {
+    asio::post(strand, [&] {
+      close_send_port(strand, port);
+      CHECK(port->backlog.empty());
+    });
+    io.run();
+  }
+  CHECK(port->closed);
+  CHECK(port->backlog.empty());
+  CHECK(port->backlog_bytes == 0);
+  CHECK_FALSE(port->socket.is_open());
 }

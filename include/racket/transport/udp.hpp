@@ -21,13 +21,19 @@
 #include "racket/transport/detail/udp/send_port.hpp"
 #include "racket/transport/interfaces.hpp"
 
+#include <asio/any_io_executor.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/execution_context.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <memory>
+#include <type_traits>
 #include <mutex>
 #include <span>
 #include <string>
@@ -69,16 +75,24 @@ namespace racket {
 /// (`interfaces_added`, `interfaces_removed`); the error handler hears about an interface event
 /// at most once (the last failure of its joins or of its send socket), never for the others.
 ///
-/// Thread safety: `open`, `send`, `open_receiver`, `close_receiver`, `close`, `rescan`,
-/// `is_open` and `describe` may be called from any thread (an internal mutex serialises them
-/// with each other and with the rescan timer); two threads must not call them for the same
-/// receiver at once. `interfaces()` and `stats()` return state the executor updates: call
-/// them on the executor, or when the io_context is not running. Handlers run on the executor,
-/// never under the internal mutex held by another thread; the error handler may call back into
-/// the transport. `publisher`/`subscriber` serialise their own calls. Pending operations hold
-/// what they touch, so destroying the transport while the io_context still has its handlers
-/// queued is safe, even from inside a receive handler; the io_context must outlive the
-/// transport.
+/// Threads: the transport runs on a strand of its own (`get_executor()`), made over the
+/// executor it was given, so its io_context may be run by any number of threads. Every socket
+/// completion (reads, the backlog's flush), timer made by `make_timer`, rescan and report runs
+/// on that strand, one at a time. `open`, `open_receiver`, `close_receiver`, `close`,
+/// `rescan`, `is_open`, `describe`, `segmentation_offload` and `stats` may be called from any
+/// thread (an internal mutex serialises them with each other and with the strand's rescans);
+/// `send` and `send_batch` on the strand (the publisher sends from there; a send port's
+/// backlog is the strand's); `interfaces()` returns state the strand updates: call it on the
+/// strand, or with the io_context not running. Handlers (the receivers', the error handler)
+/// run on the strand, never under the internal mutex; the error handler is posted there, never
+/// called inside the call that hit the failure, and may call back into the transport.
+/// `close_receiver` from the strand (a receive handler included) means the handler is not
+/// called again; from another thread, a call already running on the strand may finish, and
+/// none starts after it. Pending operations hold what they touch, so destroying the transport
+/// while the io_context still has its handlers queued is safe, even from inside a receive
+/// handler; destroy it on its strand or while no thread runs its io_context (publisher and
+/// subscriber do so: their last reference is dropped on the strand). The io_context must
+/// outlive the transport.
 ///
 /// \code
 /// asio::io_context io;
@@ -95,8 +109,11 @@ namespace racket {
 /// \endcode
 class udp_transport {
  public:
+  /// Kept for code written against the single-context constructor; any execution context or
+  /// executor is accepted.
   using context_type = asio::io_context;
-  using executor_type = asio::io_context::executor_type;
+  /// The transport's own strand, over the executor it was made with.
+  using executor_type = detail::udp::strand_type;
   using clock_type = std::chrono::steady_clock;
   using timer_type = asio::steady_timer;
   /// Called with the error and the interface's name ("" when not tied to one interface).
@@ -115,8 +132,20 @@ class udp_transport {
   /// Size of each receive slot: the largest UDP payload fits.
   static constexpr std::size_t receive_slot_size = detail::udp::receive_slot_size;
 
-  /// Creates a closed transport; nothing is selected or opened before `open`.
-  udp_transport(asio::io_context& io, const transport_options& options) : core_(io, options) {}
+  /// Creates a closed transport on a new strand of `ex` (any executor: an io_context's, a
+  /// thread pool's, or a strand, inside which the transport's own strand then runs). Nothing
+  /// is selected or opened before `open`.
+  template <class Executor>
+    requires std::is_constructible_v<asio::any_io_executor, const Executor&>
+  udp_transport(const Executor& ex, const transport_options& options)
+      : core_(executor_type(asio::any_io_executor(ex)), options) {}
+
+  /// Creates a closed transport on a new strand of `ctx`'s executor (an `asio::io_context`, a
+  /// thread pool).
+  template <class ExecutionContext>
+    requires std::derived_from<ExecutionContext, asio::execution_context>
+  udp_transport(ExecutionContext& ctx, const transport_options& options)
+      : udp_transport(ctx.get_executor(), options) {}
 
   udp_transport(const udp_transport&) = delete;
   udp_transport& operator=(const udp_transport&) = delete;
@@ -124,14 +153,15 @@ class udp_transport {
   /// Closes everything (`close()`).
   ~udp_transport() { close(); }
 
-  /// The executor every handler and timer completion runs on.
-  executor_type get_executor() const noexcept { return core_.io.get_executor(); }
+  /// The transport's strand: every handler and timer completion runs on it.
+  executor_type get_executor() const noexcept { return core_.strand; }
 
-  /// A one-shot timer on the transport's io_context.
-  timer_type make_timer() { return timer_type(core_.io); }
+  /// A one-shot timer whose completions run on the transport's strand.
+  timer_type make_timer() { return timer_type(core_.strand); }
 
-  /// Installs the handler told about per-interface failures (joins, sends, reads). It runs on
-  /// the executor, inside the call that hit the failure (`send`, `open_receiver`) or a read.
+  /// Installs the handler told about per-interface failures (joins, sends, reads). Each report
+  /// is posted to the strand: it runs there after the call that hit the failure (`send`,
+  /// `open_receiver`, a read) has returned, never under the transport's mutex. Any thread.
   void set_error_handler(error_handler handler) { core_.set_error_handler(std::move(handler)); }
 
   /// Selects the interfaces for `family` and opens one send socket per interface; starts the
@@ -205,7 +235,7 @@ class udp_transport {
   /// `send_backlog_bytes`); `would_block` when that backlog is full (dropped); `failed` on any
   /// other error (counted in `send_errors`, reported to the error handler). When the family is
   /// not open nothing is sent and the result is `{.failed = 1}` (`errc::not_open`).
-  /// Must be called on the executor's thread.
+  /// Must be called on the strand.
   send_result send(const endpoint& ep, std::span<const std::byte> bytes) {
     std::lock_guard lock(mutex_);
     return send_.send(state(detail::udp::family_of(ep)), ep, bytes);
@@ -215,7 +245,7 @@ class udp_transport {
   /// interface of its family; per-interface backlog on EAGAIN, counting, error reports), but
   /// with one `sendmmsg` per interface for the whole batch instead of one `sendto` per datagram
   /// and interface: the kernel is entered once per interface, whatever the batch size. Sets
-  /// each datagram's `result`. Must be called on the executor's thread.
+  /// each datagram's `result`. Must be called on the strand.
   ///
   /// A run (`run_length` > 1, see `outgoing_datagram`) becomes, while `segmentation_offload()`
   /// holds for the interface, one segmented send per chunk of at most 64 datagrams and 65507
@@ -275,7 +305,7 @@ class udp_transport {
     if (ec) return 0;
     family_state& fs = state(family);
 
-    auto r = std::make_shared<detail::udp::receiver>(core_.io);
+    auto r = std::make_shared<detail::udp::receiver>(asio::any_io_executor(core_.strand));
     r->ep = ep;
     r->handler = std::move(handler);
     r->family = family;
@@ -315,15 +345,17 @@ class udp_transport {
   }
 
   /// Leaves the group on every interface and closes the receiver. Unknown ids (or ids closed
-  /// already) are ignored. Safe to call from inside that receiver's own handler: the handler
-  /// is not called again, and the buffer it is reading stays valid until it returns.
+  /// already) are ignored. Any thread. On the strand (from inside that receiver's own handler
+  /// too) the handler is not called again, and the buffer it is reading stays valid until it
+  /// returns; from another thread a call already running may finish and no other starts. The
+  /// socket is closed on the strand (at once when called there).
   void close_receiver(receiver_id id) {
     std::lock_guard lock(mutex_);
     const auto it = receivers_.find(id);
     if (it == receivers_.end()) return;
     auto r = std::move(it->second);
     receivers_.erase(it);
-    r->shut();
+    shut(std::move(r));
   }
 
   /// Closes every receiver and send socket, for both families; queued datagrams are dropped.
@@ -337,21 +369,20 @@ class udp_transport {
     }
     auto receivers = std::move(receivers_);
     receivers_.clear();
-    for (auto& [id, r] : receivers) r->shut();
-    v4_.close();
-    v6_.close();
+    for (auto& [id, r] : receivers) shut(std::move(r));
+    v4_.close(core_.strand);
+    v6_.close(core_.strand);
   }
 
   /// Every member locks the transport's own mutex where it needs to (see `thread_safe_transport`).
   static constexpr bool thread_safe = true;
 
-  /// Counters since construction (plain copy).
-  transport_stats stats() const noexcept { return core_.stats; }
+  /// Counters since construction (a copy, each counter read once). Any thread.
+  transport_stats stats() const noexcept { return core_.stats.load(); }
 
   /// Re-runs the interface selection of every open family now (what the rescan timer does
   /// every `rescan_interval`): starts using interfaces that appeared, drops the ones that
-  /// vanished. See the class comment. Errors go to the error handler, called after the
-  /// internal mutex is released.
+  /// vanished. See the class comment. Errors go to the error handler (posted to the strand).
   void rescan() {
     detail::udp::deferred_reports reports;
     {
@@ -384,7 +415,7 @@ class udp_transport {
   using family_state = detail::udp::family_state;
 
   struct rescan_state {
-    explicit rescan_state(asio::io_context& io) : timer(io) {}
+    explicit rescan_state(const executor_type& strand) : timer(strand) {}
     asio::steady_timer timer;
     std::atomic<bool> closed{false};
   };
@@ -392,10 +423,17 @@ class udp_transport {
   family_state& state(address_family f) noexcept { return f == address_family::v4 ? v4_ : v6_; }
   const family_state& state(address_family f) const noexcept { return f == address_family::v4 ? v4_ : v6_; }
 
+  // Under mutex_: marks the receiver closed and leaves its groups; its socket is closed on the
+  // strand, where its reads run.
+  void shut(std::shared_ptr<detail::udp::receiver> r) {
+    if (!r->shut()) return;
+    asio::dispatch(core_.strand, [r = std::move(r)] { r->close_socket(); });
+  }
+
   // Under mutex_.
   void start_rescan() {
     if (rescan_ || core_.options.rescan_interval <= std::chrono::milliseconds::zero()) return;
-    rescan_ = std::make_shared<rescan_state>(core_.io);
+    rescan_ = std::make_shared<rescan_state>(core_.strand);
     arm_rescan(rescan_);
   }
 
@@ -411,7 +449,7 @@ class udp_transport {
     });
   }
 
-  // The io_context, options, counters and error handler every piece shares.
+  // The strand, options, counters and error handler every piece shares.
   detail::udp::core core_;
   family_state v4_;
   family_state v6_;

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// What every piece of a udp_transport shares, owned by the transport: the io_context, the
-// options, the counters and the error handler (and which family an endpoint is). Holds no
-// socket and takes no lock but the error handler's own; knows nothing of interfaces, ports or
-// receivers.
+// What every piece of a udp_transport shares, owned by the transport: its strand (every
+// socket, timer and posted job of the transport completes there), the options, the counters
+// and the error handler (and which family an endpoint is). Holds no socket and takes no lock
+// but the error handler's own; knows nothing of interfaces, ports or receivers.
 //
 // A piece's pending operation (a flush, a read) holds a reference to the core, which dies with
 // the transport: it checks its own `closed` flag, which close() sets, before touching the core.
 
 #include "racket/transport/concepts.hpp"
 
-#include <asio/io_context.hpp>
+#include <asio/any_io_executor.hpp>
+#include <asio/post.hpp>
+#include <asio/strand.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -24,9 +29,43 @@ inline address_family family_of(const endpoint& ep) noexcept {
   return ep.group.is_v4() ? address_family::v4 : address_family::v6;
 }
 
+// The strand a transport runs on: over any executor (an io_context's, a thread pool's, a
+// strand of the application's: ours then runs inside theirs).
+using strand_type = asio::strand<asio::any_io_executor>;
+
+// The counters of transport_stats, readable from any thread. Written on the strand (reads,
+// flushes of the backlog) and under the transport's mutex (sends, opens, rescans): two writers
+// can meet, so each add is an atomic one (uncontended: a few nanoseconds per datagram).
+struct counters {
+  std::atomic<std::uint64_t> datagrams_sent{0}, bytes_sent{0}, send_errors{0}, send_would_block{0},
+      datagrams_received{0}, bytes_received{0}, receive_errors{0}, join_errors{0}, kernel_drops{0},
+      interfaces_added{0}, interfaces_removed{0}, segmented_sends{0}, segmentation_fallbacks{0},
+      busy_poll_datagrams{0};
+
+  transport_stats load() const noexcept {
+    constexpr auto r = std::memory_order_relaxed;
+    transport_stats out;
+    out.datagrams_sent = datagrams_sent.load(r);
+    out.bytes_sent = bytes_sent.load(r);
+    out.send_errors = send_errors.load(r);
+    out.send_would_block = send_would_block.load(r);
+    out.datagrams_received = datagrams_received.load(r);
+    out.bytes_received = bytes_received.load(r);
+    out.receive_errors = receive_errors.load(r);
+    out.join_errors = join_errors.load(r);
+    out.kernel_drops = kernel_drops.load(r);
+    out.interfaces_added = interfaces_added.load(r);
+    out.interfaces_removed = interfaces_removed.load(r);
+    out.segmented_sends = segmented_sends.load(r);
+    out.segmentation_fallbacks = segmentation_fallbacks.load(r);
+    out.busy_poll_datagrams = busy_poll_datagrams.load(r);
+    return out;
+  }
+};
+
 class core {
  public:
-  core(asio::io_context& io, const transport_options& options) : io(io), options(options) {}
+  core(strand_type strand, const transport_options& options) : strand(std::move(strand)), options(options) {}
 
   core(const core&) = delete;
   core& operator=(const core&) = delete;
@@ -36,20 +75,23 @@ class core {
     on_error_ = std::move(handler);
   }
 
-  // Calls the error handler, if any, with a copy taken under its lock: the handler itself runs
-  // unlocked and may call back into the transport.
+  // Posts a call of the error handler, if any (a copy taken under its lock), to the strand:
+  // reports come from inside sends, opens and reads, some under the transport's mutex, and the
+  // handler must run under no lock and never inside the caller's own call, so that it may call
+  // back into the transport (or its owner) freely.
   void report(const std::error_code& ec, std::string_view interface_name) {
     transport_error_handler h;
     {
       std::lock_guard lock(error_mutex_);
       h = on_error_;
     }
-    if (h) h(ec, interface_name);
+    if (!h) return;
+    asio::post(strand, [h = std::move(h), ec, name = std::string(interface_name)] { h(ec, name); });
   }
 
-  asio::io_context& io;
+  strand_type strand;
   const transport_options options;
-  transport_stats stats;
+  counters stats;
 
  private:
   transport_error_handler on_error_;

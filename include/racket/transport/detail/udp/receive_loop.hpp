@@ -152,7 +152,7 @@ class receive_loop {
       } else if (now < slice_end) {
         continue;
       }
-      asio::post(core_.io, [this, r = std::move(r), deadline]() mutable {
+      asio::post(core_.strand, [this, r = std::move(r), deadline]() mutable {
         if (!r->closed) busy_poll(std::move(r), deadline);  // checked before touching `this`, as in arm_read
       });
       return;

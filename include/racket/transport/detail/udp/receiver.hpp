@@ -11,8 +11,8 @@
 #include "racket/transport/detail/socket_ops.hpp"
 #include "racket/transport/interfaces.hpp"
 
+#include <asio/any_io_executor.hpp>
 #include <asio/error.hpp>
-#include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/ip/address_v6.hpp>
 #include <asio/ip/udp.hpp>
@@ -38,7 +38,8 @@ inline constexpr std::size_t receive_batch = 16;
 inline constexpr std::size_t receive_slot_size = 65536;
 
 struct receiver {
-  explicit receiver(asio::io_context& io) : socket(io) {}
+  // On the transport's strand: the socket's completions (the reads) run there.
+  explicit receiver(const asio::any_io_executor& ex) : socket(ex) {}
   static constexpr std::size_t control_size = 128;
   // SO_RXQ_OVFL, the larger of the PKTINFOs, UDP_GRO: all three fit, so none is cut off.
   static_assert(CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) <=
@@ -98,17 +99,24 @@ struct receiver {
     one_interface.store(ifindex_to_position.size() <= 1, std::memory_order_relaxed);
   }
 
-  // Leaves every group and closes the socket; a pending wait completes with operation_aborted
-  // and, seeing `closed`, does nothing.
-  void shut() {
-    if (closed) return;
-    closed = true;
+  // From any thread (under the transport's mutex, which guards `joined`): marks the receiver
+  // closed, so the strand's read stops before its next datagram, and leaves every group now
+  // (a setsockopt, safe beside a read on the same socket). The socket itself is closed by
+  // close_socket, on the strand. False when it was closed already.
+  bool shut() {
+    if (closed.exchange(true)) return false;
     const int fd = socket.native_handle();
     for (const unsigned ifindex : joined) {
       std::error_code ignored;  // closing the socket drops the membership anyway
       leave_group(fd, ep.group, ifindex, ignored);
     }
     joined.clear();
+    return true;
+  }
+
+  // On the strand only, after shut: a pending wait completes with operation_aborted and,
+  // seeing `closed`, does nothing.
+  void close_socket() {
     std::error_code ignored;
     socket.close(ignored);
   }
@@ -135,7 +143,7 @@ struct receiver {
   std::atomic<bool> one_interface{true};
   std::uint32_t last_overflow = 0;            // SO_RXQ_OVFL running total last seen
   bool gro = false;                           // UDP_GRO on: a buffer may hold several datagrams
-  bool closed = false;
+  std::atomic<bool> closed{false};            // set by any thread (shut); read by the strand's reads
   std::unique_ptr<std::byte[]> buffers;
   std::vector<std::byte> control;
   std::vector<iovec> iov;

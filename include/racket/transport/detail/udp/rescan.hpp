@@ -66,7 +66,7 @@ inline void rescan_family(core& c, family_state& fs, address_family family, rece
   const interface_diff diff = diff_interfaces(fs.interfaces, target);
 
   for (const std::size_t i : diff.removed) {
-    close_send_port(*fs.ports[i]);  // a pending flush sees it and stops
+    close_send_port(c.strand, fs.ports[i]);  // a pending flush sees it and stops
     leave_all(receivers, family, fs.interfaces[i].index);
     ++c.stats.interfaces_removed;
   }
@@ -84,7 +84,7 @@ inline void rescan_family(core& c, family_state& fs, address_family family, rece
     }
     std::error_code e;
     std::error_code opt_ec;
-    auto port = open_send_port(c.io, t, family, c.options, e, opt_ec);
+    auto port = open_send_port(c.strand, t, family, c.options, e, opt_ec);
     if (e) {  // e.g. out of descriptors: left out, tried again at the next rescan
       reports.emplace_back(e, t.name);
       continue;

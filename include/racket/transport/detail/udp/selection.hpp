@@ -31,7 +31,7 @@ struct family_state {
     std::vector<std::shared_ptr<send_port>> opened;
     for (std::size_t i = 0; i < selected.size(); ++i) {
       std::error_code opt_ec;
-      auto port = open_send_port(c.io, selected[i], family, c.options, ec, opt_ec);
+      auto port = open_send_port(c.strand, selected[i], family, c.options, ec, opt_ec);
       if (ec) return;
       if (opt_ec) c.report(opt_ec, port->name);
       opened.push_back(std::move(port));
@@ -42,8 +42,8 @@ struct family_state {
   }
 
   // Closes every send port (their backlogs are dropped) and forgets the selection.
-  void close() {
-    for (auto& port : ports) close_send_port(*port);
+  void close(const strand_type& strand) {
+    for (auto& port : ports) close_send_port(strand, std::move(port));
     ports.clear();
     interfaces.clear();
     open = false;

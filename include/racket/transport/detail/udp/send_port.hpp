@@ -10,10 +10,12 @@
 #include "racket/transport/detail/udp/core.hpp"
 #include "racket/transport/interfaces.hpp"
 
-#include <asio/io_context.hpp>
+#include <asio/any_io_executor.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/socket_base.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <deque>
@@ -38,15 +40,16 @@ struct queued {
 };
 
 struct send_port {
-  explicit send_port(asio::io_context& io) : socket(io) {}
+  // On the transport's strand: the socket's completions (the backlog's flush) run there.
+  explicit send_port(const asio::any_io_executor& ex) : socket(ex) {}
   asio::ip::udp::socket socket;
   std::string name;
   unsigned ifindex = 0;
   std::deque<queued> backlog;
   std::size_t backlog_bytes = 0;
   bool segmentation = false;  // GSO attempted: the option is on and the kernel has not refused it
-  bool flushing = false;
-  bool closed = false;
+  bool flushing = false;  // strand only
+  std::atomic<bool> closed{false};  // set by any thread (close); read on the strand
 };
 
 // Sets the port's socket options: GSO where the kernel knows UDP_SEGMENT, the interface, TTL,
@@ -79,10 +82,10 @@ inline void configure_send_socket(send_port& port, address_family family, const 
 // A send port for `itf`: its socket opened non-blocking and configured. `ec`: the socket could
 // not be opened (nullptr is returned). `option_ec`: an option was refused (the port is still
 // returned; its sends then fail and are reported per datagram).
-inline std::shared_ptr<send_port> open_send_port(asio::io_context& io, const interface_info& itf,
+inline std::shared_ptr<send_port> open_send_port(const strand_type& strand, const interface_info& itf,
                                                  address_family family, const transport_options& options,
                                                  std::error_code& ec, std::error_code& option_ec) {
-  auto port = std::make_shared<send_port>(io);
+  auto port = std::make_shared<send_port>(asio::any_io_executor(strand));
   port->name = itf.name;
   port->ifindex = itf.index;
   port->socket.open(family == address_family::v4 ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
@@ -92,13 +95,18 @@ inline std::shared_ptr<send_port> open_send_port(asio::io_context& io, const int
   return port;
 }
 
-// Closes the port for good: a pending flush sees `closed` and stops; the backlog is dropped.
-inline void close_send_port(send_port& port) {
-  port.closed = true;
-  port.backlog.clear();
-  port.backlog_bytes = 0;
-  std::error_code ignored;
-  port.socket.close(ignored);
+// Closes the port for good, from any thread: a pending flush sees `closed` and stops. The
+// socket and its backlog (which the strand's flush reads) go on the strand: at once when the
+// caller is on it, else as soon as the strand's running job, which may be sending on the
+// socket, is done.
+inline void close_send_port(const strand_type& strand, std::shared_ptr<send_port> port) {
+  port->closed = true;
+  asio::dispatch(strand, [port = std::move(port)] {
+    port->backlog.clear();
+    port->backlog_bytes = 0;
+    std::error_code ignored;
+    port->socket.close(ignored);
+  });
 }
 
 // Queues a datagram behind the backlog; false when that would pass send_backlog_bytes.

@@ -8,6 +8,7 @@
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
 #include "racket/message.hpp"
+#include "racket/owned_message.hpp"
 #include "racket/pool.hpp"
 #include "racket/publisher.hpp"
 #include "racket/publisher_options.hpp"

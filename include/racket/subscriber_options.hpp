@@ -19,6 +19,10 @@ namespace racket {
 struct subscriber_options {
   /// Interfaces to join on; empty: every interface that is up and can carry multicast.
   std::vector<std::string> interfaces{};
+  /// IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS of the snapshot and repair requests this
+  /// subscriber sends (`transport_options::ttl`): 1 keeps them on the local link; raise it
+  /// (to the publishers' `ttl`) when publishers are routers away.
+  int ttl = 1;
   /// SO_RCVBUF requested per (group, port) socket.
   int receive_buffer_size = 4 << 20;
   /// How often the interface selection is re-run, so groups are joined on interfaces that
@@ -56,6 +60,9 @@ struct subscriber_options {
   /// Ask the kernel for UDP GRO where it has it (Linux 5.0+): datagrams it coalesced arrive
   /// in one read and are split again here, one handler call each. `false`: one per read.
   bool segmentation_offload = true;
+  /// `async_fetch` completes once no answer arrived for this long (after the first one), or at
+  /// its timeout, whichever comes first.
+  std::chrono::milliseconds fetch_quiet_period{50};
   /// Busy polling for the lowest latency, at the price of a busy core: after its sockets are
   /// found empty the subscriber keeps reading them, without blocking, for up to this long
   /// before it waits on the event loop again (`transport_options::busy_poll`). Zero (the
@@ -71,7 +78,7 @@ struct subscriber_stream_stats {
   std::uint64_t malformed = 0;           ///< datagrams dropped by the decoder, on that group and port
   std::uint64_t foreign = 0;             ///< valid datagrams of other streams sharing the group and port
   std::uint64_t received = 0;            ///< records of this stream
-  std::uint64_t delivered = 0;           ///< handler calls
+  std::uint64_t delivered = 0;           ///< handler calls (for a handler bound to another executor: calls posted there)
   std::uint64_t filtered = 0;            ///< records no subscription matched
   std::uint64_t duplicates = 0;          ///< same content hash as the last delivered
   std::uint64_t stale = 0;               ///< older than what was delivered

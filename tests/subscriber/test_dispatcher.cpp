@@ -25,14 +25,14 @@ struct recorder {
   entry_ptr make(const std::string& stream) {
     auto e = std::make_shared<subscription_entry>();
     e->stream = stream;
-    e->deliver = [this](const racket::detail::delivery_record& r) {
+    e->deliver = [this](subscription_entry&, const racket::detail::delivery_record& r) {
       const std::string payload(reinterpret_cast<const char*>(r.payload.data()), r.payload.size());
       if (payload == "throw") throw std::runtime_error("bad value");
       calls.push_back(std::string(r.stream) + "/" + std::string(r.subject) + "=" + payload +
                       (r.is_new ? " new" : "") + (r.resend ? " resend" : ""));
       return payload != "refuse";
     };
-    e->on_removed = [this](const racket::removal& r) {
+    e->on_removed = [this](subscription_entry&, const racket::removal& r) {
       if (r.subject == "throw") throw 42;
       calls.push_back("removed " + std::string(r.stream) + "/" + std::string(r.subject));
     };

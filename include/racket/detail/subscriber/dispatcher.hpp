@@ -10,12 +10,12 @@
 
 #include "racket/detail/config.hpp"
 #include "racket/detail/subscriber/subscription_entry.hpp"
+#include "racket/detail/unique_function.hpp"
 #include "racket/message.hpp"
 #include "racket/wire.hpp"
 
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -99,7 +99,7 @@ class dispatcher {
   // --- calling (without the lock) ---
 
   // Calls `h` (may be empty) for every loss collected, then forgets them; a throw is ignored.
-  void call_loss_handler(const std::function<void(const loss_event&)>& h) {
+  void call_loss_handler(const unique_function<void(const loss_event&)>& h) {
     for (const auto& l : losses_) {
       if (!h) break;
       try {
@@ -115,17 +115,27 @@ class dispatcher {
   template <class OnError>
   outcome call_deliveries(OnError&& on_error) {
     outcome out;
-    for (auto& d : deliveries_) {
-      if (!d.entry->active.load(std::memory_order_acquire)) continue;
-      d.rec.stream = d.entry->stream;  // the entry is held; the stream state may be gone
-      bool ok = true;
-      try {
-        ok = d.entry->deliver(d.rec);
-      } catch (...) {
-        on_error(*d.entry);
-        continue;
+    // Consecutive deliveries to one subscription (the usual case: one subscription, a
+    // datagram of records) are one stretch inside its call guard: one pair of atomic
+    // operations per stretch, and a plain load of its flag per call.
+    std::size_t i = 0;
+    const std::size_t n = deliveries_.size();
+    while (i < n) {
+      subscription_entry& e = *deliveries_[i].entry;
+      const entry_call call(e);
+      for (; i < n && deliveries_[i].entry == &e; ++i) {
+        if (!call.active()) continue;
+        delivery& d = deliveries_[i];
+        d.rec.stream = e.stream;  // the entry is held; the stream state may be gone
+        bool ok = true;
+        try {
+          ok = e.deliver(e, d.rec);
+        } catch (...) {
+          on_error(e);
+          continue;
+        }
+        ++(ok ? out.delivered : out.refused);
       }
-      ++(ok ? out.delivered : out.refused);
     }
     return out;
   }
@@ -134,23 +144,27 @@ class dispatcher {
   template <class OnError>
   void call_removals(OnError&& on_error) {
     for (auto& r : removals_) {
-      if (!r.entry->active.load(std::memory_order_acquire)) continue;
+      subscription_entry& e = *r.entry;
+      const entry_call call(e);
+      if (!call) continue;
       try {
-        r.entry->on_removed(removal{r.entry->stream, r.subject, r.publisher_id, r.reason});
+        e.on_removed(e, removal{e.stream, r.subject, r.publisher_id, r.reason});
       } catch (...) {
-        on_error(*r.entry);
+        on_error(e);
       }
     }
   }
 
-  enum class call_result { delivered, refused, threw };
+  enum class call_result { delivered, refused, threw, inactive };
 
   // One delivery outside a batch (the replay of held values to a new subscription).
   template <class OnError>
-  static call_result call_one(const subscription_entry& e, const delivery_record& rec, OnError&& on_error) {
+  static call_result call_one(subscription_entry& e, const delivery_record& rec, OnError&& on_error) {
+    const entry_call call(e);
+    if (!call) return call_result::inactive;
     bool ok = true;
     try {
-      ok = e.deliver(rec);
+      ok = e.deliver(e, rec);
     } catch (...) {
       on_error(e);
       return call_result::threw;

@@ -9,6 +9,18 @@
 // gap tracking (gap_tracker.hpp), the deadlines (expiry_heap.hpp, repair_queue.hpp), the
 // requests (requester.hpp) and the handler calls (dispatcher.hpp). Knows nothing of value
 // types or codecs (basic_subscriber, subscriber.hpp).
+//
+// Threads. `transport_.get_executor()` is the subscriber's strand: every datagram, timer
+// completion and posted piece of work of the subscriber runs there, one at a time, however
+// many threads run the io_context (udp_transport's executor is a strand; the simulation is
+// single-threaded). The scratch state of the receive path (matches_, records_, batch_, the
+// expiry heap's walk) is touched on the strand only. The public members (subscribe,
+// unsubscribe, stats, for_each_value, set_*, close) may be called from any thread, handlers
+// included: they take mutex_, which guards the channels, streams and counters, for a short
+// while and never call user code under it. User handlers are called with no lock of ours
+// held: from the strand's batch (a handler whose associated executor is the strand), or
+// posted to their associated executor. Error reports the transport makes (which may come from
+// inside a call that holds mutex_) are posted to the strand before the error handler is run.
 
 #include "racket/detail/clock.hpp"
 #include "racket/detail/config.hpp"
@@ -22,6 +34,7 @@
 #include "racket/detail/subscriber/requester.hpp"
 #include "racket/detail/subscriber/subject_table.hpp"
 #include "racket/detail/subscriber/subscription_entry.hpp"
+#include "racket/detail/unique_function.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
 #include "racket/message.hpp"
@@ -32,9 +45,11 @@
 #include "racket/wire.hpp"
 
 #include <asio/post.hpp>
+#include <asio/error.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -52,13 +67,24 @@ namespace racket::detail {
 template <class Transport, class Clock>
 class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Transport, Clock>> {
  public:
+  using clock_type = Clock;
+  using timer_type = typename Transport::timer_type;
   using time_point = typename Clock::time_point;
   using duration = typename Clock::duration;
   using entry_ptr = std::shared_ptr<subscription_entry>;
 
-  subscriber_impl(typename Transport::context_type& ctx, const subscriber_options& opts)
+  using error_function = unique_function<void(const std::error_code&, std::string_view)>;
+  using loss_function = unique_function<void(const loss_event&)>;
+
+  // From anything the transport is made from: an execution context, an executor (a strand
+  // too), a simulated node.
+  template <class ContextOrExecutor>
+    requires std::constructible_from<Transport, ContextOrExecutor&&, const transport_options&>
+  subscriber_impl(ContextOrExecutor&& ctx, const subscriber_options& opts)
       : opts_(opts),
-        transport_(ctx, transport_options{.interfaces = opts.interfaces,
+        transport_(std::forward<ContextOrExecutor>(ctx),
+                   transport_options{.interfaces = opts.interfaces,
+                                          .ttl = opts.ttl,
                                           .receive_buffer_size = opts.receive_buffer_size,
                                           .rescan_interval = opts.rescan_interval,
                                           .segmentation_offload = opts.segmentation_offload,
@@ -75,23 +101,49 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   Transport& transport() noexcept { return transport_; }
   const subscriber_options& options() const noexcept { return opts_; }
 
-  void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
-    if constexpr (error_reporting_transport<Transport>) transport_.set_error_handler(h);
-    std::lock_guard lock(mutex_);
-    error_handler_ = std::move(h);
+  // `h` runs on the strand (basic_subscriber wraps a handler bound elsewhere so that it posts
+  // itself there). The transport's reports are posted to the strand first: it may make them
+  // from inside a call of ours that holds mutex_.
+  void set_error_handler(error_function h) {
+    if constexpr (error_reporting_transport<Transport>) {
+      transport_.set_error_handler(
+          [weak = this->weak_from_this()](const std::error_code& ec, std::string_view interface_name) {
+            if (auto self = weak.lock()) self->post_error(ec, std::string(interface_name));
+          });
+    }
+    auto shared = h ? std::make_shared<const error_function>(std::move(h)) : nullptr;
+    std::lock_guard lock(handlers_mutex_);
+    error_handler_.swap(shared);
+    // The previous handler (in `shared`) is destroyed after the lock is released.
   }
 
-  void set_loss_handler(std::function<void(const loss_event&)> h) {
-    std::lock_guard lock(mutex_);
-    loss_handler_ = std::move(h);
+  void set_loss_handler(loss_function h) {
+    auto shared = h ? std::make_shared<const loss_function>(std::move(h)) : nullptr;
+    std::lock_guard lock(handlers_mutex_);
+    has_loss_handler_.store(shared != nullptr, std::memory_order_relaxed);
+    loss_handler_.swap(shared);
   }
+
+  // Any thread: reports a handler's exception (counted) from outside the strand's batch (a
+  // delivery posted to the handler's own executor); the error handler hears of it on the strand.
+  void report_posted_handler_error(const subscription_entry& e, std::string what) {
+    {
+      std::lock_guard lock(mutex_);
+      if (auto* s = channels_.find_stream(e.ep, e.stream)) ++s->stats.handler_errors;
+    }
+    post_error(std::make_error_code(std::errc::operation_canceled), std::move(what));
+  }
+
+  // The subscriber's strand.
+  auto strand() const noexcept { return transport_.get_executor(); }
 
   std::uint64_t requester_id() const noexcept { return requests_.id(); }
 
   // Any thread.
+  // `force_request`: send the snapshot request even when `request_snapshots` is off (fetch).
   std::uint64_t subscribe(const std::string& stream_name, const endpoint& ep, std::string_view filter_text,
-                          std::function<bool(const delivery_record&)> deliver,
-                          std::function<void(const removal&)> on_removed, std::error_code& ec) {
+                          subscription_entry::deliver_function deliver, subscription_entry::removal_function on_removed,
+                          std::error_code& ec, bool force_request = false) {
     subject_filter filter = subject_filter::parse(filter_text, ec);
     if (ec) return 0;
     auto entry = std::make_shared<subscription_entry>();
@@ -99,6 +151,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     entry->ep = ep;
     entry->filter = std::move(filter);
     entry->deliver = std::move(deliver);
+    entry->wants_removals = static_cast<bool>(on_removed);
     entry->on_removed = std::move(on_removed);
     {
       std::lock_guard lock(mutex_);
@@ -111,7 +164,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       stream_state& s = find_or_add_stream(*ch, stream_name);
       const std::uint64_t handle = channels_.add(*ch, s, entry);
       ec.clear();
-      if (opts_.request_snapshots) {
+      if (opts_.request_snapshots || force_request) {
         // Subscriptions made together on one stream share one request.
         s.request_filters.emplace_back(entry->filter.str());
         if (!s.request_posted) {
@@ -125,24 +178,37 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
   }
 
-  // Any thread, also from inside a handler.
-  void unsubscribe(std::uint64_t handle) {
-    std::lock_guard lock(mutex_);
-    const auto info = channels_.take(handle);
-    if (!info) return;
-    info->entry->active.store(false, std::memory_order_release);
-    // The executor's batch in progress holds plain pointers to entries: keep this one alive
-    // until the batch is done (flush_callbacks releases it).
-    batch_.retire(info->entry);
-    if (channels_.unlink(handle, *info)) {
-      // Nobody listens to this stream any more: its state goes, and its datagrams are foreign.
-      clear_stream(*info->stream);
-      channels_.erase_stream(*info->ch, *info->stream);
+  // Any thread, also from inside a handler. When it returns, no call of the subscription's
+  // handlers starts any more; unless called from inside one of them, none is running either
+  // and they have been destroyed (else the call in flight destroys them as it returns).
+  // `on_released` (may be empty) runs once they are destroyed, at once if the handle is unknown.
+  void unsubscribe(std::uint64_t handle, unique_function<void()> on_released = {}) {
+    entry_ptr entry;
+    {
+      std::lock_guard lock(mutex_);
+      if (const auto info = channels_.take(handle)) {
+        entry = info->entry;
+        entry->active.store(false, std::memory_order_seq_cst);
+        // The executor's batch in progress holds plain pointers to entries: keep this one alive
+        // until the batch is done (flush_callbacks releases it).
+        batch_.retire(info->entry);
+        if (channels_.unlink(handle, *info)) {
+          // Nobody listens to this stream any more: its state goes, and its datagrams are foreign.
+          clear_stream(*info->stream);
+          channels_.erase_stream(*info->ch, *info->stream);
+        }
+        if (--info->ch->subscriptions == 0) {
+          transport_.close_receiver(info->ch->receiver);
+          info->ch->open = false;
+        }
+      }
     }
-    if (--info->ch->subscriptions == 0) {
-      transport_.close_receiver(info->ch->receiver);
-      info->ch->open = false;
+    if (!entry) {
+      if (on_released) on_released();
+      return;
     }
+    if (on_released) entry->add_release_waiter(std::move(on_released));
+    entry->stop();  // without mutex_: it may wait for a handler that takes it
   }
 
   subscriber_stream_stats stats(std::string_view stream_name, const endpoint& ep) const {
@@ -173,9 +239,17 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       handles = channels_.handles();
     }
     for (auto h : handles) unsubscribe(h);
-    asio::post(transport_.get_executor(), [self = this->shared_from_this()] {
-      self->timer_.cancel();
-      self->repair_timer_.cancel();
+    asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->stop_timers(); });
+  }
+
+  // close(), then `complete()` on the strand once the timers are stopped (work queued there
+  // before it has run by then).
+  template <class Complete>
+  void close_then(Complete complete) {
+    close();
+    asio::post(transport_.get_executor(), [self = this->shared_from_this(), c = std::move(complete)]() mutable {
+      self->stop_timers();
+      c();
     });
   }
 
@@ -214,6 +288,32 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     expiry_.erase(&s);
     s.subjects.clear();
     s.publishers.clear();
+  }
+
+  void stop_timers() {
+    timer_.cancel();
+    repair_timer_.cancel();
+  }
+
+  void post_error(const std::error_code& ec, std::string what) {
+    asio::post(transport_.get_executor(), [weak = this->weak_from_this(), ec, what = std::move(what)] {
+      if (auto self = weak.lock()) self->call_error_handler(ec, what);
+    });
+  }
+
+  // On the strand, no lock held.
+  void call_error_handler(const std::error_code& ec, std::string_view what) {
+    std::shared_ptr<const error_function> h;
+    {
+      std::lock_guard lock(handlers_mutex_);
+      h = error_handler_;
+    }
+    if (h) {
+      try {
+        (*h)(ec, what);
+      } catch (...) {  // an error handler's own exception has nowhere to go
+      }
+    }
   }
 
   // --- executor ---
@@ -264,7 +364,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     if (opts_.request_snapshots && rate > 0 && !p->take_token(now, rate, burst, item.due)) return false;
     const std::uint64_t publisher_id = item.publisher_id;
     p->repair_queued = false;
-    if (loss_handler_) {
+    if (has_loss_handler_.load(std::memory_order_relaxed)) {
       for (const auto& g : p->missing.ranges()) batch_.add_loss(s.name, publisher_id, g.first, g.last);
     }
     if (!opts_.request_snapshots || p->nothing_to_ask()) {
@@ -400,7 +500,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   auto removals_to(stream_state& s) {
     return [this, &s](const std::string& subject, std::uint64_t publisher_id, removal_reason why) {
       s.index.for_each_match(subject, [&](std::uint64_t, const entry_ptr& e) {
-        if (e->replayed && e->on_removed) batch_.add_removal(e, subject, publisher_id, why);
+        if (e->replayed && e->wants_removals) batch_.add_removal(e, subject, publisher_id, why);
       });
     };
   }
@@ -439,12 +539,16 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     // Handlers run without the lock, so they may subscribe or unsubscribe. The records'
     // views point into the datagram, which lives until on_datagram returns.
     if (batch_.has_losses()) {
-      std::function<void(const loss_event&)> h;
+      std::shared_ptr<const loss_function> h;
       {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(handlers_mutex_);
         h = loss_handler_;
       }
-      batch_.call_loss_handler(h);
+      if (h) {
+        batch_.call_loss_handler(*h);
+      } else {
+        batch_.clear_losses();
+      }
     }
     if (batch_.has_deliveries()) {
       // Counted once for the batch, under one lock after the last handler (not a lock and two
@@ -474,7 +578,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   // One delivery outside a datagram's batch (the replay to a new subscription).
   void invoke(const entry_ptr& e, const delivery_record& rec) {
     const auto result = dispatcher::call_one(*e, rec, handler_error_reporter());
-    if (result == dispatcher::call_result::threw) return;
+    if (result == dispatcher::call_result::threw || result == dispatcher::call_result::inactive) return;
     std::lock_guard lock(mutex_);
     auto* s = channels_.find_stream(e->ep, e->stream);
     if (!s) return;
@@ -489,15 +593,13 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     return [this](const subscription_entry& e) { report_handler_error(e); };
   }
 
-  // Inside the catch of a handler's exception.
+  // Inside the catch of a handler's exception, on the strand, no lock held.
   void report_handler_error(const subscription_entry& e) {
-    std::function<void(const std::error_code&, std::string_view)> h;
     {
       std::lock_guard lock(mutex_);
       if (auto* s = channels_.find_stream(e.ep, e.stream)) ++s->stats.handler_errors;
-      h = error_handler_;
     }
-    if (h) h(std::make_error_code(std::errc::operation_canceled), dispatcher::describe_handler_error(e));
+    call_error_handler(std::make_error_code(std::errc::operation_canceled), dispatcher::describe_handler_error(e));
   }
 
   subscriber_options opts_;
@@ -508,8 +610,12 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   mutable std::mutex mutex_;
   channel_map<time_point> channels_;
   bool closed_ = false;
-  std::function<void(const std::error_code&, std::string_view)> error_handler_;
-  std::function<void(const loss_event&)> loss_handler_;
+  // The error and loss handlers: shared, so a call holds its own reference, made with no lock
+  // held, while another thread replaces them. handlers_mutex_ guards only these pointers.
+  std::mutex handlers_mutex_;
+  std::shared_ptr<const error_function> error_handler_;
+  std::shared_ptr<const loss_function> loss_handler_;
+  std::atomic<bool> has_loss_handler_{false};
   repair_type repairs_;  // one per (stream, publisher) with a repair to send
 
   // Executor only.

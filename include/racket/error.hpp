@@ -43,6 +43,8 @@ enum class errc {
   unknown_interface,         ///< an interface name the machine does not have
   no_interfaces,             ///< no usable interface for the pool's address family
   not_open,                  ///< operation on a closed publisher, subscriber or transport
+  // Back-pressure
+  would_block,               ///< the publisher's queue holds `max_queued_bytes` already: nothing was queued
 };
 
 namespace detail {
@@ -75,6 +77,7 @@ class error_category_impl final : public std::error_category {
       case errc::unknown_interface: return "unknown network interface";
       case errc::no_interfaces: return "no usable network interface for the pool's address family";
       case errc::not_open: return "object is not open";
+      case errc::would_block: return "publish queue full";
     }
     return "unknown racket error";
   }

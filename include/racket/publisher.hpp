@@ -15,8 +15,11 @@
 #include "racket/transport/concepts.hpp"
 #include "racket/wire.hpp"
 
+#include <asio/async_result.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -49,16 +52,30 @@ inline std::size_t& last_encoded_size() {
 /// sends each on every selected interface, and re-sends the last value of every subject
 /// published with a non-zero interval until it is replaced, withdrawn, or the publisher closes.
 ///
-/// `publish` and `withdraw` are safe from any thread and never block on the network: they
-/// queue the record and the publisher's executor packs whatever queued up into as few
-/// datagrams as fit. All resends are driven by one timer and one timing wheel, whatever the number of
-/// subjects. Destroying the publisher closes it (see `close`).
+/// `publish` and `withdraw` never block on the network: they queue the record and the
+/// publisher's executor packs whatever queued up into as few datagrams as fit (on the
+/// executor with nothing queued, the record goes straight out). The queue is bounded
+/// (`publisher_options::max_queued_bytes`): past it a publish fails with `errc::would_block`.
+/// All resends are driven by one timer and one timing wheel, whatever the number of subjects.
+/// Destroying the publisher closes it (see `close`).
+///
+/// Threads: the io_context may be run by any number of threads. The publisher's executor
+/// (`get_executor()`, its transport's: a strand for `udp_transport`) serialises all of its
+/// own work: flushes, resends, snapshot answers, the transport's completions. Every public
+/// member may be called from any thread at the same time, including from inside the
+/// publisher's or a subscriber's handlers. Handlers (the error handler, completions of
+/// `async_flush` and `async_close`) run on their associated executor
+/// (`asio::get_associated_executor(handler, get_executor())`, so `asio::bind_executor` is
+/// honoured), posted: never under an internal lock, never inside the call that started them.
+/// Destroying the publisher from any thread while traffic flows is safe: it closes, and the
+/// work still queued keeps what it needs alive; the execution context must outlive it.
 ///
 /// ```cpp
 /// asio::io_context io;
 /// racket::publisher pub{io, {.interfaces = {"lo"}}};
 /// racket::stream<double> temperature{"plant", racket::multicast_pool{}};
 /// pub.publish(temperature, "plant.line3.temp", 21.5, std::chrono::seconds{1});
+/// pub.async_flush([](std::error_code ec) { if (!ec) std::puts("handed to the kernel"); });
 /// io.run();
 /// ```
 template <transport Transport, class Clock = typename Transport::clock_type>
@@ -71,9 +88,14 @@ class basic_publisher {
   using clock_type = Clock;
   using executor_type = typename Transport::executor_type;
 
-  /// Opens a publisher on `ctx` (an `asio::io_context` for UDP, a `sim::node` in simulation).
-  explicit basic_publisher(typename Transport::context_type& ctx, const publisher_options& opts = {})
-      : impl_(std::make_shared<detail::publisher_impl<Transport, Clock>>(ctx, opts)) {}
+  /// Opens a publisher on `ctx`: whatever its transport is made from (an `asio::io_context`,
+  /// for UDP also any execution context or executor, a strand included; a `sim::node` in
+  /// simulation).
+  template <class ContextOrExecutor>
+    requires(!std::same_as<std::remove_cvref_t<ContextOrExecutor>, basic_publisher> &&
+             std::constructible_from<Transport, ContextOrExecutor &&, const transport_options&>)
+  explicit basic_publisher(ContextOrExecutor&& ctx, const publisher_options& opts = {})
+      : impl_(std::make_shared<detail::publisher_impl<Transport, Clock>>(std::forward<ContextOrExecutor>(ctx), opts)) {}
 
   basic_publisher(const basic_publisher&) = delete;
   basic_publisher& operator=(const basic_publisher&) = delete;
@@ -88,7 +110,10 @@ class basic_publisher {
   /// Publishes `value` on `subject` of `s`. With `interval` > 0 the value is cached and
   /// re-sent every interval until replaced or withdrawn; with 0 it is a one-shot event (and a
   /// cached value of that subject is dropped). Errors: `invalid_subject`, `payload_too_large`,
-  /// `not_open`, or the transport's (`no_interfaces`, `unknown_interface`). Any thread.
+  /// `not_open`, `would_block` (the queue holds `max_queued_bytes`: nothing was queued, the
+  /// refusal is counted in `stats().would_block`; wait for `async_flush` and publish again,
+  /// publish less, or raise the limit), or the transport's (`no_interfaces`,
+  /// `unknown_interface`). Any thread.
   template <class T, class C>
   void publish(const stream<T, C>& s, std::string_view subject, const T& value, std::chrono::milliseconds interval,
                std::error_code& ec) {
@@ -105,7 +130,8 @@ class basic_publisher {
     impl_->enqueue(s.key(), s.name(), s.endpoint(), subject, payload, to_interval(interval, ec), false, ec);
   }
 
-  /// Throwing overload of `publish`: `std::system_error` naming the stream and subject.
+  /// Throwing overload of `publish`: `std::system_error` naming the stream and subject (and,
+  /// for `would_block`, the bytes queued and the limit).
   template <class T, class C>
   void publish(const stream<T, C>& s, std::string_view subject, const T& value,
                std::chrono::milliseconds interval = std::chrono::milliseconds{0}) {
@@ -114,7 +140,8 @@ class basic_publisher {
     if (ec) detail::throw_error(ec, describe("publish", s.name(), subject, ec));
   }
 
-  /// Stops re-sending `subject` and sends a tombstone, so subscribers drop it at once.
+  /// Stops re-sending `subject` and sends a tombstone, so subscribers drop it at once. Errors
+  /// as for `publish`.
   template <class T, class C>
   void withdraw(const stream<T, C>& s, std::string_view subject, std::error_code& ec) {
     impl_->enqueue(s.key(), s.name(), s.endpoint(), subject, byte_view{}, 0, true, ec);
@@ -133,10 +160,59 @@ class basic_publisher {
   /// with `not_open`. The shutdown itself runs on the executor. Any thread.
   void close() { impl_->close(); }
 
-  /// Called with the error and the interface's name when sending on one interface fails (the
-  /// others keep working; each failure is also counted in `send_errors`). Any thread.
-  void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
-    impl_->set_error_handler(std::move(h));
+  /// Closes (as `close`) and completes once the shutdown has run on the executor: what was
+  /// published before went out, the tombstones of `withdraw_on_close` too, the sockets are
+  /// closed. Signature `void(std::error_code)`, always success (a closed publisher closes
+  /// again at once). Any completion token: a callback, `asio::use_future`,
+  /// `asio::use_awaitable`, deferred. The handler runs on its associated executor (default:
+  /// `get_executor()`), never inside this call.
+  template <asio::completion_token_for<void(std::error_code)> CompletionToken>
+  auto async_close(CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(std::error_code)>(
+        [impl = impl_](auto handler) { impl->async_close(std::move(handler)); }, token);
+  }
+
+  /// Completes once everything published (or withdrawn) before this call has been handed to
+  /// the transport (the kernel, for UDP). "That flush" below is the flush on the executor that
+  /// takes what is queued at the call; with nothing queued, the last flush (or direct
+  /// publish) before it. Signature `void(std::error_code)`:
+  /// - success: that flush had every datagram taken by at least one interface;
+  /// - `errc::not_open`: the publisher was closed before the call (what was published still
+  ///   goes out: `async_close` tells when);
+  /// - `std::errc::io_error`: at least one datagram of that flush was refused by every
+  ///   interface it went to (lost; the causes went to the error handler, the count to
+  ///   `send_errors`);
+  /// - `std::errc::no_buffer_space`: none was refused, but at least one found every
+  ///   interface's send buffer (and backlog) full and was dropped.
+  /// Any completion token (a callback, `asio::use_future`, `asio::use_awaitable`, deferred);
+  /// the handler runs on its associated executor (default: `get_executor()`), never inside
+  /// this call. Any thread. After `would_block`, publish again once it completes.
+  ///
+  /// ```cpp
+  /// asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+  ///   pub.publish(temperature, "plant.line3.temp", 21.5);
+  ///   co_await pub.async_flush(asio::use_awaitable);
+  /// }, asio::detached);
+  /// ```
+  template <asio::completion_token_for<void(std::error_code)> CompletionToken>
+  auto async_flush(CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(std::error_code)>(
+        [impl = impl_](auto handler) { impl->async_flush(std::move(handler)); }, token);
+  }
+
+  /// Installs the handler called with the error and the interface's name when sending on one
+  /// interface fails (the others keep working; each failure is also counted in
+  /// `send_errors`). Any callable `void(const std::error_code&, std::string_view)`, move-only
+  /// ones too. Each report is posted to the handler's associated executor (default:
+  /// `get_executor()`; `asio::bind_executor(strand, h)` is honoured), so it never runs under
+  /// an internal lock nor inside `publish`, and may call any member. Replaces the previous
+  /// handler (reports already posted still reach that one). Any thread.
+  template <class Handler>
+    requires std::move_constructible<std::decay_t<Handler>>
+  void set_error_handler(Handler&& h) {
+    static_assert(std::invocable<std::decay_t<Handler>&, const std::error_code&, std::string_view>,
+                  "the error handler must be callable as void(const std::error_code&, std::string_view interface_name)");
+    impl_->set_error_handler(std::forward<Handler>(h));
   }
 
   /// The random 64-bit id stamped on every message.
@@ -145,6 +221,8 @@ class basic_publisher {
   /// Counters of one stream (all zero for a stream never published on).
   publisher_stream_stats stats(std::string_view stream_name) const { return impl_->stats(stream_name); }
 
+  /// The publisher's executor (its transport's: a strand for `udp_transport`), on which its
+  /// own work runs and its handlers run by default.
   executor_type get_executor() noexcept { return impl_->transport().get_executor(); }
 
  private:
@@ -161,6 +239,9 @@ class basic_publisher {
              " fit a datagram of " + std::to_string(o.max_datagram_size) + " bytes)";
     } else if (ec == errc::unknown_interface || ec == errc::no_interfaces) {
       out += detail::interfaces_for_error(o.interfaces);
+    } else if (ec == errc::would_block) {
+      out += " (publish queue full: " + std::to_string(detail::last_queued_bytes()) + " bytes queued, limit " +
+             std::to_string(o.max_queued_bytes) + " bytes)";
     }
     return out;
   }

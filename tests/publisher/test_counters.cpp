@@ -10,7 +10,7 @@ TEST_CASE("publisher_stream_counters: bump adds, and load copies every counter t
   std::uint64_t n = 0;
   for (auto* a : {&c.published, &c.resent, &c.withdrawn, &c.datagrams_sent, &c.bytes_sent, &c.send_errors,
                   &c.cached_subjects, &c.snapshot_requests, &c.snapshot_requests_limited, &c.snapshot_answers,
-                  &c.snapshot_records, &c.tail_probes}) {
+                  &c.snapshot_records, &c.tail_probes, &c.would_block}) {
     bump(*a);
     bump(*a, ++n * 10);
   }
@@ -27,4 +27,5 @@ TEST_CASE("publisher_stream_counters: bump adds, and load copies every counter t
   CHECK(s.snapshot_answers == 101);
   CHECK(s.snapshot_records == 111);
   CHECK(s.tail_probes == 121);
+  CHECK(s.would_block == 131);
 }

@@ -62,6 +62,25 @@ TEST_CASE("publish_queue: swap hands the records over and takes an empty queue b
   CHECK(drain(pending) == std::vector<entry>{{1, "b", "v", 1, false}});
 }
 
+TEST_CASE("publish_queue: bytes() counts subjects, payloads and a fixed overhead per record",
+          "[publisher][publish_queue]") {
+  using queue = racket::detail::publish_queue<stream>;
+  queue q, other;
+  stream a{1};
+  CHECK(q.bytes() == 0);
+  const std::string p(100, 'p');
+  q.push(&a, "sub.ject", bytes_of(p), 1, false);
+  CHECK(q.bytes() == 8 + 100 + queue::record_overhead);
+  CHECK(queue::cost(8, 100) == q.bytes());
+  q.push(&a, "w", {}, 0, true);
+  CHECK(q.bytes() == queue::cost(8, 100) + queue::cost(1, 0));
+  other.swap(q);  // the count goes with the records
+  CHECK(q.bytes() == 0);
+  CHECK(other.bytes() == queue::cost(8, 100) + queue::cost(1, 0));
+  other.clear();
+  CHECK(other.bytes() == 0);
+}
+
 TEST_CASE("byte_queue: extends without losing what it holds", "[publisher][publish_queue]") {
   racket::detail::byte_queue q;
   for (int i = 0; i < 1000; ++i) {

@@ -28,6 +28,7 @@ TEST_CASE("publisher_options: defaults are the documented ones", "[publisher][pu
   CHECK(o.max_snapshot_requesters == 4096);
   CHECK(o.tail_probe_delay == 10ms);
   CHECK(o.segmentation_offload);
+  CHECK(o.max_queued_bytes == std::size_t{16} << 20);
 }
 
 TEST_CASE("publisher_options: designated initialisers set what they name", "[publisher][publisher_options]") {
@@ -38,5 +39,6 @@ TEST_CASE("publisher_options: designated initialisers set what they name", "[pub
   CHECK(o.max_datagram_size == 1452);
   const racket::publisher_stream_stats s;
   CHECK(s.published == 0);
+  CHECK(s.would_block == 0);
   CHECK(s.tail_probes == 0);
 }

@@ -11,7 +11,8 @@
 
 namespace racket::detail {
 
-// Counters are written by the executor only: a plain load and store, not a locked
+// Counters are written by the executor (the publisher's strand) only, but for `would_block`,
+// which publishing threads write under the queue's lock: a plain load and store, not a locked
 // read-modify-write, so counting costs the hot path nothing; readers on other threads see
 // a value at most one update old.
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) noexcept {
@@ -21,7 +22,7 @@ inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) noexcept {
 struct publisher_stream_counters {
   std::atomic<std::uint64_t> published{0}, resent{0}, withdrawn{0}, datagrams_sent{0}, bytes_sent{0},
       send_errors{0}, cached_subjects{0}, snapshot_requests{0}, snapshot_requests_limited{0},
-      snapshot_answers{0}, snapshot_records{0}, tail_probes{0};
+      snapshot_answers{0}, snapshot_records{0}, tail_probes{0}, would_block{0};
 
   // Any thread.
   publisher_stream_stats load() const noexcept {
@@ -38,6 +39,7 @@ struct publisher_stream_counters {
     out.snapshot_answers = snapshot_answers.load(std::memory_order_relaxed);
     out.snapshot_records = snapshot_records.load(std::memory_order_relaxed);
     out.tail_probes = tail_probes.load(std::memory_order_relaxed);
+    out.would_block = would_block.load(std::memory_order_relaxed);
     return out;
   }
 };

@@ -58,6 +58,17 @@ class publish_queue {
   bool empty() const noexcept { return ops_.empty(); }
   std::size_t size() const noexcept { return ops_.size(); }
 
+  // What one record costs the queue besides its subject and payload bytes.
+  static constexpr std::size_t record_overhead = 32;
+  // What a record of these sizes adds to `bytes()`.
+  static constexpr std::size_t cost(std::size_t subject_size, std::size_t payload_size) noexcept {
+    return subject_size + payload_size + record_overhead;
+  }
+  // The bytes the queued records hold: their subjects and payloads plus `record_overhead`
+  // each (what the publisher bounds with `max_queued_bytes`). No counter of its own to keep:
+  // two sizes the queue has anyway.
+  std::size_t bytes() const noexcept { return bytes_.size() + ops_.size() * record_overhead; }
+
   // The record joins the queue (`subject` and `payload` are copied).
   void push(Stream* s, std::string_view subject, byte_view payload, std::uint32_t interval_ms, bool withdraw) {
     const std::size_t offset = bytes_.size();
@@ -104,6 +115,8 @@ class publish_queue {
     std::uint32_t interval_ms = 0;
     bool withdraw = false;
   };
+
+  static_assert(sizeof(op) <= record_overhead, "record_overhead counts an op");
 
   std::vector<op> ops_;
   byte_queue bytes_;

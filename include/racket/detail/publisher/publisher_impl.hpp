@@ -7,10 +7,31 @@
 // clock, drives the two timers, and owns the streams and the rooms, which it runs: publish →
 // queue → flush → process (cache, resend schedule, packer) → send; resend timer → schedule →
 // packing; answer timer → tail probes and snapshot answers; close → shutdown. The rooms know
-// none of that. See docs/architecture.md ("Publisher: choices", "Snapshots and gap repair").
+// none of that. See docs/architecture.md ("Threading", "Publisher: choices", "Snapshots and
+// gap repair").
+//
+// Threads. The transport's executor (`transport_.get_executor()`) is the publisher's strand:
+// `udp_transport`'s is a strand of its own, so every socket and timer completion of the
+// transport, and everything below marked "executor only", runs serialised with the rest of
+// it however many threads run the io_context; `running_in_this_thread()` tells a caller on
+// it. State and who touches it:
+//   - executor only, no lock: the rooms (packer, resend schedule, tail probes, answers), the
+//     cache slab, the flushing queue, the rng after the id, the wall stamper, the gate's busy
+//     flag, `listeners_`, each stream's sequence numbers, cache and open datagram;
+//   - under `mutex_`, from any thread: `streams_` (streams are added, never removed),
+//     `last_stream_`/`last_key_`, the pending queue and its byte count, `flush_posted_`,
+//     `closed_`, `shut_down_` (written on the executor, so read there without the lock);
+//   - atomics, read by any thread: the per-stream counters (written by the executor, but
+//     `would_block`, written under `mutex_` by the publishing thread it refused);
+//   - immutable after construction: options, id.
+// No user code runs under `mutex_` or inside a call made on the user's thread: the error
+// handler and every completion are posted (detail/completion.hpp). Work posted to the
+// executor holds the orchestrator strongly, timers weakly (earliest_timer), so it lives as
+// long as anything queued still needs it, whichever thread drops the last handle.
 
 #include "racket/codec.hpp"
 #include "racket/detail/clock.hpp"
+#include "racket/detail/completion.hpp"
 #include "racket/detail/earliest_timer.hpp"
 #include "racket/detail/hash.hpp"
 #include "racket/detail/publisher/cache.hpp"
@@ -30,13 +51,16 @@
 #include "racket/transport/concepts.hpp"
 #include "racket/wire.hpp"
 
+#include <asio/associated_executor.hpp>
 #include <asio/post.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -47,6 +71,13 @@
 #include <vector>
 
 namespace racket::detail {
+
+// The bytes the publish queue held when the calling thread's last publish was refused with
+// `would_block` (for the throwing overload's message).
+inline std::size_t& last_queued_bytes() {
+  thread_local std::size_t bytes = 0;
+  return bytes;
+}
 
 // Every call into the transport passes here: under a lock of the publisher's own unless the
 // transport is thread_safe (it locks inside), and for sends flagged busy. The transport may
@@ -68,6 +99,21 @@ class transport_gate {
   // Executor only: inside a send.
   bool busy() const noexcept { return busy_; }
 
+  // Executor only: what became of the datagrams sent since the last call, as `async_flush`
+  // reports it: `io_error` when at least one was refused by every interface it went to,
+  // else `no_buffer_space` when at least one found every interface full and was dropped,
+  // else none. Resets.
+  std::error_code take_losses() noexcept {
+    std::error_code ec;
+    if (refused_ != 0) {
+      ec = std::make_error_code(std::errc::io_error);
+    } else if (dropped_ != 0) {
+      ec = std::make_error_code(std::errc::no_buffer_space);
+    }
+    refused_ = dropped_ = 0;
+    return ec;
+  }
+
   bool segments() noexcept {
     if constexpr (segmenting_transport<Transport>) {
       return transport_.segmentation_offload();
@@ -81,6 +127,7 @@ class transport_gate {
     busy_ = true;
     const send_result res = transport_.send(to, bytes);
     busy_ = false;
+    note(res);
     return res;
   }
 
@@ -95,12 +142,25 @@ class transport_gate {
       for (outgoing_datagram& d : batch) d.result = transport_.send(d.to, d.bytes);
     }
     busy_ = false;
+    for (const outgoing_datagram& d : batch) note(d.result);
   }
 
  private:
+  void note(const send_result& r) noexcept {
+    if (r.ok != 0) [[likely]]
+      return;
+    if (r.failed != 0) {
+      ++refused_;
+    } else if (r.would_block != 0) {
+      ++dropped_;
+    }
+  }
+
   Transport& transport_;
   std::mutex mutex_;
   bool busy_ = false;
+  std::uint32_t refused_ = 0;  // executor only: datagrams no interface took, one refused
+  std::uint32_t dropped_ = 0;  // executor only: datagrams every interface was too full for
 };
 
 template <class Transport, class Clock>
@@ -109,10 +169,15 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   using time_point = typename Clock::time_point;
   using duration = typename Clock::duration;
   using stream_state = publisher_stream<Clock>;
+  using executor_type = typename Transport::executor_type;
 
-  publisher_impl(typename Transport::context_type& ctx, const publisher_options& opts)
+  // `ctx`: whatever the transport is made from (an io_context or an executor for UDP, a node
+  // in simulation).
+  template <class ContextOrExecutor>
+    requires std::constructible_from<Transport, ContextOrExecutor&&, const transport_options&>
+  publisher_impl(ContextOrExecutor&& ctx, const publisher_options& opts)
       : opts_(clamped(opts)),
-        transport_(ctx, transport_options{.interfaces = opts.interfaces,
+        transport_(std::forward<ContextOrExecutor>(ctx), transport_options{.interfaces = opts.interfaces,
                                           .ttl = opts.ttl,
                                           .loopback = opts.loopback,
                                           .send_buffer_size = opts.send_buffer_size,
@@ -132,8 +197,67 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   Transport& transport() noexcept { return transport_; }
   const publisher_options& options() const noexcept { return opts_; }
 
-  void set_error_handler(std::function<void(const std::error_code&, std::string_view)> h) {
-    if constexpr (error_reporting_transport<Transport>) transport_.set_error_handler(std::move(h));
+  // Any thread. The transport keeps a copyable std::function: the handler (move-only ones
+  // too) sits in a shared_ptr it copies, and each report is posted to the handler's
+  // associated executor (default: the strand), never run inside the transport's call.
+  template <class Handler>
+  void set_error_handler(Handler&& h) {
+    if constexpr (error_reporting_transport<Transport>) {
+      auto shared = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(h));
+      transport_.set_error_handler(
+          [shared, ex = transport_.get_executor()](const std::error_code& ec, std::string_view interface_name) {
+            const auto target = asio::get_associated_executor(*shared, ex);
+            asio::post(target, [shared, ec, name = std::string(interface_name)] { (*shared)(ec, std::string_view(name)); });
+          });
+    } else {
+      (void)h;  // nothing to report failures: the handler is never called
+    }
+  }
+
+  // Any thread; `handler`: void(std::error_code), completed through detail/completion.hpp.
+  // With records queued, it waits for the flush that takes them (already posted) and
+  // completes with what became of that flush's datagrams (transport_gate::take_losses).
+  // With none queued, everything published before went out already, by the last flush
+  // (or direct publish), which may still be running: a hop through the executor waits for
+  // it and completes with its result. `not_open` if closed already.
+  template <class Handler>
+  void async_flush(Handler&& handler) {
+    using pending = pending_completion<std::decay_t<Handler>, executor_type>;
+    auto done = std::make_shared<pending>(std::forward<Handler>(handler), transport_.get_executor());
+    // Made before the lock (it allocates); copyable for the waiters' std::function.
+    std::function<void(std::error_code)> waiter = [done](std::error_code ec) { done->complete(ec); };
+    bool closed = false;
+    bool queued = false;
+    {
+      std::lock_guard lock(mutex_);
+      closed = closed_;
+      if (!closed && !pending_.empty()) {
+        flush_waiters_.push_back(std::move(waiter));
+        queued = true;
+      }
+    }
+    if (closed) {
+      done->complete(make_error_code(errc::not_open));
+    } else if (!queued) {
+      asio::post(transport_.get_executor(),
+                 [self = this->shared_from_this(), done] { done->complete(self->last_flush_losses_); });
+    }
+  }
+
+  // Any thread: `close`, then completes `handler` (void(std::error_code), always success)
+  // once the shutdown has run on the executor.
+  template <class Handler>
+  void async_close(Handler&& handler) {
+    pending_completion<std::decay_t<Handler>, executor_type> done(std::forward<Handler>(handler),
+                                                                  transport_.get_executor());
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    asio::post(transport_.get_executor(), [self = this->shared_from_this(), done = std::move(done)]() mutable {
+      self->shutdown();  // at most once: a close() posted before ran it already
+      done.complete(std::error_code{});
+    });
   }
 
   // Any thread. `payload` is already encoded.
@@ -166,6 +290,15 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       if (on_executor && !gate_.busy() && !flush_posted_ && pending_.empty() && !shut_down_) {
         direct = s;
       } else {
+        // Bounded (max_queued_bytes; clamped() made 0 the largest size): refused, counted,
+        // nothing queued. `bytes()` never exceeds the bound, so the subtraction cannot wrap.
+        if (publish_queue<stream_state>::cost(subject.size(), payload.size()) >
+            opts_.max_queued_bytes - pending_.bytes()) [[unlikely]] {
+          s->counters.would_block.fetch_add(1, std::memory_order_relaxed);
+          last_queued_bytes() = pending_.bytes();
+          ec = make_error_code(errc::would_block);
+          return;
+        }
         pending_.push(s, subject, payload, interval_ms, withdraw);
         if (!flush_posted_) {
           flush_posted_ = true;
@@ -176,8 +309,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     ec.clear();
     if (direct != nullptr) {
       const time_point now = Clock::now();
+      gate_.take_losses();
       process(*direct, subject, payload, interval_ms, stamp_(now), withdraw, now);
       send_open_writers(now);
+      last_flush_losses_ = gate_.take_losses();  // this publish is the last "flush"
       arm_timer();
     } else if (post) {
       if (on_executor && !gate_.busy()) {
@@ -213,6 +348,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   static publisher_options clamped(publisher_options o) {
     o.max_datagram_size = std::clamp<std::size_t>(o.max_datagram_size, 64, wire::max_datagram_size_limit);
+    if (o.max_queued_bytes == 0) o.max_queued_bytes = std::numeric_limits<std::size_t>::max();
     return o;
   }
 
@@ -258,15 +394,20 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // --- executor only from here on ---
 
   void flush() {
+    bool shut = false;
     {
       std::lock_guard lock(mutex_);
       flushing_.swap(pending_);
+      flush_waiters_.swap(waiters_);
       flush_posted_ = false;
-      if (shut_down_) {
-        flushing_.clear();
-        return;
-      }
+      shut = shut_down_;
     }
+    if (shut) {  // nothing is queued after the shutdown's own flush; defensive
+      flushing_.clear();
+      complete_waiters(make_error_code(errc::not_open));
+      return;
+    }
+    gate_.take_losses();  // a resend pass's are not this flush's
     const time_point now = Clock::now();
     // One stamp for the whole batch: the time the publisher takes the messages for sending.
     // A clock read per message cost ~35 ns on the project's VM, a sixth of a 64 B message's
@@ -277,7 +418,16 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
                            bool withdraw) { process(s, subject, payload, interval_ms, stamp, withdraw, now); });
     send_open_writers(now);  // before the bytes go: a tail probe copies its record from them
     flushing_.clear();
+    last_flush_losses_ = gate_.take_losses();
+    complete_waiters(last_flush_losses_);
     arm_timer();
+  }
+
+  // The async_flush calls the running flush took: each posts its handler.
+  void complete_waiters(std::error_code ec) {
+    if (waiters_.empty()) return;
+    for (auto& w : waiters_) w(ec);
+    waiters_.clear();
   }
 
   // Opens the stream's listener for snapshot requests, once, when its first message goes out:
@@ -417,7 +567,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     if (at != time_point::max()) arm_answer_timer(at);
   }
 
+  // At most once (close and async_close may both have posted it).
   void shutdown() {
+    if (shut_down_) return;
     flush();  // whatever was published before close() still goes out
     if (opts_.withdraw_on_close) {
       const std::uint64_t stamp = stamp_(Clock::now());
@@ -470,7 +622,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   snapshot_responder<stream_state, Clock> answers_;
   std::unordered_map<endpoint, receiver_id, endpoint_hash> listeners_;  // snapshot requests, per (group, port)
 
-  mutable std::mutex mutex_;  // guards streams_, pending_, flush_posted_, closed_, shut_down_
+  mutable std::mutex mutex_;  // guards streams_, pending_, flush_waiters_, flush_posted_, closed_, shut_down_
   // The bytes of every stream's cached values (executor only), in one slab so that a large
   // cache grows in huge-page chunks however it spreads over streams; declared before the
   // streams, which free their large blocks when they go.
@@ -482,7 +634,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   bool flush_posted_ = false;
   bool closed_ = false;
   bool shut_down_ = false;
+  std::vector<std::function<void(std::error_code)>> flush_waiters_;  // async_flush calls waiting for pending_
   publish_queue<stream_state> flushing_;  // executor only: what the running flush sends
+  std::vector<std::function<void(std::error_code)>> waiters_;  // executor only: flush_waiters_ the running flush took
+  std::error_code last_flush_losses_;  // executor only: what became of the last flush's datagrams
 };
 
 }  // namespace racket::detail

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+// racket/publisher.hpp on the simulated network, deterministic: async_flush and async_close
+// with each kind of completion token, completions on their associated executor and never
+// inline, the bounded publish queue (would_block), move-only error handlers. The same on
+// real UDP with many threads: tests/net/test_publisher_threads.cpp.
+#include "racket/publisher.hpp"
+
+#include "catch.hpp"
+
+#include "racket/simulation/network.hpp"
+#include "racket/wire.hpp"
+
+#include <asio/bind_executor.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/post.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/version.hpp>
+#if ASIO_VERSION >= 102400
+#include <asio/deferred.hpp>
+#else
+#include <asio/experimental/deferred.hpp>
+#endif
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace sim = racket::sim;
+using namespace std::chrono_literals;
+
+namespace {
+
+using sim_publisher = racket::basic_publisher<sim::transport>;
+
+#if ASIO_VERSION >= 102400
+constexpr auto deferred_token = asio::deferred;
+#else
+constexpr auto deferred_token = asio::experimental::deferred;
+#endif
+
+const racket::multicast_pool pool{};
+
+// A publisher node and a listener node on one LAN; the listener keeps every record it hears.
+struct bed {
+  explicit bed(racket::publisher_options opts = {}) : net(11) {
+    const auto lan = net.add_lan("lan");
+    net.attach(pub_node, lan, "eth0");
+    net.attach(rx_node, lan, "eth0");
+    opts.seed = 5;
+    pub.emplace(pub_node, opts);
+    rx = std::make_unique<sim::transport>(rx_node, racket::transport_options{});
+    std::error_code ec;
+    rx->open(racket::address_family::v4, ec);
+    REQUIRE_FALSE(ec);
+    rx->open_receiver(
+        s.endpoint(),
+        [this](std::span<const std::byte> d, const racket::receive_info&) {
+          std::error_code e;
+          for (const racket::wire::record& r : racket::wire::decode(d, e))
+            heard.push_back({std::string(r.subject), r.tombstone()});
+        },
+        ec);
+    REQUIRE_FALSE(ec);
+  }
+
+  struct record {
+    std::string subject;
+    bool tombstone;
+  };
+
+  sim::network net;
+  sim::node& pub_node = net.add_node("pub");
+  sim::node& rx_node = net.add_node("rx");
+  racket::stream<std::string> s{"async", pool};
+  std::optional<sim_publisher> pub;
+  std::unique_ptr<sim::transport> rx;
+  std::vector<record> heard;
+};
+
+}  // namespace
+
+TEST_CASE("async_flush with a callback completes on the executor after the queue went out, never inline",
+          "[publisher][async_flush]") {
+  bed b;
+  // The test's thread is not running the network: these queue.
+  for (int i = 0; i < 5; ++i) b.pub->publish(b.s, "q." + std::to_string(i), std::string("v"));
+  int calls = 0;
+  bool on_executor = false;
+  std::error_code got = make_error_code(racket::errc::not_open);
+  b.pub->async_flush([&](std::error_code ec) {
+    ++calls;
+    got = ec;
+    on_executor = b.pub->get_executor().running_in_this_thread();
+  });
+  CHECK(calls == 0);  // never inside the call
+  REQUIRE(b.net.run_until([&] { return calls == 1; }, 1s));
+  CHECK_FALSE(got);
+  CHECK(on_executor);
+  CHECK(b.pub->stats("async").published == 5);
+  b.net.run_for(10ms);
+  CHECK(b.heard.size() == 5);
+  CHECK(calls == 1);
+}
+
+TEST_CASE("async_flush reports not_open once closed, and io_error when no interface took a datagram",
+          "[publisher][async_flush]") {
+  SECTION("closed") {
+    bed b;
+    b.pub->close();
+    std::optional<std::error_code> got;
+    b.pub->async_flush([&](std::error_code ec) { got = ec; });
+    CHECK_FALSE(got);
+    b.net.run_for(1ms);
+    REQUIRE(got);
+    CHECK(*got == racket::errc::not_open);
+  }
+  SECTION("every send refused") {
+    bed b;
+    b.pub->publish(b.s, "warm", std::string("v"));  // opens the transport
+    b.net.run_for(1ms);
+    b.net.crash(b.pub_node);  // its transport is dead: sends fail on every interface
+    b.pub->publish(b.s, "lost", std::string("v"));
+    std::optional<std::error_code> got;
+    b.pub->async_flush([&](std::error_code ec) { got = ec; });
+    b.net.run_for(1ms);
+    REQUIRE(got);
+    CHECK(*got == std::errc::io_error);
+    CHECK(b.pub->stats("async").send_errors >= 1);
+  }
+}
+
+TEST_CASE("async_flush honours bind_executor and takes move-only handlers", "[publisher][async_flush]") {
+  bed b;
+  auto strand = asio::make_strand(b.pub->get_executor());
+  b.pub->publish(b.s, "x", std::string("v"));
+  auto owned = std::make_unique<int>(41);
+  int seen = 0;
+  bool on_strand = false;
+  b.pub->async_flush(asio::bind_executor(strand, [&, owned = std::move(owned)](std::error_code ec) {
+    on_strand = strand.running_in_this_thread();
+    seen = *owned + (ec ? 0 : 1);
+  }));
+  b.net.run_for(1ms);
+  CHECK(on_strand);
+  CHECK(seen == 42);
+}
+
+TEST_CASE("async_flush with use_awaitable in a coroutine and with deferred", "[publisher][async_flush]") {
+  bed b;
+#if defined(ASIO_HAS_CO_AWAIT)  // Asio 1.22 with clang 14 has no co_await support (it wants -fcoroutines-ts)
+  SECTION("use_awaitable") {
+    bool done = false;
+    asio::co_spawn(
+        b.pub->get_executor(),
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 3; ++i) b.pub->publish(b.s, "c." + std::to_string(i), std::string("v"));
+          co_await b.pub->async_flush(asio::use_awaitable);  // throws on an error
+          CHECK(b.pub->stats("async").published == 3);
+          b.pub->close();
+          try {
+            co_await b.pub->async_flush(asio::use_awaitable);
+            FAIL("no error after close");
+          } catch (const std::system_error& e) {
+            CHECK(e.code() == racket::errc::not_open);
+          }
+          done = true;
+        },
+        asio::detached);
+    REQUIRE(b.net.run_until([&] { return done; }, 1s));
+  }
+#endif
+  SECTION("deferred") {
+    b.pub->publish(b.s, "d", std::string("v"));
+    std::optional<std::error_code> got;
+    b.pub->async_flush(deferred_token)([&](std::error_code ec) { got = ec; });
+    CHECK_FALSE(got);
+    b.net.run_for(1ms);
+    REQUIRE(got);
+    CHECK_FALSE(*got);
+    CHECK(b.pub->stats("async").published == 1);
+
+    // A deferred operation starts when it is launched, not when it is made.
+    auto op = b.pub->async_flush(deferred_token);
+    b.pub->close();
+    got.reset();
+    std::move(op)([&](std::error_code ec) { got = ec; });
+    b.net.run_for(1ms);
+    REQUIRE(got);
+    CHECK(*got == racket::errc::not_open);
+  }
+}
+
+TEST_CASE("async_close completes after the shutdown ran: queued records and withdraw_on_close tombstones sent",
+          "[publisher][async_close]") {
+  bed b{racket::publisher_options{.withdraw_on_close = true}};
+  for (int i = 0; i < 4; ++i) b.pub->publish(b.s, "k." + std::to_string(i), std::string("v"), 1s);
+  std::optional<std::error_code> got;
+  racket::publisher_stream_stats at_completion;
+  b.pub->async_close([&](std::error_code ec) {
+    got = ec;
+    at_completion = b.pub->stats("async");
+  });
+  CHECK_FALSE(got);
+  std::error_code ec;
+  b.pub->publish(b.s, "late", std::string("v"), 0ms, ec);  // closed at once
+  CHECK(ec == racket::errc::not_open);
+  b.net.run_for(1ms);
+  REQUIRE(got);
+  CHECK_FALSE(*got);
+  CHECK(at_completion.published == 4);
+  CHECK(at_completion.withdrawn == 4);
+  b.net.run_for(10ms);
+  std::size_t tombstones = 0;
+  for (const auto& r : b.heard) tombstones += r.tombstone ? 1 : 0;
+  CHECK(tombstones == 4);
+
+  // A second close, and close() followed by async_close, complete too.
+  std::optional<std::error_code> again;
+  b.pub->close();
+  b.pub->async_close([&](std::error_code e) { again = e; });
+  b.net.run_for(1ms);
+  REQUIRE(again);
+  CHECK_FALSE(*again);
+}
+
+TEST_CASE("a full publish queue refuses with would_block, counts each refusal and drops nothing silently",
+          "[publisher][would_block]") {
+  using queue = racket::detail::publish_queue<racket::detail::publisher_stream<sim::clock>>;
+  const std::string value(20, 'v');
+  const std::size_t cost = queue::cost(std::string("w.00").size(), value.size());
+  bed b{racket::publisher_options{.max_queued_bytes = 10 * cost + cost / 2}};
+  // Not on the executor (the network is not running): every publish queues.
+  int ok = 0, refused = 0;
+  for (int i = 0; i < 25; ++i) {
+    std::error_code ec;
+    b.pub->publish(b.s, "w." + std::string(i < 10 ? "0" : "") + std::to_string(i), value, 0ms, ec);
+    if (!ec) {
+      ++ok;
+    } else {
+      CHECK(ec == racket::errc::would_block);
+      ++refused;
+    }
+  }
+  CHECK(ok == 10);
+  CHECK(refused == 15);
+  CHECK(b.pub->stats("async").would_block == 15);
+  std::error_code wec;
+  b.pub->withdraw(b.s, "w.00", wec);  // a withdraw queues too
+  CHECK(wec == racket::errc::would_block);
+  CHECK(b.pub->stats("async").would_block == 16);
+
+  // The throwing overload names the stream, the subject, the bytes queued and the limit.
+  try {
+    b.pub->publish(b.s, "w.99", value);
+    FAIL("no exception");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == racket::errc::would_block);
+    const std::string what = e.what();
+    CHECK(what.find("'async'") != std::string::npos);
+    CHECK(what.find("'w.99'") != std::string::npos);
+    CHECK(what.find(std::to_string(10 * cost) + " bytes queued") != std::string::npos);
+    CHECK(what.find("limit " + std::to_string(10 * cost + cost / 2) + " bytes") != std::string::npos);
+    CHECK(what.find("publish queue full") != std::string::npos);
+  }
+  CHECK(b.pub->stats("async").would_block == 17);
+
+  // What was accepted goes out; after the flush the queue takes records again.
+  std::optional<std::error_code> flushed;
+  b.pub->async_flush([&](std::error_code ec) { flushed = ec; });
+  REQUIRE(b.net.run_until([&] { return flushed.has_value(); }, 1s));
+  CHECK_FALSE(*flushed);
+  CHECK(b.pub->stats("async").published == 10);
+  std::error_code ec;
+  b.pub->publish(b.s, "w.10", value, 0ms, ec);
+  CHECK_FALSE(ec);
+  b.net.run_for(10ms);
+  CHECK(b.heard.size() == 11);
+}
+
+TEST_CASE("the direct path (on the executor, nothing queued) is never refused", "[publisher][would_block]") {
+  bed b{racket::publisher_options{.max_queued_bytes = 1}};
+  std::error_code ec;
+  b.pub->publish(b.s, "off", std::string("v"), 0ms, ec);  // off the executor: refused
+  CHECK(ec == racket::errc::would_block);
+  int sent = 0;
+  asio::post(b.pub->get_executor(), [&] {
+    for (int i = 0; i < 3; ++i) {
+      std::error_code e;
+      b.pub->publish(b.s, "on", std::string("v"), 0ms, e);
+      sent += e ? 0 : 1;
+    }
+  });
+  b.net.run_for(1ms);
+  CHECK(sent == 3);
+  CHECK(b.pub->stats("async").published == 3);
+  CHECK(b.pub->stats("async").would_block == 1);
+}
+
+TEST_CASE("set_error_handler takes move-only handlers and std::function alike", "[publisher][error_handler]") {
+  // The simulated transport reports nothing: this checks what compiles and is accepted; the
+  // calls themselves are checked on real UDP (tests/net/test_publisher_threads.cpp).
+  bed b;
+  auto owned = std::make_unique<int>(1);
+  b.pub->set_error_handler([owned = std::move(owned)](const std::error_code&, std::string_view) { (void)*owned; });
+  b.pub->set_error_handler(std::function<void(const std::error_code&, std::string_view)>{});
+  b.pub->publish(b.s, "x", std::string("v"));
+  b.net.run_for(10ms);
+  CHECK(b.heard.size() == 1);
+}

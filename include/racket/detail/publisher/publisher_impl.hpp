@@ -18,8 +18,8 @@
 //   - executor only, no lock: the rooms (packer, resend schedule, tail probes, answers), the
 //     cache slab, the flushing queue, the rng after the id, the wall stamper, the gate's busy
 //     flag, `listeners_`, each stream's sequence numbers, cache and open datagram;
-//   - under `mutex_`, from any thread: `streams_` (streams are added, never removed),
-//     `last_stream_`/`last_key_`, the pending queue and its byte count, `flush_posted_`,
+//   - under `mutex_`, from any thread: `streams_` (streams are added, never removed, so a
+//     stream found stays valid without it), the pending queue and its byte count, `flush_posted_`,
 //     `closed_`, `shut_down_` (written on the executor, so read there without the lock);
 //   - atomics, read by any thread: the per-stream counters (written by the executor, but
 //     `would_block`, written under `mutex_` by the publishing thread it refused);
@@ -42,7 +42,9 @@
 #include "racket/detail/publisher/resend_packing.hpp"
 #include "racket/detail/publisher/resend_schedule.hpp"
 #include "racket/detail/publisher/snapshot_responder.hpp"
+#include "racket/detail/publisher/stream_registry.hpp"
 #include "racket/detail/publisher/tail_probes.hpp"
+#include "racket/detail/publisher/transport_gate.hpp"
 #include "racket/detail/slab.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
@@ -52,6 +54,7 @@
 #include "racket/wire.hpp"
 
 #include <asio/associated_executor.hpp>
+#include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 
 #include <algorithm>
@@ -79,90 +82,6 @@ inline std::size_t& last_queued_bytes() {
   return bytes;
 }
 
-// Every call into the transport passes here: under a lock of the publisher's own unless the
-// transport is thread_safe (it locks inside), and for sends flagged busy. The transport may
-// call the application's error handler from inside a send; a publish from there must queue,
-// not re-enter (busy is read only on the executor). The packer's Sender.
-template <class Transport>
-class transport_gate {
- public:
-  explicit transport_gate(Transport& transport) noexcept : transport_(transport) {}
-
-  std::unique_lock<std::mutex> lock() {
-    if constexpr (thread_safe_transport<Transport>) {
-      return {};  // it locks inside
-    } else {
-      return std::unique_lock<std::mutex>(mutex_);
-    }
-  }
-
-  // Executor only: inside a send.
-  bool busy() const noexcept { return busy_; }
-
-  // Executor only: what became of the datagrams sent since the last call, as `async_flush`
-  // reports it: `io_error` when at least one was refused by every interface it went to,
-  // else `no_buffer_space` when at least one found every interface full and was dropped,
-  // else none. Resets.
-  std::error_code take_losses() noexcept {
-    std::error_code ec;
-    if (refused_ != 0) {
-      ec = std::make_error_code(std::errc::io_error);
-    } else if (dropped_ != 0) {
-      ec = std::make_error_code(std::errc::no_buffer_space);
-    }
-    refused_ = dropped_ = 0;
-    return ec;
-  }
-
-  bool segments() noexcept {
-    if constexpr (segmenting_transport<Transport>) {
-      return transport_.segmentation_offload();
-    } else {
-      return false;
-    }
-  }
-
-  send_result send(const endpoint& to, std::span<const std::byte> bytes) {
-    auto tlock = lock();
-    busy_ = true;
-    const send_result res = transport_.send(to, bytes);
-    busy_ = false;
-    note(res);
-    return res;
-  }
-
-  // One `send_batch` (one sendmmsg per interface) where the transport has it, else one `send`
-  // per datagram.
-  void send_batch(std::span<outgoing_datagram> batch) {
-    auto tlock = lock();
-    busy_ = true;
-    if constexpr (batch_sending_transport<Transport>) {
-      transport_.send_batch(batch);
-    } else {
-      for (outgoing_datagram& d : batch) d.result = transport_.send(d.to, d.bytes);
-    }
-    busy_ = false;
-    for (const outgoing_datagram& d : batch) note(d.result);
-  }
-
- private:
-  void note(const send_result& r) noexcept {
-    if (r.ok != 0) [[likely]]
-      return;
-    if (r.failed != 0) {
-      ++refused_;
-    } else if (r.would_block != 0) {
-      ++dropped_;
-    }
-  }
-
-  Transport& transport_;
-  std::mutex mutex_;
-  bool busy_ = false;
-  std::uint32_t refused_ = 0;  // executor only: datagrams no interface took, one refused
-  std::uint32_t dropped_ = 0;  // executor only: datagrams every interface was too full for
-};
-
 template <class Transport, class Clock>
 class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transport, Clock>> {
  public:
@@ -187,6 +106,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         answer_timer_(transport_.make_timer()),
         rng_(opts.seed != 0 ? opts.seed : random_seed()),
         id_(draw_id(rng_)),
+        strand_(transport_.get_executor()),
         gate_(transport_),
         packer_(gate_, id_, opts_.max_datagram_size),
         resends_(opts_.resend_coalesce, opts_.resend_jitter),
@@ -276,8 +196,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     // On the executor with nothing queued (an idle publisher, or one publishing from its own
     // handlers), the record goes straight into its datagram and out: no copy into the queue,
     // no second lock, no hop through the executor. Anything queued by another thread first
-    // keeps its place: then this record queues behind it.
-    const bool on_executor = transport_.get_executor().running_in_this_thread();
+    // keeps its place: then this record queues behind it. (The strand is asked through the
+    // copy kept here: a copy per call would cost two atomic reference count changes.)
+    const bool on_executor = strand_.running_in_this_thread();
     stream_state* direct = nullptr;
     {
       std::lock_guard lock(mutex_);
@@ -317,17 +238,21 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     } else if (post) {
       if (on_executor && !gate_.busy()) {
         flush();  // on the executor: send now, no hop through the queue
+      } else if (!on_executor) {
+        // A thread running the io_context (a subscriber's handler answering, say) takes the
+        // strand at once when it is free and flushes here, without a trip through the
+        // scheduler; any other thread, or a busy strand, queues the flush behind it.
+        asio::dispatch(strand_, [self = this->shared_from_this()] { self->flush(); });
       } else {
-        asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
+        asio::post(strand_, [self = this->shared_from_this()] { self->flush(); });  // from inside a send
       }
     }
   }
 
   publisher_stream_stats stats(std::string_view stream_name) const {
     std::lock_guard lock(mutex_);
-    auto it = streams_.find(stream_name);
-    if (it == streams_.end()) return {};
-    return it->second->counters.load();
+    const stream_state* s = streams_.find(stream_name);
+    return s != nullptr ? s->counters.load() : publisher_stream_stats{};
   }
 
   // Any thread: refuses further publishes and posts the shutdown to the executor.
@@ -341,11 +266,6 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   }
 
  private:
-  struct sv_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(xxh3(s)); }
-  };
-
   static publisher_options clamped(publisher_options o) {
     o.max_datagram_size = std::clamp<std::size_t>(o.max_datagram_size, 64, wire::max_datagram_size_limit);
     if (o.max_queued_bytes == 0) o.max_queued_bytes = std::numeric_limits<std::size_t>::max();
@@ -357,38 +277,13 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     return id != 0 ? id : 1;
   }
 
-  // Under mutex_.
+  // Under mutex_: the stream, made (its family opened on the transport) on first use.
   stream_state* find_or_add_stream(std::uint64_t key, const std::string& name, const endpoint& ep,
                                    std::error_code& ec) {
-    // Publishing threads mostly stay on one stream: the stream object's key (or, without one,
-    // a byte compare) instead of a hash lookup.
-    if (last_stream_ != nullptr &&
-        (key != 0 ? key == last_key_ : last_stream_->name == name && last_stream_->ep == ep))
-      return last_stream_;
-    if (auto it = streams_.find(std::string_view(name)); it != streams_.end()) {
-      if (it->second->ep != ep) {
-        ec = make_error_code(errc::family_mismatch);
-        return nullptr;
-      }
-      last_stream_ = it->second.get();
-      last_key_ = key;
-      return last_stream_;
-    }
-    const auto family = ep.group.is_v6() ? address_family::v6 : address_family::v4;
-    {
+    return streams_.find_or_add(key, name, ep, ec, [this](address_family family, std::error_code& e) {
       auto tlock = gate_.lock();
-      transport_.open(family, ec);
-    }
-    if (ec) return nullptr;
-    auto s = std::make_unique<stream_state>();
-    s->ordinal = static_cast<std::uint32_t>(streams_.size());
-    s->name = name;
-    s->ep = ep;
-    stream_state* raw = s.get();
-    streams_.emplace(std::string_view(raw->name), std::move(s));
-    last_stream_ = raw;
-    last_key_ = key;
-    return raw;
+      transport_.open(family, e);
+    });
   }
 
   // --- executor only from here on ---
@@ -559,9 +454,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     {
       std::lock_guard lock(mutex_);
       if (shut_down_) return;
-      auto it = streams_.find(req.stream());
-      if (it == streams_.end()) return;
-      s = it->second.get();
+      s = streams_.find(req.stream());
+      if (s == nullptr) return;
     }
     const time_point at = answers_.request(*s, req, Clock::now(), rng_);
     if (at != time_point::max()) arm_answer_timer(at);
@@ -576,7 +470,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       std::vector<stream_state*> streams;
       {
         std::lock_guard lock(mutex_);
-        for (auto& [name, st] : streams_) streams.push_back(st.get());
+        streams_.for_each([&](stream_state& st) { streams.push_back(&st); });
       }
       for (stream_state* s : streams) {
         for (auto& sl : s->cache) {
@@ -614,6 +508,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   wall_stamper<Clock> stamp_;  // executor only: the records' timestamps, from the steady readings
   std::uint64_t id_;
 
+  const executor_type strand_;  // transport_.get_executor(), kept
+
   // Executor only (the gate locks the transport where it must).
   transport_gate<Transport> gate_;
   packer<transport_gate<Transport>, stream_state> packer_;
@@ -627,10 +523,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // cache grows in huge-page chunks however it spreads over streams; declared before the
   // streams, which free their large blocks when they go.
   slab values_;
-  std::unordered_map<std::string_view, std::unique_ptr<stream_state>, sv_hash, std::equal_to<>> streams_;
+  stream_registry<stream_state> streams_;
   publish_queue<stream_state> pending_;
-  stream_state* last_stream_ = nullptr;  // the stream of the last publish (streams are never removed)
-  std::uint64_t last_key_ = 0;           // its stream object's key (0: none)
   bool flush_posted_ = false;
   bool closed_ = false;
   bool shut_down_ = false;

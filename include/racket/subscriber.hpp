@@ -8,7 +8,7 @@
 // stats, the handler types, `owned_message` and the `subscription` handle.
 
 #include "racket/detail/subscriber/bound_handlers.hpp"
-#include "racket/detail/subscriber/completion.hpp"
+#include "racket/detail/completion.hpp"
 #include "racket/detail/subscriber/fetch_op.hpp"
 #include "racket/detail/subscriber/subscriber_impl.hpp"
 #include "racket/detail/subscriber/subscription_entry.hpp"
@@ -186,7 +186,7 @@ class basic_subscriber {
         [impl = impl_](auto handler) {
           const auto strand = impl->strand();
           impl->close_then([h = std::move(handler), strand]() mutable {
-            detail::post_completion(std::move(h), strand, std::error_code{});
+            detail::complete_later(std::move(h), strand, std::error_code{});
           });
         },
         token);

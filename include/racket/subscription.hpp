@@ -5,7 +5,7 @@
 // function it was given, its handle number and the executor its completions fall back to,
 // nothing of the subscriber behind them.
 
-#include "racket/detail/subscriber/completion.hpp"
+#include "racket/detail/completion.hpp"
 #include "racket/detail/unique_function.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -88,7 +88,7 @@ class subscription {
           asio::any_io_executor fallback = executor_;
           if (!fallback) fallback = asio::system_executor();
           detail::unique_function<void()> released = [h = std::move(handler), fallback]() mutable {
-            detail::post_completion(std::move(h), fallback, std::error_code{});
+            detail::complete_later(std::move(h), fallback, std::error_code{});
           };
           const std::uint64_t handle = std::exchange(handle_, 0);
           if (handle != 0 && cancel_) {

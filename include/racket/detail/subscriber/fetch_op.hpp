@@ -10,7 +10,7 @@
 // its own mutex (its deliveries and timers run on the subscriber's strand; the mutex makes
 // that no requirement). Knows nothing of datagrams or subject state.
 
-#include "racket/detail/subscriber/completion.hpp"
+#include "racket/detail/completion.hpp"
 #include "racket/detail/subscriber/subscription_entry.hpp"
 #include "racket/owned_message.hpp"
 #include "racket/stream.hpp"
@@ -171,7 +171,7 @@ class fetch_op : public std::enable_shared_from_this<fetch_op<Impl, T, Codec, Ha
     if (handle != 0) {
       if (auto impl = impl_.lock()) impl->unsubscribe(handle);
     }
-    post_completion(std::move(*handler), strand_, ec, std::move(out));
+    complete_later(std::move(*handler), strand_, ec, std::move(out));
   }
 
   std::weak_ptr<Impl> impl_;

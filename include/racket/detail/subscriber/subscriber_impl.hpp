@@ -30,6 +30,7 @@
 #include "racket/detail/subscriber/dispatcher.hpp"
 #include "racket/detail/subscriber/expiry_heap.hpp"
 #include "racket/detail/subscriber/gap_tracker.hpp"
+#include "racket/detail/subscriber/handler_slots.hpp"
 #include "racket/detail/subscriber/repair_queue.hpp"
 #include "racket/detail/subscriber/requester.hpp"
 #include "racket/detail/subscriber/subject_table.hpp"
@@ -73,8 +74,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   using duration = typename Clock::duration;
   using entry_ptr = std::shared_ptr<subscription_entry>;
 
-  using error_function = unique_function<void(const std::error_code&, std::string_view)>;
-  using loss_function = unique_function<void(const loss_event&)>;
+  using error_function = handler_slots::error_function;
+  using loss_function = handler_slots::loss_function;
 
   // From anything the transport is made from: an execution context, an executor (a strand
   // too), a simulated node.
@@ -111,18 +112,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
             if (auto self = weak.lock()) self->post_error(ec, std::string(interface_name));
           });
     }
-    auto shared = h ? std::make_shared<const error_function>(std::move(h)) : nullptr;
-    std::lock_guard lock(handlers_mutex_);
-    error_handler_.swap(shared);
-    // The previous handler (in `shared`) is destroyed after the lock is released.
+    handlers_.set_error(std::move(h));
   }
 
-  void set_loss_handler(loss_function h) {
-    auto shared = h ? std::make_shared<const loss_function>(std::move(h)) : nullptr;
-    std::lock_guard lock(handlers_mutex_);
-    has_loss_handler_.store(shared != nullptr, std::memory_order_relaxed);
-    loss_handler_.swap(shared);
-  }
+  void set_loss_handler(loss_function h) { handlers_.set_loss(std::move(h)); }
 
   // Any thread: reports a handler's exception (counted) from outside the strand's batch (a
   // delivery posted to the handler's own executor); the error handler hears of it on the strand.
@@ -297,23 +290,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
 
   void post_error(const std::error_code& ec, std::string what) {
     asio::post(transport_.get_executor(), [weak = this->weak_from_this(), ec, what = std::move(what)] {
-      if (auto self = weak.lock()) self->call_error_handler(ec, what);
+      if (auto self = weak.lock()) self->handlers_.call_error(ec, what);
     });
-  }
-
-  // On the strand, no lock held.
-  void call_error_handler(const std::error_code& ec, std::string_view what) {
-    std::shared_ptr<const error_function> h;
-    {
-      std::lock_guard lock(handlers_mutex_);
-      h = error_handler_;
-    }
-    if (h) {
-      try {
-        (*h)(ec, what);
-      } catch (...) {  // an error handler's own exception has nowhere to go
-      }
-    }
   }
 
   // --- executor ---
@@ -364,7 +342,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     if (opts_.request_snapshots && rate > 0 && !p->take_token(now, rate, burst, item.due)) return false;
     const std::uint64_t publisher_id = item.publisher_id;
     p->repair_queued = false;
-    if (has_loss_handler_.load(std::memory_order_relaxed)) {
+    if (handlers_.has_loss()) {
       for (const auto& g : p->missing.ranges()) batch_.add_loss(s.name, publisher_id, g.first, g.last);
     }
     if (!opts_.request_snapshots || p->nothing_to_ask()) {
@@ -539,12 +517,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     // Handlers run without the lock, so they may subscribe or unsubscribe. The records'
     // views point into the datagram, which lives until on_datagram returns.
     if (batch_.has_losses()) {
-      std::shared_ptr<const loss_function> h;
-      {
-        std::lock_guard lock(handlers_mutex_);
-        h = loss_handler_;
-      }
-      if (h) {
+      if (const auto h = handlers_.loss()) {
         batch_.call_loss_handler(*h);
       } else {
         batch_.clear_losses();
@@ -599,7 +572,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       std::lock_guard lock(mutex_);
       if (auto* s = channels_.find_stream(e.ep, e.stream)) ++s->stats.handler_errors;
     }
-    call_error_handler(std::make_error_code(std::errc::operation_canceled), dispatcher::describe_handler_error(e));
+    handlers_.call_error(std::make_error_code(std::errc::operation_canceled), dispatcher::describe_handler_error(e));
   }
 
   subscriber_options opts_;
@@ -610,12 +583,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   mutable std::mutex mutex_;
   channel_map<time_point> channels_;
   bool closed_ = false;
-  // The error and loss handlers: shared, so a call holds its own reference, made with no lock
-  // held, while another thread replaces them. handlers_mutex_ guards only these pointers.
-  std::mutex handlers_mutex_;
-  std::shared_ptr<const error_function> error_handler_;
-  std::shared_ptr<const loss_function> loss_handler_;
-  std::atomic<bool> has_loss_handler_{false};
+  handler_slots handlers_;  // the error and loss handlers (their own lock)
   repair_type repairs_;  // one per (stream, publisher) with a repair to send
 
   // Executor only.

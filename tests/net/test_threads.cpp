@@ -161,7 +161,7 @@ TEST_CASE("threads: handlers that call back into the library from four io thread
   racket::publisher pub{io, {.interfaces = {"lo"}}};
   racket::subscriber sub{io, {.interfaces = {"lo"}}};
   const racket::stream<std::string> s{"cb", pool};
-  std::atomic<int> echoes{0}, stats_reads{0};
+  std::atomic<int> stats_reads{0};
   std::atomic<bool> self_dropped{false};
   racket::subscription self;
   std::mutex self_m;
@@ -241,7 +241,6 @@ TEST_CASE("threads: everything on one application strand, the io_context on four
                            ++calls;
                          }));
   io_threads threads(io, 4);
-  std::atomic<bool> done{false};
   asio::post(app, [&] {
     for (int i = 0; i < 500; ++i) pub.publish(s, "st." + std::to_string(i), std::to_string(i));
   });
@@ -250,7 +249,6 @@ TEST_CASE("threads: everything on one application strand, the io_context on four
     asio::post(app, [&] { seen = calls; });
     return seen.load() == 500;
   }));
-  done = true;
   CHECK(off_app == 0);
   threads.stop();
 }

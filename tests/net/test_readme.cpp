@@ -2,11 +2,12 @@
 // The README's threads section, its code blocks exactly as printed (tests/CMakeLists.txt
 // copies them out of README.md at configure time), compiled inside functions that give them
 // the names they use, and run against a publisher in a private network namespace
-// (tests/tools/in_netns.sh). Its coroutines need Asio's co_await (not Debian's Asio 1.22 with
+// (tests/tools/in_netns.sh). Its coroutines need co_await (tests/co_await_support.hpp; not Debian's Asio 1.22 with
 // clang 14, which would want -fcoroutines-ts): there the blocks are only checked to exist.
 #include "racket/racket.hpp"
 
 #include "catch.hpp"
+#include "co_await_support.hpp"
 #include "net/net_test.hpp"
 
 #include <asio/bind_executor.hpp>
@@ -19,7 +20,7 @@
 #include <sstream>
 #include <vector>
 
-#if defined(ASIO_HAS_CO_AWAIT)
+#if defined(RACKET_TEST_CO_AWAIT)  // tests/co_await_support.hpp
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/use_awaitable.hpp>

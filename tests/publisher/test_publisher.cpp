@@ -6,6 +6,7 @@
 #include "racket/publisher.hpp"
 
 #include "catch.hpp"
+#include "co_await_support.hpp"
 
 #include "racket/simulation/network.hpp"
 #include "racket/wire.hpp"
@@ -153,7 +154,7 @@ TEST_CASE("async_flush honours bind_executor and takes move-only handlers", "[pu
 
 TEST_CASE("async_flush with use_awaitable in a coroutine and with deferred", "[publisher][async_flush]") {
   bed b;
-#if defined(ASIO_HAS_CO_AWAIT)  // Asio 1.22 with clang 14 has no co_await support (it wants -fcoroutines-ts)
+#if defined(RACKET_TEST_CO_AWAIT)  // tests/co_await_support.hpp
   SECTION("use_awaitable") {
     bool done = false;
     asio::co_spawn(

@@ -6,6 +6,7 @@
 #include "racket/subscriber.hpp"
 
 #include "catch.hpp"
+#include "co_await_support.hpp"
 
 #include "racket/publisher.hpp"
 #include "racket/simulation/network.hpp"
@@ -20,7 +21,7 @@
 #else
 #include <asio/experimental/deferred.hpp>
 #endif
-#if defined(ASIO_HAS_CO_AWAIT)
+#if defined(RACKET_TEST_CO_AWAIT)  // tests/co_await_support.hpp
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/use_awaitable.hpp>
@@ -413,7 +414,7 @@ TEST_CASE("async_fetch and async_close take every completion token kind", "[subs
     std::move(close)([&](std::error_code) { closed = true; });
     REQUIRE(b.net.run_until([&] { return closed; }, 1s));
   }
-#if defined(ASIO_HAS_CO_AWAIT)
+#if defined(RACKET_TEST_CO_AWAIT)  // tests/co_await_support.hpp
   SECTION("use_awaitable") {
     std::optional<fetched> v;
     bool closed = false;

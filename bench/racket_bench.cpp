@@ -7,7 +7,7 @@
 // scripts/bench.sh, which makes a private network namespace). Method: docs/performance.md.
 //
 //   racket_bench [--quick] [--json FILE]
-//   racket_bench --profile PAYLOAD   (one Racket throughput point, for callgrind/perf)
+//   racket_bench --profile PAYLOAD [--only racket_mt]   (one Racket throughput point, for callgrind/perf)
 //   racket_bench --only latency|scale|memory   (one section alone)
 //   racket_bench --only racket,racket_mt,zmq,dds,raw   (the throughput rows of those senders alone)
 #include "racket/racket.hpp"
@@ -1390,9 +1390,10 @@ int main(int argc, char** argv) {
   }
   if (profile_payload > 0) {
     const std::size_t datagram = profile_payload > 1024 ? 8192 : racket::wire::default_max_datagram_size;
-    const auto p = run_tput(mode::racket, profile_payload, datagram, 0, quick ? 1.0 : 3.0);
-    std::printf("racket %zu B: sent %.0f delivered %.0f msgs/s, loss %.2f%%\n", profile_payload, p.sent_rate(),
-                p.delivered_rate(), 100 * p.loss());
+    const mode m = only == "racket_mt" ? mode::racket_mt : mode::racket;
+    const auto p = run_tput(m, profile_payload, datagram, 0, quick ? 1.0 : 3.0);
+    std::printf("%s %zu B: sent %.0f delivered %.0f msgs/s, loss %.2f%%, send drops %.0f\n", mode_name(m), profile_payload,
+                p.sent_rate(), p.delivered_rate(), 100 * p.loss(), p.send_drops);
     return 0;
   }
   const double seconds = quick ? 0.5 : 2.0;

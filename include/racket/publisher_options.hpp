@@ -88,7 +88,9 @@ struct publisher_options {
   /// 130 ms of a saturated 1 Gbit/s link. A publisher keeping up empties the queue at every
   /// flush (a few hundred records at a time; the benchmarks never queue 1 MiB), so only a
   /// publisher that the network, or a starved io_context, cannot keep up with ever reaches
-  /// it; and its memory stays bounded (the queue being flushed can hold as much again).
+  /// it. The bound covers the queue and what the flush under way has not sent yet together:
+  /// a long queue goes out in turns of 1 MiB, each after the transport's send backlog of the
+  /// last has drained, so the memory a publisher holds for sending stays under it.
   std::size_t max_queued_bytes = std::size_t{16} << 20;
 };
 

@@ -23,7 +23,8 @@ const racket::endpoint group{asio::ip::make_address("239.255.0.9"), 19090};
 TEST_CASE("send_port: the backlog keeps datagrams in order, copied, up to send_backlog_bytes", "[send_port]") {
   using namespace racket::detail::udp;
   asio::io_context io;
-  send_port port(io.get_executor());
+  auto book = std::make_shared<backlog_book>(strand_type(io.get_executor()));
+  send_port port(io.get_executor(), book);
   const racket::detail::socket_address to(group);
 
   std::vector<std::byte> first(1000, std::byte{1});
@@ -32,6 +33,7 @@ TEST_CASE("send_port: the backlog keeps datagrams in order, copied, up to send_b
   const std::vector<std::byte> big(send_backlog_bytes - 1000, std::byte{2});
   REQUIRE(enqueue(port, to, big));
   CHECK(port.backlog_bytes == send_backlog_bytes);
+  CHECK(book->bytes() == send_backlog_bytes);  // the transport's book counts every port's
   REQUIRE(port.backlog.size() == 2);
   CHECK(port.backlog[0].data.size() == 1000);
   CHECK(port.backlog[0].data[0] == std::byte{1});
@@ -42,6 +44,7 @@ TEST_CASE("send_port: the backlog keeps datagrams in order, copied, up to send_b
   CHECK_FALSE(enqueue(port, to, one));  // full: refused, nothing changes
   CHECK(port.backlog.size() == 2);
   CHECK(port.backlog_bytes == send_backlog_bytes);
+  CHECK(book->bytes() == send_backlog_bytes);
   CHECK(enqueue(port, to, std::span<const std::byte>()));  // an empty datagram still fits
 }
 
@@ -49,10 +52,14 @@ TEST_CASE("send_port: closing drops the backlog for good, on the strand", "[send
   using namespace racket::detail::udp;
   asio::io_context io;
   const strand_type strand(io.get_executor());
-  auto port = std::make_shared<send_port>(strand);
+  auto book = std::make_shared<backlog_book>(strand);
+  auto port = std::make_shared<send_port>(strand, book);
   const racket::detail::socket_address to(group);
   const std::vector<std::byte> d(100, std::byte{1});
   REQUIRE(enqueue(*port, to, d));
+  // A sender waiting for the backlog to drain is released by the close that drops it.
+  int released = 0;
+  asio::post(strand, [&] { book->wait([&] { ++released; }); });
   SECTION("from another thread: marked closed at once, the backlog goes when the strand runs") {
     close_send_port(strand, port);
     CHECK(port->closed);
@@ -69,5 +76,41 @@ TEST_CASE("send_port: closing drops the backlog for good, on the strand", "[send
   CHECK(port->closed);
   CHECK(port->backlog.empty());
   CHECK(port->backlog_bytes == 0);
+  CHECK(book->bytes() == 0);
+  CHECK(released == 1);
   CHECK_FALSE(port->socket.is_open());
+}
+
+TEST_CASE("backlog_book: waiters are posted when the last byte goes, not before, never inline", "[send_port]") {
+  using namespace racket::detail::udp;
+  asio::io_context io;
+  const strand_type strand(io.get_executor());
+  backlog_book book(strand);
+  int calls = 0;
+  SECTION("nothing held back: posted at once") {
+    book.wait([&] { ++calls; });
+    CHECK(calls == 0);  // posted, not run inside wait
+    io.run();
+    CHECK(calls == 1);
+  }
+  SECTION("held back: only when it has all gone") {
+    book.changed(300);
+    book.changed(200);
+    book.wait([&] { ++calls; });
+    book.wait([&] { calls += 10; });
+    book.changed(-300);
+    io.run();
+    io.restart();
+    CHECK(calls == 0);
+    CHECK(book.bytes() == 200);
+    book.changed(-200);
+    CHECK(calls == 0);
+    io.run();
+    CHECK(calls == 11);
+    book.changed(50);  // the waiters were released once, and only once
+    book.changed(-50);
+    io.restart();
+    io.run();
+    CHECK(calls == 11);
+  }
 }

@@ -11,6 +11,7 @@
 #include "net/net_test.hpp"
 
 #include "racket/transport/udp.hpp"
+#include "racket/wire.hpp"
 
 #include <asio/bind_executor.hpp>
 #include <asio/executor_work_guard.hpp>
@@ -24,6 +25,8 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -235,4 +238,46 @@ TEST_CASE("destroying a publisher from another thread while its resends flow on 
     std::thread([p = std::move(pub)]() mutable { p.reset(); }).join();
   }
   io.stop();
+}
+
+TEST_CASE("a long queue on a slow link goes out whole, each turn waiting for the transport's backlog to drain",
+          "[publisher][flush][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  racket::test::veth_pair veth("rkfa", "rkfb", {"198.18.1.1/24"}, {"198.18.1.2/24"});
+  REQUIRE(veth.ok());
+  // 200 Mbit/s behind a tiny send buffer: the kernel soon answers EAGAIN and the transport's
+  // backlog (4 MiB) holds what it refused. 8 MiB queued at once overran it before flushes
+  // went in turns: datagrams were dropped (send_errors) and async_flush said no_buffer_space.
+  REQUIRE(racket::test::run("tc qdisc add dev rkfa root tbf rate 200mbit burst 64kb latency 2s"));
+  asio::io_context io;
+  udp_publisher pub{io, {.interfaces = {"rkfa"}, .loopback = false, .send_buffer_size = 1}};
+  racket::udp_transport rx{io, {.interfaces = {"rkfb"}}};
+  const racket::stream<std::string> s{"slow.link", pool};
+  std::set<std::uint64_t> heard;  // sequence numbers: a tail probe repeats the last one
+  std::error_code ec;
+  const auto id = rx.open_receiver(
+      s.endpoint(),
+      [&](std::span<const std::byte> d, const racket::receive_info&) {
+        std::error_code e;
+        for (const racket::wire::record& r : racket::wire::decode(d, e)) heard.insert(r.sequence);
+      },
+      ec);
+  REQUIRE_FALSE(ec);
+  REQUIRE(id != 0);
+
+  const std::string value(1000, 'x');
+  const std::size_t records = (std::size_t{8} << 20) / value.size();
+  for (std::size_t i = 0; i < records; ++i) {
+    pub.publish(s, "slow." + std::to_string(i % 512), value, 0ms, ec);
+    REQUIRE_FALSE(ec);
+  }
+  std::optional<std::error_code> flushed;
+  pub.async_flush([&](std::error_code e) { flushed = e; });
+  REQUIRE(racket::test::run_until(io, [&] { return flushed.has_value(); }, 20s));
+  CHECK_FALSE(*flushed);
+  REQUIRE(racket::test::run_until(io, [&] { return heard.size() >= records; }, 20s));
+  const auto st = pub.stats("slow.link");
+  CHECK(st.published == records);
+  CHECK(st.send_errors == 0);
+  CHECK(heard.size() == records);
 }

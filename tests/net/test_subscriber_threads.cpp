@@ -278,3 +278,38 @@ TEST_CASE("the subscriber's requests leave with subscriber_options::ttl", "[thre
   CHECK(*ttl == 7);
   CHECK(sub.stats(s).snapshot_requests_sent == 1);
 }
+
+TEST_CASE("plain callbacks complete on real UDP: async_flush, async_fetch and both async_close",
+          "[subscriber][publisher][async_fetch][net]") {
+  // A lambda's associated executor is the object's strand (over any_io_executor), which keeps
+  // work outstanding only the standard way: with the older work guard these did not compile.
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  racket::publisher pub{io, on_lo};
+  racket::subscriber sub{io, sub_lo};
+  const racket::stream<std::string> s{"cb.plain", pool};
+  pub.publish(s, "cb.a", std::string("one"), 1s);
+  std::optional<std::error_code> flushed;
+  pub.async_flush([&](std::error_code ec) { flushed = ec; });
+  REQUIRE(racket::test::run_until(io, [&] { return flushed.has_value(); }));
+  CHECK_FALSE(*flushed);
+
+  std::optional<std::vector<racket::owned_message<std::string>>> got;
+  std::error_code fetch_ec = make_error_code(racket::errc::not_open);
+  sub.async_fetch(s, "cb.*", 2s, [&](std::error_code ec, std::vector<racket::owned_message<std::string>> v) {
+    fetch_ec = ec;
+    got = std::move(v);
+  });
+  REQUIRE(racket::test::run_until(io, [&] { return got.has_value(); }, 5000ms));
+  CHECK_FALSE(fetch_ec);
+  REQUIRE(got->size() == 1);
+  CHECK((*got)[0].subject == "cb.a");
+  CHECK((*got)[0].value == "one");
+
+  std::optional<std::error_code> sub_closed, pub_closed;
+  sub.async_close([&](std::error_code ec) { sub_closed = ec; });
+  pub.async_close([&](std::error_code ec) { pub_closed = ec; });
+  REQUIRE(racket::test::run_until(io, [&] { return sub_closed.has_value() && pub_closed.has_value(); }));
+  CHECK_FALSE(*sub_closed);
+  CHECK_FALSE(*pub_closed);
+}

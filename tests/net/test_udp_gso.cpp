@@ -503,7 +503,22 @@ TEST_CASE("udp gso: a segmented send that would block is queued datagram by data
   check_all_ok(b.batch);  // taken or queued, none refused
   CHECK(tx.stats().datagrams_sent < b.batch.size());  // some wait in the backlog
   CHECK(tx.stats().segmented_sends >= 1);
+  // The backlog says how much it holds, and calls back once all of it has gone (the io_context
+  // is not running: these calls are as good as on the strand).
+  CHECK(tx.send_backlog() > 0);
+  bool drained = false;
+  std::uint64_t sent_when_drained = 0;
+  std::size_t backlog_when_drained = 1;
+  tx.async_wait_send_backlog([&] {
+    drained = true;
+    sent_when_drained = tx.stats().datagrams_sent;
+    backlog_when_drained = tx.send_backlog();
+  });
+  CHECK_FALSE(drained);  // posted, never inline
   REQUIRE(run_until(io, [&] { return got.datagrams.size() >= b.batch.size(); }, 10000ms));
+  REQUIRE(run_until(io, [&] { return drained; }, 1000ms));
+  CHECK(sent_when_drained == b.batch.size());
+  CHECK(backlog_when_drained == 0);
   run_for(io, 20ms);
   CHECK(got.datagrams == b.sent_to(got.to));
   CHECK(tx.stats().datagrams_sent == b.batch.size());

@@ -314,3 +314,76 @@ TEST_CASE("set_error_handler takes move-only handlers and std::function alike", 
   b.net.run_for(10ms);
   CHECK(b.heard.size() == 1);
 }
+
+TEST_CASE("an error_code left over from an earlier call does not fail the next publish", "[publisher][would_block]") {
+  // One error_code reused across calls, as loops do: a refusal must not stick to it. (It did:
+  // every publish after the first would_block failed with it, uncounted, until the
+  // application cleared the code itself.)
+  const std::string value(20, 'v');
+  bed b{racket::publisher_options{.max_queued_bytes = 2 * racket::detail::publish_queue<
+                                      racket::detail::publisher_stream<sim::clock>>::cost(4, value.size())}};
+  std::error_code ec = make_error_code(std::errc::io_error);
+  b.pub->publish(b.s, "e.01", value, 0ms, ec);
+  CHECK_FALSE(ec);
+  b.pub->publish(b.s, "e.02", value, 0ms, ec);
+  CHECK_FALSE(ec);
+  b.pub->publish(b.s, "e.03", value, 0ms, ec);
+  CHECK(ec == racket::errc::would_block);
+  std::optional<std::error_code> flushed;
+  b.pub->async_flush([&](std::error_code e) { flushed = e; });
+  REQUIRE(b.net.run_until([&] { return flushed.has_value(); }, 1s));
+  b.pub->publish(b.s, "e.03", value, 0ms, ec);  // the same `ec`, still holding would_block
+  CHECK_FALSE(ec);
+  CHECK(b.pub->stats("async").would_block == 1);
+  b.net.run_for(10ms);
+  CHECK(b.heard.size() == 3);
+}
+
+TEST_CASE("a long queue goes out in turns, in order, the bound counting the turn under way, async_flush waiting for the last",
+          "[publisher][flush]") {
+  using queue = racket::detail::publish_queue<racket::detail::publisher_stream<sim::clock>>;
+  const std::string value(1000, 'v');
+  const auto subject = [](std::size_t i) { return "t." + std::to_string(100000 + i); };
+  const std::size_t records = 3 * racket::detail::flush_turn_bytes / 1000 + 10;  // over three turns
+  const std::size_t cost = queue::cost(subject(0).size(), value.size());
+  bed b{racket::publisher_options{.max_queued_bytes = records * cost}};
+  std::error_code ec;
+  for (std::size_t i = 0; i < records; ++i) {
+    b.pub->publish(b.s, subject(i), value, 0ms, ec);
+    REQUIRE_FALSE(ec);
+  }
+  std::optional<std::error_code> flushed;
+  b.pub->async_flush([&](std::error_code e) { flushed = e; });
+
+  // Handler by handler until the flush's first turn has run: it takes part of the queue only.
+  for (int i = 0; i < 100 && b.pub->stats("async").published == 0; ++i) b.net.context().poll_one();
+  const std::uint64_t first_turn = b.pub->stats("async").published;
+  INFO("first turn " << first_turn << " of " << records);
+  CHECK(first_turn >= racket::detail::flush_turn_bytes / (1000 + subject(0).size()));
+  CHECK(first_turn < records / 2);
+  CHECK_FALSE(flushed.has_value());
+
+  // What the turn under way has not sent counts against max_queued_bytes: only about one
+  // turn's worth of room came free, not the whole queue.
+  std::size_t accepted = 0;
+  for (std::size_t i = records; i < 2 * records; ++i) {
+    b.pub->publish(b.s, subject(i), value, 0ms, ec);
+    if (ec) break;
+    ++accepted;
+  }
+  CHECK(ec == racket::errc::would_block);
+  CHECK(accepted == first_turn);  // every record costs the same
+
+  REQUIRE(b.net.run_until([&] { return flushed.has_value(); }, 5s));
+  CHECK_FALSE(*flushed);
+  // Then the records queued behind the flush under way: everything, in publish order (and
+  // after it, the stream's tail probe: its last record again).
+  b.net.run_for(50ms);
+  CHECK(b.pub->stats("async").published == records + accepted);
+  REQUIRE(b.heard.size() >= records + accepted);
+  bool in_order = true;
+  for (std::size_t i = 0; i < records + accepted; ++i) in_order = in_order && b.heard[i].subject == subject(i);
+  CHECK(in_order);
+  for (std::size_t i = records + accepted; i < b.heard.size(); ++i)
+    CHECK(b.heard[i].subject == subject(records + accepted - 1));
+}

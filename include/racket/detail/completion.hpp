@@ -8,8 +8,11 @@
 // (publisher, subscriber) go through `asio::async_initiate` and then through here.
 
 #include <asio/associated_executor.hpp>
+#include <asio/execution/executor.hpp>
+#include <asio/execution/outstanding_work.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
+#include <asio/prefer.hpp>
 
 #include <optional>
 #include <tuple>
@@ -32,6 +35,18 @@ void complete_later(Handler&& handler, const Executor& fallback, Args&&... args)
   });
 }
 
+// Outstanding work on `ex` for as long as the result lives: the standard executor model's
+// `outstanding_work.tracked` where `ex` has it (a strand over `any_io_executor` has only
+// that), else the older model's work guard.
+template <class Executor>
+auto track_work(const Executor& ex) {
+  if constexpr (asio::execution::is_executor<Executor>::value) {
+    return asio::prefer(ex, asio::execution::outstanding_work.tracked);
+  } else {
+    return asio::make_work_guard(ex);
+  }
+}
+
 // A handler whose operation is under way: holds outstanding work on the handler's associated
 // executor from the start (so an `io_context::run()` there does not return while the
 // operation is pending), and completes it once through `complete_later`. Move-only; dropped
@@ -47,7 +62,7 @@ class pending_completion {
   pending_completion(handler_type handler, const Executor& fallback)
       : handler_(std::move(handler)),
         fallback_(fallback),
-        work_(asio::make_work_guard(asio::get_associated_executor(*handler_, fallback_))) {}
+        work_(track_work(asio::get_associated_executor(*handler_, fallback_))) {}
 
   // The moved-from one is left empty (not pending), so the handler completes once.
   pending_completion(pending_completion&& other)
@@ -73,7 +88,7 @@ class pending_completion {
  private:
   std::optional<handler_type> handler_;
   Executor fallback_;
-  std::optional<asio::executor_work_guard<executor_type>> work_;
+  std::optional<decltype(track_work(std::declval<const executor_type&>()))> work_;
 };
 
 }  // namespace racket::detail

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace racket {
@@ -200,6 +201,16 @@ concept error_reporting_transport = transport<T> && requires(T& t, transport_err
 template <class T>
 concept thread_safe_transport = transport<T> && requires {
   requires T::thread_safe;
+};
+
+/// Optional: a transport that holds back what the kernel cannot take yet says how much
+/// (`send_backlog()`, bytes) and calls back when it has all gone (`async_wait_send_backlog(f)`,
+/// `f` posted to its executor). The publisher then sends a long queue in turns, each one after
+/// the backlog of the last has drained, instead of overrunning it. On the executor only.
+template <class T>
+concept backlog_reporting_transport = transport<T> && requires(T& t, const T& ct, std::function<void()> f) {
+  { ct.send_backlog() } -> std::same_as<std::size_t>;
+  { t.async_wait_send_backlog(std::move(f)) };
 };
 
 }  // namespace racket

@@ -270,6 +270,17 @@ class udp_transport {
       send_.send_batch(batch, family, state(family));
   }
 
+  /// Bytes held back in the send backlogs (datagrams the kernel could not take yet, see
+  /// `send`), over every interface. Must be called on the strand.
+  std::size_t send_backlog() const noexcept { return core_.backlog->bytes(); }
+
+  /// Posts `f` to the strand once every send backlog is empty: at once when none holds
+  /// anything. A sender that produces faster than the kernel takes (the publisher's flush of a
+  /// long queue) waits here instead of overrunning the backlogs, whose excess is dropped.
+  /// Closing the transport empties the backlogs, so `f` always runs while the strand does.
+  /// Must be called on the strand.
+  void async_wait_send_backlog(std::function<void()> f) { core_.backlog->wait(std::move(f)); }
+
   /// Opens a receiver for `ep`: one socket with SO_REUSEADDR (other sockets and processes on
   /// the host may receive the same group), bound to the group address and port (Linux then
   /// delivers only that group; IP_MULTICAST_ALL is off so memberships of other sockets do not
@@ -474,5 +485,7 @@ static_assert(segmenting_transport<udp_transport>, "udp_transport::segmentation_
 static_assert(kind_filtering_transport<udp_transport>, "udp_transport::open_receiver(ep, handler, ec, kind)");
 static_assert(error_reporting_transport<udp_transport>, "udp_transport::set_error_handler(transport_error_handler)");
 static_assert(thread_safe_transport<udp_transport>, "udp_transport::thread_safe");
+static_assert(backlog_reporting_transport<udp_transport>,
+              "udp_transport::send_backlog() const -> std::size_t, async_wait_send_backlog(std::function<void()>)");
 
 }  // namespace racket

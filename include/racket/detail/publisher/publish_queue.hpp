@@ -96,6 +96,29 @@ class publish_queue {
     }
   }
 
+  // As for_each, from record `first` on, until the records passed hold `budget` bytes of
+  // subject and payload (at least one record is passed). Returns the index of the next
+  // record (size() when none is left).
+  template <class F>
+  std::size_t for_each_from(std::size_t first, std::size_t budget, F&& f) const {
+    std::size_t spent = 0;
+    std::size_t i = first;
+    for (; i < ops_.size() && spent < budget; ++i) {
+      const op& o = ops_[i];
+      const std::byte* base = bytes_.data() + o.offset;
+      f(*o.stream, std::string_view(reinterpret_cast<const char*>(base), o.subject_len),
+        byte_view(base + o.subject_len, o.payload_len), o.interval_ms, o.withdraw);
+      spent += std::size_t{o.subject_len} + o.payload_len;
+    }
+    return i;
+  }
+
+  // What `bytes()` counts of the records from index `first` on.
+  std::size_t bytes_from(std::size_t first) const noexcept {
+    if (first >= ops_.size()) return 0;
+    return bytes_.size() - ops_[first].offset + (ops_.size() - first) * record_overhead;
+  }
+
   void swap(publish_queue& other) noexcept {
     ops_.swap(other.ops_);
     bytes_.swap(other.bytes_);

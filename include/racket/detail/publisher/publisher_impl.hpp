@@ -82,6 +82,12 @@ inline std::size_t& last_queued_bytes() {
   return bytes;
 }
 
+// Subject and payload bytes one turn of a flush sends before the strand is let go (see
+// publisher_impl::flush_turn): the default send buffer's size. 256 KiB turns cost the
+// one-thread 8000 B throughput row a third of its rate and lost 30 % at the subscriber
+// (docs/performance.md); 1 MiB and 4 MiB did as well as one turn for the whole queue.
+inline constexpr std::size_t flush_turn_bytes = std::size_t{1} << 20;
+
 template <class Transport, class Clock>
 class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transport, Clock>> {
  public:
@@ -151,7 +157,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     {
       std::lock_guard lock(mutex_);
       closed = closed_;
-      if (!closed && !pending_.empty()) {
+      // A flush under way (flushing_bytes_) takes the waiters when it has sent its last turn.
+      if (!closed && (!pending_.empty() || flushing_bytes_ != 0)) {
         flush_waiters_.push_back(std::move(waiter));
         queued = true;
       }
@@ -184,6 +191,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // `key`: the stream object's `key()` (0: none), which stands for `stream_name` and `ep`.
   void enqueue(std::uint64_t key, const std::string& stream_name, const endpoint& ep, std::string_view subject,
                byte_view payload, std::uint32_t interval_ms, bool withdraw, std::error_code& ec) {
+    // Cleared first: the calls below report through `ec` and are read back from it, so one
+    // left over from the caller's last call (a would_block) must not be taken for theirs.
+    ec.clear();
     if (auto e = validate_subject(subject)) {
       ec = e;
       return;
@@ -208,15 +218,18 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       }
       stream_state* s = find_or_add_stream(key, stream_name, ep, ec);
       if (ec) return;
-      if (on_executor && !gate_.busy() && !flush_posted_ && pending_.empty() && !shut_down_) {
+      if (on_executor && !gate_.busy() && !flush_posted_ && pending_.empty() && flushing_bytes_ == 0 &&
+          !shut_down_) {
         direct = s;
       } else {
-        // Bounded (max_queued_bytes; clamped() made 0 the largest size): refused, counted,
-        // nothing queued. `bytes()` never exceeds the bound, so the subtraction cannot wrap.
-        if (publish_queue<stream_state>::cost(subject.size(), payload.size()) >
-            opts_.max_queued_bytes - pending_.bytes()) [[unlikely]] {
+        // Bounded (max_queued_bytes; clamped() made 0 the largest size): the queue and what a
+        // flush under way has not sent yet, together. Past it: refused, counted, nothing
+        // queued. `held` never exceeds the bound, so the subtraction cannot wrap.
+        const std::size_t held = pending_.bytes() + flushing_bytes_;
+        if (publish_queue<stream_state>::cost(subject.size(), payload.size()) > opts_.max_queued_bytes - held)
+            [[unlikely]] {
           s->counters.would_block.fetch_add(1, std::memory_order_relaxed);
-          last_queued_bytes() = pending_.bytes();
+          last_queued_bytes() = held;
           ec = make_error_code(errc::would_block);
           return;
         }
@@ -288,34 +301,101 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   // --- executor only from here on ---
 
+  // Starts a flush, unless one is under way: that one takes the queue when it has sent its
+  // own records.
   void flush() {
+    if (!flushing_.empty()) return;
+    start_flush();
+  }
+
+  // Takes the queue, and the async_flush calls waiting for it, and sends the first turn.
+  void start_flush() {
     bool shut = false;
     {
       std::lock_guard lock(mutex_);
       flushing_.swap(pending_);
       flush_waiters_.swap(waiters_);
       flush_posted_ = false;
+      flushing_bytes_ = flushing_.bytes();
       shut = shut_down_;
     }
+    flush_next_ = 0;
     if (shut) {  // nothing is queued after the shutdown's own flush; defensive
       flushing_.clear();
+      {
+        std::lock_guard lock(mutex_);
+        flushing_bytes_ = 0;
+      }
       complete_waiters(make_error_code(errc::not_open));
       return;
     }
+    flush_losses_.clear();
     gate_.take_losses();  // a resend pass's are not this flush's
+    flush_turn();
+  }
+
+  // One turn of the flush under way: up to `flush_turn_bytes` of its records (all of them
+  // while shutting down) processed and sent. Then the next turn is posted, or, where the
+  // transport holds a backlog the kernel has not taken yet, waits for it to drain: a queue
+  // handed to the transport at once (16 MiB) overran its backlogs and lost datagrams. The
+  // last turn completes the flush's waiters and starts the next flush if publishes came
+  // meanwhile (they found this one under way).
+  void flush_turn() {
     const time_point now = Clock::now();
-    // One stamp for the whole batch: the time the publisher takes the messages for sending.
-    // A clock read per message cost ~35 ns on the project's VM, a sixth of a 64 B message's
-    // whole path; and stamps taken here never go backwards along the sequence numbers given
-    // here (stamps taken by several publishing threads could).
+    // One stamp for the turn: the time the publisher takes the messages for sending. A clock
+    // read per message cost ~35 ns on the project's VM, a sixth of a 64 B message's whole
+    // path; and stamps taken here never go backwards along the sequence numbers given here
+    // (stamps taken by several publishing threads could).
     const std::uint64_t stamp = stamp_(now);
-    flushing_.for_each([&](stream_state& s, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
-                           bool withdraw) { process(s, subject, payload, interval_ms, stamp, withdraw, now); });
+    const std::size_t budget = finishing_ ? std::numeric_limits<std::size_t>::max() : flush_turn_bytes;
+    flush_next_ = flushing_.for_each_from(
+        flush_next_, budget,
+        [&](stream_state& s, std::string_view subject, byte_view payload, std::uint32_t interval_ms, bool withdraw) {
+          process(s, subject, payload, interval_ms, stamp, withdraw, now);
+        });
     send_open_writers(now);  // before the bytes go: a tail probe copies its record from them
-    flushing_.clear();
-    last_flush_losses_ = gate_.take_losses();
-    complete_waiters(last_flush_losses_);
+    if (const std::error_code lost = gate_.take_losses(); lost && flush_losses_ != std::errc::io_error)
+      flush_losses_ = lost;  // io_error (refused) outranks no_buffer_space (dropped)
     arm_timer();
+    if (flush_next_ < flushing_.size()) {
+      {
+        std::lock_guard lock(mutex_);
+        flushing_bytes_ = flushing_.bytes_from(flush_next_);
+      }
+      next_flush_turn();
+      return;
+    }
+    flushing_.clear();
+    flush_next_ = 0;
+    bool again = false;
+    std::vector<std::function<void(std::error_code)>> late;  // async_flush calls made during it, nothing queued
+    {
+      std::lock_guard lock(mutex_);
+      flushing_bytes_ = 0;
+      again = flush_posted_;  // records were queued meanwhile
+      if (!again) late.swap(flush_waiters_);
+    }
+    last_flush_losses_ = flush_losses_;
+    complete_waiters(last_flush_losses_);
+    for (auto& w : late) w(last_flush_losses_);
+    if (again) start_flush();
+  }
+
+  // The next turn, behind whatever else the strand has queued; behind the transport's
+  // backlog where it has one. Held weakly while waiting on the transport (which the
+  // orchestrator owns); a shutdown in between sends the rest itself.
+  void next_flush_turn() {
+    if constexpr (backlog_reporting_transport<Transport>) {
+      if (transport_.send_backlog() != 0) {
+        transport_.async_wait_send_backlog([weak = this->weak_from_this()] {
+          if (auto self = weak.lock(); self && !self->flushing_.empty()) self->flush_turn();
+        });
+        return;
+      }
+    }
+    asio::post(strand_, [self = this->shared_from_this()] {
+      if (!self->flushing_.empty()) self->flush_turn();
+    });
   }
 
   // The async_flush calls the running flush took: each posts its handler.
@@ -464,7 +544,14 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // At most once (close and async_close may both have posted it).
   void shutdown() {
     if (shut_down_) return;
-    flush();  // whatever was published before close() still goes out
+    // Whatever was published before close() still goes out, all of it now: the turn under
+    // way (if any) and the queue behind it.
+    finishing_ = true;
+    if (!flushing_.empty()) {
+      flush_turn();
+    } else {
+      start_flush();
+    }
     if (opts_.withdraw_on_close) {
       const std::uint64_t stamp = stamp_(Clock::now());
       std::vector<stream_state*> streams;
@@ -518,7 +605,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   snapshot_responder<stream_state, Clock> answers_;
   std::unordered_map<endpoint, receiver_id, endpoint_hash> listeners_;  // snapshot requests, per (group, port)
 
-  mutable std::mutex mutex_;  // guards streams_, pending_, flush_waiters_, flush_posted_, closed_, shut_down_
+  mutable std::mutex mutex_;  // guards streams_, pending_, flush_waiters_, flush_posted_, flushing_bytes_, closed_, shut_down_
   // The bytes of every stream's cached values (executor only), in one slab so that a large
   // cache grows in huge-page chunks however it spreads over streams; declared before the
   // streams, which free their large blocks when they go.
@@ -529,7 +616,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   bool closed_ = false;
   bool shut_down_ = false;
   std::vector<std::function<void(std::error_code)>> flush_waiters_;  // async_flush calls waiting for pending_
-  publish_queue<stream_state> flushing_;  // executor only: what the running flush sends
+  std::size_t flushing_bytes_ = 0;  // what the flush under way has not sent yet (its queue's bytes())
+  publish_queue<stream_state> flushing_;  // executor only: what the flush under way sends
+  std::size_t flush_next_ = 0;           // executor only: its next record
+  std::error_code flush_losses_;         // executor only: what became of its datagrams so far
+  bool finishing_ = false;               // executor only: shutting down, flushes send in one turn
   std::vector<std::function<void(std::error_code)>> waiters_;  // executor only: flush_waiters_ the running flush took
   std::error_code last_flush_losses_;  // executor only: what became of the last flush's datagrams
 };

@@ -16,12 +16,16 @@
 #include <asio/strand.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 namespace racket::detail::udp {
 
@@ -63,9 +67,43 @@ struct counters {
   }
 };
 
+// The send ports' backlogs taken together (strand only): the bytes they hold back (EAGAIN)
+// and the calls waiting for them all to go (udp_transport::async_wait_send_backlog). Shared
+// by the core and every send port, so a port closed on the strand after its transport is
+// gone can still take its bytes out.
+class backlog_book {
+ public:
+  explicit backlog_book(strand_type strand) : strand_(std::move(strand)) {}
+
+  std::size_t bytes() const noexcept { return bytes_; }
+
+  // `f` is posted to the strand once no port holds anything back: at once when none does.
+  void wait(std::function<void()> f) {
+    waiters_.push_back(std::move(f));
+    if (bytes_ == 0) changed(0);
+  }
+
+  // A port's backlog grew (`delta` > 0) or shrank; at zero the waiters are posted, never run
+  // inside the send, flush or close that emptied it (a closed port's backlog is dropped, so
+  // closing the transport releases them too).
+  void changed(std::ptrdiff_t delta) {
+    bytes_ = static_cast<std::size_t>(static_cast<std::ptrdiff_t>(bytes_) + delta);
+    if (bytes_ != 0 || waiters_.empty()) return;
+    std::vector<std::function<void()>> ready;
+    ready.swap(waiters_);
+    for (auto& w : ready) asio::post(strand_, std::move(w));
+  }
+
+ private:
+  strand_type strand_;
+  std::size_t bytes_ = 0;
+  std::vector<std::function<void()>> waiters_;
+};
+
 class core {
  public:
-  core(strand_type strand, const transport_options& options) : strand(std::move(strand)), options(options) {}
+  core(strand_type strand, const transport_options& options)
+      : strand(std::move(strand)), options(options), backlog(std::make_shared<backlog_book>(this->strand)) {}
 
   core(const core&) = delete;
   core& operator=(const core&) = delete;
@@ -92,6 +130,7 @@ class core {
   strand_type strand;
   const transport_options options;
   counters stats;
+  std::shared_ptr<backlog_book> backlog;  // strand only
 
  private:
   transport_error_handler on_error_;

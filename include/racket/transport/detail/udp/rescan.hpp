@@ -84,7 +84,7 @@ inline void rescan_family(core& c, family_state& fs, address_family family, rece
     }
     std::error_code e;
     std::error_code opt_ec;
-    auto port = open_send_port(c.strand, t, family, c.options, e, opt_ec);
+    auto port = open_send_port(c, t, family, e, opt_ec);
     if (e) {  // e.g. out of descriptors: left out, tried again at the next rescan
       reports.emplace_back(e, t.name);
       continue;

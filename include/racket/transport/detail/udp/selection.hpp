@@ -31,7 +31,7 @@ struct family_state {
     std::vector<std::shared_ptr<send_port>> opened;
     for (std::size_t i = 0; i < selected.size(); ++i) {
       std::error_code opt_ec;
-      auto port = open_send_port(c.strand, selected[i], family, c.options, ec, opt_ec);
+      auto port = open_send_port(c, selected[i], family, ec, opt_ec);
       if (ec) return;
       if (opt_ec) c.report(opt_ec, port->name);
       opened.push_back(std::move(port));

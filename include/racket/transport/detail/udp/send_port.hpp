@@ -41,8 +41,10 @@ struct queued {
 
 struct send_port {
   // On the transport's strand: the socket's completions (the backlog's flush) run there.
-  explicit send_port(const asio::any_io_executor& ex) : socket(ex) {}
+  send_port(const asio::any_io_executor& ex, std::shared_ptr<backlog_book> book)
+      : socket(ex), book(std::move(book)) {}
   asio::ip::udp::socket socket;
+  std::shared_ptr<backlog_book> book;  // the transport's: this port's backlog is in it
   std::string name;
   unsigned ifindex = 0;
   std::deque<queued> backlog;
@@ -82,10 +84,10 @@ inline void configure_send_socket(send_port& port, address_family family, const 
 // A send port for `itf`: its socket opened non-blocking and configured. `ec`: the socket could
 // not be opened (nullptr is returned). `option_ec`: an option was refused (the port is still
 // returned; its sends then fail and are reported per datagram).
-inline std::shared_ptr<send_port> open_send_port(const strand_type& strand, const interface_info& itf,
-                                                 address_family family, const transport_options& options,
+inline std::shared_ptr<send_port> open_send_port(core& c, const interface_info& itf, address_family family,
                                                  std::error_code& ec, std::error_code& option_ec) {
-  auto port = std::make_shared<send_port>(asio::any_io_executor(strand));
+  const transport_options& options = c.options;
+  auto port = std::make_shared<send_port>(asio::any_io_executor(c.strand), c.backlog);
   port->name = itf.name;
   port->ifindex = itf.index;
   port->socket.open(family == address_family::v4 ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
@@ -102,6 +104,7 @@ inline std::shared_ptr<send_port> open_send_port(const strand_type& strand, cons
 inline void close_send_port(const strand_type& strand, std::shared_ptr<send_port> port) {
   port->closed = true;
   asio::dispatch(strand, [port = std::move(port)] {
+    port->book->changed(-static_cast<std::ptrdiff_t>(port->backlog_bytes));
     port->backlog.clear();
     port->backlog_bytes = 0;
     std::error_code ignored;
@@ -114,6 +117,7 @@ inline bool enqueue(send_port& port, const socket_address& to, std::span<const s
   if (port.backlog_bytes + bytes.size() > send_backlog_bytes) return false;
   port.backlog.push_back(queued{to, std::vector<std::byte>(bytes.begin(), bytes.end())});
   port.backlog_bytes += bytes.size();
+  port.book->changed(static_cast<std::ptrdiff_t>(bytes.size()));
   return true;
 }
 
@@ -153,7 +157,9 @@ inline void flush(core& c, const std::shared_ptr<send_port>& port) {
       c.report(last_errno(), port->name);
     }
     port->backlog_bytes -= q.data.size();
+    const auto sent = static_cast<std::ptrdiff_t>(q.data.size());
     port->backlog.pop_front();
+    port->book->changed(-sent);  // may post the waiters: last, after the port is consistent
   }
 }
 

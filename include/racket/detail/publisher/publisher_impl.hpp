@@ -304,7 +304,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // Starts a flush, unless one is under way: that one takes the queue when it has sent its
   // own records.
   void flush() {
-    if (!flushing_.empty()) return;
+    if (!flushing_.empty()) {
+      deferred_flush_ = true;
+      return;
+    }
     start_flush();
   }
 
@@ -338,8 +341,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // while shutting down) processed and sent. Then the next turn is posted, or, where the
   // transport holds a backlog the kernel has not taken yet, waits for it to drain: a queue
   // handed to the transport at once (16 MiB) overran its backlogs and lost datagrams. The
-  // last turn completes the flush's waiters and starts the next flush if publishes came
-  // meanwhile (they found this one under way).
+  // last turn completes the flush's waiters and posts the next flush if one came meanwhile
+  // and found this one under way.
   void flush_turn() {
     const time_point now = Clock::now();
     // One stamp for the turn: the time the publisher takes the messages for sending. A clock
@@ -378,7 +381,15 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     last_flush_losses_ = flush_losses_;
     complete_waiters(last_flush_losses_);
     for (auto& w : late) w(last_flush_losses_);
-    if (again) start_flush();
+    if (finishing_) {
+      if (again) start_flush();  // the shutdown's: nothing more can be queued (closed)
+    } else if (deferred_flush_) {
+      // A flush posted meanwhile found this one under way and gave up: posted again, behind
+      // the strand's other work (started here, a thread that publishes without pause would
+      // keep this call, and its stack, going for ever). Otherwise the posted one still comes.
+      deferred_flush_ = false;
+      asio::post(strand_, [self = this->shared_from_this()] { self->flush(); });
+    }
   }
 
   // The next turn, behind whatever else the strand has queued; behind the transport's
@@ -621,6 +632,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   std::size_t flush_next_ = 0;           // executor only: its next record
   std::error_code flush_losses_;         // executor only: what became of its datagrams so far
   bool finishing_ = false;               // executor only: shutting down, flushes send in one turn
+  bool deferred_flush_ = false;          // executor only: a flush came while one was under way
   std::vector<std::function<void(std::error_code)>> waiters_;  // executor only: flush_waiters_ the running flush took
   std::error_code last_flush_losses_;  // executor only: what became of the last flush's datagrams
 };

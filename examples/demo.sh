@@ -104,6 +104,7 @@ stat_of() {  # stat_of FILE NAME: NAME=value from the last stats line of FILE
 
 stream=plant
 common=(--stream "$stream")
+ts='^[0-9:.]* *'  # the receiver's lines start with the receive time, HH:MM:SS.mmm
 
 say "Racket demo: broker-less publish/subscribe over IP multicast, in a private network namespace"
 say "(programs from $bin)"
@@ -124,7 +125,7 @@ printf '%s\n' "plant.line1.temp 21.5" "plant.line1.press 1013" "plant.line2.temp
 wait_lines "$tmp/sender.out" 3 5
 show "$tmp/sender.err"
 show "$tmp/sender.out"
-check "the sender published 3 values" [ "$(count_lines "$tmp/sender.out" '^plant\.')" -eq 3 ]
+check "the sender published 3 values" [ "$(count_lines "$tmp/sender.out" "$ts"'plant\.')" -eq 3 ]
 
 # Let it run ~1.5 s (about three resends) before anyone listens.
 elapsed_ms=$((($(date +%s%N) - start_time) / 1000000))
@@ -142,11 +143,11 @@ show "$tmp/r1.out"
 show "$tmp/r1.err"
 check "the late joiner exited 0 (got its 3 messages before the timeout)" [ "$r1_status" -eq 0 ]
 check "it got plant.line1.temp = 21.5, as a resend" \
-  grep -q -E '^plant\.line1\.temp +4 +21\.5 .* new resend$' "$tmp/r1.out"
+  grep -q -E "$ts"'plant\.line1\.temp +4 +21\.5 .* new resend$' "$tmp/r1.out"
 check "it got plant.line1.press = 1013, as a resend" \
-  grep -q -E '^plant\.line1\.press +4 +1013 .* new resend$' "$tmp/r1.out"
+  grep -q -E "$ts"'plant\.line1\.press +4 +1013 .* new resend$' "$tmp/r1.out"
 check "it got plant.line2.temp = 19.0, as a resend" \
-  grep -q -E '^plant\.line2\.temp +4 +19\.0 .* new resend$' "$tmp/r1.out"
+  grep -q -E "$ts"'plant\.line2\.temp +4 +19\.0 .* new resend$' "$tmp/r1.out"
 
 # --- 3. duplicate suppression ----------------------------------------------------------------
 heading "3. Duplicate suppression: a receiver hears every resend but delivers each value once"
@@ -159,7 +160,7 @@ pids+=("$r2_pid")
 wait_lines "$tmp/r2.err" 2 4 'stats:'  # two stats lines: about 2 s of listening
 show "$tmp/r2.out"
 show "$tmp/r2.err"
-check "3 values delivered, once each" [ "$(count_lines "$tmp/r2.out" '^plant\.')" -eq 3 ]
+check "3 values delivered, once each" [ "$(count_lines "$tmp/r2.out" "$ts"'plant\.')" -eq 3 ]
 dups="$(stat_of "$tmp/r2.err" duplicates)"
 check "resends counted as duplicates (duplicates=${dups:-?} after ~2 s, at least 3)" [ "${dups:-0}" -ge 3 ]
 
@@ -172,10 +173,10 @@ r2_status=$?
 show "$tmp/r2.out"
 show "$tmp/r2.err"
 check "the receiver delivered plant.line1.temp = 22.0 as 'changed' (live, not a resend)" \
-  grep -q -E '^plant\.line1\.temp +4 +22\.0 .* changed$' "$tmp/r2.out"
+  grep -q -E "$ts"'plant\.line1\.temp +4 +22\.0 .* changed$' "$tmp/r2.out"
 check "4 deliveries in all: 3 first values + 1 change, no resend delivered twice" \
-  [ "$(count_lines "$tmp/r2.out" '^plant\.')" -eq 4 ]
-check "plant.line2.temp delivered exactly once" [ "$(count_lines "$tmp/r2.out" '^plant\.line2\.temp ')" -eq 1 ]
+  [ "$(count_lines "$tmp/r2.out" "$ts"'plant\.')" -eq 4 ]
+check "plant.line2.temp delivered exactly once" [ "$(count_lines "$tmp/r2.out" "$ts"'plant\.line2\.temp ')" -eq 1 ]
 check "the receiver exited 0" [ "$r2_status" -eq 0 ]
 
 # --- 5. expiry -------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ run_note "receiver ${common[*]} --filter 'plant.*' --timeout 3500"
 "$receiver" "${common[@]}" --filter 'plant.*' --timeout 3500 >"$tmp/r3.out" 2>"$tmp/r3.err" &
 r3_pid=$!
 pids+=("$r3_pid")
-wait_lines "$tmp/r3.out" 3 3 '^plant\.'
+wait_lines "$tmp/r3.out" 3 3 "$ts"'plant\.'
 run_note "kill -TERM <sender>"
 exec 3>&-
 kill -TERM "$sender_pid" 2>/dev/null
@@ -200,7 +201,7 @@ r3_status=$?
 show "$tmp/r3.out"
 show "$tmp/r3.err"
 check "the receiver had the current values (plant.line1.temp = 22.0)" \
-  grep -q -E '^plant\.line1\.temp +4 +22\.0 ' "$tmp/r3.out"
+  grep -q -E "$ts"'plant\.line1\.temp +4 +22\.0 ' "$tmp/r3.out"
 check "all 3 subjects reported REMOVED (expired)" [ "$(count_lines "$tmp/r3.out" ' REMOVED \(expired\)$')" -eq 3 ]
 check "the receiver exited 0" [ "$r3_status" -eq 0 ]
 

@@ -1,13 +1,17 @@
 // Output formatting shared by the `sender` and `receiver` examples: payloads as text or hex,
-// JSON strings, one-line stats.
+// JSON lines (nlohmann/json), every counter of a stats struct as text or JSON, times.
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <racket/racket.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,41 +84,6 @@ inline bool is_printable_utf8(std::string_view s) noexcept {
   return true;
 }
 
-/// `s` as a JSON string literal (with quotes). Bytes that are not well-formed UTF-8 become
-/// U+FFFD, so the output is always valid JSON.
-inline std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  while (!s.empty()) {
-    char32_t cp = 0;
-    std::size_t n = utf8_sequence(s, cp);
-    if (n == 0) {
-      out += "\\ufffd";
-      s.remove_prefix(1);
-      continue;
-    }
-    if (cp == '"') {
-      out += "\\\"";
-    } else if (cp == '\\') {
-      out += "\\\\";
-    } else if (cp == '\n') {
-      out += "\\n";
-    } else if (cp == '\r') {
-      out += "\\r";
-    } else if (cp == '\t') {
-      out += "\\t";
-    } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
-      out += buf;
-    } else {
-      out.append(s.data(), n);
-    }
-    s.remove_prefix(n);
-  }
-  out += '"';
-  return out;
-}
-
 /// `s` for one line of human output: bytes that could break the line or the terminal
 /// (controls, invalid UTF-8, backslash) shown as \xNN.
 inline std::string human_text(std::string_view s) {
@@ -153,24 +122,63 @@ inline const char* reason_name(racket::removal_reason r) noexcept {
   return "unknown";
 }
 
-/// One stats line of a publisher stream: "published=3 resent=12 ...".
-inline std::string stats_line(const racket::publisher_stream_stats& s) {
-  return "published=" + std::to_string(s.published) + " resent=" + std::to_string(s.resent) +
-         " withdrawn=" + std::to_string(s.withdrawn) + " datagrams=" + std::to_string(s.datagrams_sent) +
-         " bytes=" + std::to_string(s.bytes_sent) + " send_errors=" + std::to_string(s.send_errors) +
-         " cached=" + std::to_string(s.cached_subjects);
+/// A payload (or subject) in a JSON object: `key` when it is printable UTF-8, else
+/// `key`_hex with its bytes in hex (so the JSON is always valid and loses nothing).
+inline void put_bytes(nlohmann::ordered_json& j, const std::string& key, std::string_view bytes) {
+  if (is_printable_utf8(bytes)) {
+    j[key] = std::string(bytes);
+  } else {
+    j[key + "_hex"] = to_hex(bytes);
+  }
 }
 
-/// One stats line of a subscriber stream plus the transport's kernel drops and busy-polled datagrams. `delivered` is
-/// what the program delivered to its output (the library's own count is per subscription, so a
-/// message that several overlapping filters match counts once per filter there).
-inline std::string stats_line(const racket::subscriber_stream_stats& s, const racket::transport_stats& t,
-                              std::uint64_t delivered) {
-  return "received=" + std::to_string(s.received) + " delivered=" + std::to_string(delivered) +
-         " duplicates=" + std::to_string(s.duplicates) + " stale=" + std::to_string(s.stale) +
-         " malformed=" + std::to_string(s.malformed) + " gaps=" + std::to_string(s.gaps) +
-         " expired=" + std::to_string(s.expired) + " withdrawn=" + std::to_string(s.withdrawn) +
-         " kernel_drops=" + std::to_string(t.kernel_drops) + " busy_polled=" + std::to_string(t.busy_poll_datagrams);
+/// One JSON line (compact, ending in a newline) on `out`, flushed.
+inline void emit_json(const nlohmann::ordered_json& j, std::FILE* out = stdout) {
+  const std::string line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  std::fwrite(line.data(), 1, line.size(), out);
+  std::fputc('\n', out);
+  std::fflush(out);
+}
+
+/// Every counter of a stats struct (`racket::for_each_counter`) as "name=value" words, each
+/// name prefixed with `prefix`.
+template <class Stats>
+std::string counter_words(const Stats& s, std::string_view prefix = {}) {
+  std::string out;
+  racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) {
+    if (!out.empty()) out += ' ';
+    out.append(prefix);
+    out.append(name);
+    out += '=';
+    out += std::to_string(value);
+  });
+  return out;
+}
+
+/// Every counter of a stats struct as a JSON object.
+template <class Stats>
+nlohmann::ordered_json counter_object(const Stats& s) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) { j[std::string(name)] = value; });
+  return j;
+}
+
+/// Wall-clock time now, ns since the Unix epoch.
+inline std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+/// "HH:MM:SS.mmm", local time, of a wall-clock time in ns since the Unix epoch.
+inline std::string clock_time(std::uint64_t ns) {
+  const std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000u);
+  std::tm tm{};
+  localtime_r(&secs, &tm);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03u", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<unsigned>(ns / 1'000'000u % 1000u));
+  return buf;
 }
 
 }  // namespace racket_examples

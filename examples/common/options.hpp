@@ -1,11 +1,17 @@
-// Command-line parsing shared by the `sender` and `receiver` examples.
+// Command-line pieces shared by the `sender` and `receiver` examples, over CLI11: the options
+// both have (pool, ports, interfaces and stream, with defaults from RACKET_POOL, RACKET_PORTS
+// and RACKET_INTERFACES), durations with units, number checks that name the bad value, and
+// the one way both programs end on a bad command line (one line on stderr, exit status 2).
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <racket/racket.hpp>
 
-#include <algorithm>
+#include <CLI/CLI.hpp>
+
 #include <charconv>
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -16,11 +22,15 @@
 #include <system_error>
 #include <vector>
 
+#ifndef RACKET_EXAMPLES_VERSION
+#define RACKET_EXAMPLES_VERSION "unknown"
+#endif
+
 namespace racket_examples {
 
 /// Exit statuses of both programs.
 inline constexpr int exit_ok = 0;
-inline constexpr int exit_failure = 1;  // runtime failure, or --count not reached
+inline constexpr int exit_failure = 1;  // runtime failure, --count not reached, --once got nothing
 inline constexpr int exit_usage = 2;    // bad command line
 
 /// An error that ends the program: printed as one line "PROGRAM: MESSAGE", then exit `status`.
@@ -44,158 +54,163 @@ inline std::string describe(const std::string& context, std::error_code ec) {
 /// Quotes a command-line value for an error message (the library's escaper).
 inline std::string quoted(std::string_view text) { return racket::detail::quoted(text); }
 
-/// One option, for --help and for the parser's lookup.
-struct option_spec {
-  std::string_view name;     ///< "--pool"
-  std::string_view metavar;  ///< "PREFIX"; empty for a flag
-  std::string_view help;     ///< one or more lines, '\n'-separated
-};
+// ---------------------------------------------------------------------------------------------
+// Durations: "250ms", "2s", "1.5s", "1m", "1h", "500us"; a bare number is in the flag's own
+// unit (milliseconds for every duration flag but --busy-poll, which counts microseconds).
 
-/// Prints "Usage: ...", the description and every option, aligned, to `out`.
-inline void print_help(std::FILE* out, std::string_view usage, std::string_view description,
-                       const std::vector<option_spec>& specs, std::string_view epilogue) {
-  std::fprintf(out, "Usage: %.*s\n\n%.*s\n\nOptions:\n", static_cast<int>(usage.size()), usage.data(),
-               static_cast<int>(description.size()), description.data());
-  std::size_t width = 0;
-  for (const auto& s : specs) width = std::max(width, s.name.size() + (s.metavar.empty() ? 0 : s.metavar.size() + 1));
-  for (const auto& s : specs) {
-    std::string head(s.name);
-    if (!s.metavar.empty()) {
-      head += ' ';
-      head += s.metavar;
-    }
-    std::string_view help = s.help;
-    bool first = true;
-    while (true) {
-      const auto nl = help.find('\n');
-      const auto line = help.substr(0, nl);
-      std::fprintf(out, "  %-*s  %.*s\n", static_cast<int>(width), first ? head.c_str() : "",
-                   static_cast<int>(line.size()), line.data());
-      first = false;
-      if (nl == std::string_view::npos) break;
-      help.remove_prefix(nl + 1);
-    }
+/// The unit a bare number of a duration flag is in.
+enum class bare_unit { milliseconds, microseconds };
+
+/// `text` as a whole number of `unit`s, or an error message naming what was expected.
+inline std::optional<std::uint64_t> parse_duration(std::string_view text, bare_unit unit, std::string& error) {
+  const bool micro = unit == bare_unit::microseconds;
+  error = racket_examples::quoted(text) + ": expected a duration such as 250ms, 2s or 1m (a bare number is " +
+          (micro ? "microseconds" : "milliseconds") + ")";
+  double value = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(first, last, value, std::chars_format::fixed);
+  if (text.empty() || ec != std::errc{} || ptr == first || !(value >= 0) || std::isinf(value)) return std::nullopt;
+  const std::string_view suffix(ptr, static_cast<std::size_t>(last - ptr));
+  double us_per = 0;  // microseconds per unit
+  if (suffix.empty()) {
+    us_per = micro ? 1 : 1000;
+  } else if (suffix == "us") {
+    us_per = 1;
+  } else if (suffix == "ms") {
+    us_per = 1000;
+  } else if (suffix == "s") {
+    us_per = 1e6;
+  } else if (suffix == "m") {
+    us_per = 60e6;
+  } else if (suffix == "h") {
+    us_per = 3600e6;
+  } else {
+    return std::nullopt;
   }
-  if (!epilogue.empty()) std::fprintf(out, "\n%.*s\n", static_cast<int>(epilogue.size()), epilogue.data());
+  const double target = value * us_per / (micro ? 1 : 1000);
+  if (target > 9e15) {
+    error = racket_examples::quoted(text) + ": too long";
+    return std::nullopt;
+  }
+  const double whole = std::round(target);
+  if (std::abs(target - whole) > 1e-6) {
+    error = racket_examples::quoted(text) + ": not a whole number of " + (micro ? "microseconds" : "milliseconds");
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(whole);
 }
 
-/// Walks argv: `--name VALUE`, `--name=VALUE`, flags `--name`, and `-h`.
-/// Every option must be one of `specs`; anything else is a usage error.
-class arg_reader {
- public:
-  arg_reader(int argc, char** argv, const std::vector<option_spec>& specs) : specs_(specs) {
-    for (int i = 1; i < argc; ++i) args_.emplace_back(argv[i]);
-  }
+/// A CLI11 transformer for a duration flag bound to an integer: turns "2s" into "2000" (for a
+/// milliseconds flag) and checks it is in [min, max] (in the flag's unit).
+inline CLI::Validator duration(bare_unit unit, std::uint64_t min, std::uint64_t max) {
+  return CLI::Validator(
+      [unit, min, max](std::string& text) -> std::string {
+        std::string error;
+        const auto v = parse_duration(text, unit, error);
+        if (!v) return error;
+        const char* u = unit == bare_unit::microseconds ? "us" : "ms";
+        if (*v < min || *v > max) {
+          return racket_examples::quoted(text) + ": expected a duration from " + std::to_string(min) + u + " to " +
+                 std::to_string(max) + u;
+        }
+        text = std::to_string(*v);
+        return {};
+      },
+      "", "duration");
+}
 
-  /// Moves to the next option and returns its name ("--pool"); false when none is left.
-  bool next(std::string_view& name) {
-    if (pos_ >= args_.size()) return false;
-    std::string_view arg = args_[pos_++];
-    inline_value_.reset();
-    if (arg == "-h") arg = "--help";
-    if (arg.size() < 3 || arg.substr(0, 2) != "--") {
-      throw usage_error("unexpected argument " + quoted(arg) + " (see --help)");
-    }
-    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-      inline_value_ = std::string(arg.substr(eq + 1));
-      arg = arg.substr(0, eq);
-    }
-    current_ = find(arg);
-    if (current_ == nullptr) throw usage_error("unknown option " + quoted(arg) + " (see --help)");
-    if (current_->metavar.empty() && inline_value_) {
-      throw usage_error("option " + std::string(current_->name) + " takes no value");
-    }
-    name = current_->name;
-    return true;
-  }
+/// A CLI11 check: a whole number in [min, max].
+inline CLI::Validator whole_number(std::uint64_t min, std::uint64_t max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        std::uint64_t v = 0;
+        const char* last = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(text.data(), last, v);
+        if (text.empty() || ec != std::errc{} || ptr != last || v < min || v > max) {
+          return racket_examples::quoted(text) + ": expected a whole number from " + std::to_string(min) + " to " +
+                 std::to_string(max);
+        }
+        return {};
+      },
+      "", "whole number");
+}
 
-  /// The current option's value (inline after '=' or the next argument).
-  std::string value() {
-    if (inline_value_) return *inline_value_;
-    if (pos_ >= args_.size()) {
-      throw usage_error("option " + std::string(current_->name) + " needs a value (" +
-                        std::string(current_->metavar) + ")");
-    }
-    return args_[pos_++];
-  }
+/// A CLI11 check: a positive decimal number (a rate).
+inline CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        const char* last = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(text.data(), last, v);
+        if (text.empty() || ec != std::errc{} || ptr != last || !(v > 0) || std::isinf(v)) {
+          return racket_examples::quoted(text) + ": expected a positive number";
+        }
+        return {};
+      },
+      "", "positive number");
+}
 
-  /// The current option's value as a whole number in [min, max].
-  std::uint64_t number(std::uint64_t min, std::uint64_t max) {
-    const std::string text = value();
-    std::uint64_t v = 0;
-    const auto* first = text.data();
-    const auto* last = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(first, last, v);
-    if (text.empty() || ec != std::errc{} || ptr != last || v < min || v > max) {
-      throw usage_error(std::string(current_->name) + " " + quoted(text) + ": expected a whole number from " +
-                        std::to_string(min) + " to " + std::to_string(max));
-    }
-    return v;
-  }
+// ---------------------------------------------------------------------------------------------
+// The command line of both programs.
 
-  /// The current option's value as a positive decimal number (e.g. a rate).
-  double positive_real() {
-    const std::string text = value();
-    double v = 0;
-    const auto* last = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), last, v);
-    if (text.empty() || ec != std::errc{} || ptr != last || !(v > 0) ||
-        v > std::numeric_limits<double>::max()) {
-      throw usage_error(std::string(current_->name) + " " + quoted(text) + ": expected a positive number");
-    }
-    return v;
-  }
+/// A CLI11 app with the programs' habits: `-h,--help`, `-V,--version`, aligned help.
+inline void setup_app(CLI::App& app, const std::string& program) {
+  app.set_help_flag("-h,--help", "show this help and exit");
+  app.set_version_flag("-V,--version", program + " (Racket) " RACKET_EXAMPLES_VERSION, "show the version and exit");
+  app.get_formatter()->column_width(34);
+  app.get_formatter()->label("Env", "env");
+  app.option_defaults()->always_capture_default(false);
+}
 
- private:
-  const option_spec* find(std::string_view name) const {
-    for (const auto& s : specs_) {
-      if (s.name == name) return &s;
-    }
-    return nullptr;
+/// Parses the command line. Returns the exit status when the program should end now (help or
+/// version printed: 0; a bad command line: one line "PROGRAM: ..." on stderr, 2), else nullopt.
+inline std::optional<int> parse_command_line(CLI::App& app, const std::string& program, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return exit_ok;
+  } catch (const CLI::CallForVersion& e) {
+    std::printf("%s\n", e.what());
+    return exit_ok;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: %s (see --help)\n", program.c_str(), e.what());
+    return exit_usage;
   }
-
-  const std::vector<option_spec>& specs_;
-  std::vector<std::string> args_;
-  std::size_t pos_ = 0;
-  const option_spec* current_ = nullptr;
-  std::optional<std::string> inline_value_;
-};
+  return std::nullopt;
+}
 
 /// Options both programs share: where the stream lives and which interfaces carry it.
 struct network_options {
   std::string pool_prefix = "239.255.0.0/16";
   std::string ports = "19090-19097";
   std::vector<std::string> interfaces;
-  std::string stream_name;
-  bool stream_given = false;
+  std::string stream_flag;        // --stream
+  std::string stream_positional;  // STREAM
+  std::string stream_name;        // whichever was given (resolve_network)
 };
 
-/// The --help entries of `network_options`.
-inline std::vector<option_spec> network_option_specs() {
-  return {
-      {"--pool", "PREFIX", "multicast pool prefix, IPv4 or IPv6 (default 239.255.0.0/16)"},
-      {"--ports", "RANGE", "UDP port range of the pool: FIRST-LAST or PORT (default 19090-19097)"},
-      {"--interface", "NAME", "network interface to use; repeatable (default: every interface\n"
-                              "that is up and can carry multicast, loopback included)"},
-      {"--stream", "NAME", "stream name (required); it picks the group and port in the pool"},
-  };
-}
-
-/// Consumes `name` if it is one of the network options; false otherwise.
-inline bool read_network_option(std::string_view name, arg_reader& args, network_options& out) {
-  if (name == "--pool") {
-    out.pool_prefix = args.value();
-  } else if (name == "--ports") {
-    out.ports = args.value();
-  } else if (name == "--interface") {
-    out.interfaces.push_back(args.value());
-  } else if (name == "--stream") {
-    out.stream_name = args.value();
-    out.stream_given = true;
-  } else {
-    return false;
-  }
-  return true;
+/// Adds --pool, --ports, --interface (environment defaults) and --stream / STREAM to `app`.
+inline void add_network_options(CLI::App& app, network_options& o) {
+  app.add_option("STREAM", o.stream_positional, "stream name (or --stream): it picks the group and port in the pool")
+      ->type_name("");
+  app.add_option("--pool", o.pool_prefix, "multicast pool prefix, IPv4 or IPv6")
+      ->type_name("PREFIX")
+      ->default_str(o.pool_prefix)
+      ->envname("RACKET_POOL");
+  app.add_option("--ports", o.ports, "UDP port range of the pool: FIRST-LAST or PORT")
+      ->type_name("RANGE")
+      ->default_str(o.ports)
+      ->envname("RACKET_PORTS");
+  app.add_option("-i,--interface", o.interfaces,
+                 "network interface to use; repeatable, or comma-separated\n"
+                 "(default: every interface that is up and can carry\n"
+                 "multicast, loopback included)")
+      ->type_name("NAME")
+      ->delimiter(',')
+      ->envname("RACKET_INTERFACES");
+  app.add_option("-s,--stream", o.stream_flag, "stream name (or the first positional argument)")->type_name("NAME");
 }
 
 /// What the network options resolve to: the pool, the stream's endpoint and the interfaces.
@@ -205,19 +220,30 @@ struct network_setup {
   std::vector<racket::interface_info> interfaces;
 };
 
+/// The stream name, from --stream or STREAM (not both). Throws `fatal_error`.
+inline std::string stream_name(const CLI::App& app, const network_options& opts) {
+  const bool flag = app.count("--stream") != 0;
+  const bool positional = app.count("STREAM") != 0;
+  if (flag && positional) {
+    throw usage_error("the stream is given twice: --stream " + racket_examples::quoted(opts.stream_flag) + " and " +
+                      racket_examples::quoted(opts.stream_positional) + " (see --help)");
+  }
+  if (!flag && !positional) throw usage_error("a stream is required: STREAM or --stream NAME (see --help)");
+  return flag ? opts.stream_flag : opts.stream_positional;
+}
+
 /// Checks the network options with the library's own rules, so a bad value is reported before
-/// anything is opened, as one line naming it. Throws `fatal_error`.
+/// anything is opened, as one line naming it. `opts.stream_name` must be set. Throws `fatal_error`.
 inline network_setup resolve_network(const network_options& opts) {
   network_setup out;
-  if (!opts.stream_given) throw usage_error("option --stream is required (see --help)");
   std::error_code ec;
   out.pool = racket::multicast_pool::parse(opts.pool_prefix, opts.ports, ec);
   if (ec == racket::errc::invalid_port_range) {
-    throw usage_error(describe("multicast pool port range " + quoted(opts.ports), ec));
+    throw usage_error(describe("multicast pool port range " + racket_examples::quoted(opts.ports), ec));
   }
-  if (ec) throw usage_error(describe("multicast pool " + quoted(opts.pool_prefix), ec));
+  if (ec) throw usage_error(describe("multicast pool " + racket_examples::quoted(opts.pool_prefix), ec));
   out.endpoint = out.pool.endpoint_for(opts.stream_name, ec);
-  if (ec) throw usage_error(describe("stream name " + quoted(opts.stream_name), ec));
+  if (ec) throw usage_error(describe("stream name " + racket_examples::quoted(opts.stream_name), ec));
   const auto family = out.pool.is_v4() ? racket::address_family::v4 : racket::address_family::v6;
   // Unknown names first, one by one, so the error names the bad one.
   const auto all = racket::list_interfaces(ec);
@@ -226,7 +252,7 @@ inline network_setup resolve_network(const network_options& opts) {
     bool known = false;
     for (const auto& i : all) known = known || i.name == name;
     if (!known) {
-      throw usage_error(describe("interface " + quoted(name), make_error_code(racket::errc::unknown_interface)));
+      throw usage_error(describe("interface " + racket_examples::quoted(name), make_error_code(racket::errc::unknown_interface)));
     }
   }
   out.interfaces = racket::select_interfaces(opts.interfaces, family, ec);

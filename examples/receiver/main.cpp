@@ -16,14 +16,18 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace rx = racket_examples;
@@ -37,99 +41,124 @@ enum class output_format { human, json };
 struct receiver_options {
   rx::network_options net;
   std::vector<std::string> filters;
+  std::string filter_positional;  // FILTER
+  std::string format_text = "human";
   output_format format = output_format::human;
   std::uint64_t count = 0;       // 0: not given
   std::uint64_t timeout_ms = 0;  // 0: not given
   std::uint64_t stats_ms = 0;    // 0: not given
+  std::uint64_t hint_ms = 3000;  // 0: no hint
   unsigned expiry_factor = 3;
   std::uint64_t busy_poll_us = 0;  // 0: off
+  bool quiet = false;
+  bool once = false;
 };
 
-std::vector<rx::option_spec> option_specs() {
-  auto specs = rx::network_option_specs();
-  specs.insert(specs.end(), {
-      {"--filter", "F", "subject filter; repeatable (default '*': every subject). A '*' token\n"
-                        "matches one token, or one or more when it is the last token:\n"
-                        "'plant.*' matches plant.a and plant.a.b; 'plant.*.temp' plant.a.temp"},
-      {"--format", "human|json", "output format (default human):\n"
-                                 "  human: SUBJECT  SIZE  PAYLOAD  publisher=ID seq=N new|changed [resend]\n"
-                                 "         SUBJECT  REMOVED (expired|withdrawn|evicted)\n"
-                                 "  json:  one object per line; messages have stream, subject, size,\n"
-                                 "         payload (or payload_hex when not printable UTF-8),\n"
-                                 "         publisher, sequence, timestamp_ns, interval_ms, new, resend;\n"
-                                 "         removals are {\"event\":\"removed\",\"subject\":...,\"reason\":...}"},
-      {"--count", "N", "exit after N delivered messages"},
-      {"--timeout", "MS", "exit after MS milliseconds (status 1 if --count was given and not\n"
-                          "reached, else 0)"},
-      {"--stats", "MS", "print a stats line to stderr every MS milliseconds"},
-      {"--expiry-factor", "N", "a subject not refreshed within N resend intervals expires\n"
-                               "(default 3)"},
-      {"--busy-poll", "US", "after the socket is drained, keep reading it without blocking for\n"
-                            "US microseconds before waiting again: lower latency for a busy core\n"
-                            "(default 0: off)"},
-      {"--help", "", "show this help and exit"},
-  });
-  return specs;
-}
+// --once without --timeout: how long to wait for the publishers' answers.
+constexpr std::uint64_t once_default_timeout_ms = 1000;
 
-void print_usage() {
-  rx::print_help(stdout, "receiver --stream NAME [--filter F]... [OPTIONS]",
-                 "Subscribes to a Racket stream over IP multicast and prints each delivered message\n"
-                 "and each subject that goes away, one per line. A receiver started late still gets\n"
-                 "the current value of every subject from the publishers' periodic resends; resends\n"
-                 "of a value it already has are suppressed as duplicates. On SIGINT/SIGTERM, --count\n"
-                 "or --timeout it prints its stats to stderr and exits.",
-                 option_specs(),
-                 "Stats: received (records of the stream), delivered (messages printed),\n"
-                 "duplicates (suppressed), stale (older than the value held), malformed\n"
-                 "(datagrams dropped), gaps (sequence numbers missed), expired, withdrawn,\n"
-                 "kernel_drops (socket buffer overflows), busy_polled (datagrams read by\n"
-                 "--busy-poll without waiting).\n"
-                 "\n"
-                 "Examples:\n"
-                 "  receiver --stream plant --filter 'plant.*'\n"
-                 "  receiver --stream plant --format json --count 3 --timeout 5000\n"
-                 "\n"
-                 "Exit status: 0 success, 1 failure or --count not reached, 2 bad command line.");
-}
-
-std::optional<receiver_options> parse(int argc, char** argv) {
-  const auto specs = option_specs();
-  rx::arg_reader args(argc, argv, specs);
+// The command line, checked. Returns the exit status instead when the program ends now
+// (--help, --version, a bad command line). A later `--list` (stream discovery) fits here as
+// one more flag that, like --once, replaces the subscription loop.
+std::variant<receiver_options, int> parse(int argc, char** argv) {
   receiver_options o;
-  std::string_view name;
-  while (args.next(name)) {
-    if (rx::read_network_option(name, args, o.net)) continue;
-    if (name == "--help") return std::nullopt;
-    if (name == "--filter") {
-      o.filters.push_back(args.value());
-    } else if (name == "--format") {
-      const auto f = args.value();
-      if (f == "human") {
-        o.format = output_format::human;
-      } else if (f == "json") {
-        o.format = output_format::json;
-      } else {
-        throw rx::usage_error("--format " + rx::quoted(f) + ": expected human or json");
-      }
-    } else if (name == "--count") {
-      o.count = args.number(1, std::numeric_limits<std::uint64_t>::max());
-    } else if (name == "--timeout") {
-      o.timeout_ms = args.number(1, std::uint64_t{1} << 40);
-    } else if (name == "--stats") {
-      o.stats_ms = args.number(1, std::uint64_t{1} << 40);
-    } else if (name == "--expiry-factor") {
-      o.expiry_factor = static_cast<unsigned>(args.number(1, 1000000));
-    } else if (name == "--busy-poll") {
-      o.busy_poll_us = args.number(0, 10'000'000);
-    }
-  }
+  CLI::App app(
+      "Subscribes to a Racket stream over IP multicast and prints each delivered message and\n"
+      "each subject that goes away, one per line. A receiver started late still gets the\n"
+      "current value of every subject from the publishers' periodic resends; resends of a\n"
+      "value it already has are suppressed as duplicates. On SIGINT/SIGTERM, --count or\n"
+      "--timeout it prints its stats to stderr (JSON: to stdout) and exits.",
+      std::string(program));
+  rx::setup_app(app, std::string(program));
+  rx::add_network_options(app, o.net);
+  app.add_option("FILTER", o.filter_positional, "subject filter (or --filter)")->type_name("");
+  app.add_option("-f,--filter", o.filters,
+                 "subject filter; repeatable (default '*': every subject). A '*'\n"
+                 "token matches one token, or one or more when it is the last\n"
+                 "token: 'plant.*' matches plant.a and plant.a.b;\n"
+                 "'plant.*.temp' matches plant.a.temp")
+      ->type_name("F")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--format", o.format_text,
+                 "output format:\n"
+                 "  human: TIME  SUBJECT  SIZE  PAYLOAD  publisher=ID seq=N\n"
+                 "         new|changed [resend]\n"
+                 "         TIME  SUBJECT  REMOVED (expired|withdrawn|evicted)\n"
+                 "  json:  one object per line, all on stdout: messages\n"
+                 "         {\"event\":\"message\", stream, subject, size, payload\n"
+                 "         (payload_hex when not printable UTF-8), publisher,\n"
+                 "         sequence, timestamp_ns, received_ns, interval_ms, new,\n"
+                 "         resend}; removals {\"event\":\"removed\", ..., reason};\n"
+                 "         stats {\"event\":\"stats\", final, printed, counters,\n"
+                 "         transport}")
+      ->type_name("human|json")
+      ->default_str("human")
+      ->check(CLI::IsMember({"human", "json"}).description(""));
+  app.add_option("-c,--count", o.count, "exit after N printed messages")
+      ->type_name("N")
+      ->check(rx::whole_number(1, std::numeric_limits<std::uint64_t>::max()));
+  app.add_option("-w,--timeout", o.timeout_ms,
+                 "exit after DURATION (status 1 if --count was given and not\n"
+                 "reached, else 0); with --once: how long to wait for answers\n"
+                 "(default 1s)")
+      ->type_name("DURATION")
+      ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
+  app.add_flag("--once", o.once,
+               "print the current value of every matching subject (asking the\n"
+               "publishers: a snapshot request) and exit: status 0 if any came,\n"
+               "1 if none did before --timeout");
+  app.add_option("--stats", o.stats_ms, "print the stats every DURATION")
+      ->type_name("DURATION")
+      ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
+  app.add_flag("-q,--quiet", o.quiet, "no line per message or removal; the banner, hint and stats stay");
+  app.add_option("--hint-after", o.hint_ms,
+                 "when nothing arrived for this long, print one hint on stderr\n"
+                 "naming the group, port and interfaces listened on; 0: never")
+      ->type_name("DURATION")
+      ->default_str("3s")
+      ->transform(rx::duration(rx::bare_unit::milliseconds, 0, std::uint64_t{1} << 40));
+  app.add_option("--expiry-factor", o.expiry_factor,
+                 "a subject not refreshed within N resend intervals expires")
+      ->type_name("N")
+      ->default_str("3")
+      ->check(rx::whole_number(1, 1000000));
+  app.add_option("--busy-poll", o.busy_poll_us,
+                 "after the socket is drained, keep reading it without blocking\n"
+                 "for DURATION before waiting again: lower latency for a busy\n"
+                 "core (a bare number is microseconds; default 0: off)")
+      ->type_name("DURATION")
+      ->transform(rx::duration(rx::bare_unit::microseconds, 0, 10'000'000));
+  app.footer(
+      "Stats: printed (lines printed), then every counter of the stream (racket::for_each_counter:\n"
+      "received records, delivered handler calls, duplicates suppressed, stale, malformed datagrams,\n"
+      "gaps, expired, withdrawn, ...) and of the transport (transport.*: kernel_drops, busy-polled\n"
+      "datagrams, ...).\n"
+      "\n"
+      "Durations take a unit: 250ms, 2s, 1.5s, 1m (a bare number is milliseconds, but\n"
+      "microseconds for --busy-poll).\n"
+      "RACKET_POOL, RACKET_PORTS and RACKET_INTERFACES (comma-separated) give the defaults of\n"
+      "--pool, --ports and --interface; the flags win.\n"
+      "\n"
+      "Examples:\n"
+      "  receiver plant 'plant.*'\n"
+      "  receiver plant --once\n"
+      "  receiver --stream plant --format json --count 3 --timeout 5s\n"
+      "\n"
+      "Exit status: 0 success, 1 failure, --count not reached or --once got nothing,\n"
+      "2 bad command line.");
+  if (const auto status = rx::parse_command_line(app, std::string(program), argc, argv)) return *status;
+
+  o.net.stream_name = rx::stream_name(app, o.net);
+  o.format = o.format_text == "json" ? output_format::json : output_format::human;
+  if (app.count("FILTER") != 0) o.filters.insert(o.filters.begin(), o.filter_positional);
   if (o.filters.empty()) o.filters.emplace_back("*");
   for (const auto& f : o.filters) {
     if (auto ec = racket::validate_filter(f)) {
       throw rx::usage_error(rx::describe("subject filter " + rx::quoted(f), ec));
     }
   }
+  if (o.once && o.count != 0) throw rx::usage_error("--once and --count do not go together (see --help)");
   return o;
 }
 
@@ -138,13 +167,15 @@ class receiver {
   receiver(asio::io_context& io, const receiver_options& opts, const rx::network_setup& net)
       : io_(io),
         opts_(opts),
+        net_(net),
         stream_(opts.net.stream_name, net.pool),
         subscriber_(io, racket::subscriber_options{.interfaces = opts.net.interfaces,
                                                    .expiry_factor = opts.expiry_factor,
                                                    .busy_poll = std::chrono::microseconds(opts.busy_poll_us)}),
         signals_(io, SIGINT, SIGTERM),
         timeout_(io),
-        stats_timer_(io) {
+        stats_timer_(io),
+        hint_timer_(io) {
     for (const auto& f : opts.filters) filters_.emplace_back(f);
   }
 
@@ -164,9 +195,7 @@ class receiver {
       }
       subscriptions_.push_back(std::move(sub));
     }
-    signals_.async_wait([this](const std::error_code& ec, int) {
-      if (!ec) stop();
-    });
+    watch_signals();
     if (opts_.timeout_ms != 0) {
       timeout_.expires_after(std::chrono::milliseconds(opts_.timeout_ms));
       timeout_.async_wait([this](const std::error_code& ec) {
@@ -174,15 +203,68 @@ class receiver {
       });
     }
     if (opts_.stats_ms != 0) arm_stats();
+    if (opts_.hint_ms != 0) {
+      hint_timer_.expires_after(std::chrono::milliseconds(opts_.hint_ms));
+      hint_timer_.async_wait([this](const std::error_code& ec) {
+        if (!ec && !stopped_ && printed_ == 0) print_hint();
+      });
+    }
   }
 
-  // After io.run() returned: the final stats line and the exit status.
+  // --once: asks for the current values of every filter (one snapshot request each) and
+  // prints them when all answers are in.
+  void start_once() {
+    watch_signals();
+    const auto wait = std::chrono::milliseconds(opts_.timeout_ms != 0 ? opts_.timeout_ms : once_default_timeout_ms);
+    pending_fetches_ = filters_.size();
+    for (const auto& f : filters_) {
+      subscriber_.async_fetch(
+          stream_, f.str(), wait,
+          [this](std::error_code ec, std::vector<racket::owned_message<racket::byte_view>> values) {
+            if (ec) {
+              std::fprintf(stderr, "receiver: %s\n", rx::describe("fetch", ec).c_str());
+              fetch_failed_ = true;
+            }
+            const std::uint64_t received_ns = rx::now_ns();
+            for (auto& v : values) {
+              const std::string subject = v.subject;
+              fetched_.insert_or_assign(subject, fetched_value{std::move(v), received_ns});
+            }
+            if (--pending_fetches_ == 0) finish_once();
+          });
+    }
+  }
+
+  // After io.run() returned: the final stats and the exit status.
   int finish() {
-    std::fprintf(stderr, "receiver: final stats: %s\n", current_stats().c_str());
-    return opts_.count != 0 && delivered_ < opts_.count ? rx::exit_failure : rx::exit_ok;
+    print_stats(true);
+    if (opts_.once) return fetch_failed_ || fetched_.empty() ? rx::exit_failure : rx::exit_ok;
+    return opts_.count != 0 && printed_ < opts_.count ? rx::exit_failure : rx::exit_ok;
   }
 
  private:
+  struct fetched_value {
+    racket::owned_message<racket::byte_view> message;  // `value` views nothing kept: use `payload`
+    std::uint64_t received_ns = 0;
+  };
+
+  void watch_signals() {
+    signals_.async_wait([this](const std::error_code& ec, int) {
+      if (!ec) stop();
+    });
+  }
+
+  void finish_once() {
+    for (const auto& [subject, v] : fetched_) {
+      const auto& m = v.message;
+      const std::string_view payload(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
+      print_message(m.stream, m.subject, payload, m.publisher_id, m.sequence, m.timestamp_ns,
+                    static_cast<std::uint64_t>(m.interval.count()), m.is_new, m.resend, v.received_ns);
+    }
+    if (fetched_.empty() && !fetch_failed_) print_hint();
+    stop();
+  }
+
   // Overlapping filters each get the message: only the first filter that matches prints it.
   bool printed_by_earlier_filter(std::size_t i, std::string_view subject) const noexcept {
     for (std::size_t j = 0; j < i; ++j) {
@@ -193,43 +275,54 @@ class receiver {
 
   void on_message(std::size_t i, const racket::message<racket::byte_view>& m) {
     if (stopped_ || printed_by_earlier_filter(i, m.subject)) return;
-    const std::string_view payload = rx::as_text(m.payload);
-    std::string line;
+    print_message(m.stream, m.subject, rx::as_text(m.payload), m.publisher_id, m.sequence, m.timestamp_ns,
+                  static_cast<std::uint64_t>(m.interval.count()), m.is_new, m.resend, rx::now_ns());
+    if (opts_.count != 0 && printed_ >= opts_.count) stop();
+  }
+
+  void print_message(std::string_view stream, std::string_view subject, std::string_view payload,
+                     std::uint64_t publisher, std::uint64_t sequence, std::uint64_t timestamp_ns,
+                     std::uint64_t interval_ms, bool is_new, bool resend, std::uint64_t received_ns) {
+    ++printed_;
+    if (opts_.quiet) return;
     if (opts_.format == output_format::json) {
-      line = "{\"event\":\"message\",\"stream\":" + rx::json_string(m.stream) +
-             ",\"subject\":" + rx::json_string(m.subject);
-      if (!rx::is_printable_utf8(m.subject)) line += ",\"subject_hex\":\"" + rx::to_hex(m.subject) + "\"";
-      line += ",\"size\":" + std::to_string(payload.size());
-      if (rx::is_printable_utf8(payload)) {
-        line += ",\"payload\":" + rx::json_string(payload);
-      } else {
-        line += ",\"payload_hex\":\"" + rx::to_hex(payload) + "\"";
-      }
-      line += ",\"publisher\":\"" + rx::to_hex(m.publisher_id) + "\",\"sequence\":" + std::to_string(m.sequence) +
-              ",\"timestamp_ns\":" + std::to_string(m.timestamp_ns) +
-              ",\"interval_ms\":" + std::to_string(m.interval.count()) +
-              ",\"new\":" + (m.is_new ? "true" : "false") + ",\"resend\":" + (m.resend ? "true" : "false") + "}";
+      nlohmann::ordered_json j;
+      j["event"] = "message";
+      j["stream"] = std::string(stream);
+      rx::put_bytes(j, "subject", subject);
+      if (!rx::is_printable_utf8(subject)) j["subject"] = rx::human_text(subject);
+      j["size"] = payload.size();
+      rx::put_bytes(j, "payload", payload);
+      j["publisher"] = rx::to_hex(publisher);
+      j["sequence"] = sequence;
+      j["timestamp_ns"] = timestamp_ns;
+      j["received_ns"] = received_ns;
+      j["interval_ms"] = interval_ms;
+      j["new"] = is_new;
+      j["resend"] = resend;
+      rx::emit_json(j);
     } else {
-      line = rx::human_text(m.subject) + "  " + std::to_string(payload.size()) + "  " +
-             rx::human_payload(payload) + "  publisher=" + rx::to_hex(m.publisher_id) +
-             " seq=" + std::to_string(m.sequence) + (m.is_new ? " new" : " changed") + (m.resend ? " resend" : "");
+      emit(rx::clock_time(received_ns) + "  " + rx::human_text(subject) + "  " + std::to_string(payload.size()) +
+           "  " + rx::human_payload(payload) + "  publisher=" + rx::to_hex(publisher) +
+           " seq=" + std::to_string(sequence) + (is_new ? " new" : " changed") + (resend ? " resend" : ""));
     }
-    emit(line);
-    ++delivered_;
-    if (opts_.count != 0 && delivered_ >= opts_.count) stop();
   }
 
   void on_removed(std::size_t i, const racket::removal& r) {
-    if (stopped_ || printed_by_earlier_filter(i, r.subject)) return;
+    if (stopped_ || opts_.quiet || printed_by_earlier_filter(i, r.subject)) return;
     const char* reason = rx::reason_name(r.reason);
     if (opts_.format == output_format::json) {
-      std::string line = "{\"event\":\"removed\",\"stream\":" + rx::json_string(r.stream) +
-                         ",\"subject\":" + rx::json_string(r.subject);
-      if (!rx::is_printable_utf8(r.subject)) line += ",\"subject_hex\":\"" + rx::to_hex(r.subject) + "\"";
-      line += ",\"publisher\":\"" + rx::to_hex(r.publisher_id) + "\",\"reason\":\"" + reason + "\"}";
-      emit(line);
+      nlohmann::ordered_json j;
+      j["event"] = "removed";
+      j["stream"] = std::string(r.stream);
+      rx::put_bytes(j, "subject", r.subject);
+      if (!rx::is_printable_utf8(r.subject)) j["subject"] = rx::human_text(r.subject);
+      j["publisher"] = rx::to_hex(r.publisher_id);
+      j["reason"] = reason;
+      j["received_ns"] = rx::now_ns();
+      rx::emit_json(j);
     } else {
-      emit(rx::human_text(r.subject) + "  REMOVED (" + reason + ")");
+      emit(rx::clock_time(rx::now_ns()) + "  " + rx::human_text(r.subject) + "  REMOVED (" + reason + ")");
     }
   }
 
@@ -239,15 +332,62 @@ class receiver {
     std::fflush(stdout);
   }
 
-  std::string current_stats() const {
-    return rx::stats_line(subscriber_.stats(stream_), subscriber_.transport_statistics(), delivered_);
+  // One hint, on stderr, when nothing was printed: where the receiver listens and what to
+  // check. Records of the stream that no filter matched get a hint about the filters instead.
+  void print_hint() {
+    const auto stats = subscriber_.stats(stream_);
+    const std::string where = "group " + net_.endpoint.group.to_string() + " port " +
+                              std::to_string(net_.endpoint.port) + " on " + rx::interface_names(net_.interfaces);
+    std::string filters;
+    for (const auto& f : opts_.filters) filters += (filters.empty() ? "" : ", ") + rx::quoted(f);
+    std::string hint;
+    if (stats.received != 0) {
+      hint = "receiver: hint: " + std::to_string(stats.received) + " records of stream " +
+             rx::quoted(stream_.name()) + " arrived on " + where + " but none matched the filter " + filters +
+             ": check the subjects the sender publishes";
+    } else {
+      hint = std::string("receiver: hint: ") +
+             (opts_.once ? "no publisher answered with a value of stream " : "nothing received for stream ") +
+             rx::quoted(stream_.name()) + " on " + where +
+             " (pool " + opts_.net.pool_prefix + ", ports " + opts_.net.ports +
+             "). Check that the sender uses the same stream name, --pool and --ports (RACKET_POOL, "
+             "RACKET_PORTS): they pick the group and port; and that multicast from it reaches this host "
+             "on those interfaces (--interface, RACKET_INTERFACES)";
+      if (stats.foreign != 0) {
+        hint += "; " + std::to_string(stats.foreign) + " datagrams of other streams arrived on that group and port";
+      }
+    }
+    std::fprintf(stderr, "%s\n", hint.c_str());
+  }
+
+  // Every counter of the stream and of the transport (racket::for_each_counter), plus the
+  // lines this program printed (`delivered` counts handler calls: one per matching filter).
+  void print_stats(bool final) {
+    const auto stream_stats = subscriber_.stats(stream_);
+    const auto transport_stats = subscriber_.transport_statistics();
+    if (opts_.format == output_format::json) {
+      nlohmann::ordered_json j;
+      j["event"] = "stats";
+      j["program"] = "receiver";
+      j["final"] = final;
+      j["stream"] = stream_.name();
+      j["time_ns"] = rx::now_ns();
+      j["printed"] = printed_;
+      j["counters"] = rx::counter_object(stream_stats);
+      j["transport"] = rx::counter_object(transport_stats);
+      rx::emit_json(j);
+    } else {
+      std::fprintf(stderr, "receiver: %s: printed=%llu %s %s\n", final ? "final stats" : "stats",
+                   static_cast<unsigned long long>(printed_), rx::counter_words(stream_stats).c_str(),
+                   rx::counter_words(transport_stats, "transport.").c_str());
+    }
   }
 
   void arm_stats() {
     stats_timer_.expires_after(std::chrono::milliseconds(opts_.stats_ms));
     stats_timer_.async_wait([this](const std::error_code& ec) {
       if (ec || stopped_) return;
-      std::fprintf(stderr, "receiver: stats: %s\n", current_stats().c_str());
+      print_stats(false);
       arm_stats();
     });
   }
@@ -260,34 +400,43 @@ class receiver {
 
   asio::io_context& io_;
   const receiver_options& opts_;
+  const rx::network_setup& net_;
   racket::stream<racket::byte_view> stream_;
   racket::subscriber subscriber_;
   asio::signal_set signals_;
   asio::steady_timer timeout_;
   asio::steady_timer stats_timer_;
+  asio::steady_timer hint_timer_;
   std::vector<racket::subject_filter> filters_;
   std::vector<racket::subscription> subscriptions_;
-  std::uint64_t delivered_ = 0;
+  std::uint64_t printed_ = 0;
   bool stopped_ = false;
+  // --once
+  std::size_t pending_fetches_ = 0;
+  std::map<std::string, fetched_value> fetched_;
+  bool fetch_failed_ = false;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    const auto opts = parse(argc, argv);
-    if (!opts) {
-      print_usage();
-      return rx::exit_ok;
-    }
-    const auto net = rx::resolve_network(opts->net);
+    auto parsed = parse(argc, argv);
+    if (const int* status = std::get_if<int>(&parsed)) return *status;
+    const auto& opts = std::get<receiver_options>(parsed);
+    const auto net = rx::resolve_network(opts.net);
     asio::io_context io;
-    receiver r(io, *opts, net);
-    r.start();
+    receiver r(io, opts, net);
+    if (opts.once) {
+      r.start_once();
+    } else {
+      r.start();
+    }
     std::string filters;
-    for (const auto& f : opts->filters) filters += (filters.empty() ? "" : ", ") + rx::quoted(f);
-    std::fprintf(stderr, "receiver: stream %s on %s via %s, filter %s\n", rx::quoted(opts->net.stream_name).c_str(),
-                 net.endpoint.to_string().c_str(), rx::interface_names(net.interfaces).c_str(), filters.c_str());
+    for (const auto& f : opts.filters) filters += (filters.empty() ? "" : ", ") + rx::quoted(f);
+    std::fprintf(stderr, "receiver: stream %s on %s via %s, filter %s%s\n", rx::quoted(opts.net.stream_name).c_str(),
+                 net.endpoint.to_string().c_str(), rx::interface_names(net.interfaces).c_str(), filters.c_str(),
+                 opts.once ? ", once" : "");
     io.run();
     return r.finish();
   } catch (const rx::fatal_error& e) {

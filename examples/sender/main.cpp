@@ -14,6 +14,9 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include <poll.h>
@@ -41,89 +45,126 @@ namespace {
 
 constexpr std::string_view program = "sender";
 
+enum class output_format { human, json };
+
 struct sender_options {
   rx::network_options net;
   std::vector<std::string> subjects;
-  std::uint32_t interval_ms = 1000;
+  std::string subject_positional;  // SUBJECT
+  std::uint64_t interval_ms = 1000;
+  std::string data_flag;        // --data
+  std::string data_positional;  // DATA
   std::optional<std::string> data;
   std::uint64_t count = 0;  // 0: not given
   double rate = 0;          // 0: as fast as possible
   int ttl = 1;
   std::uint64_t seed = 0;
+  std::uint64_t max_datagram = racket::wire::default_max_datagram_size;
+  std::uint64_t tail_probe_ms = 10;
+  std::uint64_t stats_ms = 0;  // 0: only the final stats
+  std::string format_text = "human";
+  output_format format = output_format::human;
   bool withdraw = false;
   bool exit_when_done = false;
   bool quiet = false;
 };
 
-std::vector<rx::option_spec> option_specs() {
-  auto specs = rx::network_option_specs();
-  specs.insert(specs.end(), {
-      {"--subject", "S", "subject to publish, e.g. plant.line1.temp; repeatable"},
-      {"--interval", "MS", "resend interval in milliseconds: the last value of each subject is\n"
-                           "re-sent this often; 0 sends one-shot events (default 1000)"},
-      {"--data", "TEXT", "payload to publish on every --subject; without it, stdin is read:\n"
-                         "one message per line, 'SUBJECT PAYLOAD', or just PAYLOAD when\n"
-                         "exactly one --subject is given"},
-      {"--count", "N", "with --data: publish N times per subject, payloads suffixed #1..#N\n"
-                       "when N > 1; with stdin: stop reading after N lines"},
-      {"--rate", "R", "pace publishing at R messages per second (default: no pacing)"},
-      {"--ttl", "N", "multicast TTL / hop limit, 0..255 (default 1: this link only)"},
-      {"--withdraw", "", "withdraw every published subject at exit (receivers drop it at once\n"
-                         "instead of letting it expire)"},
-      {"--exit", "", "exit once everything is sent (after the publisher has flushed),\n"
-                     "instead of re-sending until interrupted"},
-      {"--seed", "N", "seed of the publisher id and resend jitter (default: random)"},
-      {"--quiet", "", "print only errors (no banner, no echo of published messages, no stats)"},
-      {"--help", "", "show this help and exit"},
-  });
-  return specs;
-}
-
-void print_usage() {
-  rx::print_help(stdout, "sender --stream NAME [--subject S]... [--data TEXT] [OPTIONS]",
-                 "Publishes messages on a Racket stream over IP multicast, straight to the stream's\n"
-                 "group: no broker. Each published message is echoed to stdout as\n"
-                 "'SUBJECT  SIZE  PAYLOAD'. Without --exit the sender keeps re-sending the last\n"
-                 "value of each subject until SIGINT or SIGTERM, then prints its stats to stderr.",
-                 option_specs(),
-                 "Examples:\n"
-                 "  sender --stream plant --subject plant.line1.temp --data 21.5 --interval 500\n"
-                 "  printf 'plant.a 1\\nplant.b 2\\n' | sender --stream plant --exit\n"
-                 "\n"
-                 "Exit status: 0 success, 1 a publish failed, 2 bad command line.");
-}
-
-// Returns nullopt when --help was asked for.
-std::optional<sender_options> parse(int argc, char** argv) {
-  const auto specs = option_specs();
-  rx::arg_reader args(argc, argv, specs);
+// The command line, checked. Returns the exit status instead when the program ends now
+// (--help, --version, a bad command line).
+std::variant<sender_options, int> parse(int argc, char** argv) {
   sender_options o;
-  std::string_view name;
-  while (args.next(name)) {
-    if (rx::read_network_option(name, args, o.net)) continue;
-    if (name == "--help") return std::nullopt;
-    if (name == "--subject") {
-      o.subjects.push_back(args.value());
-    } else if (name == "--interval") {
-      o.interval_ms = static_cast<std::uint32_t>(args.number(0, 0xFFFFFFFFu));
-    } else if (name == "--data") {
-      o.data = args.value();
-    } else if (name == "--count") {
-      o.count = args.number(1, std::numeric_limits<std::uint64_t>::max());
-    } else if (name == "--rate") {
-      o.rate = args.positive_real();
-    } else if (name == "--ttl") {
-      o.ttl = static_cast<int>(args.number(0, 255));
-    } else if (name == "--withdraw") {
-      o.withdraw = true;
-    } else if (name == "--exit") {
-      o.exit_when_done = true;
-    } else if (name == "--seed") {
-      o.seed = args.number(0, std::numeric_limits<std::uint64_t>::max());
-    } else if (name == "--quiet") {
-      o.quiet = true;
-    }
+  CLI::App app(
+      "Publishes messages on a Racket stream over IP multicast, straight to the stream's group:\n"
+      "no broker. Each published message is echoed to stdout as 'SUBJECT  SIZE  PAYLOAD' (or a\n"
+      "JSON line). Without --exit the sender keeps re-sending the last value of each subject\n"
+      "until SIGINT or SIGTERM, then prints its stats to stderr (JSON: to stdout).",
+      std::string(program));
+  rx::setup_app(app, std::string(program));
+  rx::add_network_options(app, o.net);
+  app.add_option("SUBJECT", o.subject_positional, "subject to publish (or --subject)")->type_name("");
+  app.add_option("DATA", o.data_positional, "payload to publish (or --data)")->type_name("");
+  app.add_option("-t,--subject", o.subjects, "subject to publish, e.g. plant.line1.temp; repeatable")
+      ->type_name("S")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--interval", o.interval_ms,
+                 "resend interval: the last value of each subject is re-sent\n"
+                 "this often. 0: events, not kept nor re-sent (the tail probes\n"
+                 "below still repeat a stream's newest record; receivers\n"
+                 "deliver it once)")
+      ->type_name("DURATION")
+      ->default_str("1s")
+      ->transform(rx::duration(rx::bare_unit::milliseconds, 0, 0xFFFFFFFFu));
+  app.add_option("-m,--data", o.data_flag,
+                 "payload to publish on every subject; without it, stdin is\n"
+                 "read: one message per line, 'SUBJECT PAYLOAD', or just\n"
+                 "PAYLOAD when exactly one subject is given")
+      ->type_name("TEXT");
+  app.add_option("-c,--count", o.count,
+                 "with --data: publish N times per subject, payloads suffixed\n"
+                 "#1..#N when N > 1; with stdin: stop reading after N lines")
+      ->type_name("N")
+      ->check(rx::whole_number(1, std::numeric_limits<std::uint64_t>::max()));
+  app.add_option("--rate", o.rate, "pace publishing at R messages per second (default: no pacing)")
+      ->type_name("R")
+      ->check(rx::positive_number());
+  app.add_option("--ttl", o.ttl, "multicast TTL / hop limit, 0..255 (1: this link only)")
+      ->type_name("N")
+      ->default_str("1")
+      ->check(rx::whole_number(0, 255));
+  app.add_flag("--withdraw", o.withdraw,
+               "withdraw every published subject at exit (receivers drop it\n"
+               "at once instead of letting it expire)");
+  app.add_flag("--exit", o.exit_when_done,
+               "exit once everything is sent (after the publisher has\n"
+               "flushed), instead of re-sending until interrupted");
+  app.add_option("--seed", o.seed, "seed of the publisher id and resend jitter (default: random)")
+      ->type_name("N")
+      ->check(rx::whole_number(0, std::numeric_limits<std::uint64_t>::max()));
+  app.add_option("--max-datagram", o.max_datagram, "largest datagram sent, in bytes (fits a 1500-byte MTU)")
+      ->type_name("BYTES")
+      ->default_str(std::to_string(o.max_datagram))
+      ->check(rx::whole_number(128, racket::wire::max_datagram_size_limit));
+  app.add_option("--tail-probes", o.tail_probe_ms,
+                 "when a stream falls quiet its newest record is re-sent this\n"
+                 "long after, then 3 and 9 times as long after that, so that\n"
+                 "receivers notice a lost last datagram (counted as\n"
+                 "tail_probes in the stats); 0: off")
+      ->type_name("DURATION")
+      ->default_str("10ms")
+      ->transform(rx::duration(rx::bare_unit::milliseconds, 0, 3'600'000));
+  app.add_option("--stats", o.stats_ms, "also print the stats every DURATION while running")
+      ->type_name("DURATION")
+      ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
+  app.add_option("--format", o.format_text,
+                 "output format: human, or json (one object per line: published\n"
+                 "messages and stats, all on stdout)")
+      ->type_name("human|json")
+      ->default_str("human")
+      ->check(CLI::IsMember({"human", "json"}).description(""));
+  app.add_flag("-q,--quiet", o.quiet, "print only errors (no banner, no echo of published messages, no stats)");
+  app.footer(
+      "Durations take a unit: 250ms, 2s, 1.5s, 1m (a bare number is milliseconds).\n"
+      "RACKET_POOL, RACKET_PORTS and RACKET_INTERFACES (comma-separated) give the defaults of\n"
+      "--pool, --ports and --interface; the flags win.\n"
+      "\n"
+      "Examples:\n"
+      "  sender plant plant.line1.temp 21.5\n"
+      "  sender --stream plant --subject plant.line1.temp --data 21.5 --interval 500ms\n"
+      "  printf 'plant.a 1\\nplant.b 2\\n' | sender plant --exit\n"
+      "\n"
+      "Exit status: 0 success, 1 a publish failed, 2 bad command line.");
+  if (const auto status = rx::parse_command_line(app, std::string(program), argc, argv)) return *status;
+
+  o.net.stream_name = rx::stream_name(app, o.net);
+  o.format = o.format_text == "json" ? output_format::json : output_format::human;
+  if (app.count("SUBJECT") != 0) o.subjects.insert(o.subjects.begin(), o.subject_positional);
+  if (app.count("DATA") != 0 && app.count("--data") != 0) {
+    throw rx::usage_error("the payload is given twice: --data " + rx::quoted(o.data_flag) + " and " +
+                          rx::quoted(o.data_positional) + " (see --help)");
   }
+  if (app.count("DATA") != 0) o.data = o.data_positional;
+  if (app.count("--data") != 0) o.data = o.data_flag;
   for (const auto& s : o.subjects) {
     if (auto ec = racket::validate_subject(s)) throw rx::usage_error(rx::describe("subject " + rx::quoted(s), ec));
   }
@@ -182,8 +223,11 @@ class sender {
         stream_(opts.net.stream_name, net.pool),
         publisher_(io, racket::publisher_options{.interfaces = opts.net.interfaces,
                                                  .ttl = opts.ttl,
-                                                 .seed = opts.seed}),
-        signals_(io, SIGINT, SIGTERM) {}
+                                                 .max_datagram_size = static_cast<std::size_t>(opts.max_datagram),
+                                                 .seed = opts.seed,
+                                                 .tail_probe_delay = std::chrono::milliseconds(opts.tail_probe_ms)}),
+        signals_(io, SIGINT, SIGTERM),
+        stats_timer_(io) {}
 
   sender(const sender&) = delete;
   sender& operator=(const sender&) = delete;
@@ -201,6 +245,7 @@ class sender {
     signals_.async_wait([this](const std::error_code& ec, int) {
       if (!ec) finish();
     });
+    if (opts_.stats_ms != 0 && !opts_.quiet) arm_stats();
     feeder_ = std::thread([this] { feed(); });
   }
 
@@ -209,9 +254,7 @@ class sender {
     stop_.store(true);
     pace_cv_.notify_all();
     if (feeder_.joinable()) feeder_.join();
-    if (!opts_.quiet) {
-      std::fprintf(stderr, "sender: final stats: %s\n", rx::stats_line(publisher_.stats(stream_.name())).c_str());
-    }
+    if (!opts_.quiet) print_stats(true);
     return failed_.load() ? rx::exit_failure : rx::exit_ok;
   }
 
@@ -309,6 +352,15 @@ class sender {
       publisher_.publish(stream_, subject, payload, std::chrono::milliseconds(opts_.interval_ms), ec);
       if (!ec && opts_.withdraw) published_.insert(subject);
     }
+    if (ec == racket::errc::payload_too_large) {
+      // The numbers, which the error code alone does not carry: the same limit the library
+      // applies (wire::max_payload: what fits one empty datagram with this stream and subject).
+      const auto limit = racket::wire::max_payload(opts_.max_datagram, stream_.name().size(), subject.size());
+      report("sender: payload of " + std::to_string(payload.size()) + " bytes is over the limit of " +
+             std::to_string(limit) + " bytes for stream " + rx::quoted(stream_.name()) + " and subject " +
+             rx::quoted(subject) + " at --max-datagram " + std::to_string(opts_.max_datagram));
+      return false;
+    }
     if (ec) {
       report("sender: " + rx::describe("publish on stream " + rx::quoted(stream_.name()) + " subject " +
                                            rx::quoted(subject),
@@ -316,11 +368,52 @@ class sender {
       return false;
     }
     if (!opts_.quiet) {
-      std::printf("%s  %zu  %s\n", rx::human_text(subject).c_str(), payload.size(),
-                  rx::human_payload(payload).c_str());
-      std::fflush(stdout);
+      std::lock_guard lock(output_mutex_);
+      if (opts_.format == output_format::json) {
+        nlohmann::ordered_json j;
+        j["event"] = "published";
+        j["stream"] = stream_.name();
+        rx::put_bytes(j, "subject", subject);
+        j["size"] = payload.size();
+        rx::put_bytes(j, "payload", payload);
+        j["interval_ms"] = opts_.interval_ms;
+        j["time_ns"] = rx::now_ns();
+        rx::emit_json(j);
+      } else {
+        std::printf("%s  %zu  %s\n", rx::human_text(subject).c_str(), payload.size(),
+                    rx::human_payload(payload).c_str());
+        std::fflush(stdout);
+      }
     }
     return true;
+  }
+
+  // Every counter of the stream (racket::for_each_counter): a text line on stderr, or a JSON
+  // line on stdout.
+  void print_stats(bool final) {
+    const auto stats = publisher_.stats(stream_.name());
+    if (opts_.format == output_format::json) {
+      nlohmann::ordered_json j;
+      j["event"] = "stats";
+      j["program"] = "sender";
+      j["final"] = final;
+      j["stream"] = stream_.name();
+      j["time_ns"] = rx::now_ns();
+      j["counters"] = rx::counter_object(stats);
+      std::lock_guard lock(output_mutex_);
+      rx::emit_json(j);
+    } else {
+      std::fprintf(stderr, "sender: %s: %s\n", final ? "final stats" : "stats", rx::counter_words(stats).c_str());
+    }
+  }
+
+  void arm_stats() {
+    stats_timer_.expires_after(std::chrono::milliseconds(opts_.stats_ms));
+    stats_timer_.async_wait([this](const std::error_code& ec) {
+      if (ec || stop_.load()) return;
+      print_stats(false);
+      arm_stats();
+    });
   }
 
   void report(const std::string& line) {
@@ -346,6 +439,7 @@ class sender {
     }
     std::error_code ignored;
     signals_.cancel(ignored);
+    stats_timer_.cancel();
   }
 
   asio::io_context& io_;
@@ -353,7 +447,9 @@ class sender {
   racket::stream<std::string> stream_;
   racket::publisher publisher_;
   asio::signal_set signals_;
+  asio::steady_timer stats_timer_;
   std::thread feeder_;
+  std::mutex output_mutex_;  // stdout lines from the feeder and the stats timer
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
@@ -371,20 +467,18 @@ class sender {
 
 int main(int argc, char** argv) {
   try {
-    const auto opts = parse(argc, argv);
-    if (!opts) {
-      print_usage();
-      return rx::exit_ok;
-    }
-    const auto net = rx::resolve_network(opts->net);
+    auto parsed = parse(argc, argv);
+    if (const int* status = std::get_if<int>(&parsed)) return *status;
+    const auto& opts = std::get<sender_options>(parsed);
+    const auto net = rx::resolve_network(opts.net);
     asio::io_context io;
-    sender s(io, *opts, net);
-    if (!opts->quiet) {
+    sender s(io, opts, net);
+    if (!opts.quiet) {
       std::fprintf(stderr, "sender: stream %s -> %s on %s, publisher %s, %s\n",
-                   rx::quoted(opts->net.stream_name).c_str(), net.endpoint.to_string().c_str(),
+                   rx::quoted(opts.net.stream_name).c_str(), net.endpoint.to_string().c_str(),
                    rx::interface_names(net.interfaces).c_str(), rx::to_hex(s.publisher_id()).c_str(),
-                   opts->interval_ms == 0 ? "one-shot events"
-                                          : ("resend every " + std::to_string(opts->interval_ms) + " ms").c_str());
+                   opts.interval_ms == 0 ? "events (interval 0: not re-sent)"
+                                         : ("resend every " + std::to_string(opts.interval_ms) + " ms").c_str());
     }
     s.start();
     io.run();

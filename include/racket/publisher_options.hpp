@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace racket {
@@ -110,5 +111,31 @@ struct publisher_stream_stats {
   std::uint64_t tail_probes = 0;                ///< newest records re-sent after the stream fell quiet
   std::uint64_t would_block = 0;  ///< publishes and withdraws refused because the queue was full (`max_queued_bytes`)
 };
+
+/// Calls `f(std::string_view name, std::uint64_t value)` for every counter of `s`, in the
+/// order of the struct, named as its members: a program prints, or serves, all of them
+/// without naming each one (`cached_subjects` is a gauge, the others count up).
+/// ```cpp
+/// racket::for_each_counter(pub.stats("plant"), [](std::string_view name, std::uint64_t v) { ... });
+/// ```
+template <class F>
+constexpr void for_each_counter(const publisher_stream_stats& s, F&& f) {
+  // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
+  static_assert(sizeof(publisher_stream_stats) == 13 * sizeof(std::uint64_t),
+                "for_each_counter(publisher_stream_stats) must list every member");
+  f(std::string_view("published"), s.published);
+  f(std::string_view("resent"), s.resent);
+  f(std::string_view("withdrawn"), s.withdrawn);
+  f(std::string_view("datagrams_sent"), s.datagrams_sent);
+  f(std::string_view("bytes_sent"), s.bytes_sent);
+  f(std::string_view("send_errors"), s.send_errors);
+  f(std::string_view("cached_subjects"), s.cached_subjects);
+  f(std::string_view("snapshot_requests"), s.snapshot_requests);
+  f(std::string_view("snapshot_requests_limited"), s.snapshot_requests_limited);
+  f(std::string_view("snapshot_answers"), s.snapshot_answers);
+  f(std::string_view("snapshot_records"), s.snapshot_records);
+  f(std::string_view("tail_probes"), s.tail_probes);
+  f(std::string_view("would_block"), s.would_block);
+}
 
 }  // namespace racket

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace racket {
@@ -93,5 +94,36 @@ struct subscriber_stream_stats {
   std::uint64_t handler_errors = 0;      ///< exceptions thrown by handlers
   std::uint64_t tracked_subjects = 0;    ///< subjects held now
 };
+
+/// Calls `f(std::string_view name, std::uint64_t value)` for every counter of `s`, in the
+/// order of the struct, named as its members: a program prints, or serves, all of them
+/// without naming each one (`tracked_subjects` is a gauge, the others count up).
+/// ```cpp
+/// racket::for_each_counter(sub.stats(prices), [](std::string_view name, std::uint64_t v) { ... });
+/// ```
+template <class F>
+constexpr void for_each_counter(const subscriber_stream_stats& s, F&& f) {
+  // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
+  static_assert(sizeof(subscriber_stream_stats) == 18 * sizeof(std::uint64_t),
+                "for_each_counter(subscriber_stream_stats) must list every member");
+  f(std::string_view("datagrams_received"), s.datagrams_received);
+  f(std::string_view("malformed"), s.malformed);
+  f(std::string_view("foreign"), s.foreign);
+  f(std::string_view("received"), s.received);
+  f(std::string_view("delivered"), s.delivered);
+  f(std::string_view("filtered"), s.filtered);
+  f(std::string_view("duplicates"), s.duplicates);
+  f(std::string_view("stale"), s.stale);
+  f(std::string_view("gaps"), s.gaps);
+  f(std::string_view("repairs_requested"), s.repairs_requested);
+  f(std::string_view("snapshot_requests_sent"), s.snapshot_requests_sent);
+  f(std::string_view("requests_seen"), s.requests_seen);
+  f(std::string_view("withdrawn"), s.withdrawn);
+  f(std::string_view("expired"), s.expired);
+  f(std::string_view("evicted"), s.evicted);
+  f(std::string_view("decode_errors"), s.decode_errors);
+  f(std::string_view("handler_errors"), s.handler_errors);
+  f(std::string_view("tracked_subjects"), s.tracked_subjects);
+}
 
 }  // namespace racket

@@ -9,6 +9,16 @@
 #   withdraw     --withdraw at exit: receivers report the subject removed (withdrawn)
 #   late_joiner  a receiver started after the sender gets the current values from resends
 #   demo         examples/demo.sh passes
+#   version      --version prints the project's version
+#   durations    duration flags take units (250ms, 1.5s, 2m), a bare number is ms; bad ones named
+#   env          RACKET_POOL, RACKET_PORTS, RACKET_INTERFACES give defaults; flags win
+#   positional   sender STREAM SUBJECT [DATA] and receiver STREAM [FILTER]
+#   quiet        receiver --quiet: no message lines, stats still printed
+#   once         receiver --once: the current values and exit 0; nothing: exit 1 at its timeout
+#   hint         one hint naming group, port and interface when nothing arrives; none otherwise
+#   size         an over-size payload names its size and the limit, and the limit is exact
+#   tail_probes  the sender's stats count the tail probes among its datagrams
+#   json_stats   --stats with --format json: JSON lines with every counter, sender and receiver
 #
 # Every case that sends runs only inside a private network namespace (CTest runs this script
 # through tests/tools/in_netns.sh): when an interface other than `lo` is visible the script
@@ -25,7 +35,7 @@ receiver="$2"
 demo="$3"
 shift 3
 cases=("$@")
-[ "${#cases[@]}" -gt 0 ] || cases=(help errors json stdin withdraw late_joiner demo)
+[ "${#cases[@]}" -gt 0 ] || cases=(help errors json stdin withdraw late_joiner demo version durations env positional quiet once hint size tail_probes json_stats)
 
 for p in "$sender" "$receiver"; do
   [ -x "$p" ] || { echo "test_programs.sh: '$p' is not an executable" >&2; exit 2; }
@@ -82,16 +92,20 @@ case_help() {
     local bin="$sender"
     [ "$prog" = receiver ] && bin="$receiver"
     if [ "$prog" = sender ]; then
-      opts="--pool --ports --interface --stream --subject --interval --data --count --rate --ttl --withdraw --exit --seed --quiet --help"
+      opts="--pool --ports --interface --stream --subject --interval --data --count --rate --ttl --withdraw --exit --seed --quiet --help --version --format --stats --max-datagram --tail-probes"
     else
-      opts="--pool --ports --interface --stream --filter --format --count --timeout --stats --expiry-factor --busy-poll --help"
+      opts="--pool --ports --interface --stream --filter --format --count --timeout --stats --expiry-factor --busy-poll --help --version --quiet --once --hint-after"
     fi
     "$bin" --help >"$tmp/help.out" 2>"$tmp/help.err"
     expect "$prog --help exits 0" [ "$?" -eq 0 ]
     expect "$prog --help writes nothing to stderr" [ ! -s "$tmp/help.err" ]
     for o in $opts; do
-      expect "$prog --help mentions $o" grep -q -e "^  $o\\b" "$tmp/help.out"
+      expect "$prog --help mentions $o" grep -q -E -e "^  (-[a-zA-Z],)?$o\\b" "$tmp/help.out"
     done
+    for e in RACKET_POOL RACKET_PORTS RACKET_INTERFACES; do
+      expect "$prog --help names the environment variable $e" grep -q -F "env:$e" "$tmp/help.out"
+    done
+    expect "$prog --help shows the positional form" grep -q -E "^Usage: $prog \\[OPTIONS\\] \\[STREAM\\]" "$tmp/help.out"
     "$bin" -h >/dev/null 2>&1
     expect "$prog -h exits 0" [ "$?" -eq 0 ]
   done
@@ -130,30 +144,49 @@ case_errors() {
     run_bad "$prog" "port range '19097-19090'" --stream s --ports 19097-19090
     run_bad "$prog" "interface 'nosuch0': unknown network interface" --stream s --interface nosuch0
     run_bad "$prog" "interface 'nosuch1'" --stream s --interface lo --interface nosuch1
-    run_bad "$prog" "--stream is required" --pool 239.255.0.0/16
-    run_bad "$prog" "unknown option '--bogus'" --stream s --bogus
-    run_bad "$prog" "unexpected argument 'extra'" --stream s extra
-    run_bad "$prog" "--count '12x'" --stream s --count 12x
-    run_bad "$prog" "--count '0'" --stream s --count 0
-    run_bad "$prog" "option --stream needs a value" --stream
+    run_bad "$prog" "a stream is required: STREAM or --stream NAME" --pool 239.255.0.0/16
+    run_bad "$prog" "argument was not expected: --bogus" --stream s --bogus
+    run_bad "$prog" "the stream is given twice: --stream 's' and 't'" --stream s t
+    run_bad "$prog" "--count: '12x': expected a whole number from 1 to" --stream s --count 12x
+    run_bad "$prog" "--count: '0'" --stream s --count 0
+    run_bad "$prog" "--stream: 1 required NAME missing" --stream
+    run_bad "$prog" "--stats: '5x': expected a duration such as 250ms, 2s or 1m (a bare number is milliseconds)" \
+      --stream s --stats 5x
+    run_bad "$prog" "--stats: '0ms': expected a duration from 1ms to" --stream s --stats 0ms
     run_bad "$prog" "stream name ''" --stream ""
   done
   run_bad sender "subject 'plant..temp': invalid subject" --stream s --subject plant..temp --data x
   run_bad sender "subject 'plant.*': invalid subject" --stream s --subject 'plant.*' --data x
   run_bad sender "subject ''" --stream s --subject '' --data x
   run_bad sender "--data needs at least one --subject" --stream s --data x
-  run_bad sender "--interval '-5'" --stream s --interval -5
-  run_bad sender "--ttl '256'" --stream s --ttl 256
-  run_bad sender "--rate '0'" --stream s --rate 0
-  run_bad sender "option --exit takes no value" --stream s --exit=yes
+  run_bad sender "--interval: '-5': expected a duration" --stream s --interval -5
+  run_bad sender "--interval: '5x': expected a duration such as 250ms, 2s or 1m (a bare number is milliseconds)" \
+    --stream s --interval 5x
+  run_bad sender "--interval: '2 s'" --stream s --interval '2 s'
+  run_bad sender "--interval: '1.0001ms': not a whole number of milliseconds" --stream s --interval 1.0001ms
+  run_bad sender "--tail-probes: 'soon'" --stream s --tail-probes soon
+  run_bad sender "--ttl: '256'" --stream s --ttl 256
+  run_bad sender "--rate: '0'" --stream s --rate 0
+  run_bad sender "--exit = maybe" --stream s --exit=maybe
+  run_bad sender "argument was not expected: extra" s a b extra
+  run_bad sender "the payload is given twice: --data 'x' and 'y'" s a y --data x
+  run_bad sender "--max-datagram: '100': expected a whole number from 128 to 65507" --stream s --max-datagram 100
+  run_bad sender "--format: xml not in {human,json}" --stream s --format xml
   run_bad receiver "subject filter 'plant.**': invalid subject filter" --stream s --filter 'plant.**'
   run_bad receiver "subject filter 'pl*nt'" --stream s --filter 'pl*nt'
   run_bad receiver "subject filter 'a..b'" --stream s --filter '*' --filter 'a..b'
-  run_bad receiver "--format 'xml': expected human or json" --stream s --format xml
-  run_bad receiver "--timeout 'soon'" --stream s --timeout soon
-  run_bad receiver "--expiry-factor '0'" --stream s --expiry-factor 0
-  run_bad receiver "--busy-poll 'fast'" --stream s --busy-poll fast
+  run_bad receiver "--format: xml not in {human,json}" --stream s --format xml
+  run_bad receiver "--timeout: 'soon': expected a duration" --stream s --timeout soon
+  run_bad receiver "--hint-after: '3x'" --stream s --hint-after 3x
+  run_bad receiver "--expiry-factor: '0'" --stream s --expiry-factor 0
+  run_bad receiver "--busy-poll: 'fast': expected a duration such as 250ms, 2s or 1m (a bare number is microseconds)" \
+    --stream s --busy-poll fast
+  run_bad receiver "argument was not expected: extra" s f extra
+  run_bad receiver "--once and --count do not go together" s --once --count 2
 }
+
+# The receiver's human lines start with the receive time.
+ts='^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}  '
 
 # validate_json FILE: every line a JSON object; prints a summary the caller greps.
 validate_json() {
@@ -174,7 +207,23 @@ for n, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
     if obj.get("event") == "removed":
         print("removed", obj["subject"], obj["reason"])
         continue
-    for key in ("stream", "subject", "size", "publisher", "sequence", "timestamp_ns", "interval_ms", "new", "resend"):
+    if obj.get("event") == "stats":
+        counters = obj.get("counters")
+        if not isinstance(counters, dict) or not counters or not all(isinstance(v, int) for v in counters.values()):
+            print(f"line {n}: stats without integer counters")
+            ok = False
+            continue
+        words = " ".join(f"{k}={v}" for k, v in counters.items())
+        extra = f" printed={obj['printed']}" if "printed" in obj else ""
+        transport = obj.get("transport")
+        if transport is not None:
+            words += " " + " ".join(f"transport.{k}={v}" for k, v in transport.items())
+        print("stats", obj["program"], "final" if obj["final"] is True else "periodic", extra.strip(), words)
+        continue
+    if obj.get("event") == "published":
+        print("published", obj["stream"], obj["subject"], obj.get("payload", "hex:" + obj.get("payload_hex", "?")))
+        continue
+    for key in ("stream", "subject", "size", "publisher", "sequence", "timestamp_ns", "received_ns", "interval_ms", "new", "resend"):
         if key not in obj:
             print(f"line {n}: no {key!r}")
             ok = False
@@ -224,7 +273,8 @@ case_json() {
   done
   expect "binary payload shown as payload_hex" grep -q -x -F "message examples.json t.c hex:0102ff new live 0" \
     "$tmp/json.summary"
-  expect "receiver printed its final stats" grep -q 'receiver: final stats: .*delivered=7 ' "$tmp/json.err"
+  expect "receiver printed its final stats as a JSON line" grep -q -E '^stats receiver final printed=7 .*delivered=7 ' "$tmp/json.summary"
+  expect "and only on stdout (JSON mode)" bash -c "! grep -q -E '^receiver: (final )?stats' '$tmp/json.err'"
   expect "sender printed its final stats" grep -q 'sender: final stats: published=6 ' "$tmp/json-sender.err"
 }
 
@@ -243,13 +293,13 @@ case_stdin() {
   wait "$receiver_pid"
   expect "receiver got 4 messages" [ "$?" -eq 0 ]
   sed 's/^/    | /' "$tmp/stdin.out"
-  expect "a.one = 1" grep -q -E '^a\.one +1 +1 +publisher=[0-9a-f]{16} seq=1 new$' "$tmp/stdin.out"
-  expect "a.two = 'two words'" grep -q -E '^a\.two +9 +two words +publisher=' "$tmp/stdin.out"
-  expect "b.only = 'first line'" grep -q -E '^b\.only +10 +first line ' "$tmp/stdin.out"
-  expect "b.only = 'second line'" grep -q -E '^b\.only +11 +second line ' "$tmp/stdin.out"
+  expect "a.one = 1, after its receive time" grep -q -E "$ts"'a\.one +1 +1 +publisher=[0-9a-f]{16} seq=1 new$' "$tmp/stdin.out"
+  expect "a.two = 'two words'" grep -q -E "$ts"'a\.two +9 +two words +publisher=' "$tmp/stdin.out"
+  expect "b.only = 'first line'" grep -q -E "$ts"'b\.only +10 +first line ' "$tmp/stdin.out"
+  expect "b.only = 'second line'" grep -q -E "$ts"'b\.only +11 +second line ' "$tmp/stdin.out"
   expect "no third line" bash -c "! grep -q 'third line' '$tmp/stdin.out'"
   expect "the --busy-poll receiver's stats count its busy-polled datagrams" \
-    grep -q -E 'receiver: final stats: .*delivered=4 .* busy_polled=[0-9]+$' "$tmp/stdin.err"
+    grep -q -E 'receiver: final stats: printed=4 .* transport\.busy_poll_datagrams=[0-9]+$' "$tmp/stdin.err"
 }
 
 case_withdraw() {
@@ -284,9 +334,9 @@ case_late_joiner() {
   "$receiver" --stream examples.late --filter 'l.*' --filter 'l.x' --stats 300 --timeout 1100 \
     >"$tmp/late2.out" 2>"$tmp/late2.err"
   expect "receiver without --count exits 0 on --timeout" [ "$?" -eq 0 ]
-  expect "overlapping filters print each subject once" [ "$(grep -c '^l\.x ' "$tmp/late2.out")" -eq 1 ]
-  expect "resends are suppressed as duplicates" grep -q -E 'final stats: .*delivered=2 duplicates=[1-9]' "$tmp/late2.err"
-  expect "--stats prints periodic stats lines" grep -q '^receiver: stats: received=' "$tmp/late2.err"
+  expect "overlapping filters print each subject once" [ "$(grep -c -E "$ts"'l\.x ' "$tmp/late2.out")" -eq 1 ]
+  expect "resends are suppressed as duplicates" grep -q -E 'final stats: printed=2 .* duplicates=[1-9]' "$tmp/late2.err"
+  expect "--stats prints periodic stats lines" grep -q '^receiver: stats: printed=' "$tmp/late2.err"
   "$receiver" --stream examples.late --filter nothing.here --count 1 --timeout 300 >/dev/null 2>&1
   expect "--count not reached before --timeout exits 1" [ "$?" -eq 1 ]
   kill -INT "$sender_pid"
@@ -303,6 +353,253 @@ case_demo() {
   expect "examples/demo.sh passes" [ "$status" -eq 0 ]
 }
 
+# ---------------------------------------------------------------------------------------------
+# Issue 23: the command lines.
+
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# final_stat FILE NAME: NAME=value from the last "final stats" line of FILE
+final_stat() { grep 'final stats:' "$1" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+case_version() {
+  local prog bin
+  for prog in sender receiver; do
+    bin="$sender"
+    [ "$prog" = receiver ] && bin="$receiver"
+    "$bin" --version >"$tmp/v.out" 2>"$tmp/v.err"
+    expect "$prog --version exits 0" [ "$?" -eq 0 ]
+    expect "$prog --version prints '$prog (Racket) ${RACKET_EXPECTED_VERSION:-?}' (the CMake project version)" \
+      grep -q -x -F "$prog (Racket) ${RACKET_EXPECTED_VERSION:-?}" "$tmp/v.out"
+    "$bin" -V >"$tmp/v2.out" 2>&1
+    expect "$prog -V prints the same" cmp -s "$tmp/v.out" "$tmp/v2.out"
+  done
+}
+
+case_durations() {
+  needs_netns durations
+  local pair text want t0 ms status
+  for pair in "250:250" "250ms:250" "1.5s:1500" "2m:120000" "1h:3600000" "0:0"; do
+    text="${pair%%:*}"
+    want="${pair##*:}"
+    "$sender" --stream examples.dur --interval "$text" --exit </dev/null >/dev/null 2>"$tmp/dur.err"
+    if [ "$want" -eq 0 ]; then
+      expect "sender --interval $text: events, not re-sent" grep -q -F "events (interval 0: not re-sent)" "$tmp/dur.err"
+    else
+      expect "sender --interval $text is $want ms" grep -q -F "resend every $want ms" "$tmp/dur.err"
+    fi
+  done
+  t0=$(date +%s%N)
+  "$receiver" --stream examples.dur --timeout 1s --stats 300ms --hint-after 0 >/dev/null 2>"$tmp/dur-r.err"
+  status=$?
+  ms=$(ms_since "$t0")
+  expect "receiver --timeout 1s exits 0" [ "$status" -eq 0 ]
+  expect "receiver --timeout 1s ends after 1 s, not before (took $ms ms)" [ "$ms" -ge 950 -a "$ms" -lt 10000 ]
+  expect "receiver --stats 300ms printed periodic stats within that second" \
+    [ "$(grep -c '^receiver: stats: ' "$tmp/dur-r.err")" -ge 2 ]
+  "$receiver" --stream examples.dur --timeout 200ms --busy-poll 2ms --hint-after 0 >/dev/null 2>&1
+  expect "receiver --busy-poll 2ms (a unit on a microseconds flag) runs" [ "$?" -eq 0 ]
+}
+
+case_env() {
+  needs_netns env
+  RACKET_POOL=239.1.0.0/16 "$receiver" --stream examples.env --timeout 100ms --hint-after 0 >/dev/null 2>"$tmp/env.err"
+  expect "RACKET_POOL sets the pool" grep -q -E "^receiver: stream 'examples.env' on 239\.1\.[0-9]+\.[0-9]+:" "$tmp/env.err"
+  RACKET_POOL=239.1.0.0/16 "$receiver" --stream examples.env --pool 239.2.0.0/16 --timeout 100ms --hint-after 0 \
+    >/dev/null 2>"$tmp/env.err"
+  expect "--pool wins over RACKET_POOL" grep -q -E "^receiver: stream 'examples.env' on 239\.2\.[0-9]+\.[0-9]+:" "$tmp/env.err"
+  RACKET_PORTS=20000 "$sender" --stream examples.env --exit </dev/null >/dev/null 2>"$tmp/env.err"
+  expect "RACKET_PORTS sets the ports" grep -q -E "^sender: stream 'examples.env' -> [0-9.]+:20000 on lo" "$tmp/env.err"
+  RACKET_PORTS=20000 "$sender" --stream examples.env --ports 20001 --exit </dev/null >/dev/null 2>"$tmp/env.err"
+  expect "--ports wins over RACKET_PORTS" grep -q -E "^sender: stream 'examples.env' -> [0-9.]+:20001 on lo" "$tmp/env.err"
+  RACKET_INTERFACES=nosuch0 run_bad receiver "interface 'nosuch0': unknown network interface" --stream examples.env
+  RACKET_INTERFACES=lo,nosuch1 run_bad sender "interface 'nosuch1'" --stream examples.env
+  RACKET_INTERFACES=nosuch0 "$receiver" --stream examples.env --interface lo --timeout 100ms --hint-after 0 \
+    >/dev/null 2>"$tmp/env.err"
+  expect "--interface wins over RACKET_INTERFACES" grep -q -E "^receiver: stream 'examples.env' on .* via lo," "$tmp/env.err"
+  # Both programs from the environment alone meet on a group of that pool and port.
+  export RACKET_POOL=239.3.0.0/16 RACKET_PORTS=20100-20101 RACKET_INTERFACES=lo
+  start_receiver env examples.env --count 1 --timeout 5s
+  "$sender" examples.env e.x from-env --interval 0 --exit >/dev/null 2>"$tmp/env-sender.err"
+  expect "sender from the environment exits 0" [ "$?" -eq 0 ]
+  wait "$receiver_pid"
+  expect "receiver from the environment got the message" [ "$?" -eq 0 ]
+  unset RACKET_POOL RACKET_PORTS RACKET_INTERFACES
+  expect "on the environment's pool and ports" grep -q -E "^receiver: stream 'examples.env' on 239\.3\.[0-9.]+:2010[01] via lo" "$tmp/env.err"
+  expect "the value arrived" grep -q -E "$ts"'e\.x +8 +from-env ' "$tmp/env.out"
+}
+
+case_positional() {
+  needs_netns positional
+  start_receiver pos examples.pos 'p.*' --count 2 --timeout 5s
+  "$sender" examples.pos q.x not-matched --interval 0 --exit --quiet
+  expect "sender STREAM SUBJECT DATA exits 0" [ "$?" -eq 0 ]
+  "$sender" examples.pos p.a hello --interval 0 --exit >"$tmp/pos-sender.out" 2>"$tmp/pos-sender.err"
+  expect "sender STREAM SUBJECT DATA publishes DATA on SUBJECT of STREAM" grep -q -x -F "p.a  5  hello" "$tmp/pos-sender.out"
+  expect "on stream STREAM" grep -q "^sender: stream 'examples.pos' " "$tmp/pos-sender.err"
+  printf 'from stdin\n' | "$sender" examples.pos p.b --interval 0 --exit --quiet
+  expect "sender STREAM SUBJECT reads the payload from stdin" [ "$?" -eq 0 ]
+  wait "$receiver_pid"
+  expect "receiver STREAM FILTER got 2 messages" [ "$?" -eq 0 ]
+  sed 's/^/    | /' "$tmp/pos.out"
+  expect "p.a = hello" grep -q -E "$ts"'p\.a +5 +hello ' "$tmp/pos.out"
+  expect "p.b = 'from stdin'" grep -q -E "$ts"'p\.b +10 +from stdin ' "$tmp/pos.out"
+  expect "q.x not printed: the positional FILTER applies" bash -c "! grep -q 'q\.x' '$tmp/pos.out'"
+}
+
+case_quiet() {
+  needs_netns quiet
+  start_receiver quiet examples.quiet --quiet --count 2 --timeout 5s
+  "$sender" examples.quiet q.a 1 --interval 0 --exit --quiet
+  "$sender" examples.quiet q.b 2 --interval 0 --exit --quiet
+  wait "$receiver_pid"
+  expect "receiver --quiet --count 2 still counts its messages (exit 0)" [ "$?" -eq 0 ]
+  expect "and prints none of them" [ ! -s "$tmp/quiet.out" ]
+  expect "but still its final stats" grep -q -E '^receiver: final stats: printed=2 ' "$tmp/quiet.err"
+}
+
+case_once() {
+  needs_netns once
+  "$sender" --stream examples.once --subject o.y --subject o.x --data now --interval 300ms \
+    >"$tmp/once-sender.out" 2>"$tmp/once-sender.err" &
+  local sender_pid=$! t0 ms status
+  pids+=("$sender_pid")
+  wait_for "$tmp/once-sender.out" '^o\.x ' 5 || fail "the sender did not publish: $(cat "$tmp/once-sender.err")"
+  t0=$(date +%s%N)
+  "$receiver" examples.once --once --timeout 3s >"$tmp/once.out" 2>"$tmp/once.err"
+  status=$?
+  ms=$(ms_since "$t0")
+  sed 's/^/    | /' "$tmp/once.out" "$tmp/once.err"
+  expect "receiver --once with a sender running exits 0" [ "$status" -eq 0 ]
+  expect "it printed the current values, one line per subject, in subject order" \
+    [ "$(grep -c -E "$ts"'o\.[xy] +3 +now +publisher=' "$tmp/once.out")" -eq 2 -a \
+      "$(head -n 1 "$tmp/once.out" | grep -c -E "$ts"'o\.x ')" -eq 1 ]
+  expect "and exited once the answers stopped, before its 3 s timeout (took $ms ms)" [ "$ms" -lt 2500 ]
+  expect "no hint when values came" bash -c "! grep -q '^receiver: hint:' '$tmp/once.err'"
+  "$receiver" examples.once o.x --once --format json >"$tmp/once-json.out" 2>/dev/null
+  expect "receiver --once --format json exits 0" [ "$?" -eq 0 ]
+  validate_json "$tmp/once-json.out" >"$tmp/once-json.summary"
+  expect "valid JSON" grep -q -x valid "$tmp/once-json.summary"
+  expect "exactly the filtered subject's value" [ "$(grep -c '^message examples.once o.x now ' "$tmp/once-json.summary")" -eq 1 -a \
+    "$(grep -c '^message ' "$tmp/once-json.summary")" -eq 1 ]
+  t0=$(date +%s%N)
+  "$receiver" examples.once 'none.*' --once --timeout 500ms >"$tmp/once-none.out" 2>"$tmp/once-none.err"
+  status=$?
+  ms=$(ms_since "$t0")
+  expect "receiver --once matching nothing exits 1" [ "$status" -eq 1 ]
+  expect "after its 500 ms timeout, not before (took $ms ms)" [ "$ms" -ge 450 -a "$ms" -lt 5000 ]
+  expect "printing no value" [ ! -s "$tmp/once-none.out" ]
+  kill -INT "$sender_pid"
+  wait "$sender_pid"
+  "$receiver" examples.once.nobody --once --timeout 300ms >"$tmp/once-nobody.out" 2>"$tmp/once-nobody.err"
+  expect "receiver --once with no sender exits 1" [ "$?" -eq 1 ]
+  expect "with the hint" grep -q '^receiver: hint: no publisher answered' "$tmp/once-nobody.err"
+}
+
+case_hint() {
+  needs_netns hint
+  "$sender" --stream examples.hint --subject h.x --data v --interval 200ms >"$tmp/hint-sender.out" 2>&1 &
+  local sender_pid=$! group n
+  pids+=("$sender_pid")
+  wait_for "$tmp/hint-sender.out" '^h\.x ' 5
+  # A port range that does not match the sender's: nothing arrives.
+  "$receiver" --stream examples.hint --ports 19200 --hint-after 500ms --timeout 2s >"$tmp/hint.out" 2>"$tmp/hint.err"
+  expect "receiver without --count exits 0 on --timeout" [ "$?" -eq 0 ]
+  sed 's/^/    | /' "$tmp/hint.err"
+  n="$(grep -c '^receiver: hint:' "$tmp/hint.err")"
+  expect "one hint, not one per period ($n)" [ "$n" -eq 1 ]
+  group="$(sed -n "s/^receiver: stream 'examples.hint' on \([0-9.]*\):19200 via lo,.*/\1/p" "$tmp/hint.err")"
+  expect "it names the group ($group), the port and the interface" \
+    grep -q -F "group ${group:-?} port 19200 on lo" "$tmp/hint.err"
+  expect "and what to check" grep -q -F -- "same stream name, --pool and --ports" "$tmp/hint.err"
+  # The sender's ports: messages arrive, no hint.
+  "$receiver" --stream examples.hint --hint-after 500ms --timeout 1500ms >"$tmp/hint2.out" 2>"$tmp/hint2.err"
+  expect "a receiver that gets messages exits 0" [ "$?" -eq 0 ]
+  expect "and got the value" grep -q -E "$ts"'h\.x +1 +v ' "$tmp/hint2.out"
+  expect "and printed no hint" bash -c "! grep -q '^receiver: hint:' '$tmp/hint2.err'"
+  # Records of the stream that no filter matches: the hint is about the filter.
+  "$receiver" --stream examples.hint --filter 'other.*' --hint-after 500ms --timeout 1500ms >/dev/null 2>"$tmp/hint3.err"
+  expect "a filter that matches nothing gets a hint about the filter" \
+    grep -q -E "^receiver: hint: [0-9]+ records of stream 'examples.hint' arrived on group .* but none matched the filter 'other\.\*'" \
+    "$tmp/hint3.err"
+  kill -INT "$sender_pid"
+  wait "$sender_pid"
+}
+
+case_size() {
+  needs_netns size
+  local big limit limit600
+  big="$(head -c 3000 /dev/zero | tr '\0' x)"
+  "$sender" examples.size c.d "$big" --exit >/dev/null 2>"$tmp/size.err"
+  expect "a 3000-byte --data fails (exit 1)" [ "$?" -eq 1 ]
+  sed 's/^/    | /' "$tmp/size.err"
+  expect "naming the size and the limit" grep -q -E \
+    "^sender: payload of 3000 bytes is over the limit of [0-9]+ bytes for stream 'examples.size' and subject 'c.d' at --max-datagram 1452$" \
+    "$tmp/size.err"
+  limit="$(sed -n 's/.*over the limit of \([0-9]*\) bytes.*/\1/p' "$tmp/size.err")"
+  limit="${limit:-0}"
+  "$sender" examples.size c.d "$(head -c "$limit" /dev/zero | tr '\0' x)" --exit --quiet
+  expect "a payload of exactly the limit ($limit bytes) is published" [ "$?" -eq 0 ]
+  "$sender" examples.size c.d "$(head -c $((limit + 1)) /dev/zero | tr '\0' x)" --exit >/dev/null 2>"$tmp/size1.err"
+  expect "one byte more is refused" grep -q -F "payload of $((limit + 1)) bytes is over the limit of $limit bytes" "$tmp/size1.err"
+  "$sender" examples.size c.d "$big" --exit --max-datagram 600 >/dev/null 2>"$tmp/size600.err"
+  limit600="$(sed -n 's/.*over the limit of \([0-9]*\) bytes.*at --max-datagram 600$/\1/p' "$tmp/size600.err")"
+  expect "--max-datagram 600 lowers the limit by 852 bytes ($limit -> ${limit600:-?})" \
+    [ "$((limit - ${limit600:-0}))" -eq 852 ]
+  printf 'c.d %s\nc.e ok\n' "$big" | "$sender" examples.size --interval 0 --exit >/dev/null 2>"$tmp/size-stdin.err"
+  expect "from stdin too, and the next line still goes out (exit 1, published=1)" \
+    [ "$(grep -c 'payload of 3000 bytes is over the limit' "$tmp/size-stdin.err")" -eq 1 -a \
+      "$(final_stat "$tmp/size-stdin.err" published)" = 1 ]
+}
+
+case_tail_probes() {
+  needs_netns tail_probes
+  local published probes datagrams
+  "$sender" --stream examples.tail --subject c.d --data p --count 6 --rate 20 --interval 0 --exit \
+    >/dev/null 2>"$tmp/tail.err"
+  expect "sender exits 0" [ "$?" -eq 0 ]
+  grep 'final stats' "$tmp/tail.err" | sed 's/^/    | /'
+  published="$(final_stat "$tmp/tail.err" published)"
+  probes="$(final_stat "$tmp/tail.err" tail_probes)"
+  datagrams="$(final_stat "$tmp/tail.err" datagrams_sent)"
+  expect "published=6" [ "${published:-x}" = 6 ]
+  expect "the stats show the tail probes (tail_probes=${probes:-?})" [ "${probes:-0}" -gt 0 ]
+  expect "datagrams_sent (${datagrams:-?}) = the 6 messages + the tail probes: every datagram accounted for" \
+    [ "${datagrams:-0}" -eq $((6 + ${probes:-0})) ]
+  "$sender" --stream examples.tail --subject c.d --data p --count 6 --rate 20 --interval 0 --tail-probes 0 --exit \
+    >/dev/null 2>"$tmp/tail0.err"
+  expect "--tail-probes 0: none sent, one datagram per message" \
+    [ "$(final_stat "$tmp/tail0.err" tail_probes)" = 0 -a "$(final_stat "$tmp/tail0.err" datagrams_sent)" = 6 ]
+}
+
+case_json_stats() {
+  needs_netns json_stats
+  "$sender" --stream examples.jstats --subject j.x --data v --interval 100ms --format json --stats 200ms \
+    >"$tmp/js-sender.out" 2>"$tmp/js-sender.err" &
+  local sender_pid=$!
+  pids+=("$sender_pid")
+  wait_for "$tmp/js-sender.out" '"event":"published"' 5
+  "$receiver" --stream examples.jstats --format json --stats 200ms --timeout 1s >"$tmp/js.out" 2>"$tmp/js.err"
+  expect "receiver exits 0" [ "$?" -eq 0 ]
+  wait_for "$tmp/js-sender.out" '"event":"stats"' 5
+  kill -INT "$sender_pid"
+  wait "$sender_pid"
+  expect "sender exits 0 on SIGINT" [ "$?" -eq 0 ]
+  validate_json "$tmp/js.out" >"$tmp/js.summary"
+  validate_json "$tmp/js-sender.out" >"$tmp/js-sender.summary"
+  sed 's/^/    | /' "$tmp/js.summary" "$tmp/js-sender.summary"
+  expect "receiver: every line is JSON" grep -q -x valid "$tmp/js.summary"
+  expect "receiver: periodic stats lines" [ "$(grep -c '^stats receiver periodic ' "$tmp/js.summary")" -ge 2 ]
+  expect "receiver: one final stats line" [ "$(grep -c '^stats receiver final ' "$tmp/js.summary")" -eq 1 ]
+  expect "receiver: with every counter of the stream and the transport" \
+    grep -q -E '^stats receiver final printed=1 datagrams_received=[0-9]+ .*duplicates=[0-9]+ .*tracked_subjects=1 transport\.datagrams_sent=.*transport\.busy_poll_datagrams=[0-9]+$' \
+    "$tmp/js.summary"
+  expect "receiver: no stats text on stderr in JSON mode" bash -c "! grep -q -E '^receiver: (final )?stats' '$tmp/js.err'"
+  expect "sender: every line is JSON" grep -q -x valid "$tmp/js-sender.summary"
+  expect "sender: published lines" grep -q '^published examples.jstats j.x v$' "$tmp/js-sender.summary"
+  expect "sender: periodic stats lines" [ "$(grep -c '^stats sender periodic ' "$tmp/js-sender.summary")" -ge 1 ]
+  expect "sender: one final stats line with every counter" \
+    [ "$(grep -c -E '^stats sender final +published=1 resent=[0-9]+ .*tail_probes=[0-9]+ would_block=0$' "$tmp/js-sender.summary")" -eq 1 ]
+}
+
 for c in "${cases[@]}"; do
   echo "--- $c"
   case "$c" in
@@ -313,6 +610,16 @@ for c in "${cases[@]}"; do
     withdraw) case_withdraw ;;
     late_joiner) case_late_joiner ;;
     demo) case_demo ;;
+    version) case_version ;;
+    durations) case_durations ;;
+    env) case_env ;;
+    positional) case_positional ;;
+    quiet) case_quiet ;;
+    once) case_once ;;
+    hint) case_hint ;;
+    size) case_size ;;
+    tail_probes) case_tail_probes ;;
+    json_stats) case_json_stats ;;
     *) echo "test_programs.sh: unknown case '$c'" >&2; exit 2 ;;
   esac
 done

@@ -28,11 +28,12 @@ topo_log "sender on B published $PUBLISHED messages (10 subjects x 3 values, no 
 topo_wait_until 3000 "C delivered $PUBLISHED messages" bash -c "[ \$(grep -c '\"event\":\"message\"' '$T/c.out') -ge $PUBLISHED ]"
 sleep 0.3  # let any second copy still in flight arrive before the stats are read
 topo_stop "$RC"
-STATS=$(grep 'final stats' "$T/c.err")
+# With --format json the final stats are a JSON line on stdout (every counter under "counters").
+STATS=$(jq -c 'select(.event == "stats" and .final)' "$T/c.out")
 topo_log "receiver: $STATS"
-delivered=$(sed -n 's/.* delivered=\([0-9]*\).*/\1/p' <<<"$STATS")
-duplicates=$(sed -n 's/.* duplicates=\([0-9]*\).*/\1/p' <<<"$STATS")
-received=$(sed -n 's/.* received=\([0-9]*\).*/\1/p' <<<"$STATS")
+delivered=$(jq -r '.printed' <<<"$STATS")
+duplicates=$(jq -r '.counters.duplicates' <<<"$STATS")
+received=$(jq -r '.counters.received' <<<"$STATS")
 topo_check "delivered ($delivered) == published ($PUBLISHED)" [ "$delivered" = "$PUBLISHED" ]
 topo_check "duplicates ($duplicates) > 0" [ "$duplicates" -gt 0 ]
 topo_check "each message heard twice: received ($received) == 2 x published" [ "$received" = $((2 * PUBLISHED)) ]

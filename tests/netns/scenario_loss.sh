@@ -53,5 +53,5 @@ topo_log "ok: all $r rounds converged within 2 intervals (worst $worst ms, deadl
 exec 3>&-
 topo_stop "$RD"
 topo_stop "$SA"
-grep 'final stats' "$T/d.err" | sed 's/^/  /'
+jq -c 'select(.event == "stats" and .final)' "$T/d.out" | sed 's/^/  /'
 echo "PASS: scenario c (5 % loss)"

@@ -30,9 +30,11 @@ topo_log "plugged rkl2b (198.18.2.14) into D"
 topo_wait_until $((RESCAN_MS + 1500)) "D's receiver joins $GROUP on the new rkl2b within the rescan period" \
   topo_igmp_has D rkl2b "$GROUP"
 topo_log "ok: joined on rkl2b $(( $(topo_now_ms) - t0 )) ms after it appeared (rescan every $RESCAN_MS ms): '$(topo_igmp_devices D "$GROUP")'"
-dups() { [ "$(sed -n 's/.* duplicates=\([0-9]*\).*/\1/p' "$T/d.err" | tail -n 1)" -gt 0 ] 2>/dev/null; }
+# With --format json the stats are JSON lines on stdout.
+last_stats() { jq -c 'select(.event == "stats") | .counters' "$T/d.out" 2>/dev/null | tail -n 1; }
+dups() { [ "$(last_stats | jq -r '.duplicates' 2>/dev/null)" -gt 0 ] 2>/dev/null; }
 topo_wait_until 3000 "D hears the resends on both LAN2 interfaces (duplicates counted)" dups
-topo_log "ok: resends heard on rkl2 and rkl2b are suppressed: $(grep 'stats:' "$T/d.err" | tail -n 1 | sed 's/.*stats: //')"
+topo_log "ok: resends heard on rkl2 and rkl2b are suppressed: $(last_stats)"
 
 topo_detach D 2 rkl2   # unplug the original interface: it vanishes from D
 t0=$(topo_now_ms)
@@ -52,5 +54,5 @@ topo_check "D still joined on lo" topo_igmp_has D lo "$GROUP"
 exec 3>&-
 topo_stop "$RD"
 topo_stop "$SA"
-grep 'final stats' "$T/d.err" | sed 's/^/  /'
+jq -c 'select(.event == "stats" and .final)' "$T/d.out" | sed 's/^/  /'
 echo "PASS: scenario g (interface rescan)"

@@ -4,6 +4,12 @@
 
 #include "catch.hpp"
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
 using namespace std::chrono_literals;
 
 TEST_CASE("publisher_options: defaults are the documented ones", "[publisher][publisher_options]") {
@@ -41,4 +47,46 @@ TEST_CASE("publisher_options: designated initialisers set what they name", "[pub
   CHECK(s.published == 0);
   CHECK(s.would_block == 0);
   CHECK(s.tail_probes == 0);
+}
+
+// for_each_counter: every counter once, named as its member, with its own value. The expected
+// list is written by hand, field by field: a field left out of the visitor (or visited twice,
+// or under another name, or with another field's value) fails here.
+TEST_CASE("publisher_stream_stats: for_each_counter visits every counter by name", "[publisher][publisher_options]") {
+  racket::publisher_stream_stats s;
+  s.published = 101;
+  s.resent = 201;
+  s.withdrawn = 301;
+  s.datagrams_sent = 401;
+  s.bytes_sent = 501;
+  s.send_errors = 601;
+  s.cached_subjects = 701;
+  s.snapshot_requests = 801;
+  s.snapshot_requests_limited = 901;
+  s.snapshot_answers = 1001;
+  s.snapshot_records = 1101;
+  s.tail_probes = 1201;
+  s.would_block = 1301;
+  std::vector<std::pair<std::string, std::uint64_t>> visited;
+  racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) { visited.emplace_back(name, value); });
+  CHECK(visited.size() == 13);  // the hand count of the struct's members
+  const std::vector<std::pair<std::string, std::uint64_t>> expected{
+      {"published", 101},
+      {"resent", 201},
+      {"withdrawn", 301},
+      {"datagrams_sent", 401},
+      {"bytes_sent", 501},
+      {"send_errors", 601},
+      {"cached_subjects", 701},
+      {"snapshot_requests", 801},
+      {"snapshot_requests_limited", 901},
+      {"snapshot_answers", 1001},
+      {"snapshot_records", 1101},
+      {"tail_probes", 1201},
+      {"would_block", 1301}};
+  CHECK(visited == expected);
+  // A default-constructed struct visits zeros.
+  std::size_t zeros = 0;
+  racket::for_each_counter(racket::publisher_stream_stats{}, [&](std::string_view, std::uint64_t value) { zeros += value == 0; });
+  CHECK(zeros == 13);
 }

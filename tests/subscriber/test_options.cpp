@@ -6,6 +6,11 @@
 #include "catch.hpp"
 
 #include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -42,4 +47,56 @@ TEST_CASE("stream stats start at zero", "[subscriber][options]") {
   CHECK(s.delivered == 0);
   CHECK(s.gaps == 0);
   CHECK(s.tracked_subjects == 0);
+}
+
+// for_each_counter: every counter once, named as its member, with its own value. The expected
+// list is written by hand, field by field: a field left out of the visitor (or visited twice,
+// or under another name, or with another field's value) fails here.
+TEST_CASE("subscriber_stream_stats: for_each_counter visits every counter by name", "[subscriber][options]") {
+  racket::subscriber_stream_stats s;
+  s.datagrams_received = 101;
+  s.malformed = 201;
+  s.foreign = 301;
+  s.received = 401;
+  s.delivered = 501;
+  s.filtered = 601;
+  s.duplicates = 701;
+  s.stale = 801;
+  s.gaps = 901;
+  s.repairs_requested = 1001;
+  s.snapshot_requests_sent = 1101;
+  s.requests_seen = 1201;
+  s.withdrawn = 1301;
+  s.expired = 1401;
+  s.evicted = 1501;
+  s.decode_errors = 1601;
+  s.handler_errors = 1701;
+  s.tracked_subjects = 1801;
+  std::vector<std::pair<std::string, std::uint64_t>> visited;
+  racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) { visited.emplace_back(name, value); });
+  CHECK(visited.size() == 18);  // the hand count of the struct's members
+  const std::vector<std::pair<std::string, std::uint64_t>> expected{
+      {"datagrams_received", 101},
+      {"malformed", 201},
+      {"foreign", 301},
+      {"received", 401},
+      {"delivered", 501},
+      {"filtered", 601},
+      {"duplicates", 701},
+      {"stale", 801},
+      {"gaps", 901},
+      {"repairs_requested", 1001},
+      {"snapshot_requests_sent", 1101},
+      {"requests_seen", 1201},
+      {"withdrawn", 1301},
+      {"expired", 1401},
+      {"evicted", 1501},
+      {"decode_errors", 1601},
+      {"handler_errors", 1701},
+      {"tracked_subjects", 1801}};
+  CHECK(visited == expected);
+  // A default-constructed struct visits zeros.
+  std::size_t zeros = 0;
+  racket::for_each_counter(racket::subscriber_stream_stats{}, [&](std::string_view, std::uint64_t value) { zeros += value == 0; });
+  CHECK(zeros == 18);
 }

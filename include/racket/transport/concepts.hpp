@@ -115,6 +115,33 @@ struct transport_stats {
   std::uint64_t busy_poll_datagrams = 0;
 };
 
+/// Calls `f(std::string_view name, std::uint64_t value)` for every counter of `s`, in the
+/// order of the struct, named as its members: a program prints, or serves, all of them
+/// without naming each one.
+/// ```cpp
+/// racket::for_each_counter(sub.transport_statistics(), [](std::string_view name, std::uint64_t v) { ... });
+/// ```
+template <class F>
+constexpr void for_each_counter(const transport_stats& s, F&& f) {
+  // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
+  static_assert(sizeof(transport_stats) == 14 * sizeof(std::uint64_t),
+                "for_each_counter(transport_stats) must list every member");
+  f(std::string_view("datagrams_sent"), s.datagrams_sent);
+  f(std::string_view("bytes_sent"), s.bytes_sent);
+  f(std::string_view("send_errors"), s.send_errors);
+  f(std::string_view("send_would_block"), s.send_would_block);
+  f(std::string_view("datagrams_received"), s.datagrams_received);
+  f(std::string_view("bytes_received"), s.bytes_received);
+  f(std::string_view("receive_errors"), s.receive_errors);
+  f(std::string_view("join_errors"), s.join_errors);
+  f(std::string_view("kernel_drops"), s.kernel_drops);
+  f(std::string_view("interfaces_added"), s.interfaces_added);
+  f(std::string_view("interfaces_removed"), s.interfaces_removed);
+  f(std::string_view("segmented_sends"), s.segmented_sends);
+  f(std::string_view("segmentation_fallbacks"), s.segmentation_fallbacks);
+  f(std::string_view("busy_poll_datagrams"), s.busy_poll_datagrams);
+}
+
 /// Called with a transport's failure on one interface and the interface's name ("" when the
 /// failure is not tied to one interface).
 using transport_error_handler = std::function<void(const std::error_code&, std::string_view interface_name)>;

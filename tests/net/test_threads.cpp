@@ -190,6 +190,36 @@ TEST_CASE("threads: handlers that call back into the library from four io thread
   threads.stop();
 }
 
+TEST_CASE("threads: a publisher and a subscriber made from one io_context share a strand", "[net][threads]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  racket::publisher pub{io, {.interfaces = {"lo"}}};
+  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  CHECK(pub.get_executor() == sub.get_executor());
+  // From executors, each has a strand of its own (they may then run at the same time).
+  racket::publisher own_pub{io.get_executor(), {.interfaces = {"lo"}}};
+  racket::subscriber own_sub{io.get_executor(), {.interfaces = {"lo"}}};
+  CHECK(own_pub.get_executor() != own_sub.get_executor());
+  CHECK(own_pub.get_executor() != pub.get_executor());
+  // A handler of the shared-strand subscriber runs on the publisher's strand: its publish
+  // takes the direct path (nothing queued, no hand-off), with four threads running io.
+  const racket::stream<std::string> s{"shared", pool};
+  std::atomic<int> calls{0}, off_pub_strand{0};
+  ledger pongs;
+  auto echo = sub.subscribe(s, "ping.*", [&](const racket::message<std::string>& m) {
+    if (!pub.get_executor().running_in_this_thread()) off_pub_strand.fetch_add(1);
+    calls.fetch_add(1);
+    pub.publish(s, "pong." + std::string(m.subject.substr(5)), m.value);
+  });
+  auto pong = sub.subscribe(s, "pong.*", [&](const racket::message<std::string>& m) { pongs.add(m); });
+  io_threads threads(io, 4);
+  for (int i = 0; i < 100; ++i) pub.publish(s, "ping." + std::to_string(i), "v" + std::to_string(i));
+  CHECK(wait_until([&] { return pongs.calls == 100; }, 10'000ms));
+  CHECK(calls.load() >= 100);
+  CHECK(off_pub_strand.load() == 0);
+  threads.stop();
+}
+
 TEST_CASE("threads: close and destruction from other threads while traffic flows", "[net][threads]") {
   REQUIRE_PRIVATE_NETNS();
   for (int round = 0; round < 5; ++round) {

@@ -233,3 +233,28 @@ TEST_CASE("udp threads: a transport made on an application's strand or a thread 
     CHECK(got);
   }
 }
+
+TEST_CASE("udp threads: transports made from one context share its strand, from an executor each get their own",
+          "[udp][net][threads]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io, other;
+  const racket::transport_options opts{.interfaces = {"lo"}};
+  udp_transport a(io, opts), b(io, opts);
+  CHECK(a.get_executor() == b.get_executor());  // the context's shared strand
+  udp_transport c(other, opts);
+  CHECK(c.get_executor() != a.get_executor());  // another context, another strand
+  udp_transport d(io.get_executor(), opts), e(io.get_executor(), opts);
+  CHECK(d.get_executor() != e.get_executor());  // from an executor: a strand each
+  CHECK(d.get_executor() != a.get_executor());
+  const udp_transport::executor_type given(io.get_executor());
+  udp_transport f(given, opts), g(given, opts);
+  CHECK(f.get_executor() == given);  // that strand itself, not one inside it
+  CHECK(g.get_executor() == given);
+  asio::thread_pool pool(1);
+  {
+    udp_transport p(pool, opts), q(pool, opts);
+    CHECK(p.get_executor() == q.get_executor());
+    CHECK(p.get_executor() != a.get_executor());
+  }
+  pool.join();
+}

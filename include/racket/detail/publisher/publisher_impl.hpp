@@ -243,7 +243,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     ec.clear();
     if (direct != nullptr) {
       const time_point now = Clock::now();
-      gate_.take_losses();
+      gate_.take_losses();  // a resend pass's are not this publish's
       process(*direct, subject, payload, interval_ms, stamp_(now), withdraw, now);
       send_open_writers(now);
       last_flush_losses_ = gate_.take_losses();  // this publish is the last "flush"
@@ -319,16 +319,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       flushing_.swap(pending_);
       flush_waiters_.swap(waiters_);
       flush_posted_ = false;
-      flushing_bytes_ = flushing_.bytes();
       shut = shut_down_;
+      flushing_bytes_ = shut ? 0 : flushing_.bytes();
     }
-    flush_next_ = 0;
     if (shut) {  // nothing is queued after the shutdown's own flush; defensive
       flushing_.clear();
-      {
-        std::lock_guard lock(mutex_);
-        flushing_bytes_ = 0;
-      }
       complete_waiters(make_error_code(errc::not_open));
       return;
     }

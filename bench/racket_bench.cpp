@@ -7,6 +7,8 @@
 // scripts/bench.sh, which makes a private network namespace). Method: docs/performance.md.
 //
 //   racket_bench [--quick] [--json FILE]
+//   racket_bench --only latency --one-strand   (the latency rows with each side's publisher and
+//                                               subscriber on one application strand)
 //   racket_bench --profile PAYLOAD [--only racket_mt]   (one Racket throughput point, for callgrind/perf)
 //   racket_bench --only latency|scale|memory   (one section alone)
 //   racket_bench --only racket,racket_mt,zmq,dds,raw   (the throughput rows of those senders alone)
@@ -879,12 +881,29 @@ result raw_ping(raw_wait mode, int warmup, int rounds, std::vector<double>& rtt)
   return r;
 }
 
+// --one-strand: each side's publisher and subscriber are made on one application strand (the
+// subscriber's handler then publishes on the publisher's strand: the direct path), instead of
+// from the io_context (a strand each: the publish is handed over to the publisher's strand).
+bool latency_one_strand = false;
+
+racket::publisher make_latency_publisher(asio::io_context& io, const asio::strand<asio::io_context::executor_type>& app) {
+  const racket::publisher_options opts{.interfaces = {"lo"}};
+  return latency_one_strand ? racket::publisher{app, opts} : racket::publisher{io, opts};
+}
+
+racket::subscriber make_latency_subscriber(asio::io_context& io, const asio::strand<asio::io_context::executor_type>& app,
+                                           std::chrono::microseconds busy_poll) {
+  const racket::subscriber_options opts{.interfaces = {"lo"}, .busy_poll = busy_poll};
+  return latency_one_strand ? racket::subscriber{app, opts} : racket::subscriber{io, opts};
+}
+
 // Racket: each side has a publisher and a subscriber on the same io_context, one thread.
 // `busy_poll`: the subscriber's option (0: waits on the event loop, the default).
 result racket_pong(std::chrono::microseconds busy_poll, const std::function<void()>& ready) {
   asio::io_context io;
-  racket::publisher pub{io, {.interfaces = {"lo"}}};
-  racket::subscriber sub{io, {.interfaces = {"lo"}, .busy_poll = busy_poll}};
+  const auto app = asio::make_strand(io);
+  racket::publisher pub = make_latency_publisher(io, app);
+  racket::subscriber sub = make_latency_subscriber(io, app, busy_poll);
   bytes_stream ping{"ping", bench_pool}, pong{"pong", bench_pool};
   std::error_code ec;
   auto h = sub.subscribe(ping, "*", [&](const racket::message<racket::byte_view>& m) {
@@ -910,8 +929,9 @@ result racket_pong(std::chrono::microseconds busy_poll, const std::function<void
 
 result racket_ping(std::chrono::microseconds busy_poll, int warmup, int rounds, std::vector<double>& rtt) {
   asio::io_context io;
-  racket::publisher pub{io, {.interfaces = {"lo"}}};
-  racket::subscriber sub{io, {.interfaces = {"lo"}, .busy_poll = busy_poll}};
+  const auto app = asio::make_strand(io);
+  racket::publisher pub = make_latency_publisher(io, app);
+  racket::subscriber sub = make_latency_subscriber(io, app, busy_poll);
   bytes_stream ping{"ping", bench_pool}, pong{"pong", bench_pool};
   std::array<std::byte, latency_payload> msg{};
   std::uint64_t seq = 0;
@@ -1377,8 +1397,9 @@ int main(int argc, char** argv) {
     else if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--profile" && i + 1 < argc) profile_payload = std::strtoul(argv[++i], nullptr, 10);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--one-strand") latency_one_strand = true;
     else {
-      std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD] "
+      std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD] [--one-strand] "
                            "[--only latency|scale|memory|SENDER[,SENDER...]]  (SENDER: raw, racket, racket_mt, zmq, dds)\n");
       return 2;
     }

@@ -180,14 +180,13 @@ TEST_CASE("async_flush with use_future from a thread not running the io_context 
     CHECK(pub.stats("fut").published == static_cast<std::uint64_t>(500 * (round + 1)));
   }
   pub.close();
-  auto f = pub.async_flush(asio::use_future);
+  // The error through use_future(f), which hands the code to `f` instead of throwing: an
+  // exception stored in a future and freed on an io thread after the test thread caught it
+  // made TSan report a race inside libstdc++'s exception_ptr (its reference count is not
+  // instrumented). Turning the code into an exception is Asio's part of use_future.
+  auto f = pub.async_flush(asio::use_future([](std::error_code ec) { return ec; }));
   REQUIRE(ready_within(f));
-  try {
-    f.get();
-    FAIL("no error after close");
-  } catch (const std::system_error& e) {
-    CHECK(e.code() == racket::errc::not_open);
-  }
+  CHECK(f.get() == racket::errc::not_open);
 }
 
 TEST_CASE("a move-only error handler bound to a strand runs on that strand and may call the publisher",

@@ -234,27 +234,27 @@ TEST_CASE("udp threads: a transport made on an application's strand or a thread 
   }
 }
 
-TEST_CASE("udp threads: transports made from one context share its strand, from an executor each get their own",
+TEST_CASE("udp threads: a transport made on an application's strand runs on that strand itself, others on their own",
           "[udp][net][threads]") {
   REQUIRE_PRIVATE_NETNS();
-  asio::io_context io, other;
+  asio::io_context io;
   const racket::transport_options opts{.interfaces = {"lo"}};
   udp_transport a(io, opts), b(io, opts);
-  CHECK(a.get_executor() == b.get_executor());  // the context's shared strand
-  udp_transport c(other, opts);
-  CHECK(c.get_executor() != a.get_executor());  // another context, another strand
+  CHECK(a.get_executor() != b.get_executor());  // from a context: a strand each
   udp_transport d(io.get_executor(), opts), e(io.get_executor(), opts);
   CHECK(d.get_executor() != e.get_executor());  // from an executor: a strand each
-  CHECK(d.get_executor() != a.get_executor());
-  const udp_transport::executor_type given(io.get_executor());
-  udp_transport f(given, opts), g(given, opts);
-  CHECK(f.get_executor() == given);  // that strand itself, not one inside it
-  CHECK(g.get_executor() == given);
-  asio::thread_pool pool(1);
-  {
-    udp_transport p(pool, opts), q(pool, opts);
-    CHECK(p.get_executor() == q.get_executor());
-    CHECK(p.get_executor() != a.get_executor());
-  }
-  pool.join();
+  auto app = asio::make_strand(io);            // asio::strand<io_context::executor_type>
+  udp_transport f(app, opts), g(app, opts);
+  CHECK(f.get_executor() == udp_transport::executor_type(app));  // that strand, not one inside it
+  CHECK(g.get_executor() == f.get_executor());
+  const udp_transport::executor_type any_strand(io.get_executor());
+  udp_transport h(any_strand, opts);
+  CHECK(h.get_executor() == any_strand);
+  // Work posted to the application's strand is on the transport's, and the other way round.
+  bool on_transport = false, on_app = false;
+  asio::post(app, [&] { on_transport = f.get_executor().running_in_this_thread(); });
+  asio::post(f.get_executor(), [&] { on_app = app.running_in_this_thread(); });
+  io.run();
+  CHECK(on_transport);
+  CHECK(on_app);
 }

@@ -12,7 +12,6 @@
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
 #include "racket/transport/concepts.hpp"
-#include "racket/transport/detail/udp/context_strand.hpp"
 #include "racket/transport/detail/udp/core.hpp"
 #include "racket/transport/detail/udp/receive_loop.hpp"
 #include "racket/transport/detail/udp/receiver.hpp"
@@ -133,29 +132,29 @@ class udp_transport {
   /// Size of each receive slot: the largest UDP payload fits.
   static constexpr std::size_t receive_slot_size = detail::udp::receive_slot_size;
 
-  /// Creates a closed transport on a new strand of `ex` (any executor: an io_context's, a
-  /// thread pool's, or a strand, inside which the transport's own strand then runs). Nothing
-  /// is selected or opened before `open`.
+  /// Creates a closed transport on a new strand of `ex` (any executor: an io_context's or a
+  /// thread pool's). Nothing is selected or opened before `open`.
   template <class Executor>
     requires std::is_constructible_v<asio::any_io_executor, const Executor&>
   udp_transport(const Executor& ex, const transport_options& options)
       : core_(executor_type(asio::any_io_executor(ex)), options) {}
 
-  /// Creates a closed transport on the strand `s` itself (not a strand inside it): objects
-  /// given one strand share it, and a publish made from a subscriber's handler on it goes out
-  /// at once, without a hand-off.
-  udp_transport(const executor_type& s, const transport_options& options) : core_(s, options) {}
+  /// Creates a closed transport on the application's strand `s` itself (an
+  /// `asio::make_strand(io)`, any `asio::strand`), not on a strand inside it: its work is
+  /// serialised with everything else on `s`, and a publisher and a subscriber made on one
+  /// strand share it, so a publish made from the subscriber's handler goes out at once,
+  /// without a hand-off between strands (the lowest latency).
+  template <class Executor>
+    requires std::is_constructible_v<asio::any_io_executor, const Executor&>
+  udp_transport(const asio::strand<Executor>& s, const transport_options& options)
+      : core_(executor_type(s), options) {}
 
-  /// Creates a closed transport on `ctx`'s shared Racket strand (an `asio::io_context`, a
-  /// thread pool): every transport, publisher and subscriber made from the same context
-  /// shares one strand, so their work is serialised together and a publish made from a
-  /// subscriber's handler goes out at once. To let two objects work in parallel on a
-  /// multi-threaded context, make each from an executor (`ctx.get_executor()`: each gets a
-  /// strand of its own) or from a strand of its own.
+  /// Creates a closed transport on a new strand of `ctx`'s executor (an `asio::io_context`, a
+  /// thread pool).
   template <class ExecutionContext>
     requires std::derived_from<ExecutionContext, asio::execution_context>
   udp_transport(ExecutionContext& ctx, const transport_options& options)
-      : core_(detail::udp::context_strand(ctx), options) {}
+      : udp_transport(ctx.get_executor(), options) {}
 
   udp_transport(const udp_transport&) = delete;
   udp_transport& operator=(const udp_transport&) = delete;

@@ -69,7 +69,7 @@ FIELDS = [
     "racket.filter_len", "racket.filter", "racket.target_publisher", "racket.range.first",
     "racket.range.last", "racket.expert.truncated", "racket.expert.bad_version",
     "racket.expert.bad_kind", "racket.expert.bad_length", "racket.expert.bad_record",
-    "racket.expert.bytes_left", "racket.expert.dissector_error", "_ws.expert.message",
+    "racket.expert.bytes_left", "racket.expert.bad_checksum", "racket.expert.dissector_error", "_ws.expert.message",
     "_ws.lua.error", "_ws.malformed", "frame.protocols", "_ws.col.Protocol", "_ws.col.Info",
 ]
 
@@ -202,7 +202,7 @@ def check_vector(n, row, exp):
     eq("kind", [str(exp["kind"])], row["racket.kind"])
     eq("stream", [exp["stream"]], row["racket.stream"])
     eq("checksum shown", [exp["checksum"]], row["racket.checksum"])
-    eq("checksum status", ["unverified"], row["racket.checksum.status"])
+    eq("checksum status", ["good"], row["racket.checksum.status"])
     eq("protocol column", ["RACKET"], row["_ws.col.Protocol"])
     check(f"{what}: no expert info", not row["_ws.expert.message"], f"got {row['_ws.expert.message']}")
     if exp["kind"] == 1:
@@ -267,6 +267,45 @@ def run_vectors(doc, lua, work):
     no_lua_errors(rows, text, stderr, "vectors")
     with open(f"{work}/vectors.txt", "w", encoding="utf-8") as f:
         f.write(text)
+    check_checksums(vectors[1], lua, work)
+
+
+def xxh3_library():
+    """XXH3_64bits of the system's libxxhash (Debian libxxhash0, which libxxhash-dev brings)."""
+    import ctypes
+    import ctypes.util
+    name = ctypes.util.find_library("xxhash")
+    if not name:
+        return None
+    function = ctypes.CDLL(name).XXH3_64bits
+    function.restype = ctypes.c_uint64
+    function.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    return lambda data: function(data, len(data))
+
+
+def check_checksums(v1, lua, work):
+    """The dissector's XXH3-64 against libxxhash's, on vector 1 padded so that the checksummed
+    bytes cover every length from 58 to 300 (XXH3's 17-128, 129-240 and long paths) and the
+    long path's block edges (1024 bytes a block)."""
+    xxh3 = xxh3_library()
+    check("libxxhash found (to check the dissector's XXH3 beyond the vectors)", xxh3 is not None)
+    if xxh3 is None:
+        return
+    body = v1[:-8]
+    lengths = list(range(len(body), 301)) + [1023, 1024, 1025, 1087, 1088, 2047, 2048, 2049, 4096, 9000]
+    frames = []
+    for n in lengths:
+        data = body + bytes(n - len(body))
+        frames.append(frame(data + struct.pack("<Q", xxh3(data))))
+    pcap = f"{work}/checksums.pcap"
+    write_pcap(pcap, frames)
+    run = subprocess.run(["tshark", "-n", "-r", pcap, "-X", f"lua_script:{lua}", "-T", "fields",
+                          "-e", "racket.checksum.status", "-e", "racket.padding_len"], capture_output=True)
+    got = run.stdout.decode().split("\n")[:-1]
+    want = [f"good\t{n - len(body)}" for n in lengths]
+    check(f"checksums over {lengths[0]}..300 and {lengths[-10:]} bytes: all verified good, as libxxhash computes",
+          run.returncode == 0 and got == want,
+          f"mismatches at {[n for n, g, w in zip(lengths, got, want) if g != w][:20]} {stderr_clean(run.stderr.decode())}")
 
 
 # Hostile datagrams ----------------------------------------------------------------------------
@@ -296,6 +335,8 @@ def hostile_cases(v):
         ("version 255, 5 bytes", b"RKTM\xff", "bad_version"),
         ("kind 9", v1[:5] + b"\x09" + v1[6:], "bad_kind"),
         ("kind 3 (announcements: not defined yet)", v1[:5] + b"\x03" + v1[6:], "bad_kind"),
+        ("vector 1 with one payload byte changed", v1[:55] + b"X" + v1[56:], "bad_checksum"),
+        ("vector 5 with its checksum changed", v5[:-1] + b"\x00", "bad_checksum"),
         ("data cut inside the fixed header", v1[:12], "truncated"),
         ("data cut before the trailer fits", v1[:30], "truncated"),
         ("data cut inside the record", v1[:50], "bad_length"),
@@ -356,7 +397,8 @@ def run_hostile(doc, lua, work):
         return
     for i, (name, _, expert) in enumerate(cases):
         row = rows[i]
-        shown = [e for e in ("truncated", "bad_version", "bad_kind", "bad_length", "bad_record", "bytes_left")
+        shown = [e for e in ("truncated", "bad_version", "bad_kind", "bad_length", "bad_record", "bytes_left",
+                             "bad_checksum")
                  if row[f"racket.expert.{e}"]]
         info = row["_ws.col.Info"][0] if row["_ws.col.Info"] else ""
         if expert:

@@ -99,7 +99,6 @@ capture_in_netns() {
     { echo "FAIL: the second sender failed:"; cat "$tmp/other.err"; exit 1; }
   kill -INT "$sender_pid"
   wait_exit "$sender_pid" 10 || { echo "FAIL: the sender did not stop on SIGINT"; exit 1; }
-  sleep 0.2  # the tombstones' tail probes (+10, +40, +130 ms) belong in the capture too
   kill -INT "$dumpcap_pid"
   wait_exit "$dumpcap_pid" 10 || { echo "FAIL: dumpcap did not stop on SIGINT"; exit 1; }
   sed 's/^/    | dumpcap: /' "$tmp/dumpcap.err"

@@ -497,9 +497,8 @@ def run_capture(pcap, lua, demo_stream, other_stream):
               and r["racket.filter"] == ["ws.*"], str({k: r[k] for k in ("racket.range_count", "racket.filter", "racket.target_publisher")}))
         info = r["_ws.col.Info"][0]
         check("its Info column", info.startswith(f"full request stream={demo_stream} from=0x"), info)
-    first = next((r for r in data if r["racket.stream"] == [demo_stream]), None)
-    if first:
-        print("    | first data frame's Info:", first["_ws.col.Info"][0])
+    for r in racket_rows:
+        print(f"    | {r['frame.number'][0]:>3} {r['_ws.col.Info'][0]}")
     status, text, stderr = tshark_verbose(pcap, lua)
     no_lua_errors(racket_rows, text, stderr, "capture")
 

@@ -99,6 +99,15 @@ capture_in_netns() {
     { echo "FAIL: the second sender failed:"; cat "$tmp/other.err"; exit 1; }
   kill -INT "$sender_pid"
   wait_exit "$sender_pid" 10 || { echo "FAIL: the sender did not stop on SIGINT"; exit 1; }
+  # dumpcap drops what it has not read yet when it stops: end with a sentinel datagram and
+  # stop only once the file holds it, so everything sent before it is in the file too.
+  python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"end of test", ("127.0.0.1", 9))'
+  local tenths=100
+  until tshark -n -r "$tmp/live.pcapng" -Y 'udp.dstport == 9' 2>/dev/null | grep -q .; do
+    [ "$tenths" -gt 0 ] || { echo "FAIL: the sentinel datagram never reached the capture file"; exit 1; }
+    sleep 0.1
+    tenths=$((tenths - 1))
+  done
   kill -INT "$dumpcap_pid"
   wait_exit "$dumpcap_pid" 10 || { echo "FAIL: dumpcap did not stop on SIGINT"; exit 1; }
   sed 's/^/    | dumpcap: /' "$tmp/dumpcap.err"

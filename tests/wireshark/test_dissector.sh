@@ -14,6 +14,7 @@
 # vectors and hostile only read files (nothing is sent). capture runs itself again through
 # tests/tools/in_netns.sh and sends only inside that namespace.
 #
+# RACKET_KEEP_CAPTURE=FILE keeps the capture case's pcapng file.
 # Without tshark (or dumpcap, or python3) the test is skipped with a message; under CI=true it
 # fails instead (tests/tools/skip.sh).
 # SPDX-License-Identifier: MIT
@@ -111,6 +112,7 @@ capture_in_netns() {
   kill -INT "$dumpcap_pid"
   wait_exit "$dumpcap_pid" 10 || { echo "FAIL: dumpcap did not stop on SIGINT"; exit 1; }
   sed 's/^/    | dumpcap: /' "$tmp/dumpcap.err"
+  [ -z "${RACKET_KEEP_CAPTURE:-}" ] || cp "$tmp/live.pcapng" "$RACKET_KEEP_CAPTURE"
   python3 "$here/dissector_test.py" capture "$tmp/live.pcapng" "$lua" "$demo" "$other"
 }
 

@@ -4,7 +4,8 @@
 -- sequence and timestamp made absolute again, the padding and the trailer, and snapshot
 -- requests (kind 2) field by field. Malformed datagrams are shown as far as they go and flagged
 -- with expert info named after the decoder's errors (truncated, bad_version, bad_kind,
--- bad_length, bad_record); the dissector never raises a Lua error on any input.
+-- bad_checksum, bad_length, bad_record, and bytes_left for bytes after the last record or
+-- range); the dissector never raises a Lua error on any input.
 -- The trailer's XXH3-64 checksum is verified (XXH3 ported below, checked by the tests against
 -- the document's vectors and libxxhash). It must NOT know the library's code, only the
 -- document.
@@ -330,6 +331,10 @@ local function add_trailer(tree, tvb, size)
   end
   local carried = tvb(size - TRAILER_SIZE, TRAILER_SIZE):le_uint64()
   local computed = xxh3.hash(tvb, size - TRAILER_SIZE)
+  if not computed then  -- under 17 bytes: cannot happen, header and trailer are longer
+    tree:add(F.checksum_state, "unverified"):set_generated()
+    return true
+  end
   if computed == carried then
     item:append_text(" [correct]")
     tree:add(F.checksum_state, "good"):set_generated()

@@ -25,6 +25,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev      # the example programs only: command lines, JSON lines
   iproute2 nftables util-linux procps  # tests and demo: namespaces (unshare, ip), loss (nft)
   jq python3                           # test scripts
+  tshark git                           # tests: the Wireshark dissector; README's FetchContent
   libclang-rt-14-dev                   # sanitizer (asan, tsan) and fuzz builds
 )
 if [ -n "$bench" ]; then
@@ -46,8 +47,11 @@ fi
 echo "setup-deps: installing ${missing[*]}"
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then
-  sudo=(sudo)
+  sudo=(sudo env DEBIAN_FRONTEND=noninteractive)  # sudo would drop the exported variable
 fi
+# Non-interactive: debconf takes every question's default; for tshark's
+# wireshark-common/install-setuid ("should non-superusers be able to capture packets?") that is
+# "no" (dumpcap is not made setuid; the tests capture as root inside a namespace).
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

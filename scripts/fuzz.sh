@@ -4,7 +4,7 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60 (CI uses this short run); targets default to all:
-#                       wire subject pool subscriber
+#                       wire subject pool subscriber reassembly
 # Environment:
 #   RACKET_FUZZ_BUILD   build directory (default build/fuzz)
 #   RACKET_FUZZ_JOBS    parallel libFuzzer workers per target (default 1)
@@ -28,7 +28,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(wire subject pool subscriber)
+  targets=(wire subject pool subscriber reassembly)
 fi
 build="${RACKET_FUZZ_BUILD:-$root/build/fuzz}"
 jobs="${RACKET_FUZZ_JOBS:-1}"

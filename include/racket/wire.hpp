@@ -9,7 +9,10 @@
 //                     the common header checks and `peek_kind`
 //   wire/writer.hpp   `datagram_writer` and `seal`: writing data datagrams (kind 1)
 //   wire/decode.hpp   `decode` and `datagram_view`: reading data datagrams
-//   wire/request.hpp  snapshot and repair requests (kind 2)
+//   wire/request.hpp  snapshot and repair requests (kind 2), fragment ranges included
+//   wire/fragment.hpp     fragment datagrams: limits, sizes, `is_fragment_datagram`,
+//                         `decode_fragment` (large messages, "Fragmented messages")
+//   wire/fragmenter.hpp   `fragmenter`: cutting one large message into fragment datagrams
 //
 // The byte primitives (little-endian integers, varints, zigzag) are detail/wire_bytes.hpp.
 //
@@ -22,3 +25,5 @@
 #include "racket/wire/decode.hpp"
 #include "racket/wire/request.hpp"
 #include "racket/detail/range_set.hpp"
+#include "racket/wire/fragment.hpp"
+#include "racket/wire/fragmenter.hpp"

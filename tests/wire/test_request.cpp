@@ -3,6 +3,7 @@
 #include "racket/wire/request.hpp"
 
 #include "catch.hpp"
+#include "wire/fragment_support.hpp"
 #include "wire/support.hpp"
 
 #include <algorithm>
@@ -238,8 +239,13 @@ TEST_CASE("decode_request errors, in the documented order", "[wire][snapshot]") 
     CHECK(request_error(d) == err(errc::bad_checksum));
   }
   {
+    // Bytes after the ranges start a fragment section: their first is its count Q, so one
+    // byte 'x' (Q = 120) promises 1920 more: truncated before the checksum.
     raw_request r;
     r.extra = "x";
+    CHECK(request_error(r) == err(errc::truncated));
+    // Q = 1 and one byte more than its range: bad_length after the checksum.
+    r.extra = std::string("\x01", 1) + std::string(17, 'y');
     CHECK(request_error(r) == err(errc::bad_length));
   }
   {
@@ -356,4 +362,95 @@ TEST_CASE("docs/wire-format.md spells out the request vectors' bytes", "[wire][s
     ++number;
   }
   CHECK(number == 7);
+}
+
+namespace {
+
+// A fragment section as raw bytes: Q, then (u64 sequence, u32 first, u32 last) each.
+std::string fragment_section(std::size_t q, const std::vector<wire::fragment_range>& ranges) {
+  bytes b;
+  put(b, q, 1);
+  for (const auto& g : ranges) {
+    put(b, g.sequence, 8);
+    put(b, g.first, 4);
+    put(b, g.last, 4);
+  }
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+}  // namespace
+
+TEST_CASE("vector F4: a repair request naming fragments, both ways", "[wire][snapshot][fragment]") {
+  const bytes doc = doc_fragment_vector("F4");
+  REQUIRE(doc.size() == 90);
+  CHECK(racket::detail::load_u64(doc.data() + doc.size() - 8) == 0xd79e561fe67a1a19);
+  const wire::sequence_range ranges[] = {{40, 41}};
+  const wire::fragment_range fragments[] = {{42, 1, 1}, {43, 0, 4}};
+  const wire::snapshot_request r{.requester_id = 0xFEDCBA9876543210,
+                                 .stream = "sensors",
+                                 .target_publisher = 0x0123456789ABCDEF,
+                                 .ranges = ranges,
+                                 .fragments = fragments};
+  CHECK(wire::request_size(7, 0, 1, 2) == 90);
+  bytes buf(256);
+  CHECK(to_hex(wire::encode_request(buf, r)) == to_hex(doc));
+  std::error_code ec;
+  const wire::request_view v = wire::decode_request(doc, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(v.requester_id() == 0xFEDCBA9876543210);
+  CHECK(v.stream() == "sensors");
+  CHECK(v.filter().empty());
+  CHECK(v.target_publisher() == 0x0123456789ABCDEF);
+  REQUIRE(v.range_count() == 1);
+  CHECK(v.range(0) == ranges[0]);
+  REQUIRE(v.fragment_range_count() == 2);
+  CHECK(v.fragment_range_at(0) == fragments[0]);
+  CHECK(v.fragment_range_at(1) == fragments[1]);
+  CHECK_FALSE(v.full());
+  // Fragments alone: not a full request.
+  const bytes alone = encode({.requester_id = 1, .stream = "s", .target_publisher = 2, .fragments = fragments});
+  const wire::request_view a = wire::decode_request(alone, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(a.range_count() == 0);
+  CHECK(a.fragment_range_count() == 2);
+  CHECK_FALSE(a.full());
+  // Without fragments the bytes are the request as before (vector 6 unchanged).
+  CHECK(wire::request_size(6, 0, 2) == wire::request_size(6, 0, 2, 0));
+}
+
+TEST_CASE("fragment sections that encode_request and decode_request refuse", "[wire][snapshot][fragment]") {
+  using racket::errc;
+  bytes buf(2048);
+  const wire::fragment_range good[] = {{5, 0, 3}};
+  const wire::fragment_range zero_seq[] = {{0, 0, 3}};
+  const wire::fragment_range backwards[] = {{5, 4, 3}};
+  CHECK(wire::encode_request(buf, {.stream = "s", .fragments = good}).empty());  // needs a target
+  CHECK(wire::encode_request(buf, {.stream = "s", .target_publisher = 1, .fragments = zero_seq}).empty());
+  CHECK(wire::encode_request(buf, {.stream = "s", .target_publisher = 1, .fragments = backwards}).empty());
+  std::vector<wire::fragment_range> many(65, {1, 0, 0});
+  CHECK(wire::encode_request(buf, {.stream = "s", .target_publisher = 1, .fragments = many}).empty());
+  many.resize(64);
+  CHECK(wire::encode_request(buf, {.stream = "s", .target_publisher = 1, .fragments = many}).size() ==
+        wire::request_size(1, 0, 0, 64));
+
+  const auto error_with = [](std::uint64_t target, const std::string& extra) {
+    raw_request r;
+    r.target = target;
+    r.extra = extra;
+    return request_error(r);
+  };
+  CHECK_FALSE(error_with(7, fragment_section(1, {{5, 0, 3}})));
+  CHECK(error_with(7, fragment_section(0, {})) == err(errc::bad_record));          // Q = 0 spelled out
+  CHECK(error_with(7, fragment_section(65, std::vector<wire::fragment_range>(65, {1, 0, 0}))) ==
+        err(errc::bad_record));                                                      // Q > 64
+  CHECK(error_with(7, fragment_section(1, {{0, 0, 3}})) == err(errc::bad_record));  // sequence 0
+  CHECK(error_with(7, fragment_section(1, {{5, 4, 3}})) == err(errc::bad_record));  // first > last
+  CHECK(error_with(7, fragment_section(2, {{5, 0, 3}})) == err(errc::truncated));   // Q says 2, 1 there
+  {
+    raw_request r;  // fragments need a target (R must then be 0 too)
+    r.target = 0;
+    r.ranges.clear();
+    r.extra = fragment_section(1, {{5, 0, 3}});
+    CHECK(request_error(r) == err(errc::bad_record));
+  }
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// Writes data datagrams (kind 1): `datagram_writer` appends records with their deltas from the
-// previous one, `seal` pads a datagram and writes its checksum. Knows nothing of decoding, nor
-// of requests.
+// Writes data datagrams (kind 1): `write_data_header` writes the header, `datagram_writer`
+// appends records with their deltas from the previous one, `seal` pads a datagram and writes
+// its checksum. Knows nothing of decoding, nor of requests.
 
 #include "racket/detail/hash.hpp"
 #include "racket/detail/wire_bytes.hpp"
@@ -47,6 +47,24 @@ inline std::span<const std::byte> seal(std::span<std::byte> buffer, std::size_t 
   return {d, total_size};
 }
 
+/// Writes a data datagram's header (kind 1) at the start of `buffer` with `record_count` and
+/// returns its size, `header_size(stream.size())`. Allocates nothing, never throws.
+/// Preconditions: `stream` is a valid stream name and the header fits `buffer`.
+inline std::size_t write_data_header(std::span<std::byte> buffer, std::uint64_t publisher_id, std::string_view stream,
+                                     std::uint16_t record_count) noexcept {
+  assert(detail::is_valid_stream_name(stream));
+  assert(header_size(stream.size()) <= buffer.size());
+  std::byte* const d = buffer.data();
+  std::memcpy(d, magic, sizeof magic);
+  d[4] = std::byte{version};
+  d[5] = static_cast<std::byte>(kind::data);
+  detail::store_u16(d + 6, record_count);
+  detail::store_u64(d + 8, publisher_id);
+  d[16] = static_cast<std::byte>(stream.size());
+  std::memcpy(d + header_fixed_size, stream.data(), stream.size());
+  return header_size(stream.size());
+}
+
 /// Writes one datagram at a time into a caller-owned buffer. Allocates nothing, never throws.
 ///
 /// The buffer's size is the maximum datagram size (anything above 65507 is not used).
@@ -75,16 +93,8 @@ class datagram_writer {
   /// Preconditions: `stream` is a valid stream name (1..255 bytes, no NUL) and
   /// `header_size(stream.size()) + trailer_size` fits the buffer.
   void begin(std::uint64_t publisher_id, std::string_view stream) noexcept {
-    assert(detail::is_valid_stream_name(stream));
     assert(header_size(stream.size()) + trailer_size <= capacity_);
-    std::memcpy(buf_, magic, sizeof magic);
-    buf_[4] = std::byte{version};
-    buf_[5] = static_cast<std::byte>(kind::data);
-    detail::store_u16(buf_ + 6, 0);
-    detail::store_u64(buf_ + 8, publisher_id);
-    buf_[16] = static_cast<std::byte>(stream.size());
-    std::memcpy(buf_ + header_fixed_size, stream.data(), stream.size());
-    pos_ = header_size(stream.size());
+    pos_ = write_data_header({buf_, capacity_}, publisher_id, stream, 0);
     count_ = 0;
     prev_sequence_ = 0;
     prev_timestamp_ = 0;

@@ -10,6 +10,7 @@
 //   wire/writer.hpp   `datagram_writer` and `seal`: writing data datagrams (kind 1)
 //   wire/decode.hpp   `decode` and `datagram_view`: reading data datagrams
 //   wire/request.hpp  snapshot and repair requests (kind 2)
+//   wire/announce.hpp announcements of publishers and subscribers (kind 3)
 //
 // The byte primitives (little-endian integers, varints, zigzag) are detail/wire_bytes.hpp.
 //
@@ -22,3 +23,4 @@
 #include "racket/wire/decode.hpp"
 #include "racket/wire/request.hpp"
 #include "racket/detail/range_set.hpp"
+#include "racket/wire/announce.hpp"  // last: the rooms above keep their order

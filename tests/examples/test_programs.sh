@@ -625,7 +625,7 @@ case_list() {
   wait_for "$tmp/list-b.out" '^f\.usd ' 5
   "$receiver" --list --wait 1200ms >"$tmp/list1.out" 2>"$tmp/list1.err"
   expect "--list exits 0" [ "$?" -eq 0 ]
-  sed 's/^/    | /' "$tmp/list1.out"
+  sed 's/^/    | /' "$tmp/list1.err" "$tmp/list1.out"
   expect "a banner names the announce channel" grep -q -F 'receiver: listing streams announced on 239.255.63.170:19094 via lo' "$tmp/list1.err"
   expect "a header line" grep -q -E '^STREAM +PUBLISHERS +SUBJECTS +MSGS/S +SUBSCRIBERS +HOSTS$' "$tmp/list1.out"
   expect "list.fx with 1 publisher and 2 subjects" grep -q -E '^list\.fx +1 +2 +[0-9.]+ +0 +[^ ]+ \(sender [0-9]+\)$' "$tmp/list1.out"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// libFuzzer target: wire::decode and iteration over every record it accepts.
+// libFuzzer target: wire::decode and iteration over every record it accepts, and
+// wire::decode_announcement and every entry of what it accepts.
 //
 // The input is decoded twice: as it is (so the checks before the checksum are fuzzed), and
 // with its trailer recomputed (so the record parser behind the checksum is reached).
@@ -82,6 +83,44 @@ void check(std::span<const std::byte> bytes) {
   }
 }
 
+// An announcement that decodes: every entry inside the datagram, valid, and written again by
+// announcement_writer to the same bytes (its layout has exactly one encoding).
+void check_announcement(std::span<const std::byte> bytes) {
+  std::error_code ec;
+  const wire::announcement_view v = wire::decode_announcement(bytes, ec);
+  if (ec) {
+    RACKET_FUZZ_CHECK(ec.category() == racket::error_category());
+    RACKET_FUZZ_CHECK(v.entry_count() == 0);
+    return;
+  }
+  RACKET_FUZZ_CHECK(v.entry_count() >= 1 && v.entry_count() <= wire::max_announce_entries);
+  const auto* lo = bytes.data();
+  const auto* hi = bytes.data() + bytes.size() - wire::trailer_size;
+  const auto inside = [&](std::string_view s) {
+    const auto* p = reinterpret_cast<const std::byte*>(s.data());
+    return p >= lo && p + s.size() <= hi && std::memchr(s.data(), 0, s.size()) == nullptr;
+  };
+  std::vector<std::byte> buf(wire::max_datagram_size_limit);
+  wire::announcement_writer w(buf, v.header());
+  RACKET_FUZZ_CHECK(w.ok());
+  std::size_t count = 0;
+  v.for_each_publication([&](const wire::announced_publication& e) {
+    ++count;
+    RACKET_FUZZ_CHECK(!e.stream.empty() && inside(e.stream));
+    RACKET_FUZZ_CHECK(w.add(e));
+  });
+  v.for_each_subscription([&](const wire::announced_subscription& e) {
+    ++count;
+    RACKET_FUZZ_CHECK(!e.stream.empty() && inside(e.stream) && e.filter_count <= wire::max_announce_filters);
+    for (std::size_t i = 0; i < e.filter_count; ++i)
+      RACKET_FUZZ_CHECK(inside(e.filters[i]) && !racket::validate_filter(e.filters[i]));
+    RACKET_FUZZ_CHECK(w.add(e));
+  });
+  RACKET_FUZZ_CHECK(count == v.entry_count());
+  const auto again = w.finish();
+  RACKET_FUZZ_CHECK(again.size() == bytes.size() && std::memcmp(again.data(), bytes.data(), bytes.size()) == 0);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -90,11 +129,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::byte> d(size);
   if (size) std::memcpy(d.data(), data, size);
   check(d);
+  check_announcement(d);
   racket::fuzz::fix_checksum(d);
   check(d);
+  check_announcement(d);
   // A smaller max_size must refuse, never misbehave.
   std::error_code ec;
   (void)wire::decode(d, ec, size / 2);
+  if (size > size / 2) RACKET_FUZZ_CHECK(ec == racket::errc::oversize);
+  (void)wire::decode_announcement(d, ec, size / 2);
   if (size > size / 2) RACKET_FUZZ_CHECK(ec == racket::errc::oversize);
   return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "../common/format.hpp"
 #include "../common/options.hpp"
+#include "list.hpp"
 
 #include <racket/racket.hpp>
 
@@ -52,14 +53,18 @@ struct receiver_options {
   std::uint64_t busy_poll_us = 0;  // 0: off
   bool quiet = false;
   bool once = false;
+  bool list = false;
+  std::uint64_t wait_ms = 7000;  // --list
+  std::uint64_t announce_ms = 5000;  // 0: never
+  std::string list_stream;       // --list STREAM: only that one
 };
 
 // --once without --timeout: how long to wait for the publishers' answers.
 constexpr std::uint64_t once_default_timeout_ms = 1000;
 
 // The command line, checked. Returns the exit status instead when the program ends now
-// (--help, --version, a bad command line). A later `--list` (stream discovery) fits here as
-// one more flag that, like --once, replaces the subscription loop.
+// (--help, --version, a bad command line). `--list` (stream discovery) replaces the
+// subscription loop, like --once; it needs no stream.
 std::variant<receiver_options, int> parse(int argc, char** argv) {
   receiver_options o;
   CLI::App app(
@@ -108,6 +113,23 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
                "print the current value of every matching subject (asking the\n"
                "publishers: a snapshot request) and exit: status 0 if any came,\n"
                "1 if none did before --timeout");
+  app.add_flag("--list", o.list,
+               "list the streams on the network instead of subscribing: listen\n"
+               "to the pool's announce channel for --wait and print each stream\n"
+               "announced (publishers, subjects, messages/s, subscribers,\n"
+               "hosts), only STREAM if given; exit 1 with a hint if none was");
+  app.add_option("--wait", o.wait_ms,
+                 "with --list: how long to listen (publishers announce every\n"
+                 "5s +-20 % by default)")
+      ->type_name("DURATION")
+      ->default_str("7s")
+      ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
+  app.add_option("--announce-period", o.announce_ms,
+                 "announce the subscriptions (for receiver --list and other\n"
+                 "directories) this often, +-20 %; 0: never")
+      ->type_name("DURATION")
+      ->default_str("5s")
+      ->transform(rx::duration(rx::bare_unit::milliseconds, 0, 86'400'000));
   app.add_option("--stats", o.stats_ms, "print the stats every DURATION")
       ->type_name("DURATION")
       ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
@@ -143,13 +165,22 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
       "Examples:\n"
       "  receiver plant 'plant.*'\n"
       "  receiver plant --once\n"
+      "  receiver --list --wait 10s\n"
       "  receiver --stream plant --format json --count 3 --timeout 5s\n"
       "\n"
       "Exit status: 0 success, 1 failure, --count not reached or --once got nothing,\n"
       "2 bad command line.");
   if (const auto status = rx::parse_command_line(app, std::string(program), argc, argv)) return *status;
 
-  o.net.stream_name = rx::stream_name(app, o.net);
+  if (o.list) {
+    if (o.once || o.count != 0 || app.count("FILTER") != 0 || !o.filters.empty())
+      throw rx::usage_error("--list takes no FILTER, --filter, --once or --count (see --help)");
+    const bool named = app.count("--stream") != 0 || app.count("STREAM") != 0;
+    o.list_stream = named ? rx::stream_name(app, o.net) : std::string();
+    o.net.stream_name = std::string(racket::multicast_pool::announce_stream_name);
+  } else {
+    o.net.stream_name = rx::stream_name(app, o.net);
+  }
   o.format = o.format_text == "json" ? output_format::json : output_format::human;
   if (app.count("FILTER") != 0) o.filters.insert(o.filters.begin(), o.filter_positional);
   if (o.filters.empty()) o.filters.emplace_back("*");
@@ -171,7 +202,8 @@ class receiver {
         stream_(opts.net.stream_name, net.pool),
         subscriber_(io, racket::subscriber_options{.interfaces = opts.net.interfaces,
                                                    .expiry_factor = opts.expiry_factor,
-                                                   .busy_poll = std::chrono::microseconds(opts.busy_poll_us)}),
+                                                   .busy_poll = std::chrono::microseconds(opts.busy_poll_us),
+                                                   .announce_period = std::chrono::milliseconds(opts.announce_ms)}),
         signals_(io, SIGINT, SIGTERM),
         timeout_(io),
         stats_timer_(io),
@@ -425,6 +457,8 @@ int main(int argc, char** argv) {
     if (const int* status = std::get_if<int>(&parsed)) return *status;
     const auto& opts = std::get<receiver_options>(parsed);
     const auto net = rx::resolve_network(opts.net);
+    if (opts.list)
+      return rx::run_list(net, opts.net.interfaces, opts.wait_ms, opts.format == output_format::json, opts.list_stream);
     asio::io_context io;
     receiver r(io, opts, net);
     if (opts.once) {

@@ -61,6 +61,7 @@ struct sender_options {
   std::uint64_t seed = 0;
   std::uint64_t max_datagram = racket::wire::default_max_datagram_size;
   std::uint64_t tail_probe_ms = 10;
+  std::uint64_t announce_ms = 5000;  // 0: never
   std::uint64_t stats_ms = 0;  // 0: only the final stats
   std::string format_text = "human";
   output_format format = output_format::human;
@@ -133,6 +134,12 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
       ->type_name("DURATION")
       ->default_str("10ms")
       ->transform(rx::duration(rx::bare_unit::milliseconds, 0, 3'600'000));
+  app.add_option("--announce-period", o.announce_ms,
+                 "announce the stream (for receiver --list and other directories)\n"
+                 "this often, +-20 %; 0: never")
+      ->type_name("DURATION")
+      ->default_str("5s")
+      ->transform(rx::duration(rx::bare_unit::milliseconds, 0, 86'400'000));
   app.add_option("--stats", o.stats_ms, "also print the stats every DURATION while running")
       ->type_name("DURATION")
       ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
@@ -225,7 +232,8 @@ class sender {
                                                  .ttl = opts.ttl,
                                                  .max_datagram_size = static_cast<std::size_t>(opts.max_datagram),
                                                  .seed = opts.seed,
-                                                 .tail_probe_delay = std::chrono::milliseconds(opts.tail_probe_ms)}),
+                                                 .tail_probe_delay = std::chrono::milliseconds(opts.tail_probe_ms),
+                                                 .announce_period = std::chrono::milliseconds(opts.announce_ms)}),
         signals_(io, SIGINT, SIGTERM),
         stats_timer_(io) {}
 

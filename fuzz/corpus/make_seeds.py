@@ -42,6 +42,13 @@ write("wire", "vector4-snapshot", V[4])
 # Padding (version 3): vectors 8 and 9; a GSO segment: as many 64-byte values as fit 1452 bytes,
 # padded to 1452; a few records with long padding; padding holding one nonzero byte (rejected
 # once the checksum is right).
+# Announcements (kind 3): vectors 20 and 21 of docs/wire-format.md, as hex (no encoder here).
+write("wire", "announce-publisher", bytes.fromhex(
+    "524b544d0303020008070605040302010268310192100000881300000673656e64657205706c616e7403000000d007000000000000"
+    "026678000000000000000000000000142a0b65197d8720"))
+write("wire", "announce-subscriber", bytes.fromhex(
+    "524b544d03030100887766554433221102683202070000008813000008726563656976657205706c616e740203612e2a01622f2463"
+    "ee356f768b"))
 write("wire", "vector8-padded", V[8])
 write("wire", "vector9-padded", V[9])
 SEGMENT = []

@@ -279,6 +279,15 @@ class multicast_pool {
     return result;
   }
 
+  /// The reserved stream name whose group and port are the pool's announce channel.
+  static constexpr std::string_view announce_stream_name = "racket.announce";
+
+  /// The pool's announce channel (docs/wire-format.md, "Announcement (kind 3)"): where
+  /// publishers and subscribers announce their streams and a directory listens. It is
+  /// `endpoint_for("racket.announce")`: the documented mapping, so every implementation finds
+  /// it; in the default pool 239.255.63.170 port 19094.
+  endpoint announce_endpoint() const { return map(detail::xxh3(announce_stream_name)); }
+
   /// The pool as text that `parse` reads back: `"239.255.0.0/16 19090-19097"`,
   /// `"ff15::/16 19090-19090"` (the port range is always written FIRST-LAST).
   std::string to_string() const {

@@ -127,7 +127,7 @@ class basic_publisher {
       payload = byte_view(scratch);
     }
     detail::last_encoded_size() = payload.size();
-    impl_->enqueue(s.key(), s.name(), s.endpoint(), subject, payload, to_interval(interval, ec), false, ec);
+    impl_->enqueue(s.key(), s.name(), s.endpoint(), s.announce_endpoint(), subject, payload, to_interval(interval, ec), false, ec);
   }
 
   /// Throwing overload of `publish`: `std::system_error` naming the stream and subject (and,
@@ -144,7 +144,7 @@ class basic_publisher {
   /// as for `publish`.
   template <class T, class C>
   void withdraw(const stream<T, C>& s, std::string_view subject, std::error_code& ec) {
-    impl_->enqueue(s.key(), s.name(), s.endpoint(), subject, byte_view{}, 0, true, ec);
+    impl_->enqueue(s.key(), s.name(), s.endpoint(), s.announce_endpoint(), subject, byte_view{}, 0, true, ec);
   }
 
   /// Throwing overload of `withdraw`.

@@ -93,6 +93,21 @@ struct publisher_options {
   /// a long queue goes out in turns of 1 MiB, each after the transport's send backlog of the
   /// last has drained, so the memory a publisher holds for sending stays under it.
   std::size_t max_queued_bytes = std::size_t{16} << 20;
+
+  // Discovery (docs/wire-format.md, "Announcement (kind 3)"; docs/architecture.md, "Discovery").
+
+  /// Every stream published on is announced on its pool's announce channel
+  /// (`multicast_pool::announce_endpoint`) with its subject count and message rate, this
+  /// often (±20 % at random), the first time within 100-200 ms of its first publish. A
+  /// directory forgets a publisher not heard for a few periods. 0: never announce. At most a
+  /// day.
+  std::chrono::milliseconds announce_period{5000};
+  /// The host name announcements give; empty: `gethostname`. At most 255 bytes are used.
+  std::string host_name{};
+  /// The process id announcements give; 0: `getpid`.
+  std::uint32_t process_id = 0;
+  /// The program name announcements give; empty: /proc/self/comm (the executable's name).
+  std::string program_name{};
 };
 
 /// Counters of one stream on one publisher (plain struct, copied out).

@@ -5,6 +5,8 @@
 // aliases over real UDP multicast.
 
 #include "racket/codec.hpp"
+#include "racket/directory.hpp"
+#include "racket/directory_options.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
 #include "racket/message.hpp"
@@ -29,5 +31,6 @@ namespace racket {
 using publisher = basic_publisher<udp_transport>;
 /// A subscriber over real UDP multicast, driven by an `asio::io_context`.
 using subscriber = basic_subscriber<udp_transport>;
+using directory = basic_directory<udp_transport>;
 
 }  // namespace racket

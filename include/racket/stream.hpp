@@ -45,7 +45,10 @@ class stream {
 
   /// Maps `name` into `pool`. Throws `std::system_error` (errc::invalid_stream_name) naming it.
   stream(std::string_view name, const multicast_pool& pool)
-      : name_(name), endpoint_(pool.endpoint_for(name)), key_(detail::next_stream_key()) {}
+      : name_(name),
+        endpoint_(pool.endpoint_for(name)),
+        announce_endpoint_(pool.announce_endpoint()),
+        key_(detail::next_stream_key()) {}
 
   // Copies only (a move copies too): a moved-from stream must not keep the key of a name it
   // no longer holds.
@@ -57,6 +60,7 @@ class stream {
     stream s;
     s.endpoint_ = pool.endpoint_for(name, ec);
     if (!ec) {
+      s.announce_endpoint_ = pool.announce_endpoint();
       s.name_ = std::string(name);
       s.key_ = detail::next_stream_key();
     }
@@ -67,6 +71,9 @@ class stream {
   const std::string& name() const noexcept { return name_; }
   /// The group and port the stream's datagrams use.
   const racket::endpoint& endpoint() const noexcept { return endpoint_; }
+  /// The announce channel of the stream's pool (`multicast_pool::announce_endpoint`), where
+  /// publishers and subscribers of the stream announce it.
+  const racket::endpoint& announce_endpoint() const noexcept { return announce_endpoint_; }
   /// False only for a stream `make` refused.
   bool valid() const noexcept { return !name_.empty(); }
   /// A number for this stream and its copies, unique in the process (0 for a refused stream):
@@ -77,6 +84,7 @@ class stream {
   stream() = default;
   std::string name_;
   racket::endpoint endpoint_;
+  racket::endpoint announce_endpoint_;
   std::uint64_t key_ = 0;
 };
 

@@ -108,7 +108,8 @@ class basic_subscriber {
     } else {
       removed = detail::make_removal(std::move(on_removed), strand, posted_error_reporter());
     }
-    const auto handle = impl_->subscribe(s.name(), s.endpoint(), filter, std::move(deliver), std::move(removed), ec);
+    const auto handle = impl_->subscribe(s.name(), s.endpoint(), filter, std::move(deliver), std::move(removed), ec,
+                                         /*force_request=*/false, s.announce_endpoint());
     if (ec) return {};
     std::weak_ptr<impl_type> weak = impl_;
     return subscription(

@@ -69,6 +69,20 @@ struct subscriber_options {
   /// before it waits on the event loop again (`transport_options::busy_poll`). Zero (the
   /// default): never poll. Best on an `io_context` (and a core) of the subscriber's own.
   std::chrono::microseconds busy_poll{0};
+
+  // Discovery (docs/wire-format.md, "Announcement (kind 3)"; docs/architecture.md, "Discovery").
+
+  /// The streams subscribed to are announced, with their filters, on their pool's announce
+  /// channel (`multicast_pool::announce_endpoint`) this often (±20 % at random), the first
+  /// time within 100-200 ms of the first subscription; a directory lists them. 0: never
+  /// (opt out). `async_fetch` never announces. At most a day.
+  std::chrono::milliseconds announce_period{5000};
+  /// The host name announcements give; empty: `gethostname`. At most 255 bytes are used.
+  std::string host_name{};
+  /// The process id announcements give; 0: `getpid`.
+  std::uint32_t process_id = 0;
+  /// The program name announcements give; empty: /proc/self/comm (the executable's name).
+  std::string program_name{};
 };
 
 /// Counters of one stream on one subscriber (plain struct, copied out). Datagram-level

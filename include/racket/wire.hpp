@@ -13,6 +13,7 @@
 //   wire/fragment.hpp     fragment datagrams: limits, sizes, `is_fragment_datagram`,
 //                         `decode_fragment` (large messages, "Fragmented messages")
 //   wire/fragmenter.hpp   `fragmenter`: cutting one large message into fragment datagrams
+//   wire/announce.hpp announcements of publishers and subscribers (kind 3)
 //
 // The byte primitives (little-endian integers, varints, zigzag) are detail/wire_bytes.hpp.
 //
@@ -27,3 +28,4 @@
 #include "racket/detail/range_set.hpp"
 #include "racket/wire/fragment.hpp"
 #include "racket/wire/fragmenter.hpp"
+#include "racket/wire/announce.hpp"  // last: the rooms above keep their order

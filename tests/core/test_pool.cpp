@@ -387,3 +387,16 @@ TEST_CASE("the mapping depends on the name only, and is deterministic", "[pool]"
   CHECK(a.endpoint_for("x") == a.endpoint_for(std::string("x")));
   CHECK_FALSE(a.endpoint_for("x") == a.endpoint_for("y"));
 }
+
+// docs/wire-format.md, "Announcement (kind 3)": the announce channel is the mapping of the
+// reserved name racket.announce (XXH3-64 0x64663534b95a3faa, computed with xxhsum).
+TEST_CASE("the announce channel is the pool mapping of racket.announce", "[pool][announce]") {
+  const multicast_pool v4{};
+  CHECK(multicast_pool::announce_stream_name == "racket.announce");
+  CHECK(v4.announce_endpoint() == v4.endpoint_for("racket.announce"));
+  CHECK(v4.announce_endpoint() == racket::endpoint{asio::ip::make_address("239.255.63.170"), 19094});
+  const multicast_pool v6{"ff15::/16", "19090-19097"};
+  CHECK(v6.announce_endpoint() == racket::endpoint{asio::ip::make_address("ff15::6466:3534:b95a:3faa"), 19094});
+  const multicast_pool small{"239.1.2.0/28", "20000"};
+  CHECK(small.announce_endpoint() == racket::endpoint{asio::ip::make_address("239.1.2.10"), 20000});
+}

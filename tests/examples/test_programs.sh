@@ -19,6 +19,8 @@
 #   size         an over-size payload names its size and the limit, and the limit is exact
 #   tail_probes  the sender's stats count the tail probes among its datagrams
 #   json_stats   --stats with --format json: JSON lines with every counter, sender and receiver
+#   list         receiver --list: two senders on two streams named with their subject counts
+#                (text and JSON); a sender that stops is gone after expiry; nothing: exit 1, hint
 #
 # Every case that sends runs only inside a private network namespace (CTest runs this script
 # through tests/tools/in_netns.sh): when an interface other than `lo` is visible the script
@@ -35,7 +37,7 @@ receiver="$2"
 demo="$3"
 shift 3
 cases=("$@")
-[ "${#cases[@]}" -gt 0 ] || cases=(help errors json stdin withdraw late_joiner demo version durations env positional quiet once hint size tail_probes json_stats)
+[ "${#cases[@]}" -gt 0 ] || cases=(help errors json stdin withdraw late_joiner demo version durations env positional quiet once hint size tail_probes json_stats list)
 
 for p in "$sender" "$receiver"; do
   [ -x "$p" ] || { echo "test_programs.sh: '$p' is not an executable" >&2; exit 2; }
@@ -92,9 +94,9 @@ case_help() {
     local bin="$sender"
     [ "$prog" = receiver ] && bin="$receiver"
     if [ "$prog" = sender ]; then
-      opts="--pool --ports --interface --stream --subject --interval --data --count --rate --ttl --withdraw --exit --seed --quiet --help --version --format --stats --max-datagram --tail-probes"
+      opts="--pool --ports --interface --stream --subject --interval --data --count --rate --ttl --withdraw --exit --seed --quiet --help --version --format --stats --max-datagram --tail-probes --announce-period"
     else
-      opts="--pool --ports --interface --stream --filter --format --count --timeout --stats --expiry-factor --busy-poll --help --version --quiet --once --hint-after"
+      opts="--pool --ports --interface --stream --filter --format --count --timeout --stats --expiry-factor --busy-poll --help --version --quiet --once --hint-after --list --wait --announce-period"
     fi
     "$bin" --help >"$tmp/help.out" 2>"$tmp/help.err"
     expect "$prog --help exits 0" [ "$?" -eq 0 ]
@@ -600,6 +602,83 @@ case_json_stats() {
     [ "$(grep -c -E '^stats sender final +published=1 resent=[0-9]+ .*tail_probes=[0-9]+ would_block=0$' "$tmp/js-sender.summary")" -eq 1 ]
 }
 
+# ---------------------------------------------------------------------------------------------
+case_list() {
+  needs_netns list
+  # Nothing announced yet: exit 1 and one hint naming the announce channel (239.255.63.170
+  # port 19094 in the default pool: docs/wire-format.md, "Announcement (kind 3)").
+  "$receiver" --list --wait 300ms >"$tmp/list0.out" 2>"$tmp/list0.err"
+  expect "--list with nothing announced exits 1" [ "$?" -eq 1 ]
+  expect "and prints nothing on stdout" [ ! -s "$tmp/list0.out" ]
+  expect "and one hint naming the announce channel" grep -q -E '^receiver: hint: no stream was announced on group 239\.255\.63\.170 port 19094 on lo' "$tmp/list0.err"
+
+  # Two senders on two streams: 3 subjects on one, 2 on the other; "list.slow" stops later.
+  "$sender" list.plant --subject p.a --subject p.b --subject p.c --data v --interval 200 --count 100000 --rate 20 \
+    --announce-period 500ms >"$tmp/list-a.out" 2>"$tmp/list-a.err" &
+  local a_pid=$!
+  pids+=("$a_pid")
+  "$sender" list.fx --subject f.eur --subject f.usd --data 1.0 --interval 200 \
+    --announce-period 500ms >"$tmp/list-b.out" 2>"$tmp/list-b.err" &
+  local b_pid=$!
+  pids+=("$b_pid")
+  wait_for "$tmp/list-a.out" '^p\.c ' 5
+  wait_for "$tmp/list-b.out" '^f\.usd ' 5
+  "$receiver" --list --wait 1200ms >"$tmp/list1.out" 2>"$tmp/list1.err"
+  expect "--list exits 0" [ "$?" -eq 0 ]
+  sed 's/^/    | /' "$tmp/list1.err" "$tmp/list1.out"
+  expect "a banner names the announce channel" grep -q -F 'receiver: listing streams announced on 239.255.63.170:19094 via lo' "$tmp/list1.err"
+  expect "a header line" grep -q -E '^STREAM +PUBLISHERS +SUBJECTS +MSGS/S +SUBSCRIBERS +HOSTS$' "$tmp/list1.out"
+  expect "list.fx with 1 publisher and 2 subjects" grep -q -E '^list\.fx +1 +2 +[0-9.]+ +0 +[^ ]+ \(sender [0-9]+\)$' "$tmp/list1.out"
+  expect "list.plant with 1 publisher and 3 subjects" grep -q -E '^list\.plant +1 +3 +[0-9.]+ +0 +[^ ]+ \(sender [0-9]+\)$' "$tmp/list1.out"
+  expect "the columns are aligned" [ "$(awk '{ print index($0, $2) }' "$tmp/list1.out" | sort -u | wc -l)" -eq 1 ]
+  expect "three lines: header and two streams" [ "$(wc -l <"$tmp/list1.out")" -eq 3 ]
+
+  # JSON lines, and a receiver's own subscription announced too.
+  start_receiver list-sub list.fx 'f.*' --quiet --announce-period 500ms
+  sleep 0.3  # its first announcement has gone out: the listing below hears the next ones
+  "$receiver" --list --wait 1200ms --format json >"$tmp/list2.out" 2>"$tmp/list2.err"
+  expect "--list --format json exits 0" [ "$?" -eq 0 ]
+  sed 's/^/    | /' "$tmp/list2.out"
+  python3 - "$tmp/list2.out" >"$tmp/list2.summary" <<'EOF2'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    o = json.loads(line)
+    assert o["event"] == "stream", o
+    pubs = o["publishers"]
+    subs = o["subscribers"]
+    print(o["stream"], o["subjects"], len(pubs), len(subs),
+          " ".join(p["program"] for p in pubs), " ".join(",".join(s["filters"]) for s in subs),
+          "rate" if all(p["rate"] >= 0 for p in pubs) else "norate")
+EOF2
+  expect "JSON: list.fx, 2 subjects, 1 publisher, the receiver's subscription 'f.*'" grep -q -x -F "list.fx 2 1 1 sender f.* rate" "$tmp/list2.summary"
+  expect "JSON: list.plant, 3 subjects, 1 publisher, no subscriber" grep -q -x -F "list.plant 3 1 0 sender  rate" "$tmp/list2.summary"
+  expect "JSON: list.plant publishes about 20 messages/s" python3 -c "
+import json, sys
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if o['stream'] == 'list.plant': sys.exit(0 if 10 <= o['rate'] <= 30 else 1)
+sys.exit(1)" "$tmp/list2.out"
+  expect "--list STREAM lists only that stream" sh -c "'$receiver' --list list.plant --wait 1200ms 2>/dev/null | grep -c . | grep -q -x 2"
+
+  # A sender that stops while the listing runs: heard first, then gone 3 announce periods
+  # (1.5 s) after its last announcement, while the other stays.
+  "$receiver" --list --wait 3500ms >"$tmp/list3.out" 2>"$tmp/list3.err" &
+  local l_pid=$!
+  pids+=("$l_pid")
+  wait_for "$tmp/list3.err" '^receiver: listing ' 5
+  sleep 0.8  # list.fx's publisher (500 ms period) is heard at least once
+  kill -INT "$b_pid"
+  wait "$b_pid"
+  wait "$l_pid"
+  expect "--list exits 0 with one sender left" [ "$?" -eq 0 ]
+  sed 's/^/    | /' "$tmp/list3.out" "$tmp/list3.err"
+  expect "the stopped sender's entry appeared and then disappeared" grep -q -E '^receiver: listed 2 streams: .*appeared=3 disappeared=1 ' "$tmp/list3.err"
+  expect "list.plant is still listed" grep -q -E '^list\.plant +1 +3 ' "$tmp/list3.out"
+  expect "but list.fx only with its subscriber" grep -q -E '^list\.fx +0 +0 +0\.0 +1 ' "$tmp/list3.out"
+  kill -INT "$a_pid"
+  wait "$a_pid"
+}
+
 for c in "${cases[@]}"; do
   echo "--- $c"
   case "$c" in
@@ -620,6 +699,7 @@ for c in "${cases[@]}"; do
     size) case_size ;;
     tail_probes) case_tail_probes ;;
     json_stats) case_json_stats ;;
+    list) case_list ;;
     *) echo "test_programs.sh: unknown case '$c'" >&2; exit 2 ;;
   esac
 done

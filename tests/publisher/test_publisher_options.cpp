@@ -35,6 +35,10 @@ TEST_CASE("publisher_options: defaults are the documented ones", "[publisher][pu
   CHECK(o.tail_probe_delay == 10ms);
   CHECK(o.segmentation_offload);
   CHECK(o.max_queued_bytes == std::size_t{16} << 20);
+  CHECK(o.announce_period == 5s);
+  CHECK(o.host_name.empty());
+  CHECK(o.process_id == 0);
+  CHECK(o.program_name.empty());
 }
 
 TEST_CASE("publisher_options: designated initialisers set what they name", "[publisher][publisher_options]") {

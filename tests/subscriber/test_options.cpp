@@ -31,6 +31,10 @@ TEST_CASE("subscriber options have their documented defaults", "[subscriber][opt
   CHECK(o.seed == 0);
   CHECK(o.segmentation_offload);
   CHECK(o.busy_poll == 0us);
+  CHECK(o.announce_period == 5s);  // announced unless opted out
+  CHECK(o.host_name.empty());
+  CHECK(o.process_id == 0);
+  CHECK(o.program_name.empty());
 }
 
 TEST_CASE("subscriber options are filled with designated initialisers", "[subscriber][options]") {

@@ -4,9 +4,10 @@
 // The publisher's orchestrator, shared by the threads that publish and by its executor. It
 // alone knows threads, the executor and the clock: it holds the locks (the publish queue's,
 // and the transport's where the transport is not thread safe), posts flushes, reads the
-// clock, drives the two timers, and owns the streams and the rooms, which it runs: publish →
+// clock, drives the three timers, and owns the streams and the rooms, which it runs: publish →
 // queue → flush → process (cache, resend schedule, packer) → send; resend timer → schedule →
-// packing; answer timer → tail probes and snapshot answers; close → shutdown. The rooms know
+// packing; answer timer → tail probes and snapshot answers; announce timer → announcements
+// of the streams (detail/announce/); close → shutdown. The rooms know
 // none of that. See docs/architecture.md ("Threading", "Publisher: choices", "Snapshots and
 // gap repair").
 //
@@ -30,6 +31,7 @@
 // long as anything queued still needs it, whichever thread drops the last handle.
 
 #include "racket/codec.hpp"
+#include "racket/detail/announce/announcer.hpp"
 #include "racket/detail/clock.hpp"
 #include "racket/detail/completion.hpp"
 #include "racket/detail/earliest_timer.hpp"
@@ -117,7 +119,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         packer_(gate_, id_, opts_.max_datagram_size),
         resends_(opts_.resend_coalesce, opts_.resend_jitter),
         probes_(opts_.tail_probe_delay),
-        answers_(opts_) {}
+        answers_(opts_),
+        announce_timer_(transport_.make_timer()),
+        announcer_(wire::announce_role::publisher, id_, opts_.announce_period,
+                   make_identity(opts_.host_name, opts_.process_id, opts_.program_name), opts_.max_datagram_size),
+        announce_rng_(id_) {}
 
   std::uint64_t id() const noexcept { return id_; }
   Transport& transport() noexcept { return transport_; }
@@ -189,8 +195,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   // Any thread. `payload` is already encoded.
   // `key`: the stream object's `key()` (0: none), which stands for `stream_name` and `ep`.
-  void enqueue(std::uint64_t key, const std::string& stream_name, const endpoint& ep, std::string_view subject,
-               byte_view payload, std::uint32_t interval_ms, bool withdraw, std::error_code& ec) {
+  // `announce_ep`: the stream's announce channel, read only when the stream is new.
+  void enqueue(std::uint64_t key, const std::string& stream_name, const endpoint& ep, const endpoint& announce_ep,
+               std::string_view subject, byte_view payload, std::uint32_t interval_ms, bool withdraw,
+               std::error_code& ec) {
     // Cleared first: the calls below report through `ec` and are read back from it, so one
     // left over from the caller's last call (a would_block) must not be taken for theirs.
     ec.clear();
@@ -216,7 +224,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         ec = make_error_code(errc::not_open);
         return;
       }
-      stream_state* s = find_or_add_stream(key, stream_name, ep, ec);
+      stream_state* s = find_or_add_stream(key, stream_name, ep, announce_ep, ec);
       if (ec) return;
       if (on_executor && !gate_.busy() && !flush_posted_ && pending_.empty() && flushing_bytes_ == 0 &&
           !shut_down_) {
@@ -292,11 +300,14 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   // Under mutex_: the stream, made (its family opened on the transport) on first use.
   stream_state* find_or_add_stream(std::uint64_t key, const std::string& name, const endpoint& ep,
-                                   std::error_code& ec) {
-    return streams_.find_or_add(key, name, ep, ec, [this](address_family family, std::error_code& e) {
-      auto tlock = gate_.lock();
-      transport_.open(family, e);
-    });
+                                   const endpoint& announce_ep, std::error_code& ec) {
+    return streams_.find_or_add(
+        key, name, ep, ec,
+        [this](address_family family, std::error_code& e) {
+          auto tlock = gate_.lock();
+          transport_.open(family, e);
+        },
+        [&announce_ep](stream_state& s) { s.announce_ep = announce_ep; });
   }
 
   // --- executor only from here on ---
@@ -436,7 +447,10 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // views must stay valid until the next send_open_writers (a tail probe copies from them).
   void process(stream_state& s, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
                std::uint64_t timestamp_ns, bool withdraw, time_point now) {
-    if (!s.listener_checked) ensure_listener(s);
+    if (!s.listener_checked) [[unlikely]] {  // the stream's first record: once per stream
+      ensure_listener(s);
+      start_announcing(s, now);
+    }
 
     // Built where append keeps it anyway, the stream's tail probe: a record built on the
     // stack and then copied there was read back with 16-byte loads over its 1-, 4- and 8-byte
@@ -547,6 +561,47 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     if (at != time_point::max()) arm_answer_timer(at);
   }
 
+  // --- discovery (executor only) ---
+
+  // The stream's first record went out at `now`: it is announced from now on, the first
+  // time soon.
+  void start_announcing(stream_state& s, time_point now) {
+    if (!announcer_.enabled() || s.announce_ep.port == 0) return;
+    s.announced_published = s.counters.published.load(std::memory_order_relaxed);
+    s.announced_at = now;
+    announced_.push_back(&s);
+    arm_announce_timer(announcer_.started(now, announce_rng_));
+  }
+
+  void arm_announce_timer(time_point t) {
+    if (shut_down_) return;
+    announce_timer_.arm(t, this->weak_from_this(), [](publisher_impl& self) { self.on_announce_timer(); });
+  }
+
+  // Announces every stream published on: its cached subjects and its rate since the last
+  // time, grouped by announce channel, in as few datagrams as fit them.
+  void on_announce_timer() {
+    if (shut_down_ || announced_.empty()) return;
+    const time_point now = Clock::now();
+    std::vector<announce_item<wire::announced_publication>> items;
+    items.reserve(announced_.size());
+    for (stream_state* s : announced_) {
+      const std::uint64_t published = s->counters.published.load(std::memory_order_relaxed);
+      const std::uint64_t cached = s->counters.cached_subjects.load(std::memory_order_relaxed);
+      const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(now - s->announced_at);
+      items.push_back({s->announce_ep,
+                       {.stream = s->name,
+                        .subject_count = static_cast<std::uint32_t>(std::min<std::uint64_t>(cached, 0xFFFFFFFFu)),
+                        .rate_milli = rate_milli(published - s->announced_published, elapsed)}});
+      s->announced_published = published;
+      s->announced_at = now;
+    }
+    sort_by_channel(items);
+    const auto send = [this](const endpoint& to, std::span<const std::byte> d) { (void)gate_.send(to, d); };
+    arm_announce_timer(
+        announcer_.announce(now, announce_rng_, std::span<const announce_item<wire::announced_publication>>(items), send));
+  }
+
   // At most once (close and async_close may both have posted it).
   void shutdown() {
     if (shut_down_) return;
@@ -588,6 +643,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     resends_.clear();
     answer_timer_.cancel();
     answers_.clear();
+    announce_timer_.cancel();
+    announced_.clear();
     probes_.clear();
     auto tlock = gate_.lock();
     transport_.close();
@@ -630,6 +687,12 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   bool deferred_flush_ = false;          // executor only: a flush came while one was under way
   std::vector<std::function<void(std::error_code)>> waiters_;  // executor only: flush_waiters_ the running flush took
   std::error_code last_flush_losses_;  // executor only: what became of the last flush's datagrams
+
+  // Discovery (executor only).
+  earliest_timer<typename Transport::timer_type> announce_timer_;
+  announcer<time_point> announcer_;
+  splitmix64 announce_rng_;  // its own: the resend jitter and answer delays draw the same numbers as without discovery
+  std::vector<stream_state*> announced_;  // the streams published on, in the order of their first record
 };
 
 }  // namespace racket::detail

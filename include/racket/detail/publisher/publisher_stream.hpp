@@ -35,6 +35,11 @@ struct publisher_stream {
   publisher_stream_counters counters;
   stream_answers<time_point> answers;  // snapshot_responder.hpp (executor only)
   tail_probe<time_point> probe;        // tail_probes.hpp (executor only)
+  // Discovery (executor only, but for announce_ep, set when the stream is made): the pool's
+  // announce channel, and `published` and the time at the last announcement (for the rate).
+  endpoint announce_ep;
+  std::uint64_t announced_published = 0;
+  time_point announced_at{};
 };
 
 }  // namespace racket::detail

@@ -30,9 +30,10 @@ class stream_registry {
   // 0: none) matches its key, or, without a key, its name and endpoint; else looked up by
   // name; else made, once `open(family, ec)` (the transport's family) succeeded. Errors:
   // `family_mismatch` when `name` is known at another endpoint; `open`'s.
-  template <class Open>
+  // `made(Stream&)` is called on a stream just made (before it is found by anyone).
+  template <class Open, class Made = void (*)(Stream&)>
   Stream* find_or_add(std::uint64_t key, const std::string& name, const endpoint& ep, std::error_code& ec,
-                      Open&& open) {
+                      Open&& open, Made&& made = [](Stream&) {}) {
     // The stream object's key (or a byte compare) instead of a hash lookup.
     if (last_ != nullptr && (key != 0 ? key == last_key_ : last_->name == name && last_->ep == ep)) return last_;
     if (auto it = streams_.find(std::string_view(name)); it != streams_.end()) {
@@ -48,6 +49,7 @@ class stream_registry {
     s->ordinal = static_cast<std::uint32_t>(streams_.size());
     s->name = name;
     s->ep = ep;
+    made(*s);
     Stream* raw = s.get();
     streams_.emplace(std::string_view(raw->name), std::move(s));
     return remember(raw, key);

@@ -7,7 +7,8 @@
 // executor and arms timers; the rooms it drives do none of that: where subscriptions live
 // (channel_map.hpp, channel.hpp), the rules that decide each record (subject_table.hpp), the
 // gap tracking (gap_tracker.hpp), the deadlines (expiry_heap.hpp, repair_queue.hpp), the
-// requests (requester.hpp) and the handler calls (dispatcher.hpp). Knows nothing of value
+// requests (requester.hpp), the handler calls (dispatcher.hpp) and the announcements of
+// its subscriptions (announced_subscriptions.hpp, detail/announce/announcer.hpp). Knows nothing of value
 // types or codecs (basic_subscriber, subscriber.hpp).
 //
 // Threads. `transport_.get_executor()` is the subscriber's strand: every datagram, timer
@@ -22,9 +23,11 @@
 // posted to their associated executor. Error reports the transport makes (which may come from
 // inside a call that holds mutex_) are posted to the strand before the error handler is run.
 
+#include "racket/detail/announce/announcer.hpp"
 #include "racket/detail/clock.hpp"
 #include "racket/detail/config.hpp"
 #include "racket/detail/earliest_timer.hpp"
+#include "racket/detail/subscriber/announced_subscriptions.hpp"
 #include "racket/detail/subscriber/channel.hpp"
 #include "racket/detail/subscriber/channel_map.hpp"
 #include "racket/detail/subscriber/dispatcher.hpp"
@@ -93,7 +96,11 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         timer_(transport_.make_timer()),
         requests_(transport_, opts.seed),
         repairs_(opts.repair_holdoff),
-        repair_timer_(transport_.make_timer()) {
+        repair_timer_(transport_.make_timer()),
+        announce_timer_(transport_.make_timer()),
+        announcer_(wire::announce_role::subscriber, requests_.id(), opts.announce_period,
+                   make_identity(opts.host_name, opts.process_id, opts.program_name), wire::default_max_datagram_size),
+        announce_rng_(requests_.id()) {
     if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;
   }
 
@@ -134,9 +141,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
 
   // Any thread.
   // `force_request`: send the snapshot request even when `request_snapshots` is off (fetch).
+  // `announce_ep`: the stream's announce channel; port 0: the subscription is not announced.
   std::uint64_t subscribe(const std::string& stream_name, const endpoint& ep, std::string_view filter_text,
                           subscription_entry::deliver_function deliver, subscription_entry::removal_function on_removed,
-                          std::error_code& ec, bool force_request = false) {
+                          std::error_code& ec, bool force_request = false, const endpoint& announce_ep = {}) {
     subject_filter filter = subject_filter::parse(filter_text, ec);
     if (ec) return 0;
     auto entry = std::make_shared<subscription_entry>();
@@ -167,6 +175,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         }
       }
       asio::post(transport_.get_executor(), [self = this->shared_from_this(), entry] { self->replay(entry); });
+      if (announcer_.enabled() && announce_ep.port != 0) {
+        announced_.add(handle, announce_ep, stream_name, std::string(entry->filter.str()));
+        asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->start_announcing(); });
+      }
       return handle;
     }
   }
@@ -179,6 +191,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     entry_ptr entry;
     {
       std::lock_guard lock(mutex_);
+      announced_.remove(handle);
       if (const auto info = channels_.take(handle)) {
         entry = info->entry;
         entry->active.store(false, std::memory_order_seq_cst);
@@ -286,6 +299,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   void stop_timers() {
     timer_.cancel();
     repair_timer_.cancel();
+    announce_timer_.cancel();
   }
 
   void post_error(const std::error_code& ec, std::string what) {
@@ -295,6 +309,27 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   }
 
   // --- executor ---
+
+  // A subscription to announce was made: the next announcement comes soon.
+  void start_announcing() {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    arm_announce_timer(announcer_.started(Clock::now(), announce_rng_));
+  }
+
+  void arm_announce_timer(time_point t) {
+    announce_timer_.arm(t, this->weak_from_this(), [](subscriber_impl& self) { self.on_announce_timer(); });
+  }
+
+  // Announces the subscriptions held (none left: nothing, until the next subscription).
+  void on_announce_timer() {
+    std::lock_guard lock(mutex_);
+    if (closed_ || announced_.empty()) return;
+    const auto items = announced_.items();
+    const auto send = [this](const endpoint& to, std::span<const std::byte> d) { (void)transport_.send(to, d); };
+    arm_announce_timer(announcer_.announce(
+        Clock::now(), announce_rng_, std::span<const announce_item<wire::announced_subscription>>(items), send));
+  }
 
   // One full snapshot request for the subscriptions just made on a stream: with their filter
   // if they all have the same, else for every subject.
@@ -600,6 +635,12 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   std::vector<wire::record> records_;  // the datagram being processed (under mutex_)
   earliest_timer<typename Transport::timer_type> repair_timer_;  // the earliest due repair request
   splitmix64 rng_{0x5EEDBA5Eull};  // eviction choice: fixed seed, so simulations replay exactly
+
+  // Discovery: the list under mutex_, the timer and rng on the executor.
+  announced_subscriptions announced_;
+  earliest_timer<typename Transport::timer_type> announce_timer_;
+  announcer<time_point> announcer_;
+  splitmix64 announce_rng_;
 };
 
 }  // namespace racket::detail

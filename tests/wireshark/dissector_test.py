@@ -71,6 +71,9 @@ FIELDS = [
     "racket.expert.bad_kind", "racket.expert.bad_length", "racket.expert.bad_record",
     "racket.expert.bytes_left", "racket.expert.bad_checksum", "racket.expert.dissector_error", "_ws.expert.message",
     "_ws.lua.error", "_ws.malformed", "frame.protocols", "_ws.col.Protocol", "_ws.col.Info",
+    "racket.announce.entry_count", "racket.announce.sender_id", "racket.announce.host", "racket.announce.role",
+    "racket.announce.pid", "racket.announce.period_ms", "racket.announce.program", "racket.announce.stream",
+    "racket.announce.subject_count", "racket.announce.rate_milli", "racket.announce.filter",
 ]
 
 
@@ -132,6 +135,57 @@ def read_vectors(doc):
         check(f"vector {n} read from the document: {sizes[n]} bytes as stated",
               n in vectors and len(vectors[n]) == sizes[n])
     return vectors
+
+
+def read_announce_vectors(doc):
+    """{20: bytes, 21: bytes}: the one-line hex block of each vector of "Announcement (kind 3)"."""
+    with open(doc, encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## Announcement (kind 3)"):text.index("## Test vectors")]
+    out = {}
+    for n, body in re.findall(r"^### Vector (\d+):.*?$(.*?)(?=^### |\Z)", section, flags=re.M | re.S):
+        blocks = re.findall(r"```\n([0-9a-f]+)\n```", body)
+        if blocks:
+            out[int(n)] = bytes.fromhex(blocks[-1])
+    return out
+
+
+# Vectors 20 and 21 as the document states their inputs.
+ANNOUNCE_EXPECTED = {
+    20: {"racket.announce.sender_id": ["0x0102030405060708"], "racket.announce.host": ["h1"],
+         "racket.announce.role": ["1"], "racket.announce.pid": ["4242"], "racket.announce.period_ms": ["5000"],
+         "racket.announce.program": ["sender"], "racket.announce.entry_count": ["2"],
+         "racket.announce.stream": ["plant", "fx"], "racket.announce.subject_count": ["3", "0"],
+         "racket.announce.rate_milli": ["2000", "0"], "racket.announce.filter": [],
+         "racket.checksum.status": ["good"]},
+    21: {"racket.announce.sender_id": ["0x1122334455667788"], "racket.announce.host": ["h2"],
+         "racket.announce.role": ["2"], "racket.announce.pid": ["7"], "racket.announce.period_ms": ["5000"],
+         "racket.announce.program": ["receiver"], "racket.announce.entry_count": ["1"],
+         "racket.announce.stream": ["plant"], "racket.announce.subject_count": [],
+         "racket.announce.filter": ["a.*", "b"], "racket.checksum.status": ["good"]},
+}
+
+
+def run_announce_vectors(doc, lua, work):
+    vectors = read_announce_vectors(doc)
+    check("the document has announcement vectors 20 and 21", sorted(vectors) == [20, 21], f"got {sorted(vectors)}")
+    numbers = sorted(vectors)
+    pcap = f"{work}/announce.pcap"
+    write_pcap(pcap, [frame(vectors[n], dst_port=19094) for n in numbers])
+    status, rows, stderr = tshark_fields(pcap, lua)
+    check("tshark exits 0 on the announcement vectors", status == 0, stderr_clean(stderr))
+    if len(rows) != len(numbers):
+        check("one row per announcement vector", False, f"got {len(rows)}")
+        return
+    for i, n in enumerate(numbers):
+        row = rows[i]
+        check(f"vector {n}: kind 3, no expert info", row["racket.kind"] == ["3"] and not row["_ws.expert.message"],
+              str(row["_ws.expert.message"]))
+        for name, want in ANNOUNCE_EXPECTED[n].items():
+            got = row[name]
+            if name == "racket.announce.sender_id":
+                got = [g.lower() for g in got]
+            check(f"vector {n}: {name} = {want}", got == want, f"got {got}")
 
 
 def rec(flags, interval, seq_delta, sequence, ts_delta, ts, subject, payload, tombstone=0, resend=0, snapshot=0):
@@ -268,6 +322,7 @@ def run_vectors(doc, lua, work):
     with open(f"{work}/vectors.txt", "w", encoding="utf-8") as f:
         f.write(text)
     check_checksums(vectors[1], lua, work)
+    run_announce_vectors(doc, lua, work)
 
 
 def xxh3_library():
@@ -313,6 +368,7 @@ def check_checksums(v1, lua, work):
 def hostile_cases(v):
     """(name, datagram, expert that must be shown) -- each a way the document says to reject."""
     v1, v5, v6 = v[1], v[5], v[6]
+    a21 = v["a21"]
     body1 = v1[:-8]
     trailer = v1[-8:]
     header1 = v1[:24]  # magic .. stream "sensors"
@@ -334,7 +390,11 @@ def hostile_cases(v):
         ("version 2", v1[:4] + b"\x02" + v1[5:], "bad_version"),
         ("version 255, 5 bytes", b"RKTM\xff", "bad_version"),
         ("kind 9", v1[:5] + b"\x09" + v1[6:], "bad_kind"),
-        ("kind 3 (announcements: not defined yet)", v1[:5] + b"\x03" + v1[6:], "bad_kind"),
+        ("a data datagram marked kind 3 (read as an announcement: its fields run past the end)", v1[:5] + b"\x03" + v1[6:], "truncated"),
+        ("an announcement cut inside its header", a21[:14], "truncated"),
+        ("an announcement with host length 0", a21[:16] + b"\x00" + a21[17:], "bad_length"),
+        ("an announcement cut inside its entries", a21[:40], "truncated"),
+        ("an announcement with one byte changed", a21[:30] + b"X" + a21[31:], "bad_checksum"),
         ("vector 1 with one payload byte changed", v1[:55] + b"X" + v1[56:], "bad_checksum"),
         ("vector 5 with its checksum changed", v5[:-1] + b"\x00", "bad_checksum"),
         ("data cut inside the fixed header", v1[:12], "truncated"),
@@ -372,6 +432,7 @@ def hostile_cases(v):
 
 def run_hostile(doc, lua, work):
     vectors = read_vectors(doc)
+    vectors["a21"] = read_announce_vectors(doc)[21]
     cases = hostile_cases(vectors)
     frames = [frame(d) for _, d, _ in cases]
     # Not Racket: no magic, on a Racket port and on another port.
@@ -381,10 +442,12 @@ def run_hostile(doc, lua, work):
     # make the dissector fail.
     rng = random.Random(23)
     fuzz = []
-    for n in (2, 6, 9):
+    announce = read_announce_vectors(doc)
+    vectors["a20"], vectors["a21"] = announce[20], announce[21]
+    for n in (2, 6, 9, "a20", "a21"):
         fuzz += [vectors[n][:k] for k in range(4, len(vectors[n]))]
     for _ in range(3000):
-        base = bytearray(vectors[rng.choice([1, 2, 3, 4, 5, 6, 8, 9])])
+        base = bytearray(vectors[rng.choice([1, 2, 3, 4, 5, 6, 8, 9, "a20", "a21"])])
         for _ in range(rng.randint(1, 4)):
             base[rng.randrange(4, len(base))] = rng.randrange(256)
         fuzz.append(bytes(base))
@@ -446,8 +509,13 @@ def run_capture(pcap, lua, demo_stream, other_stream):
             check(f"frame {r['frame.number']}: no expert info", False, str(r["_ws.expert.message"]))
     data = [r for r in racket_rows if r["racket.kind"] == ["1"]]
     requests = [r for r in racket_rows if r["racket.kind"] == ["2"]]
-    streams = {r["racket.stream"][0] for r in racket_rows}
+    announcements = [r for r in racket_rows if r["racket.kind"] == ["3"]]
+    streams = {r["racket.stream"][0] for r in data + requests}
     check(f"both streams seen: {demo_stream}, {other_stream}", {demo_stream, other_stream} <= streams, f"got {streams}")
+    # The senders announce their streams (first within 200 ms of their first publish).
+    announced = {(st, r["racket.announce.program"][0] if r["racket.announce.program"] else "")
+                 for r in announcements if r["racket.announce.role"] == ["1"] for st in r["racket.announce.stream"]}
+    check(f"{demo_stream} announced by its sender", (demo_stream, "sender") in announced, f"got {announced}")
     records = []  # (stream, publisher, flags fields, subject, sequence, payload)
     for r in data:
         n = len(r["racket.record.subject"])

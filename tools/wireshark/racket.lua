@@ -37,7 +37,8 @@ racket.prefs.verify_checksum = Pref.bool("Verify the checksum", true,
 
 -- Fields -------------------------------------------------------------------------------------
 
-local kind_names = { [1] = "data", [2] = "snapshot request" }
+local kind_names = { [1] = "data", [2] = "snapshot request", [3] = "announcement" }
+local role_names = { [1] = "publisher", [2] = "subscriber" }
 
 local F = {
   magic          = ProtoField.string("racket.magic", "Magic"),
@@ -81,6 +82,24 @@ local F = {
   range          = ProtoField.none("racket.range", "Range"),
   range_first    = ProtoField.uint64("racket.range.first", "First sequence"),
   range_last     = ProtoField.uint64("racket.range.last", "Last sequence"),
+
+  a_entry_count  = ProtoField.uint16("racket.announce.entry_count", "Entry count"),
+  a_sender_id    = ProtoField.uint64("racket.announce.sender_id", "Sender id", base.HEX),
+  a_host_len     = ProtoField.uint8("racket.announce.host_len", "Host name length"),
+  a_host         = ProtoField.string("racket.announce.host", "Host"),
+  a_role         = ProtoField.uint8("racket.announce.role", "Role", base.DEC, role_names),
+  a_pid          = ProtoField.uint32("racket.announce.pid", "Process id"),
+  a_period       = ProtoField.uint32("racket.announce.period_ms", "Announce period (ms)"),
+  a_program_len  = ProtoField.uint8("racket.announce.program_len", "Program name length"),
+  a_program      = ProtoField.string("racket.announce.program", "Program"),
+  a_entry        = ProtoField.none("racket.announce.entry", "Entry"),
+  a_stream_len   = ProtoField.uint8("racket.announce.stream_len", "Stream name length"),
+  a_stream       = ProtoField.string("racket.announce.stream", "Stream"),
+  a_subjects     = ProtoField.uint32("racket.announce.subject_count", "Subjects kept"),
+  a_rate_milli   = ProtoField.uint64("racket.announce.rate_milli", "Rate (msgs/s x 1000)"),
+  a_filter_count = ProtoField.uint8("racket.announce.filter_count", "Filter count"),
+  a_filter_len   = ProtoField.uint8("racket.announce.filter_len", "Filter length"),
+  a_filter       = ProtoField.string("racket.announce.filter", "Filter"),
 }
 local field_list = {}
 for _, field in pairs(F) do field_list[#field_list + 1] = field end
@@ -648,13 +667,157 @@ local function dissect_request(tvb, pinfo, tree, size)
   return info
 end
 
+-- Announcement (kind 3) -------------------------------------------------------------------------
+
+-- docs/wire-format.md, "Announcement (kind 3)": the header, then E entries in the role's layout,
+-- then the trailer. Every read is checked against `limit` (the trailer's offset) first.
+local function dissect_announce(tvb, pinfo, tree, size)
+  if size < HEADER_SIZE then
+    if size >= 8 then tree:add_le(F.a_entry_count, tvb(6, 2)) end
+    if size >= 16 then tree:add_le(F.a_sender_id, tvb(8, 8)) end
+    flag(tree, "truncated", string.format("%d bytes end inside the %d-byte header", size, HEADER_SIZE))
+    return "announcement [MALFORMED: truncated]"
+  end
+  local e = tvb(6, 2):le_uint()
+  tree:add_le(F.a_entry_count, tvb(6, 2))
+  local sender = tvb(8, 8):le_uint64()
+  tree:add_le(F.a_sender_id, tvb(8, 8))
+  local h = tvb(16, 1):uint()
+  tree:add(F.a_host_len, tvb(16, 1))
+  local head = "announcement from=" .. hex64(sender)
+  if h == 0 then
+    flag(tree, "bad_length", "host name length 0")
+    undecoded(tree, tvb, HEADER_SIZE, size)
+    return head .. " [MALFORMED: bad_length]"
+  end
+  if size < 27 + h then
+    flag(tree, "truncated", "the fixed fields after the host name are missing")
+    undecoded(tree, tvb, HEADER_SIZE, size)
+    return head .. " [MALFORMED: truncated]"
+  end
+  local p = tvb(26 + h, 1):uint()
+  if size < 35 + h + p then
+    flag(tree, "truncated", string.format("%d bytes: a %d-byte program name and the trailer need %d", size, p, 35 + h + p))
+    undecoded(tree, tvb, HEADER_SIZE, size)
+    return head .. " [MALFORMED: truncated]"
+  end
+  local problems = {}
+  local host = tvb(17, h):raw()
+  tree:add_packet_field(F.a_host, tvb(17, h), ENC_UTF_8)
+  local role = tvb(17 + h, 1):uint()
+  local ritem = tree:add(F.a_role, tvb(17 + h, 1))
+  local pid = tvb(18 + h, 4):le_uint()
+  tree:add_le(F.a_pid, tvb(18 + h, 4))
+  local period = tvb(22 + h, 4):le_uint()
+  local pitem = tree:add_le(F.a_period, tvb(22 + h, 4))
+  tree:add(F.a_program_len, tvb(26 + h, 1))
+  local program = ""
+  if p > 0 then
+    program = tvb(27 + h, p):raw()
+    tree:add_packet_field(F.a_program, tvb(27 + h, p), ENC_UTF_8)
+  end
+  local function bad(item, text)
+    problems[#problems + 1] = "bad_record"
+    flag(item, "bad_record", text)
+  end
+  if role ~= 1 and role ~= 2 then bad(ritem, string.format("role %d: 1 = publisher, 2 = subscriber", role)) end
+  if e == 0 or e > 64 then bad(tree, string.format("%d entries: 1..64", e)) end
+  if period == 0 or period > 86400000 then bad(pitem, "period_ms not in 1..86400000") end
+  if host:find("\0", 1, true) or program:find("\0", 1, true) then bad(tree, "a NUL byte in the host or program name") end
+
+  local limit = size - TRAILER_SIZE
+  local off = 27 + h + p
+  local names = {}
+  for i = 1, e do
+    if role ~= 1 and role ~= 2 then break end
+    if off + 1 > limit then
+      problems[#problems + 1] = "truncated"
+      flag(tree, "truncated", string.format("entry %d runs into the trailer", i))
+      break
+    end
+    local sl = tvb(off, 1):uint()
+    local fixed = role == 1 and 12 or 1  -- subject count + rate, or the filter count
+    if off + 1 + sl + fixed > limit then
+      problems[#problems + 1] = "truncated"
+      flag(tree, "truncated", string.format("entry %d runs into the trailer", i))
+      break
+    end
+    local start = off
+    local entry = tree:add(F.a_entry, tvb(off, 1))
+    entry:add(F.a_stream_len, tvb(off, 1))
+    local stream = ""
+    if sl == 0 then
+      bad(entry, string.format("entry %d: stream name length 0", i))
+    else
+      stream = tvb(off + 1, sl):raw()
+      entry:add_packet_field(F.a_stream, tvb(off + 1, sl), ENC_UTF_8)
+      if stream:find("\0", 1, true) then bad(entry, string.format("entry %d: a NUL in the stream name", i)) end
+    end
+    off = off + 1 + sl
+    local text
+    if role == 1 then
+      local subjects = tvb(off, 4):le_uint()
+      entry:add_le(F.a_subjects, tvb(off, 4))
+      local rate = tvb(off + 4, 8):le_uint64()
+      entry:add_le(F.a_rate_milli, tvb(off + 4, 8))
+      off = off + 12
+      text = string.format("%s subjects=%d rate=%s/1000", printable(stream), subjects, tostring(rate))
+    else
+      local n = tvb(off, 1):uint()
+      local nitem = entry:add(F.a_filter_count, tvb(off, 1))
+      off = off + 1
+      if n > 16 then bad(nitem, string.format("entry %d: %d filters, more than 16", i, n)) end
+      local filters = {}
+      for k = 1, math.min(n, 16) do
+        if off + 1 > limit then break end
+        local fl = tvb(off, 1):uint()
+        if off + 1 + fl > limit then
+          off = limit + 1
+          break
+        end
+        entry:add(F.a_filter_len, tvb(off, 1))
+        local filter = ""
+        if fl > 0 then
+          filter = tvb(off + 1, fl):raw()
+          entry:add_packet_field(F.a_filter, tvb(off + 1, fl), ENC_UTF_8)
+        end
+        if fl == 0 or not valid_filter(filter) then bad(entry, string.format("entry %d: filter %d is not a valid filter", i, k)) end
+        filters[#filters + 1] = printable(filter)
+        off = off + 1 + fl
+      end
+      if off > limit then
+        problems[#problems + 1] = "truncated"
+        flag(entry, "truncated", string.format("entry %d runs into the trailer", i))
+        break
+      end
+      text = printable(stream) .. " filters=" .. table.concat(filters, ",")
+    end
+    entry:set_len(off - start)
+    entry:set_text(string.format("Entry %d: %s", i, text))
+    names[#names + 1] = text
+  end
+  if off < limit and #problems == 0 then
+    local item = tree:add(F.undecoded, tvb(off, limit - off))
+    problems[#problems + 1] = "bytes_left"
+    flag(item, "bytes_left", string.format("%d bytes between the last entry and the trailer (bad_length)", limit - off))
+  end
+  if not add_trailer(tree, tvb, size) then
+    table.insert(problems, 1, "bad_checksum")  -- the decoder checks it before the fields
+  end
+  local info = string.format("%s %s host=%s pid=%d program=%s period=%dms: %s", head,
+    role_names[role] or ("role " .. role), printable(host), pid, printable(program), period,
+    table.concat(names, ", ", 1, math.min(#names, INFO_RECORDS)) .. (#names > INFO_RECORDS and ", ..." or ""))
+  if #problems > 0 then info = info .. " [MALFORMED: " .. problems[1] .. "]" end
+  return info
+end
+
 -- Dispatch -----------------------------------------------------------------------------------
 
--- kind -> function(tvb, pinfo, tree, size) returning the Info text. Kind 3 (announcements,
--- issue 23 part 1) is not in docs/wire-format.md yet: add its function here once it is.
+-- kind -> function(tvb, pinfo, tree, size) returning the Info text.
 local kinds = {
   [1] = dissect_data,
   [2] = dissect_request,
+  [3] = dissect_announce,
 }
 
 local function dissect(tvb, pinfo, tree)
@@ -688,7 +851,7 @@ local function dissect(tvb, pinfo, tree)
   local kitem = root:add(F.kind, tvb(5, 1))
   local dissector = kinds[kind]
   if not dissector then
-    flag(kitem, "bad_kind", string.format("kind %d is not decoded by this dissector (version %d: 1 = data, 2 = request)", kind, WIRE_VERSION))
+    flag(kitem, "bad_kind", string.format("kind %d is not decoded by this dissector (version %d: 1 = data, 2 = request, 3 = announcement)", kind, WIRE_VERSION))
     undecoded(root, tvb, 6, size)
     return string.format("kind %d (not decoded) [MALFORMED: bad_kind]", kind)
   end

@@ -73,7 +73,8 @@ struct announced_subscription {
 
 namespace detail_announce {
 inline bool valid_name(std::string_view s, std::size_t min) noexcept {
-  return s.size() >= min && s.size() <= max_name_length && std::memchr(s.data(), 0, s.size()) == nullptr;
+  return s.size() >= min && s.size() <= max_name_length &&
+         (s.empty() || std::memchr(s.data(), 0, s.size()) == nullptr);  // an empty view may hold nullptr
 }
 inline bool valid_period(std::uint32_t ms) noexcept { return ms != 0 && ms <= max_announce_period_ms; }
 }  // namespace detail_announce

@@ -366,6 +366,15 @@ local function add_trailer(tree, tvb, size)
   return false
 end
 
+-- The common header's count (bytes 6-7) and id (8-15) of a datagram cut inside its 17-byte
+-- header, as far as they are there; flags it truncated. Returns the Info text.
+local function truncated_header(tree, tvb, size, count_field, id_field, what)
+  if size >= 8 then tree:add_le(count_field, tvb(6, 2)) end
+  if size >= 16 then tree:add_le(id_field, tvb(8, 8)) end
+  flag(tree, "truncated", string.format("%d bytes end inside the %d-byte header", size, HEADER_SIZE))
+  return what .. " [MALFORMED: truncated]"
+end
+
 -- The stream name (S at byte 16, the name at 17). Returns the name, or nil if not all there.
 local function add_stream(tree, tvb, size)
   local s = tvb(16, 1):uint()
@@ -576,12 +585,7 @@ end
 -- Snapshot request (kind 2) ------------------------------------------------------------------
 
 local function dissect_request(tvb, pinfo, tree, size)
-  if size < HEADER_SIZE then
-    if size >= 8 then tree:add_le(F.range_count, tvb(6, 2)) end
-    if size >= 16 then tree:add_le(F.requester_id, tvb(8, 8)) end
-    flag(tree, "truncated", string.format("%d bytes end inside the %d-byte header", size, HEADER_SIZE))
-    return "request [MALFORMED: truncated]"
-  end
+  if size < HEADER_SIZE then return truncated_header(tree, tvb, size, F.range_count, F.requester_id, "request") end
   local r = tvb(6, 2):le_uint()
   tree:add_le(F.range_count, tvb(6, 2))
   local requester = tvb(8, 8):le_uint64()
@@ -672,12 +676,7 @@ end
 -- docs/wire-format.md, "Announcement (kind 3)": the header, then E entries in the role's layout,
 -- then the trailer. Every read is checked against `limit` (the trailer's offset) first.
 local function dissect_announce(tvb, pinfo, tree, size)
-  if size < HEADER_SIZE then
-    if size >= 8 then tree:add_le(F.a_entry_count, tvb(6, 2)) end
-    if size >= 16 then tree:add_le(F.a_sender_id, tvb(8, 8)) end
-    flag(tree, "truncated", string.format("%d bytes end inside the %d-byte header", size, HEADER_SIZE))
-    return "announcement [MALFORMED: truncated]"
-  end
+  if size < HEADER_SIZE then return truncated_header(tree, tvb, size, F.a_entry_count, F.a_sender_id, "announcement") end
   local e = tvb(6, 2):le_uint()
   tree:add_le(F.a_entry_count, tvb(6, 2))
   local sender = tvb(8, 8):le_uint64()

@@ -74,6 +74,9 @@ FIELDS = [
     "racket.announce.entry_count", "racket.announce.sender_id", "racket.announce.host", "racket.announce.role",
     "racket.announce.pid", "racket.announce.period_ms", "racket.announce.program", "racket.announce.stream",
     "racket.announce.subject_count", "racket.announce.rate_milli", "racket.announce.filter",
+    "racket.record.flags.fragment", "racket.fragment.total_size", "racket.fragment.index", "racket.fragment.size",
+    "racket.fragment.content_hash", "racket.fragment.count", "racket.fragment_range_count",
+    "racket.fragment_range.sequence", "racket.fragment_range.first", "racket.fragment_range.last",
 ]
 
 
@@ -148,6 +151,75 @@ def read_announce_vectors(doc):
         if blocks:
             out[int(n)] = bytes.fromhex(blocks[-1])
     return out
+
+
+def read_fragment_vectors(doc):
+    """{"F1": bytes, ...}: the one-line hex block of each "#### Vector Fn" of "Fragmented messages"."""
+    with open(doc, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("## Fragmented messages")
+    section = text[start:text.index("\n## ", start + 1)]
+    out = {}
+    for n, body in re.findall(r"^#### Vector (F\d+):.*?$(.*?)(?=^#### |\Z)", section, flags=re.M | re.S):
+        blocks = re.findall(r"```\n([0-9a-f]+)\n```", body)
+        if blocks:
+            out[n] = bytes.fromhex(blocks[-1])
+    return out
+
+
+# Vectors F1 to F4 as the document states their inputs: one message of 150 bytes (byte k is k)
+# in fragments of 64, and a request naming fragments.
+FRAGMENT_PAYLOAD = bytes(range(150))
+FRAGMENT_EXPECTED = {
+    n: {"racket.kind": ["1"], "racket.record_count": ["1"], "racket.stream": ["sensors"],
+        "racket.record.flags": [flags], "racket.record.subject": ["plant.map"], "racket.record.sequence": ["42"],
+        "racket.record.interval_ms": ["1000"], "racket.record.timestamp_ns": ["1700000000000000000"],
+        "racket.fragment.total_size": ["150"], "racket.fragment.index": [str(k)], "racket.fragment.size": ["64"],
+        "racket.fragment.content_hash": ["0x6952ba6ae9207ef5"], "racket.fragment.count": ["3"],
+        "racket.record.payload_len": [str(len(FRAGMENT_PAYLOAD[64 * k:64 * k + 64]))],
+        "racket.record.payload": [FRAGMENT_PAYLOAD[64 * k:64 * k + 64].hex()],
+        "racket.padding_len": ["0"], "racket.checksum.status": ["good"]}
+    for n, flags, k in (("F1", "0x08", 0), ("F2", "0x0a", 1), ("F3", "0x08", 2))
+}
+FRAGMENT_EXPECTED["F4"] = {
+    "racket.kind": ["2"], "racket.stream": ["sensors"], "racket.requester_id": ["0xfedcba9876543210"],
+    "racket.target_publisher": ["0x0123456789abcdef"], "racket.range_count": ["1"], "racket.range.first": ["40"],
+    "racket.range.last": ["41"], "racket.fragment_range_count": ["2"], "racket.fragment_range.sequence": ["42", "43"],
+    "racket.fragment_range.first": ["1", "0"], "racket.fragment_range.last": ["1", "4"],
+    "racket.checksum.status": ["good"],
+}
+FRAGMENT_INFO = {"F1": "plant.map seq=42 frag=0/3", "F2": "plant.map seq=42 resend frag=1/3",
+                 "F3": "plant.map seq=42 frag=2/3", "F4": "fragments=42:1-1,43:0-4"}
+
+
+def run_fragment_vectors(doc, lua, work):
+    vectors = read_fragment_vectors(doc)
+    check("the document has fragment vectors F1 to F4", sorted(vectors) == ["F1", "F2", "F3", "F4"], f"got {sorted(vectors)}")
+    names = sorted(vectors)
+    pcap = f"{work}/fragments.pcap"
+    write_pcap(pcap, [frame(vectors[n]) for n in names])
+    status, rows, stderr = tshark_fields(pcap, lua)
+    check("tshark exits 0 on the fragment vectors", status == 0, stderr_clean(stderr))
+    if len(rows) != len(names):
+        check("one row per fragment vector", False, f"got {len(rows)}")
+        return
+    for row, n in zip(rows, names):
+        check(f"vector {n}: no expert info", not row["_ws.expert.message"], str(row["_ws.expert.message"]))
+        for name, want in FRAGMENT_EXPECTED[n].items():
+            got = row[name]
+            if name in ("racket.requester_id", "racket.target_publisher", "racket.fragment.content_hash"):
+                got = [g.lower() for g in got]
+            if name == "racket.record.payload":
+                got = payload_hex(got)
+            check(f"vector {n}: {name} = {want}", got == want, f"got {got}")
+        if n != "F4":
+            check(f"vector {n}: the fragment flag is shown", bool_text(row["racket.record.flags.fragment"]) == [1],
+                  str(row["racket.record.flags.fragment"]))
+        info = row["_ws.col.Info"][0] if row["_ws.col.Info"] else ""
+        check(f"vector {n}: Info shows {FRAGMENT_INFO[n]!r}", FRAGMENT_INFO[n] in info, f"got {info!r}")
+    status, text, stderr = tshark_verbose(pcap, lua)
+    check("tshark -V exits 0 on the fragment vectors", status == 0)
+    no_lua_errors(rows, text, stderr, "fragment vectors")
 
 
 # Vectors 20 and 21 as the document states their inputs.
@@ -323,6 +395,7 @@ def run_vectors(doc, lua, work):
         f.write(text)
     check_checksums(vectors[1], lua, work)
     run_announce_vectors(doc, lua, work)
+    run_fragment_vectors(doc, lua, work)
 
 
 def xxh3_library():
@@ -369,6 +442,13 @@ def hostile_cases(v):
     """(name, datagram, expert that must be shown) -- each a way the document says to reject."""
     v1, v5, v6 = v[1], v[5], v[6]
     a21 = v["a21"]
+    f1 = v["F1"]
+    f1_record = 24  # F1: flags at 24, L 25, P 26, interval 27-28, sequence 29, timestamp 30-38
+    f1_fixed = 39   # T (4), K (4), F (2), content hash (8)
+
+    def f1_with(offset, raw, count=1):
+        out = f1[:offset] + raw + f1[offset + len(raw):]
+        return with_count(count, out)
     body1 = v1[:-8]
     trailer = v1[-8:]
     header1 = v1[:24]  # magic .. stream "sensors"
@@ -407,7 +487,24 @@ def hostile_cases(v):
         ("record_count 2, one record", data(record1, 2), "bad_length"),
         ("record_count 65535, one record", data(record1, 65535), "bad_length"),
         ("record_count 0", data(record1, 0), "bad_record"),
-        ("reserved flag 0x08", data(b"\x18" + record1[1:], 1), "bad_record"),
+        ("reserved flag 0x40", data(b"\x50" + record1[1:], 1), "bad_record"),
+        ("flag 0x08 on a record without the fragment fields", data(b"\x18" + record1[1:], 1), "bad_length"),
+        ("fragment F1 with record_count 2", f1_with(0, b"", count=2), "bad_record"),
+        ("fragment F1 with index 3 of 3", f1_with(f1_fixed + 4, struct.pack("<I", 3)), "bad_record"),
+        ("fragment F1 with fragment size 63", f1_with(f1_fixed + 8, struct.pack("<H", 63)), "bad_record"),
+        ("fragment F1 with fragment size 65 (P is not F)", f1_with(f1_fixed + 8, struct.pack("<H", 65)), "bad_record"),
+        ("fragment F1 with total size 0", f1_with(f1_fixed, struct.pack("<I", 0)), "bad_record"),
+        ("fragment F1 with total size 64 MiB + 1", f1_with(f1_fixed, struct.pack("<I", 67108865)), "bad_record"),
+        ("fragment F1 with total size 2^32 - 1", f1_with(f1_fixed, struct.pack("<I", 0xFFFFFFFF)), "bad_record"),
+        ("fragment F1 marked tombstone", f1_with(f1_record, b"\x09"), "bad_record"),
+        ("fragment F1 marked resend and snapshot", f1_with(f1_record, b"\x0e"), "bad_record"),
+        ("fragment F1 cut inside its fixed fields", with_count(1, f1[:f1_fixed + 10]) + f1[-8:], "bad_length"),
+        ("fragment F1 with 2 bytes of garbage after it", f1[:-8] + b"\x00\x07" + f1[-8:], "bytes_left"),
+        ("request with a fragment section of 0 ranges", req([], target=5, extra=b"\x00"), "bad_record"),
+        ("request with a fragment section cut short", req([], target=5, extra=b"\x02" + bytes(16)), "truncated"),
+        ("request with fragment ranges but no target", req([], extra=b"\x01" + struct.pack("<QII", 4, 0, 1)), "bad_record"),
+        ("request with a fragment range of sequence 0", req([], target=5, extra=b"\x01" + struct.pack("<QII", 0, 0, 1)), "bad_record"),
+        ("request with a fragment range first > last", req([], target=5, extra=b"\x01" + struct.pack("<QII", 4, 7, 2)), "bad_record"),
         ("resend and snapshot both", data(b"\x16" + record1[1:], 1), "bad_record"),
         ("sequence 0", data(b"\x20\x01\x00\x00\x00a", 1), "bad_record"),
         ("non-canonical varint 80 00", data(b"\x30\x01\x80\x00\x00a", 1), "bad_record"),
@@ -433,6 +530,8 @@ def hostile_cases(v):
 def run_hostile(doc, lua, work):
     vectors = read_vectors(doc)
     vectors["a21"] = read_announce_vectors(doc)[21]
+    fragments = read_fragment_vectors(doc)
+    vectors.update(fragments)
     cases = hostile_cases(vectors)
     frames = [frame(d) for _, d, _ in cases]
     # Not Racket: no magic, on a Racket port and on another port.
@@ -444,10 +543,10 @@ def run_hostile(doc, lua, work):
     fuzz = []
     announce = read_announce_vectors(doc)
     vectors["a20"], vectors["a21"] = announce[20], announce[21]
-    for n in (2, 6, 9, "a20", "a21"):
+    for n in (2, 6, 9, "a20", "a21", "F1", "F4"):
         fuzz += [vectors[n][:k] for k in range(4, len(vectors[n]))]
     for _ in range(3000):
-        base = bytearray(vectors[rng.choice([1, 2, 3, 4, 5, 6, 8, 9, "a20", "a21"])])
+        base = bytearray(vectors[rng.choice([1, 2, 3, 4, 5, 6, 8, 9, "a20", "a21", "F1", "F3", "F4"])])
         for _ in range(rng.randint(1, 4)):
             base[rng.randrange(4, len(base))] = rng.randrange(256)
         fuzz.append(bytes(base))

@@ -1,8 +1,10 @@
 -- SPDX-License-Identifier: MIT
 -- racket.lua: a Wireshark / tshark dissector for Racket's wire format, version 3, written from
 -- docs/wire-format.md alone: the header, every record of a data datagram (kind 1) with its
--- sequence and timestamp made absolute again, the padding and the trailer, and snapshot
--- requests (kind 2) field by field. Malformed datagrams are shown as far as they go and flagged
+-- sequence and timestamp made absolute again, the padding and the trailer, fragment records
+-- (flag 0x08: total size, index, fragment size, content hash, the fragment count derived),
+-- snapshot requests (kind 2) with their fragment section, and announcements (kind 3), field by
+-- field. Malformed datagrams are shown as far as they go and flagged
 -- with expert info named after the decoder's errors (truncated, bad_version, bad_kind,
 -- bad_checksum, bad_length, bad_record, and bytes_left for bytes after the last record or
 -- range); the dissector never raises a Lua error on any input.
@@ -56,7 +58,8 @@ local F = {
   f_snapshot     = ProtoField.bool("racket.record.flags.snapshot", "Snapshot", 8, nil, 0x04),
   f_seq_next     = ProtoField.bool("racket.record.flags.sequence_next", "Sequence next", 8, nil, 0x10),
   f_same_int     = ProtoField.bool("racket.record.flags.same_interval", "Same interval", 8, nil, 0x20),
-  f_reserved     = ProtoField.uint8("racket.record.flags.reserved", "Reserved bits", base.HEX, nil, 0xC8),
+  f_fragment     = ProtoField.bool("racket.record.flags.fragment", "Fragment", 8, nil, 0x08),
+  f_reserved     = ProtoField.uint8("racket.record.flags.reserved", "Reserved bits", base.HEX, nil, 0xC0),
   subject_len    = ProtoField.uint8("racket.record.subject_len", "Subject length"),
   payload_len    = ProtoField.uint32("racket.record.payload_len", "Payload length"),
   interval       = ProtoField.uint32("racket.record.interval_ms", "Interval (ms)"),
@@ -67,6 +70,11 @@ local F = {
   time           = ProtoField.absolute_time("racket.record.time", "Timestamp", base.UTC),
   subject        = ProtoField.string("racket.record.subject", "Subject"),
   payload        = ProtoField.bytes("racket.record.payload", "Payload"),
+  frag_total     = ProtoField.uint32("racket.fragment.total_size", "Message size (bytes)"),
+  frag_index     = ProtoField.uint32("racket.fragment.index", "Fragment index"),
+  frag_size      = ProtoField.uint16("racket.fragment.size", "Fragment size"),
+  frag_hash      = ProtoField.uint64("racket.fragment.content_hash", "Content hash (XXH3-64)", base.HEX),
+  frag_count     = ProtoField.uint32("racket.fragment.count", "Fragments in the message"),
 
   padding        = ProtoField.bytes("racket.padding", "Padding"),
   padding_len    = ProtoField.uint32("racket.padding_len", "Padding length"),
@@ -82,6 +90,11 @@ local F = {
   range          = ProtoField.none("racket.range", "Range"),
   range_first    = ProtoField.uint64("racket.range.first", "First sequence"),
   range_last     = ProtoField.uint64("racket.range.last", "Last sequence"),
+  frange_count   = ProtoField.uint8("racket.fragment_range_count", "Fragment range count"),
+  frange         = ProtoField.none("racket.fragment_range", "Fragment range"),
+  frange_seq     = ProtoField.uint64("racket.fragment_range.sequence", "Sequence"),
+  frange_first   = ProtoField.uint32("racket.fragment_range.first", "First fragment"),
+  frange_last    = ProtoField.uint32("racket.fragment_range.last", "Last fragment"),
 
   a_entry_count  = ProtoField.uint16("racket.announce.entry_count", "Entry count"),
   a_sender_id    = ProtoField.uint64("racket.announce.sender_id", "Sender id", base.HEX),
@@ -265,7 +278,8 @@ local function flag_names(flags)
   if has(flags, 0x04) then names[#names + 1] = "snapshot" end
   if has(flags, 0x10) then names[#names + 1] = "sequence_next" end
   if has(flags, 0x20) then names[#names + 1] = "same_interval" end
-  if has(flags, 0x08) or has(flags, 0x40) or has(flags, 0x80) then names[#names + 1] = "RESERVED" end
+  if has(flags, 0x08) then names[#names + 1] = "fragment" end
+  if has(flags, 0x40) or has(flags, 0x80) then names[#names + 1] = "RESERVED" end
   if #names == 0 then return "none" end
   return table.concat(names, ", ")
 end
@@ -412,6 +426,7 @@ local function dissect_record(tvb, tree, index, off, limit, prev, problems)
   fitem:add(F.f_snapshot, tvb(off, 1))
   fitem:add(F.f_seq_next, tvb(off, 1))
   fitem:add(F.f_same_int, tvb(off, 1))
+  fitem:add(F.f_fragment, tvb(off, 1))
   fitem:add(F.f_reserved, tvb(off, 1))
   local l = tvb(off + 1, 1):uint()
   rec:add(F.subject_len, tvb(off + 1, 1))
@@ -460,6 +475,28 @@ local function dissect_record(tvb, tree, index, off, limit, prev, problems)
   rec:add(F.time, ns_time(timestamp)):set_generated()
   off = off + n
 
+  -- A fragment record (docs/wire-format.md, "Fragment datagram"): T, K, F and the content hash
+  -- come before the subject (check F3).
+  local fragment = has(flags, 0x08)
+  local total, findex, fsize, fcount
+  if fragment then
+    if off + 18 > limit then
+      return fail("bad_length", "fewer than 18 bytes (total size, index, fragment size, content hash) before the trailer")
+    end
+    total = tvb(off, 4):le_uint()
+    rec:add_le(F.frag_total, tvb(off, 4))
+    findex = tvb(off + 4, 4):le_uint()
+    rec:add_le(F.frag_index, tvb(off + 4, 4))
+    fsize = tvb(off + 8, 2):le_uint()
+    rec:add_le(F.frag_size, tvb(off + 8, 2))
+    rec:add_le(F.frag_hash, tvb(off + 10, 8))
+    if fsize > 0 then
+      fcount = math.floor((total + fsize - 1) / fsize)
+      rec:add(F.frag_count, fcount):set_generated()
+    end
+    off = off + 18
+  end
+
   if off + l + p > limit then
     return fail("bad_length", string.format("subject (%d) and payload (%d) bytes run into the trailer", l, p))
   end
@@ -474,12 +511,31 @@ local function dissect_record(tvb, tree, index, off, limit, prev, problems)
   if p == 0 then pitem:set_text("Payload: (empty)") end
   off = off + p
   rec:set_len(off - start)
-  rec:set_text(string.format("Record %d: %s, sequence %s%s", index, printable(subject),
-    tostring(sequence), has(flags, 0x01) and ", tombstone" or ""))
+  local fragment_text = ""
+  if fragment then
+    fragment_text = string.format(" fragment %d/%s of %d bytes", findex, fcount and tostring(fcount) or "?", total)
+  end
+  rec:set_text(string.format("Record %d: %s, sequence %s%s%s", index, printable(subject),
+    tostring(sequence), has(flags, 0x01) and ", tombstone" or "", fragment_text))
 
-  -- Check 14d: the record's bytes are all there; its values are checked now.
+  -- Check 14d: the record's bytes are all there; its values are checked now (F5 for fragments).
   local bad = {}
-  if has(flags, 0x08) or has(flags, 0x40) or has(flags, 0x80) then bad[#bad + 1] = "a reserved flag bit is set" end
+  if has(flags, 0x40) or has(flags, 0x80) then bad[#bad + 1] = "a reserved flag bit is set" end
+  if fragment then
+    if index ~= 1 or prev.count ~= 1 then bad[#bad + 1] = "a fragment record that is not its datagram's only record" end
+    if has(flags, 0x01) then bad[#bad + 1] = "a fragmented tombstone" end
+    if p == 0 then bad[#bad + 1] = "a fragment of 0 bytes" end
+    if total == 0 or total > 67108864 then bad[#bad + 1] = string.format("total size %d not in 1..67108864", total) end
+    if fsize < 64 then bad[#bad + 1] = string.format("fragment size %d, under 64", fsize) end
+    if total > 0 and fsize >= 64 then
+      if findex >= fcount then
+        bad[#bad + 1] = string.format("fragment index %d of %d fragments", findex, fcount)
+      else
+        local want = findex < fcount - 1 and fsize or total - (fcount - 1) * fsize
+        if p ~= want then bad[#bad + 1] = string.format("fragment %d carries %d bytes, not %d", findex, p, want) end
+      end
+    end
+  end
   if has(flags, 0x02) and has(flags, 0x04) then bad[#bad + 1] = "both resend and snapshot" end
   if sequence == U0 then bad[#bad + 1] = "sequence 0" end
   if has(flags, 0x01) and p ~= 0 then bad[#bad + 1] = "a tombstone with a payload" end
@@ -497,6 +553,7 @@ local function dissect_record(tvb, tree, index, off, limit, prev, problems)
   if has(flags, 0x01) then word = " tombstone"
   elseif has(flags, 0x02) then word = " resend"
   elseif has(flags, 0x04) then word = " snapshot" end
+  if fragment then word = word .. string.format(" frag=%d/%s", findex, fcount and tostring(fcount) or "?") end
   prev.summary[#prev.summary + 1] = string.format("%s seq=%s%s", printable(subject), tostring(sequence), word)
   prev.sequence, prev.interval, prev.timestamp = sequence, interval, timestamp
   return off
@@ -536,7 +593,7 @@ local function dissect_data(tvb, pinfo, tree, size)
     flag(tree, "bad_record", "the stream name holds a NUL byte")
   end
 
-  local prev = { sequence = UInt64(0), interval = 0, timestamp = UInt64(0), summary = {} }
+  local prev = { sequence = UInt64(0), interval = 0, timestamp = UInt64(0), summary = {}, count = count }
   local off = HEADER_SIZE + s
   local done = 0
   for i = 1, count do
@@ -637,11 +694,48 @@ local function dissect_request(tvb, pinfo, tree, size)
     ranges[#ranges + 1] = tostring(first) .. "-" .. tostring(last)
     off = off + 16
   end
+  -- The fragment section (docs/wire-format.md, "Fragment ranges in a repair request"): bytes
+  -- past the ranges start with its count Q; the datagram must then be exactly 16 Q + 1 longer.
+  local fragments = {}
   if size > needed then
-    local item = tree:add(F.undecoded, tvb(needed - TRAILER_SIZE, size - needed))
-    problems[#problems + 1] = "bytes_left"
-    flag(item, "bytes_left", string.format("%d bytes left over (bad_length): the fields end at %d of %d",
-      size - needed, needed - TRAILER_SIZE, size - TRAILER_SIZE))
+    local q = tvb(off, 1):uint()
+    local with_fragments = needed + 1 + 16 * q
+    if size < with_fragments then
+      local item = tree:add(F.undecoded, tvb(off, size - needed))
+      problems[#problems + 1] = "truncated"
+      flag(item, "truncated", string.format("%d bytes: a fragment section of %d ranges needs %d", size, q, with_fragments))
+    elseif size > with_fragments then
+      local item = tree:add(F.undecoded, tvb(off, size - needed))
+      problems[#problems + 1] = "bytes_left"
+      flag(item, "bytes_left", string.format("%d bytes left over (bad_length): the fields end at %d of %d",
+        size - needed, needed - TRAILER_SIZE, size - TRAILER_SIZE))
+    else
+      local qitem = tree:add(F.frange_count, tvb(off, 1))
+      if q == 0 or q > 64 then
+        problems[#problems + 1] = "bad_record"
+        flag(qitem, "bad_record", string.format("%d fragment ranges: 1..64", q))
+      end
+      if target == U0 then
+        problems[#problems + 1] = "bad_record"
+        flag(qitem, "bad_record", "fragment ranges without a target publisher")
+      end
+      off = off + 1
+      for i = 1, q do
+        local seq = tvb(off, 8):le_uint64()
+        local first, last = tvb(off + 8, 4):le_uint(), tvb(off + 12, 4):le_uint()
+        local item = tree:add(F.frange, tvb(off, 16))
+        item:set_text(string.format("Fragment range %d: message %s, fragments %d..%d", i, tostring(seq), first, last))
+        item:add_le(F.frange_seq, tvb(off, 8))
+        item:add_le(F.frange_first, tvb(off + 8, 4))
+        item:add_le(F.frange_last, tvb(off + 12, 4))
+        if seq == U0 or first > last then
+          problems[#problems + 1] = "bad_record"
+          flag(item, "bad_record", string.format("fragment range %d: sequence must be >= 1 and first <= last", i))
+        end
+        fragments[#fragments + 1] = string.format("%s:%d-%d", tostring(seq), first, last)
+        off = off + 16
+      end
+    end
   end
   if not add_trailer(tree, tvb, size) then
     table.insert(problems, 1, "bad_checksum")  -- the decoder checks it before the records
@@ -661,11 +755,16 @@ local function dissect_request(tvb, pinfo, tree, size)
 
   local info = string.format("%s filter=%s target=%s", head, printable(filter),
     target == U0 and "all" or hex64(target))
-  if r == 0 then
+  if r == 0 and #fragments == 0 then
     info = "full " .. info
-  else
+  end
+  if r > 0 then
     info = info .. " ranges=" .. table.concat(ranges, ",", 1, math.min(#ranges, INFO_RECORDS)) ..
       (#ranges > INFO_RECORDS and ",..." or "")
+  end
+  if #fragments > 0 then
+    info = info .. " fragments=" .. table.concat(fragments, ",", 1, math.min(#fragments, INFO_RECORDS)) ..
+      (#fragments > INFO_RECORDS and ",..." or "")
   end
   if #problems > 0 then info = info .. " [MALFORMED: " .. problems[1] .. "]" end
   return info

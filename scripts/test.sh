@@ -26,7 +26,12 @@ if [ "${#presets[@]}" -eq 0 ]; then
   presets=(gcc clang)
 fi
 
+# A test that fails and then passes when run once more (alone, with its output) does not fail
+# the preset, but it is named at the end of the log, under "flaky", for someone to fix: a
+# network test under a loaded CI machine must not throw away a whole run, and must not be
+# hidden either. A test that fails twice fails the preset.
 failed=()
+flaky=()
 for preset in "${presets[@]}"; do
   echo "=== ${preset}: configure, build, test ==="
   extra_var="RACKET_CMAKE_ARGS_$(printf '%s' "$preset" | tr '[:lower:]-' '[:upper:]_')"
@@ -36,9 +41,22 @@ for preset in "${presets[@]}"; do
     echo "=== ${preset}: ${extra_var}: ${extra[*]}"
   fi
   start=$SECONDS
-  if cmake --preset "$preset" "${extra[@]}" &&
-     cmake --build --preset "$preset" &&
-     ctest --preset "$preset"; then
+  ok=
+  if cmake --preset "$preset" "${extra[@]}" && cmake --build --preset "$preset"; then
+    list="build/$preset/Testing/Temporary/LastTestsFailed.log"
+    rm -f "$list"
+    if ctest --preset "$preset"; then
+      ok=1
+    elif [ -s "$list" ]; then
+      cp "$list" "build/$preset/first-try-failed.log"
+      echo "=== ${preset}: failed on the first try, run once more: $(cut -d: -f2- "$list" | paste -sd '|')"
+      if ctest --preset "$preset" --rerun-failed --output-on-failure; then
+        ok=1
+        while IFS= read -r line; do flaky+=("${preset}: ${line#*:}"); done <"build/$preset/first-try-failed.log"
+      fi
+    fi
+  fi
+  if [ -n "$ok" ]; then
     echo "=== ${preset}: passed ($((SECONDS - start)) s) ==="
   else
     echo "=== ${preset}: FAILED ($((SECONDS - start)) s) ==="
@@ -46,7 +64,24 @@ for preset in "${presets[@]}"; do
   fi
 done
 
+rm -f build/flaky.txt
+if [ "${#flaky[@]}" -ne 0 ]; then
+  mkdir -p build
+  printf '%s\n' "${flaky[@]}" >build/flaky.txt  # .ci/run repeats it at the very end
+  echo "test.sh: flaky (failed, then passed alone; fix them):"
+  sed 's/^/  /' build/flaky.txt
+fi
+
 if [ "${#failed[@]}" -ne 0 ]; then
+  for preset in "${failed[@]}"; do
+    list="build/$preset/Testing/Temporary/LastTestsFailed.log"
+    if [ -s "$list" ]; then
+      echo "test.sh: ${preset}: failed twice:"
+      sed 's/^/  /' "$list"
+    else
+      echo "test.sh: ${preset}: configure or build failed"
+    fi
+  done
   echo "test.sh: FAILED: ${failed[*]}"
   exit 1
 fi

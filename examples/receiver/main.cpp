@@ -50,6 +50,7 @@ struct receiver_options {
   std::uint64_t stats_ms = 0;    // 0: not given
   std::uint64_t hint_ms = 3000;  // 0: no hint
   unsigned expiry_factor = 3;
+  int ttl = 1;
   std::uint64_t busy_poll_us = 0;  // 0: off
   bool quiet = false;
   bool once = false;
@@ -145,6 +146,13 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
       ->type_name("N")
       ->default_str("3")
       ->check(rx::whole_number(1, 1000000));
+  app.add_option("--ttl", o.ttl,
+                 "TTL / hop limit of the snapshot and repair requests and the\n"
+                 "announcements this receiver sends, 0..255 (1: this link only;\n"
+                 "give the publishers' --ttl when they are routers away)")
+      ->type_name("N")
+      ->default_str("1")
+      ->check(rx::whole_number(0, 255));
   app.add_option("--busy-poll", o.busy_poll_us,
                  "after the socket is drained, keep reading it without blocking\n"
                  "for DURATION before waiting again: lower latency for a busy\n"
@@ -201,6 +209,7 @@ class receiver {
         net_(net),
         stream_(opts.net.stream_name, net.pool),
         subscriber_(io, racket::subscriber_options{.interfaces = opts.net.interfaces,
+                                                   .ttl = opts.ttl,
                                                    .expiry_factor = opts.expiry_factor,
                                                    .busy_poll = std::chrono::microseconds(opts.busy_poll_us),
                                                    .announce_period = std::chrono::milliseconds(opts.announce_ms)}),

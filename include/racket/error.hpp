@@ -45,6 +45,8 @@ enum class errc {
   not_open,                  ///< operation on a closed publisher, subscriber or transport
   // Back-pressure
   would_block,               ///< the publisher's queue holds `max_queued_bytes` already: nothing was queued
+  // Security
+  invalid_key,               ///< a stream key is not 64 hexadecimal digits (256 bits)
 };
 
 namespace detail {
@@ -78,6 +80,7 @@ class error_category_impl final : public std::error_category {
       case errc::no_interfaces: return "no usable network interface for the pool's address family";
       case errc::not_open: return "object is not open";
       case errc::would_block: return "publish queue full";
+      case errc::invalid_key: return "invalid stream key (expected 64 hexadecimal digits: 256 bits)";
     }
     return "unknown racket error";
   }

@@ -14,6 +14,8 @@
 #include "racket/pool.hpp"
 #include "racket/publisher.hpp"
 #include "racket/publisher_options.hpp"
+#include "racket/security/replay_window.hpp"
+#include "racket/security/stream_key.hpp"
 #include "racket/stream.hpp"
 #include "racket/subject.hpp"
 #include "racket/subscriber.hpp"

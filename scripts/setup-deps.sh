@@ -22,6 +22,7 @@ esac
 packages=(
   cmake ninja-build g++ clang          # build
   libasio-dev libxxhash-dev catch2     # asio and xxHash (header only); Catch2 for the tests
+  libsodium-dev                        # keyed streams (optional for users; the tests use it)
   libcli11-dev nlohmann-json3-dev      # the example programs only: command lines, JSON lines
   iproute2 nftables util-linux procps  # tests and demo: namespaces (unshare, ip), loss (nft)
   jq python3                           # test scripts

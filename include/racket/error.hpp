@@ -47,6 +47,8 @@ enum class errc {
   would_block,               ///< the publisher's queue holds `max_queued_bytes` already: nothing was queued
   // Security
   invalid_key,               ///< a stream key is not 64 hexadecimal digits (256 bits)
+  not_authentic,             ///< a sealed datagram's tag does not verify: a wrong key, or changed or forged
+  cipher_unavailable,        ///< the datagram's cipher suite cannot run here (AES-256-GCM without AES-NI)
 };
 
 namespace detail {
@@ -81,6 +83,8 @@ class error_category_impl final : public std::error_category {
       case errc::not_open: return "object is not open";
       case errc::would_block: return "publish queue full";
       case errc::invalid_key: return "invalid stream key (expected 64 hexadecimal digits: 256 bits)";
+      case errc::not_authentic: return "sealed datagram not authentic (wrong key, or changed or forged)";
+      case errc::cipher_unavailable: return "cipher suite not available on this machine";
     }
     return "unknown racket error";
   }

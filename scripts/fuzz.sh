@@ -4,7 +4,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60 (CI uses this short run); targets default to all:
-#                       wire subject pool subscriber reassembly
+#                       wire subject pool subscriber reassembly, and sealed when libsodium
+#                       is found (the sealed datagram, racket/security/sealer.hpp)
 # Environment:
 #   RACKET_FUZZ_BUILD   build directory (default build/fuzz)
 #   RACKET_FUZZ_JOBS    parallel libFuzzer workers per target (default 1)
@@ -27,8 +28,10 @@ cd "$root"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
+default_targets=
 if [ "${#targets[@]}" -eq 0 ]; then
   targets=(wire subject pool subscriber reassembly)
+  default_targets=1
 fi
 build="${RACKET_FUZZ_BUILD:-$root/build/fuzz}"
 jobs="${RACKET_FUZZ_JOBS:-1}"
@@ -43,6 +46,9 @@ cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DRACKET_BUILD_FUZZERS=ON -DRACKET_BUILD_TESTS=OFF -DRACKET_BUILD_EXAMPLES=OFF \
   -DRACKET_BUILD_BENCHMARKS=OFF -DRACKET_INSTALL=OFF >/dev/null
+if [ -n "$default_targets" ] && cmake --build "$build" --target help | grep -q 'fuzz_sealed'; then
+  targets+=(sealed)  # the configure step found libsodium
+fi
 cmake --build "$build" -j 2 --target $(printf 'fuzz_%s ' "${targets[@]}")
 
 failed=()

@@ -2,9 +2,13 @@
 // SPDX-License-Identifier: MIT
 #include <racket/racket.hpp>
 #include <racket/detail/hash.hpp>
+#if RACKET_HAS_SODIUM
+#include <racket/security/sealer.hpp>
+#endif
 
 #include <cinttypes>
 #include <cstdio>
+#include <string>
 #include <system_error>
 
 int main() {
@@ -17,6 +21,27 @@ int main() {
     std::puts("racket consumer: FAILED");
     return 1;
   }
+#if RACKET_HAS_SODIUM
+  // libsodium came with racket::racket: seal and open one datagram.
+  const auto key = racket::stream_key::parse(std::string(64, '7'));
+  const racket::sender_key k(key, 1);
+  const std::byte inner[3] = {std::byte{1}, std::byte{2}, std::byte{3}};
+  std::byte sealed[3 + racket::wire::seal_overhead];
+  std::byte plain[3];
+  (void)k.seal(sealed, inner, racket::wire::seal_suite::xchacha20poly1305, 1, 0, ec);
+  const auto header = racket::wire::decode_sealed_header(sealed, ec);
+  if (ec || k.open(sealed, header, plain, ec).size() != 3 || ec || plain[2] != std::byte{3}) {
+    std::puts("racket consumer: FAILED (sealing)");
+    return 1;
+  }
+  std::puts("keyed streams: available");
+#else
+  std::puts("keyed streams: unavailable");
+#endif
+#if defined(RACKET_EXPECT_SODIUM) && RACKET_EXPECT_SODIUM != RACKET_HAS_SODIUM + 0
+  std::puts("racket consumer: FAILED (libsodium was expected the other way: RACKET_EXPECT_SODIUM)");
+  return 1;
+#endif
   std::puts("racket consumer: ok");
   return 0;
 }

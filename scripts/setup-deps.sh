@@ -24,8 +24,10 @@ packages=(
   libasio-dev libxxhash-dev catch2     # asio and xxHash (header only); Catch2 for the tests
   libcli11-dev nlohmann-json3-dev      # the example programs only: command lines, JSON lines
   iproute2 nftables util-linux procps  # tests and demo: namespaces (unshare, ip), loss (nft)
-  jq python3                           # test scripts
+  jq python3 pkgconf                   # test scripts; pkg-config finds cpp-httplib
   tshark git                           # tests: the Wireshark dissector; README's FetchContent
+  libcpp-httplib-dev                   # the monitor program only: its HTTP server (header only)
+  chromium python3-prometheus-client   # monitor tests: the page in a headless browser, /metrics
   libclang-rt-14-dev                   # sanitizer (asan, tsan) and fuzz builds
 )
 if [ -n "$bench" ]; then

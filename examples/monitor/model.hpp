@@ -26,6 +26,9 @@ namespace racket_examples::monitor {
 inline constexpr std::size_t preview_bytes = 96;        // bytes of a value kept for its preview
 inline constexpr std::size_t max_subjects_per_stream = 4096;
 inline constexpr std::size_t max_publishers_per_stream = 256;
+/// A publisher no longer announced and not heard for this long is forgotten (a restarted
+/// process comes back under a new id).
+inline constexpr std::chrono::seconds forget_publisher_after{60};
 
 using clock = std::chrono::steady_clock;
 
@@ -128,6 +131,7 @@ class model {
     if (auto* p = find_or_add_publisher(s, publisher)) {
       p->gaps += last >= first ? last - first + 1 : 0;
       ++p->loss_events;
+      p->last_heard = clock::now();
     }
   }
 
@@ -160,6 +164,9 @@ class model {
       p->last_heard = std::max(p->last_heard, heard);
     }
     for (auto& [name, s] : streams) {
+      std::erase_if(s.publishers, [&](const auto& kv) {
+        return !kv.second.announced && now - kv.second.last_heard > forget_publisher_after;
+      });
       if (seconds > 0) s.rate = static_cast<double>(s.counters.received - s.received_at_tick) / seconds;
       s.received_at_tick = s.counters.received;
       for (auto& [id, p] : s.publishers) {

@@ -25,8 +25,10 @@ packages=(
   libsodium-dev                        # keyed streams (optional for users; the tests use it)
   libcli11-dev nlohmann-json3-dev      # the example programs only: command lines, JSON lines
   iproute2 nftables util-linux procps  # tests and demo: namespaces (unshare, ip), loss (nft)
-  jq python3                           # test scripts
+  jq python3 pkgconf                   # test scripts; pkg-config finds cpp-httplib
   tshark git                           # tests: the Wireshark dissector; README's FetchContent
+  libcpp-httplib-dev                   # the monitor program only: its HTTP server (pkg-config)
+  chromium python3-prometheus-client   # monitor tests: the page in a headless browser, /metrics
   libclang-rt-14-dev                   # sanitizer (asan, tsan) and fuzz builds
 )
 if [ -n "$bench" ]; then

@@ -31,7 +31,7 @@
 // long as anything queued still needs it, whichever thread drops the last handle.
 
 #include "racket/codec.hpp"
-#include "racket/detail/announce/announcer.hpp"
+#include "racket/detail/announce/identity.hpp"
 #include "racket/detail/clock.hpp"
 #include "racket/detail/completion.hpp"
 #include "racket/detail/earliest_timer.hpp"
@@ -39,8 +39,10 @@
 #include "racket/detail/publisher/cache.hpp"
 #include "racket/detail/publisher/counters.hpp"
 #include "racket/detail/publisher/packer.hpp"
+#include "racket/detail/publisher/publication_announcements.hpp"
 #include "racket/detail/publisher/publish_queue.hpp"
 #include "racket/detail/publisher/publisher_stream.hpp"
+#include "racket/detail/publisher/request_listeners.hpp"
 #include "racket/detail/publisher/resend_packing.hpp"
 #include "racket/detail/publisher/resend_schedule.hpp"
 #include "racket/detail/publisher/snapshot_responder.hpp"
@@ -121,9 +123,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         probes_(opts_.tail_probe_delay),
         answers_(opts_),
         announce_timer_(transport_.make_timer()),
-        announcer_(wire::announce_role::publisher, id_, opts_.announce_period,
-                   make_identity(opts_.host_name, opts_.process_id, opts_.program_name), opts_.max_datagram_size),
-        announce_rng_(id_) {}
+        announced_(id_, opts_.announce_period, make_identity(opts_.host_name, opts_.process_id, opts_.program_name),
+                   opts_.max_datagram_size) {}
 
   std::uint64_t id() const noexcept { return id_; }
   Transport& transport() noexcept { return transport_; }
@@ -429,18 +430,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     s.listener_checked = true;
     const endpoint at = request_endpoint(s.ep);
     if (!opts_.answer_snapshots || listeners_.contains(at)) return;
-    std::error_code ec;
     auto tlock = gate_.lock();
-    auto on_request = [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); };
-    receiver_id id;
-    if constexpr (kind_filtering_transport<Transport>) {
-      // Where the transport can filter in the kernel, only requests wake the listener: the
-      // group's data (the publisher's own, looped back) never reaches it.
-      id = transport_.open_receiver(at, on_request, ec, static_cast<int>(wire::kind::snapshot_request));
-    } else {
-      id = transport_.open_receiver(at, on_request, ec);
-    }
-    if (!ec) listeners_.emplace(at, id);
+    listeners_.open(transport_, at,
+                    [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); });
   }
 
   // One published record: into the stream's datagram, and into (or out of) the cache. The
@@ -545,11 +537,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // there is dropped after a look at six bytes (or in the kernel); requests are decoded and
   // handed to the responder.
   void on_listener_datagram(std::span<const std::byte> bytes) {
-    if (wire::peek_kind(bytes) != wire::kind::snapshot_request) return;
-    std::error_code ec;
-    const wire::request_view req = wire::decode_request(bytes, ec);
-    if (ec) return;
-    if (req.target_publisher() != 0 && req.target_publisher() != id_) return;
+    wire::request_view req;
+    if (!request_listeners::accept(bytes, id_, req)) return;
     stream_state* s = nullptr;
     {
       std::lock_guard lock(mutex_);
@@ -563,14 +552,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   // --- discovery (executor only) ---
 
-  // The stream's first record went out at `now`: it is announced from now on, the first
-  // time soon.
   void start_announcing(stream_state& s, time_point now) {
-    if (!announcer_.enabled() || s.announce_ep.port == 0) return;
-    s.announced_published = s.counters.published.load(std::memory_order_relaxed);
-    s.announced_at = now;
-    announced_.push_back(&s);
-    arm_announce_timer(announcer_.started(now, announce_rng_));
+    const time_point next = announced_.started(s, now);
+    if (next != time_point::max()) arm_announce_timer(next);
   }
 
   void arm_announce_timer(time_point t) {
@@ -578,28 +562,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     announce_timer_.arm(t, this->weak_from_this(), [](publisher_impl& self) { self.on_announce_timer(); });
   }
 
-  // Announces every stream published on: its cached subjects and its rate since the last
-  // time, grouped by announce channel, in as few datagrams as fit them.
+  // Announces every stream published on (publication_announcements.hpp).
   void on_announce_timer() {
     if (shut_down_ || announced_.empty()) return;
-    const time_point now = Clock::now();
-    std::vector<announce_item<wire::announced_publication>> items;
-    items.reserve(announced_.size());
-    for (stream_state* s : announced_) {
-      const std::uint64_t published = s->counters.published.load(std::memory_order_relaxed);
-      const std::uint64_t cached = s->counters.cached_subjects.load(std::memory_order_relaxed);
-      const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(now - s->announced_at);
-      items.push_back({s->announce_ep,
-                       {.stream = s->name,
-                        .subject_count = static_cast<std::uint32_t>(std::min<std::uint64_t>(cached, 0xFFFFFFFFu)),
-                        .rate_milli = rate_milli(published - s->announced_published, elapsed)}});
-      s->announced_published = published;
-      s->announced_at = now;
-    }
-    sort_by_channel(items);
     const auto send = [this](const endpoint& to, std::span<const std::byte> d) { (void)gate_.send(to, d); };
-    arm_announce_timer(
-        announcer_.announce(now, announce_rng_, std::span<const announce_item<wire::announced_publication>>(items), send));
+    arm_announce_timer(announced_.announce(Clock::now(), send));
   }
 
   // At most once (close and async_close may both have posted it).
@@ -666,7 +633,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   resend_schedule<stream_state, Clock> resends_;
   tail_probes<stream_state, Clock> probes_;
   snapshot_responder<stream_state, Clock> answers_;
-  std::unordered_map<endpoint, receiver_id, endpoint_hash> listeners_;  // snapshot requests, per (group, port)
+  request_listeners listeners_;  // snapshot requests, per (group, port)
 
   mutable std::mutex mutex_;  // guards streams_, pending_, flush_waiters_, flush_posted_, flushing_bytes_, closed_, shut_down_
   // The bytes of every stream's cached values (executor only), in one slab so that a large
@@ -690,9 +657,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   // Discovery (executor only).
   earliest_timer<typename Transport::timer_type> announce_timer_;
-  announcer<time_point> announcer_;
-  splitmix64 announce_rng_;  // its own: the resend jitter and answer delays draw the same numbers as without discovery
-  std::vector<stream_state*> announced_;  // the streams published on, in the order of their first record
+  publication_announcements<stream_state, time_point> announced_;
 };
 
 }  // namespace racket::detail

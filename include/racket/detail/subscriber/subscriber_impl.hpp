@@ -34,6 +34,7 @@
 #include "racket/detail/subscriber/expiry_heap.hpp"
 #include "racket/detail/subscriber/gap_tracker.hpp"
 #include "racket/detail/subscriber/handler_slots.hpp"
+#include "racket/detail/subscriber/repair_pass.hpp"
 #include "racket/detail/subscriber/repair_queue.hpp"
 #include "racket/detail/subscriber/requester.hpp"
 #include "racket/detail/subscriber/subject_table.hpp"
@@ -352,41 +353,24 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     repair_timer_.arm(t, this->weak_from_this(), [](subscriber_impl& self) { self.on_repair_timer(); });
   }
 
-  // Sends the repair requests that are due.
+  // Sends the repair requests that are due (repair_pass.hpp).
   void on_repair_timer() {
     batch_.clear_losses();
     {
       std::lock_guard lock(mutex_);
       if (closed_) return;
       const time_point now = Clock::now();
-      const double rate = opts_.repair_requests_per_second;
-      const double burst = std::max(1.0, static_cast<double>(opts_.repair_request_burst));
-      repairs_.take_due(now, [&](typename repair_type::item& item) { return send_repair(item, now, rate, burst); });
+      const repair_pacing pacing{.request = opts_.request_snapshots,
+                                 .rate = opts_.repair_requests_per_second,
+                                 .burst = std::max(1.0, static_cast<double>(opts_.repair_request_burst))};
+      const bool report = handlers_.has_loss();
+      repairs_.take_due(now, [&](typename repair_type::item& item) {
+        const channel* ch = channels_.channel_of(*item.owner);
+        return run_repair(item, now, pacing, report, batch_, requests_, ch ? &ch->ep : nullptr);
+      });
       if (!repairs_.empty()) arm_repair_timer(repairs_.earliest());
     }
     flush_callbacks();
-  }
-
-  // Under mutex_: the due repair of one (stream, publisher): its losses reported, and its
-  // missing ranges asked for, as many as fit one request. True when done; false when its
-  // pacing moved it later (further gaps merge into it meanwhile).
-  bool send_repair(typename repair_type::item& item, time_point now, double rate, double burst) {
-    stream_state& s = *item.owner;
-    publisher_state* p = s.publishers.find(item.publisher_id);
-    if (p == nullptr) return true;
-    if (opts_.request_snapshots && rate > 0 && !p->take_token(now, rate, burst, item.due)) return false;
-    const std::uint64_t publisher_id = item.publisher_id;
-    p->repair_queued = false;
-    if (handlers_.has_loss()) {
-      for (const auto& g : p->missing.ranges()) batch_.add_loss(s.name, publisher_id, g.first, g.last);
-    }
-    if (!opts_.request_snapshots || p->nothing_to_ask()) {
-      p->missing.clear();
-      return true;
-    }
-    const channel* ch = channels_.channel_of(s);
-    if (requests_.request_repair(ch ? &ch->ep : nullptr, s, publisher_id, *p)) ++s.stats.repairs_requested;
-    return true;
   }
 
   // The values held that match a new subscription, flagged `resend`, before its live ones.

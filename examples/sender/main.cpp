@@ -60,6 +60,7 @@ struct sender_options {
   int ttl = 1;
   std::uint64_t seed = 0;
   std::uint64_t max_datagram = racket::wire::default_max_datagram_size;
+  std::uint64_t max_message = std::uint64_t{16} << 20;
   std::uint64_t tail_probe_ms = 10;
   std::uint64_t announce_ms = 5000;  // 0: never
   std::uint64_t stats_ms = 0;  // 0: only the final stats
@@ -126,6 +127,12 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
       ->type_name("BYTES")
       ->default_str(std::to_string(o.max_datagram))
       ->check(rx::whole_number(128, racket::wire::max_datagram_size_limit));
+  app.add_option("--max-message", o.max_message,
+                 "largest payload published, in bytes (at most 64 MiB): a\n"
+                 "payload over one datagram goes out in fragments")
+      ->type_name("BYTES")
+      ->default_str(std::to_string(o.max_message))
+      ->check(rx::whole_number(1, racket::wire::max_message_size_limit));
   app.add_option("--tail-probes", o.tail_probe_ms,
                  "when a stream falls quiet its newest record is re-sent this\n"
                  "long after, then 3 and 9 times as long after that, so that\n"
@@ -231,6 +238,7 @@ class sender {
         publisher_(io, racket::publisher_options{.interfaces = opts.net.interfaces,
                                                  .ttl = opts.ttl,
                                                  .max_datagram_size = static_cast<std::size_t>(opts.max_datagram),
+                                                 .max_message_size = static_cast<std::size_t>(opts.max_message),
                                                  .seed = opts.seed,
                                                  .tail_probe_delay = std::chrono::milliseconds(opts.tail_probe_ms),
                                                  .announce_period = std::chrono::milliseconds(opts.announce_ms)}),
@@ -361,12 +369,11 @@ class sender {
       if (!ec && opts_.withdraw) published_.insert(subject);
     }
     if (ec == racket::errc::payload_too_large) {
-      // The numbers, which the error code alone does not carry: the same limit the library
-      // applies (wire::max_payload: what fits one empty datagram with this stream and subject).
-      const auto limit = racket::wire::max_payload(opts_.max_datagram, stream_.name().size(), subject.size());
+      // The numbers, which the error code alone does not carry: a payload over one datagram
+      // is fragmented, so the limit is the publisher's max_message_size (--max-message).
       report("sender: payload of " + std::to_string(payload.size()) + " bytes is over the limit of " +
-             std::to_string(limit) + " bytes for stream " + rx::quoted(stream_.name()) + " and subject " +
-             rx::quoted(subject) + " at --max-datagram " + std::to_string(opts_.max_datagram));
+             std::to_string(opts_.max_message) + " bytes (--max-message) for stream " + rx::quoted(stream_.name()) +
+             " and subject " + rx::quoted(subject));
       return false;
     }
     if (ec) {

@@ -28,7 +28,7 @@ enum class errc {
   invalid_subject,           ///< empty token, > 255 bytes, wildcard or NUL in subject
   invalid_filter,            ///< empty token, > 255 bytes, `*` inside a token
   // Publishing
-  payload_too_large,         ///< record does not fit the configured datagram size
+  payload_too_large,         ///< payload larger than the publisher's `max_message_size`
   codec_error,               ///< the codec could not turn bytes into a value
   // Wire decoding (every datagram from the network is hostile)
   truncated,                 ///< shorter than the fixed header or a record says
@@ -45,6 +45,8 @@ enum class errc {
   not_open,                  ///< operation on a closed publisher, subscriber or transport
   // Back-pressure
   would_block,               ///< the publisher's queue holds `max_queued_bytes` already: nothing was queued
+  // Options
+  invalid_option,            ///< an option outside its documented range (e.g. `max_message_size` over 64 MiB)
   // Security
   invalid_key,               ///< a stream key is not 64 hexadecimal digits (256 bits)
   not_authentic,             ///< a sealed datagram's tag does not verify: a wrong key, or changed or forged
@@ -68,7 +70,7 @@ class error_category_impl final : public std::error_category {
       case errc::invalid_stream_name: return "invalid stream name (1..255 bytes, no NUL)";
       case errc::invalid_subject: return "invalid subject (dot-separated non-empty tokens, at most 255 bytes, no wildcard)";
       case errc::invalid_filter: return "invalid subject filter (dot-separated non-empty tokens, '*' only as a whole token)";
-      case errc::payload_too_large: return "message does not fit the maximum datagram size";
+      case errc::payload_too_large: return "message larger than the maximum message size";
       case errc::codec_error: return "payload could not be decoded by the stream's codec";
       case errc::truncated: return "datagram truncated";
       case errc::bad_magic: return "datagram has a bad magic";
@@ -82,6 +84,7 @@ class error_category_impl final : public std::error_category {
       case errc::no_interfaces: return "no usable network interface for the pool's address family";
       case errc::not_open: return "object is not open";
       case errc::would_block: return "publish queue full";
+      case errc::invalid_option: return "option outside its documented range";
       case errc::invalid_key: return "invalid stream key (expected 64 hexadecimal digits: 256 bits)";
       case errc::not_authentic: return "sealed datagram not authentic (wrong key, or changed or forged)";
       case errc::cipher_unavailable: return "cipher suite not available on this machine";

@@ -109,7 +109,9 @@ class basic_publisher {
 
   /// Publishes `value` on `subject` of `s`. With `interval` > 0 the value is cached and
   /// re-sent every interval until replaced or withdrawn; with 0 it is a one-shot event (and a
-  /// cached value of that subject is dropped). Errors: `invalid_subject`, `payload_too_large`,
+  /// cached value of that subject is dropped). A payload too large for one datagram travels
+  /// as fragments, up to `publisher_options::max_message_size`. Errors: `invalid_subject`,
+  /// `payload_too_large` (over `max_message_size`),
   /// `not_open`, `would_block` (the queue holds `max_queued_bytes`: nothing was queued, the
   /// refusal is counted in `stats().would_block`; wait for `async_flush` and publish again,
   /// publish less, or raise the limit), or the transport's (`no_interfaces`,
@@ -234,9 +236,16 @@ class basic_publisher {
                       detail::quote_for_error("subject", subject);
     const publisher_options& o = impl_->options();
     if (ec == errc::payload_too_large) {
-      out += " (payload of " + std::to_string(detail::last_encoded_size()) + " bytes; at most " +
-             std::to_string(wire::max_payload(o.max_datagram_size, stream_name.size(), subject.size())) +
-             " fit a datagram of " + std::to_string(o.max_datagram_size) + " bytes)";
+      const std::size_t size = detail::last_encoded_size();
+      if (size > o.max_message_size) {
+        out += " (payload of " + std::to_string(size) + " bytes; the maximum message size is " +
+               std::to_string(o.max_message_size) + " bytes)";
+      } else {
+        out += " (payload of " + std::to_string(size) + " bytes; at most " +
+               std::to_string(wire::max_payload(o.max_datagram_size, stream_name.size(), subject.size())) +
+               " fit a datagram of " + std::to_string(o.max_datagram_size) +
+               " bytes, and with this stream and subject no fragment does)";
+      }
     } else if (ec == errc::unknown_interface || ec == errc::no_interfaces) {
       out += detail::interfaces_for_error(o.interfaces);
     } else if (ec == errc::would_block) {

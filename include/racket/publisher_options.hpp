@@ -31,6 +31,14 @@ struct publisher_options {
   std::chrono::milliseconds rescan_interval{5000};
   /// Largest datagram sent, in bytes (header, records and checksum); at most 65507.
   std::size_t max_datagram_size = wire::default_max_datagram_size;
+  /// Largest payload `publish` takes, in bytes; a larger one fails with
+  /// `errc::payload_too_large` (the exception names both sizes). A payload that does not fit
+  /// one record of a `max_datagram_size` datagram travels as fragments (docs/wire-format.md,
+  /// "Fragmented messages"), each a full datagram, sent a turn of 256 at a time; its cached
+  /// value is re-sent the same way. Default 16 MiB; at most 64 MiB
+  /// (`wire::max_message_size_limit`): more makes the publisher's constructor throw
+  /// `std::system_error` with `errc::invalid_option`.
+  std::size_t max_message_size = std::size_t{16} << 20;
   /// Each resend fires up to this fraction of the interval late, spread at random, so that
   /// subjects published together drift apart instead of resending in one burst forever.
   double resend_jitter = 0.05;
@@ -125,6 +133,7 @@ struct publisher_stream_stats {
   std::uint64_t snapshot_records = 0;           ///< records re-sent in answers
   std::uint64_t tail_probes = 0;                ///< newest records re-sent after the stream fell quiet
   std::uint64_t would_block = 0;  ///< publishes and withdraws refused because the queue was full (`max_queued_bytes`)
+  std::uint64_t fragments_sent = 0;  ///< fragment datagrams handed to the transport (large messages, live and re-sent)
 };
 
 /// Calls `f(std::string_view name, std::uint64_t value)` for every counter of `s`, in the
@@ -136,7 +145,7 @@ struct publisher_stream_stats {
 template <class F>
 constexpr void for_each_counter(const publisher_stream_stats& s, F&& f) {
   // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
-  static_assert(sizeof(publisher_stream_stats) == 13 * sizeof(std::uint64_t),
+  static_assert(sizeof(publisher_stream_stats) == 14 * sizeof(std::uint64_t),
                 "for_each_counter(publisher_stream_stats) must list every member");
   f(std::string_view("published"), s.published);
   f(std::string_view("resent"), s.resent);
@@ -151,6 +160,7 @@ constexpr void for_each_counter(const publisher_stream_stats& s, F&& f) {
   f(std::string_view("snapshot_records"), s.snapshot_records);
   f(std::string_view("tail_probes"), s.tail_probes);
   f(std::string_view("would_block"), s.would_block);
+  f(std::string_view("fragments_sent"), s.fragments_sent);
 }
 
 }  // namespace racket

@@ -41,6 +41,19 @@ struct subscriber_options {
   std::chrono::milliseconds event_window{1000};
   /// Largest datagram accepted; larger ones are dropped as malformed.
   std::size_t max_datagram_size = wire::max_datagram_size_limit;
+  /// Largest message reassembled from fragments (docs/wire-format.md, "Fragmented
+  /// messages"); a fragment claiming a larger one is dropped as malformed. Default 16 MiB; at
+  /// most 64 MiB (`wire::max_message_size_limit`; more is taken as 64 MiB).
+  std::size_t max_message_size = std::size_t{16} << 20;
+  /// Reassembly memory, in bytes, of the messages of one publisher in progress at once (over
+  /// all its streams); a message that would pass it makes room by giving up the publisher's
+  /// oldest one (reported lost). Default 34 MiB: two 16 MiB messages and change.
+  std::size_t reassembly_bytes_per_publisher = std::size_t{34} << 20;
+  /// Reassembly memory, in bytes, of one stream's messages in progress (over all publishers).
+  std::size_t reassembly_bytes_per_stream = std::size_t{64} << 20;
+  /// A message in progress with no new fragment for this long is given up and reported to the
+  /// loss handler (its sequence number as a one-number loss).
+  std::chrono::milliseconds reassembly_timeout{2000};
   /// Send a snapshot request when a subscription starts, and a repair request (the missing
   /// sequence ranges) when a publisher's sequence shows a gap, so that the current values
   /// arrive in about a round trip instead of a resend interval
@@ -107,18 +120,24 @@ struct subscriber_stream_stats {
   std::uint64_t decode_errors = 0;       ///< payloads the codec refused
   std::uint64_t handler_errors = 0;      ///< exceptions thrown by handlers
   std::uint64_t tracked_subjects = 0;    ///< subjects held now
+  std::uint64_t fragments_received = 0;  ///< fragment datagrams of this stream that decoded (large messages)
+  std::uint64_t fragments_dropped = 0;   ///< of them, refused by the reassembler (inconsistent, conflicting, too large, no room)
+  std::uint64_t messages_reassembled = 0;  ///< large messages completed (and their hash checked)
+  std::uint64_t messages_lost = 0;       ///< large messages given up (timed out, evicted, wrong hash): reported to the loss handler
+  std::uint64_t reassembly_bytes = 0;    ///< memory held now by this stream's large messages in progress (a gauge)
 };
 
 /// Calls `f(std::string_view name, std::uint64_t value)` for every counter of `s`, in the
 /// order of the struct, named as its members: a program prints, or serves, all of them
-/// without naming each one (`tracked_subjects` is a gauge, the others count up).
+/// without naming each one (`tracked_subjects` and `reassembly_bytes` are gauges, the others
+/// count up).
 /// ```cpp
 /// racket::for_each_counter(sub.stats(prices), [](std::string_view name, std::uint64_t v) { ... });
 /// ```
 template <class F>
 constexpr void for_each_counter(const subscriber_stream_stats& s, F&& f) {
   // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
-  static_assert(sizeof(subscriber_stream_stats) == 18 * sizeof(std::uint64_t),
+  static_assert(sizeof(subscriber_stream_stats) == 23 * sizeof(std::uint64_t),
                 "for_each_counter(subscriber_stream_stats) must list every member");
   f(std::string_view("datagrams_received"), s.datagrams_received);
   f(std::string_view("malformed"), s.malformed);
@@ -138,6 +157,11 @@ constexpr void for_each_counter(const subscriber_stream_stats& s, F&& f) {
   f(std::string_view("decode_errors"), s.decode_errors);
   f(std::string_view("handler_errors"), s.handler_errors);
   f(std::string_view("tracked_subjects"), s.tracked_subjects);
+  f(std::string_view("fragments_received"), s.fragments_received);
+  f(std::string_view("fragments_dropped"), s.fragments_dropped);
+  f(std::string_view("messages_reassembled"), s.messages_reassembled);
+  f(std::string_view("messages_lost"), s.messages_lost);
+  f(std::string_view("reassembly_bytes"), s.reassembly_bytes);
 }
 
 }  // namespace racket

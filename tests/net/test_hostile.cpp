@@ -260,8 +260,11 @@ TEST_CASE("network errors name the bad value", "[hostile][errors]") {
     }
   }
   SECTION("payload over the maximum") {
-    racket::publisher pub{io, on_lo};
-    const std::string big(racket::wire::default_max_datagram_size, 'x');
+    // Over one datagram it would travel as fragments: over max_message_size it is refused.
+    racket::publisher_options small_max = on_lo;
+    small_max.max_message_size = racket::wire::default_max_datagram_size;
+    racket::publisher pub{io, small_max};
+    const std::string big(racket::wire::default_max_datagram_size + 1, 'x');
     std::error_code ec;
     pub.publish(s, "a.b", big, 0ms, ec);
     CHECK(ec == racket::errc::payload_too_large);

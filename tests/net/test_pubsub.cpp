@@ -428,7 +428,7 @@ TEST_CASE("the last subscription leaves the group and publish errors are clear",
   CHECK(ec == racket::errc::invalid_subject);
   pub.publish(s, "a.*", std::string("x"), 0ms, ec);
   CHECK(ec == racket::errc::invalid_subject);
-  pub.publish(s, "ok", std::string(2000, 'x'), 0ms, ec);
+  pub.publish(s, "ok", std::string((std::size_t{16} << 20) + 1, 'x'), 0ms, ec);  // over max_message_size
   CHECK(ec == racket::errc::payload_too_large);
   try {
     pub.publish(s, "bad..subject", std::string("x"));

@@ -76,9 +76,14 @@ TEST_CASE("subscriber_stream_stats: for_each_counter visits every counter by nam
   s.decode_errors = 1601;
   s.handler_errors = 1701;
   s.tracked_subjects = 1801;
+  s.fragments_received = 1901;
+  s.fragments_dropped = 2001;
+  s.messages_reassembled = 2101;
+  s.messages_lost = 2201;
+  s.reassembly_bytes = 2301;
   std::vector<std::pair<std::string, std::uint64_t>> visited;
   racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) { visited.emplace_back(name, value); });
-  CHECK(visited.size() == 18);  // the hand count of the struct's members
+  CHECK(visited.size() == 23);  // the hand count of the struct's members
   const std::vector<std::pair<std::string, std::uint64_t>> expected{
       {"datagrams_received", 101},
       {"malformed", 201},
@@ -97,10 +102,15 @@ TEST_CASE("subscriber_stream_stats: for_each_counter visits every counter by nam
       {"evicted", 1501},
       {"decode_errors", 1601},
       {"handler_errors", 1701},
-      {"tracked_subjects", 1801}};
+      {"tracked_subjects", 1801},
+      {"fragments_received", 1901},
+      {"fragments_dropped", 2001},
+      {"messages_reassembled", 2101},
+      {"messages_lost", 2201},
+      {"reassembly_bytes", 2301}};
   CHECK(visited == expected);
   // A default-constructed struct visits zeros.
   std::size_t zeros = 0;
   racket::for_each_counter(racket::subscriber_stream_stats{}, [&](std::string_view, std::uint64_t value) { zeros += value == 0; });
-  CHECK(zeros == 18);
+  CHECK(zeros == 23);
 }

@@ -31,16 +31,20 @@
 // long as anything queued still needs it, whichever thread drops the last handle.
 
 #include "racket/codec.hpp"
-#include "racket/detail/announce/announcer.hpp"
+#include "racket/detail/announce/identity.hpp"
 #include "racket/detail/clock.hpp"
 #include "racket/detail/completion.hpp"
 #include "racket/detail/earliest_timer.hpp"
 #include "racket/detail/hash.hpp"
 #include "racket/detail/publisher/cache.hpp"
 #include "racket/detail/publisher/counters.hpp"
+#include "racket/detail/publisher/fragment_outbox.hpp"
+#include "racket/detail/publisher/large_values.hpp"
 #include "racket/detail/publisher/packer.hpp"
+#include "racket/detail/publisher/publication_announcements.hpp"
 #include "racket/detail/publisher/publish_queue.hpp"
 #include "racket/detail/publisher/publisher_stream.hpp"
+#include "racket/detail/publisher/request_listeners.hpp"
 #include "racket/detail/publisher/resend_packing.hpp"
 #include "racket/detail/publisher/resend_schedule.hpp"
 #include "racket/detail/publisher/snapshot_responder.hpp"
@@ -71,6 +75,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <stdexcept>
 #include <system_error>
 #include <unordered_map>
 #include <vector>
@@ -120,10 +125,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         resends_(opts_.resend_coalesce, opts_.resend_jitter),
         probes_(opts_.tail_probe_delay),
         answers_(opts_),
+        large_timer_(transport_.make_timer()),
+        outbox_(id_, opts_.max_datagram_size),
         announce_timer_(transport_.make_timer()),
-        announcer_(wire::announce_role::publisher, id_, opts_.announce_period,
-                   make_identity(opts_.host_name, opts_.process_id, opts_.program_name), opts_.max_datagram_size),
-        announce_rng_(id_) {}
+        announced_(id_, opts_.announce_period, make_identity(opts_.host_name, opts_.process_id, opts_.program_name),
+                   opts_.max_datagram_size) {}
 
   std::uint64_t id() const noexcept { return id_; }
   Transport& transport() noexcept { return transport_; }
@@ -206,8 +212,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
       ec = e;
       return;
     }
-    if (payload.size() > wire::max_payload(opts_.max_datagram_size, stream_name.size(), subject.size())) {
-      ec = make_error_code(errc::payload_too_large);
+    if (payload.size() > wire::max_payload(opts_.max_datagram_size, stream_name.size(), subject.size()))
+        [[unlikely]] {
+      enqueue_large(key, stream_name, ep, announce_ep, subject, payload, interval_ms, ec);
       return;
     }
     bool post = false;
@@ -288,6 +295,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
  private:
   static publisher_options clamped(publisher_options o) {
+    if (o.max_message_size > wire::max_message_size_limit)
+      throw std::system_error(make_error_code(errc::invalid_option),
+                              "publisher_options::max_message_size of " + std::to_string(o.max_message_size) +
+                                  " bytes is over the limit of " + std::to_string(wire::max_message_size_limit) +
+                                  " bytes (64 MiB)");
     o.max_datagram_size = std::clamp<std::size_t>(o.max_datagram_size, 64, wire::max_datagram_size_limit);
     if (o.max_queued_bytes == 0) o.max_queued_bytes = std::numeric_limits<std::size_t>::max();
     return o;
@@ -310,7 +322,147 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
         [&announce_ep](stream_state& s) { s.announce_ep = announce_ep; });
   }
 
+  // Any thread: a payload over one record (docs/architecture.md, "Large messages"). Copied
+  // once, before the lock, into the buffer the cache and the fragment sends share; then
+  // processed on the executor (at once when called there and idle). Bounded: the large
+  // payloads posted and not yet sent may total max(max_queued_bytes, max_message_size),
+  // past which a publish is `would_block` (one message alone always passes).
+  void enqueue_large(std::uint64_t key, const std::string& stream_name, const endpoint& ep,
+                     const endpoint& announce_ep, std::string_view subject, byte_view payload,
+                     std::uint32_t interval_ms, std::error_code& ec) {
+    // The largest overhead a fragment of this message can have (any sequence and timestamp).
+    const bool fits = wire::fragment_size_for(opts_.max_datagram_size, stream_name.size(), subject.size(), interval_ms,
+                                              ~std::uint64_t{0}, ~std::uint64_t{0}) != 0;
+    if (payload.size() > opts_.max_message_size || !fits) {
+      ec = make_error_code(errc::payload_too_large);
+      return;
+    }
+    auto bytes = std::make_shared<const std::vector<std::byte>>(payload.begin(), payload.end());
+    const bool on_executor = strand_.running_in_this_thread();
+    stream_state* s = nullptr;
+    bool direct = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) {
+        ec = make_error_code(errc::not_open);
+        return;
+      }
+      s = find_or_add_stream(key, stream_name, ep, announce_ep, ec);
+      if (ec) return;
+      const std::size_t bound = std::max(opts_.max_queued_bytes, opts_.max_message_size);
+      if (large_posted_bytes_ != 0 && payload.size() > bound - std::min(bound, large_posted_bytes_)) {
+        s->counters.would_block.fetch_add(1, std::memory_order_relaxed);
+        last_queued_bytes() = large_posted_bytes_;
+        ec = make_error_code(errc::would_block);
+        return;
+      }
+      large_posted_bytes_ += payload.size();
+      direct = on_executor && !gate_.busy() && !flush_posted_ && pending_.empty() && flushing_bytes_ == 0 &&
+               !shut_down_;
+    }
+    ec.clear();
+    if (direct) {
+      process_large(*s, std::string(subject), std::move(bytes), interval_ms);
+    } else {
+      asio::post(strand_, [self = this->shared_from_this(), s, subj = std::string(subject), b = std::move(bytes),
+                           interval_ms]() mutable { self->process_large(*s, subj, std::move(b), interval_ms); });
+    }
+  }
+
   // --- executor only from here on ---
+
+  // One large message: a sequence number, the cache (a small value of the subject goes), and
+  // its fragments into the outbox, which sends them a turn at a time.
+  void process_large(stream_state& s, const std::string& subject, shared_bytes bytes, std::uint32_t interval_ms) {
+    {
+      std::lock_guard lock(mutex_);
+      large_posted_bytes_ -= bytes->size();
+      if (shut_down_) return;
+    }
+    const time_point now = Clock::now();
+    if (!s.listener_checked) {
+      ensure_listener(s);
+      start_announcing(s, now);
+    }
+    const std::uint64_t sequence = s.next_sequence++;
+    const std::uint64_t stamp = stamp_(now);
+    bump(s.counters.published);
+    const std::uint64_t hash = wire::content_hash(s.name, subject, std::span<const std::byte>(*bytes));
+    const auto found = s.cache.find(subject);
+    if (found.found()) uncache(s, found);
+    if (interval_ms == 0) {
+      drop_large(s, subject);
+    } else if (s.large.store(subject, {bytes, sequence, stamp, hash, interval_ms, {}}, now)) {
+      bump(s.counters.cached_subjects);
+      if (!s.has_large) {
+        s.has_large = true;
+        large_streams_.push_back(&s);
+      }
+    }
+    outbox_.add(s, subject, std::move(bytes), interval_ms, sequence, stamp, hash, false);
+    pump_fragments();
+    arm_large_timer();
+  }
+
+  // A small record (or a tombstone) of a subject replaces its large value: returns the
+  // interval it had (0: none held).
+  std::uint32_t drop_large(stream_state& s, std::string_view subject) {
+    const std::uint32_t interval = s.large.remove(subject);
+    if (interval != 0) {
+      auto& cached = s.counters.cached_subjects;
+      cached.store(cached.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    }
+    return interval;
+  }
+
+  // Starts sending the outbox's fragments unless a turn is under way or waiting.
+  void pump_fragments() {
+    if (pumping_ || outbox_.empty()) return;
+    pumping_ = true;
+    fragment_turn();
+  }
+
+  // One turn of the outbox (fragment_outbox.hpp), then the next one behind the strand's other
+  // work, or once the transport's send backlog has drained where it keeps one.
+  void fragment_turn() {
+    if (shut_down_ || !outbox_.pump(gate_)) {
+      pumping_ = false;
+      return;
+    }
+    if constexpr (backlog_reporting_transport<Transport>) {
+      if (transport_.send_backlog() != 0) {
+        transport_.async_wait_send_backlog([weak = this->weak_from_this()] {
+          if (auto self = weak.lock()) self->fragment_turn();
+        });
+        return;
+      }
+    }
+    asio::post(strand_, [self = this->shared_from_this()] { self->fragment_turn(); });
+  }
+
+  void arm_large_timer() {
+    if (shut_down_) return;
+    time_point next = time_point::max();
+    for (stream_state* st : large_streams_) next = std::min(next, st->large.next_due());
+    if (next == time_point::max()) return;
+    large_timer_.arm(next, this->weak_from_this(), [](publisher_impl& self) { self.on_large_timer(); });
+  }
+
+  // Periodic resends of large values: each due one's fragments queued (flag resend, its own
+  // sequence) unless its resend is still queued, sent by the outbox's turns.
+  void on_large_timer() {
+    if (shut_down_) return;
+    const time_point now = Clock::now();
+    for (stream_state* st : large_streams_) {
+      st->large.take_due(now, [&](std::string_view subject, const large_value<time_point>& v) {
+        outbox_.add(*st, subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash, true);
+        bump(st->counters.resent);
+      });
+    }
+    pump_fragments();
+    arm_large_timer();
+  }
+
 
   // Starts a flush, unless one is under way: that one takes the queue when it has sent its
   // own records.
@@ -429,18 +581,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     s.listener_checked = true;
     const endpoint at = request_endpoint(s.ep);
     if (!opts_.answer_snapshots || listeners_.contains(at)) return;
-    std::error_code ec;
     auto tlock = gate_.lock();
-    auto on_request = [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); };
-    receiver_id id;
-    if constexpr (kind_filtering_transport<Transport>) {
-      // Where the transport can filter in the kernel, only requests wake the listener: the
-      // group's data (the publisher's own, looped back) never reaches it.
-      id = transport_.open_receiver(at, on_request, ec, static_cast<int>(wire::kind::snapshot_request));
-    } else {
-      id = transport_.open_receiver(at, on_request, ec);
-    }
-    if (!ec) listeners_.emplace(at, id);
+    listeners_.open(transport_, at,
+                    [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); });
   }
 
   // One published record: into the stream's datagram, and into (or out of) the cache. The
@@ -463,9 +606,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     bump(s.counters.published);
 
     const auto found = s.cache.find(subject);
+    // A subject's large value (fragments) goes with any record of it.
+    const std::uint32_t large_interval = s.large.empty() ? 0 : drop_large(s, subject);
     if (withdraw) {
       r.flags = wire::flags::tombstone;
-      r.interval_ms = found.found() ? s.cache[found.index].interval_ms : 0;
+      r.interval_ms = found.found() ? s.cache[found.index].interval_ms : large_interval;
       r.payload = {};
       if (found.found()) uncache(s, found);
       bump(s.counters.withdrawn);
@@ -545,11 +690,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   // there is dropped after a look at six bytes (or in the kernel); requests are decoded and
   // handed to the responder.
   void on_listener_datagram(std::span<const std::byte> bytes) {
-    if (wire::peek_kind(bytes) != wire::kind::snapshot_request) return;
-    std::error_code ec;
-    const wire::request_view req = wire::decode_request(bytes, ec);
-    if (ec) return;
-    if (req.target_publisher() != 0 && req.target_publisher() != id_) return;
+    wire::request_view req;
+    if (!request_listeners::accept(bytes, id_, req)) return;
     stream_state* s = nullptr;
     {
       std::lock_guard lock(mutex_);
@@ -563,14 +705,9 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
 
   // --- discovery (executor only) ---
 
-  // The stream's first record went out at `now`: it is announced from now on, the first
-  // time soon.
   void start_announcing(stream_state& s, time_point now) {
-    if (!announcer_.enabled() || s.announce_ep.port == 0) return;
-    s.announced_published = s.counters.published.load(std::memory_order_relaxed);
-    s.announced_at = now;
-    announced_.push_back(&s);
-    arm_announce_timer(announcer_.started(now, announce_rng_));
+    const time_point next = announced_.started(s, now);
+    if (next != time_point::max()) arm_announce_timer(next);
   }
 
   void arm_announce_timer(time_point t) {
@@ -578,28 +715,11 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     announce_timer_.arm(t, this->weak_from_this(), [](publisher_impl& self) { self.on_announce_timer(); });
   }
 
-  // Announces every stream published on: its cached subjects and its rate since the last
-  // time, grouped by announce channel, in as few datagrams as fit them.
+  // Announces every stream published on (publication_announcements.hpp).
   void on_announce_timer() {
     if (shut_down_ || announced_.empty()) return;
-    const time_point now = Clock::now();
-    std::vector<announce_item<wire::announced_publication>> items;
-    items.reserve(announced_.size());
-    for (stream_state* s : announced_) {
-      const std::uint64_t published = s->counters.published.load(std::memory_order_relaxed);
-      const std::uint64_t cached = s->counters.cached_subjects.load(std::memory_order_relaxed);
-      const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(now - s->announced_at);
-      items.push_back({s->announce_ep,
-                       {.stream = s->name,
-                        .subject_count = static_cast<std::uint32_t>(std::min<std::uint64_t>(cached, 0xFFFFFFFFu)),
-                        .rate_milli = rate_milli(published - s->announced_published, elapsed)}});
-      s->announced_published = published;
-      s->announced_at = now;
-    }
-    sort_by_channel(items);
     const auto send = [this](const endpoint& to, std::span<const std::byte> d) { (void)gate_.send(to, d); };
-    arm_announce_timer(
-        announcer_.announce(now, announce_rng_, std::span<const announce_item<wire::announced_publication>>(items), send));
+    arm_announce_timer(announced_.announce(Clock::now(), send));
   }
 
   // At most once (close and async_close may both have posted it).
@@ -632,6 +752,16 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
           append(*s, r);
           bump(s->counters.withdrawn);
         }
+        s->large.for_each([&](std::string_view subject, const large_value<time_point>& v) {
+          wire::record r;
+          r.flags = wire::flags::tombstone;
+          r.interval_ms = v.interval_ms;
+          r.sequence = s->next_sequence++;
+          r.timestamp_ns = stamp;
+          r.subject = subject;
+          append(*s, r);
+          bump(s->counters.withdrawn);
+        });
       }
       send_open_writers(Clock::now());
     }
@@ -645,6 +775,8 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
     answers_.clear();
     announce_timer_.cancel();
     announced_.clear();
+    large_timer_.cancel();
+    outbox_.clear();
     probes_.clear();
     auto tlock = gate_.lock();
     transport_.close();
@@ -666,7 +798,7 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   resend_schedule<stream_state, Clock> resends_;
   tail_probes<stream_state, Clock> probes_;
   snapshot_responder<stream_state, Clock> answers_;
-  std::unordered_map<endpoint, receiver_id, endpoint_hash> listeners_;  // snapshot requests, per (group, port)
+  request_listeners listeners_;  // snapshot requests, per (group, port)
 
   mutable std::mutex mutex_;  // guards streams_, pending_, flush_waiters_, flush_posted_, flushing_bytes_, closed_, shut_down_
   // The bytes of every stream's cached values (executor only), in one slab so that a large
@@ -688,11 +820,16 @@ class publisher_impl : public std::enable_shared_from_this<publisher_impl<Transp
   std::vector<std::function<void(std::error_code)>> waiters_;  // executor only: flush_waiters_ the running flush took
   std::error_code last_flush_losses_;  // executor only: what became of the last flush's datagrams
 
+  // Large messages (executor only, but large_posted_bytes_, under mutex_).
+  earliest_timer<typename Transport::timer_type> large_timer_;  // the earliest due resend of a large value
+  fragment_outbox<stream_state> outbox_;
+  std::vector<stream_state*> large_streams_;  // streams that ever held a large value
+  bool pumping_ = false;                      // a fragment turn is under way or waiting
+  std::size_t large_posted_bytes_ = 0;        // large payloads posted to the executor, not yet processed
+
   // Discovery (executor only).
   earliest_timer<typename Transport::timer_type> announce_timer_;
-  announcer<time_point> announcer_;
-  splitmix64 announce_rng_;  // its own: the resend jitter and answer delays draw the same numbers as without discovery
-  std::vector<stream_state*> announced_;  // the streams published on, in the order of their first record
+  publication_announcements<stream_state, time_point> announced_;
 };
 
 }  // namespace racket::detail

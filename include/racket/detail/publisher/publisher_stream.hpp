@@ -6,6 +6,7 @@
 // rooms act on their parts, the orchestrator on the rest.
 
 #include "racket/detail/publisher/cache.hpp"
+#include "racket/detail/publisher/large_values.hpp"
 #include "racket/detail/publisher/counters.hpp"
 #include "racket/detail/publisher/packer.hpp"
 #include "racket/detail/publisher/snapshot_responder.hpp"
@@ -35,6 +36,8 @@ struct publisher_stream {
   publisher_stream_counters counters;
   stream_answers<time_point> answers;  // snapshot_responder.hpp (executor only)
   tail_probe<time_point> probe;        // tail_probes.hpp (executor only)
+  large_value_cache<time_point> large; // large_values.hpp: values sent as fragments (executor only)
+  bool has_large = false;              // listed in the publisher's streams with large values
   // Discovery (executor only, but for announce_ep, set when the stream is made): the pool's
   // announce channel, and `published` and the time at the last announcement (for the rate).
   endpoint announce_ep;

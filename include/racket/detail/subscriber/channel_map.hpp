@@ -58,6 +58,13 @@ class channel_map {
   }
 
   // The channel stream `s` is on.
+  // The first stream named `name` on any channel (the reassembler keys by name alone).
+  stream_type* find_stream_named(std::string_view name) const {
+    for (const auto& [ep, ch] : channels_)
+      if (stream_type* s = ch->find(name)) return s;
+    return nullptr;
+  }
+
   const channel_type* channel_of(const stream_type& s) const {
     for (const auto& [ep, ch] : channels_) {
       if (ch->find(s.name) == &s) return ch.get();

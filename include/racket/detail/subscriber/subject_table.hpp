@@ -47,6 +47,7 @@ struct subject_state {
   std::uint64_t timestamp_ns = 0;
   std::uint32_t interval_ms = 0;
   std::uint32_t generation = 0;
+  std::uint64_t content_hash = 0;  // of a value reassembled from fragments (0: not known)
   TimePoint expires_at{};
   TimePoint heap_due{};
   bool in_heap = false;
@@ -184,6 +185,41 @@ class subject_table {
     return {outcome::deliver, is_new, expiry};
   }
 
+  // Before a fragment of a message (publisher, sequence, timestamp, carried content hash) of
+  // `subject` is reassembled: `stale` as `apply` would find the message, `duplicate` when the
+  // value held has that content hash (its expiry refreshed, as for a duplicate record),
+  // else `deliver` (reassemble it). Changes nothing else.
+  verdict check_fragment(std::string_view subject, std::uint64_t publisher_id, std::uint64_t sequence,
+                         std::uint64_t timestamp_ns, std::uint64_t content_hash, std::uint32_t interval_ms,
+                         time_point now) {
+    const std::uint32_t slot =
+        subjects_.find(xxh3(subject), [&](std::uint32_t i) { return same_bytes(slots_[i].subject, subject); });
+    if (slot == flat_index::npos) return {outcome::deliver, false, {}};
+    state& st = slots_[slot];
+    const bool same_publisher = st.publisher_id == publisher_id;
+    if (same_publisher ? sequence < st.sequence
+                       : (timestamp_ns < st.timestamp_ns ||
+                          (timestamp_ns == st.timestamp_ns && publisher_id < st.publisher_id))) {
+      ++counts_.stale;
+      return {outcome::stale, false, {}};
+    }
+    if (st.kind == subject_kind::value && st.content_hash != 0 && st.content_hash == content_hash && interval_ms != 0) {
+      ++counts_.duplicates;
+      st.sequence = same_publisher ? std::max(st.sequence, sequence) : sequence;
+      st.publisher_id = publisher_id;
+      if (timestamp_ns > st.timestamp_ns) st.timestamp_ns = timestamp_ns;
+      return {outcome::duplicate, false, refresh(slot, interval_ms, now)};
+    }
+    return {outcome::deliver, false, {}};
+  }
+
+  // Records the content hash of the value of `subject` just applied from fragments.
+  void set_content_hash(std::string_view subject, std::uint64_t content_hash) {
+    const std::uint32_t slot =
+        subjects_.find(xxh3(subject), [&](std::uint32_t i) { return same_bytes(slots_[i].subject, subject); });
+    if (slot != flat_index::npos) slots_[slot].content_hash = content_hash;
+  }
+
   // Whether a deadline (slot, generation) still names a live subject.
   bool current(std::uint32_t slot, std::uint32_t generation) const noexcept {
     const state& st = slots_[slot];
@@ -232,6 +268,7 @@ class subject_table {
     st.sequence = r.sequence;
     st.timestamp_ns = r.timestamp_ns;
     st.interval_ms = r.interval_ms;
+    st.content_hash = 0;
   }
 
   // Makes a slot for a new subject, evicting one at the cap; false if none can be had.

@@ -27,6 +27,7 @@
 #include "racket/detail/clock.hpp"
 #include "racket/detail/config.hpp"
 #include "racket/detail/earliest_timer.hpp"
+#include "racket/detail/reassembly/reassembler.hpp"
 #include "racket/detail/subscriber/announced_subscriptions.hpp"
 #include "racket/detail/subscriber/channel.hpp"
 #include "racket/detail/subscriber/channel_map.hpp"
@@ -34,6 +35,7 @@
 #include "racket/detail/subscriber/expiry_heap.hpp"
 #include "racket/detail/subscriber/gap_tracker.hpp"
 #include "racket/detail/subscriber/handler_slots.hpp"
+#include "racket/detail/subscriber/repair_pass.hpp"
 #include "racket/detail/subscriber/repair_queue.hpp"
 #include "racket/detail/subscriber/requester.hpp"
 #include "racket/detail/subscriber/subject_table.hpp"
@@ -100,8 +102,14 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         announce_timer_(transport_.make_timer()),
         announcer_(wire::announce_role::subscriber, requests_.id(), opts.announce_period,
                    make_identity(opts.host_name, opts.process_id, opts.program_name), wire::default_max_datagram_size),
-        announce_rng_(requests_.id()) {
+        announce_rng_(requests_.id()),
+        reassembly_(reassembly_limits{.max_message_size = std::min(opts.max_message_size, wire::max_message_size_limit),
+                                      .max_bytes_per_publisher = opts.reassembly_bytes_per_publisher,
+                                      .max_bytes_per_stream = opts.reassembly_bytes_per_stream,
+                                      .timeout = opts.reassembly_timeout}),
+        reassembly_timer_(transport_.make_timer()) {
     if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;
+    opts_.max_message_size = std::min(opts_.max_message_size, wire::max_message_size_limit);
   }
 
   ~subscriber_impl() { transport_.close(); }
@@ -224,6 +232,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     if (!ch) return out;
     if (const stream_state* s = ch->find(stream_name)) out = s->counters();
     ch->fill_counters(out);
+    out.reassembly_bytes = reassembly_.stream_bytes(stream_name);
     return out;
   }
 
@@ -300,6 +309,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     timer_.cancel();
     repair_timer_.cancel();
     announce_timer_.cancel();
+    reassembly_timer_.cancel();
   }
 
   void post_error(const std::error_code& ec, std::string what) {
@@ -352,41 +362,24 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     repair_timer_.arm(t, this->weak_from_this(), [](subscriber_impl& self) { self.on_repair_timer(); });
   }
 
-  // Sends the repair requests that are due.
+  // Sends the repair requests that are due (repair_pass.hpp).
   void on_repair_timer() {
     batch_.clear_losses();
     {
       std::lock_guard lock(mutex_);
       if (closed_) return;
       const time_point now = Clock::now();
-      const double rate = opts_.repair_requests_per_second;
-      const double burst = std::max(1.0, static_cast<double>(opts_.repair_request_burst));
-      repairs_.take_due(now, [&](typename repair_type::item& item) { return send_repair(item, now, rate, burst); });
+      const repair_pacing pacing{.request = opts_.request_snapshots,
+                                 .rate = opts_.repair_requests_per_second,
+                                 .burst = std::max(1.0, static_cast<double>(opts_.repair_request_burst))};
+      const bool report = handlers_.has_loss();
+      repairs_.take_due(now, [&](typename repair_type::item& item) {
+        const channel* ch = channels_.channel_of(*item.owner);
+        return run_repair(item, now, pacing, report, batch_, requests_, ch ? &ch->ep : nullptr);
+      });
       if (!repairs_.empty()) arm_repair_timer(repairs_.earliest());
     }
     flush_callbacks();
-  }
-
-  // Under mutex_: the due repair of one (stream, publisher): its losses reported, and its
-  // missing ranges asked for, as many as fit one request. True when done; false when its
-  // pacing moved it later (further gaps merge into it meanwhile).
-  bool send_repair(typename repair_type::item& item, time_point now, double rate, double burst) {
-    stream_state& s = *item.owner;
-    publisher_state* p = s.publishers.find(item.publisher_id);
-    if (p == nullptr) return true;
-    if (opts_.request_snapshots && rate > 0 && !p->take_token(now, rate, burst, item.due)) return false;
-    const std::uint64_t publisher_id = item.publisher_id;
-    p->repair_queued = false;
-    if (handlers_.has_loss()) {
-      for (const auto& g : p->missing.ranges()) batch_.add_loss(s.name, publisher_id, g.first, g.last);
-    }
-    if (!opts_.request_snapshots || p->nothing_to_ask()) {
-      p->missing.clear();
-      return true;
-    }
-    const channel* ch = channels_.channel_of(s);
-    if (requests_.request_repair(ch ? &ch->ep : nullptr, s, publisher_id, *p)) ++s.stats.repairs_requested;
-    return true;
   }
 
   // The values held that match a new subscription, flagged `resend`, before its live ones.
@@ -411,6 +404,10 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   }
 
   void on_datagram(channel& ch, std::span<const std::byte> bytes) {
+    if (wire::is_fragment_datagram(bytes)) [[unlikely]] {  // a large message's: on_fragment
+      on_fragment_datagram(ch, bytes);
+      return;
+    }
     batch_.clear_deliveries_and_removals();
     bool rearm = false;
     {
@@ -473,6 +470,116 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       std::lock_guard lock(mutex_);
       arm_timer();
     }
+  }
+
+  // A fragment datagram: as on_datagram, with on_fragment for the records' part.
+  void on_fragment_datagram(channel& ch, std::span<const std::byte> bytes) {
+    batch_.clear_deliveries_and_removals();
+    {
+      std::lock_guard lock(mutex_);
+      if (!ch.open) return;
+      ++ch.datagrams;
+      on_fragment(ch, bytes);
+    }
+    flush_callbacks();
+    std::lock_guard lock(mutex_);
+    arm_timer();
+  }
+
+  // Under mutex_: one fragment datagram (docs/architecture.md, "Large messages"). Its
+  // sequence counts for gap tracking like a record's; then, before any memory is spent on it,
+  // the subject filter, the stale check and the duplicate check (the carried content hash
+  // against the value held); then the reassembler, and on completion the usual decision and
+  // delivery, once, of the whole payload (held in completed_ until the batch has run).
+  void on_fragment(channel& ch, std::span<const std::byte> bytes) {
+    std::error_code ec;
+    const wire::fragment_datagram fd = wire::decode_fragment(bytes, ec, opts_.max_datagram_size, opts_.max_message_size);
+    if (ec) {
+      ++ch.malformed;
+      return;
+    }
+    const auto sit = ch.streams.find(fd.stream);
+    if (sit == ch.streams.end()) {
+      ++ch.foreign;
+      return;
+    }
+    stream_state& s = *sit->second;
+    const wire::fragment& f = fd.frag;
+    const time_point now = Clock::now();
+    ++s.stats.fragments_received;
+    wire::record r;
+    r.flags = f.flags;
+    r.interval_ms = f.interval_ms;
+    r.sequence = f.sequence;
+    r.timestamp_ns = f.timestamp_ns;
+    r.subject = f.subject;
+    publisher_state* pub = nullptr;
+    note_publisher(s, fd.publisher_id, pub, r, now);
+    bool matched = false;
+    s.index.for_each_match(f.subject, [&](std::uint64_t, const entry_ptr&) { matched = true; });
+    if (!matched) {
+      ++s.stats.filtered;
+      return;
+    }
+    const auto pre = s.subjects.check_fragment(f.subject, fd.publisher_id, f.sequence, f.timestamp_ns, f.content_hash,
+                                               f.interval_ms, now);
+    schedule(s, pre.expiry);
+    if (pre.what != subject_table<time_point>::outcome::deliver) return;
+    const auto lost = [this](const lost_message& m) { report_lost(m); };
+    const fragment_outcome o = reassembly_.add(fd.stream, fd.publisher_id, f, now, completed_, lost);
+    switch (o) {
+      case fragment_outcome::started: arm_reassembly_timer(now); return;
+      case fragment_outcome::added:
+      case fragment_outcome::duplicate:
+      case fragment_outcome::already_complete: return;
+      case fragment_outcome::completed: break;
+      default: ++s.stats.fragments_dropped; return;
+    }
+    ++s.stats.messages_reassembled;
+    r.payload = completed_.payload();
+    r.flags = completed_.flags;
+    r.subject = completed_.subject;
+    matches_.clear();
+    s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) {
+      if (e->replayed) matches_.push_back(e.get());
+    });
+    const auto v = s.subjects.apply(r, fd.publisher_id, now, rng_, removals_to(s));
+    schedule(s, v.expiry);
+    if (v.what != subject_table<time_point>::outcome::deliver) return;
+    s.subjects.set_content_hash(r.subject, completed_.content_hash);
+    for (subscription_entry* e : matches_) batch_.add_delivery(e, s.name, r, fd.publisher_id, v.is_new);
+    if (batch_.has_deliveries()) {
+      batch_.start_flight();
+      batch_stream_ = &s;
+      batch_epoch_ = channels_.streams_dropped();
+    }
+  }
+
+  // Under mutex_: a large message given up (timed out, evicted, wrong hash): counted, and
+  // reported to the loss handler as its one sequence number.
+  void report_lost(const lost_message& m) {
+    stream_state* s = channels_.find_stream_named(m.stream);
+    if (s == nullptr) return;  // its stream is gone: nobody to tell
+    ++s->stats.messages_lost;
+    if (handlers_.has_loss()) batch_.add_loss(s->name, m.publisher_id, m.sequence, m.sequence);
+  }
+
+  void arm_reassembly_timer(time_point now) {
+    reassembly_timer_.arm(now + std::chrono::duration_cast<duration>(opts_.reassembly_timeout), this->weak_from_this(),
+                          [](subscriber_impl& self) { self.on_reassembly_timer(); });
+  }
+
+  // Gives up the messages in progress that made no progress for the timeout.
+  void on_reassembly_timer() {
+    batch_.clear_losses();
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      const time_point now = Clock::now();
+      reassembly_.expire(now, [this](const lost_message& m) { report_lost(m); });
+      if (reassembly_.messages_in_progress() != 0) arm_reassembly_timer(now);
+    }
+    flush_callbacks();
   }
 
   RACKET_HOT_INLINE void note_publisher(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub,
@@ -641,6 +748,12 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   earliest_timer<typename Transport::timer_type> announce_timer_;
   announcer<time_point> announcer_;
   splitmix64 announce_rng_;
+
+  // Large messages (under mutex_): the fragments in progress, the message last completed
+  // (its payload is the batch's until the next datagram), the timeout's timer.
+  reassembler<time_point> reassembly_;
+  assembled_message completed_;
+  earliest_timer<typename Transport::timer_type> reassembly_timer_;
 };
 
 }  // namespace racket::detail

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// The fragment sends a publisher has under way: each a large message (live, a periodic
+// resend) cut by `wire::fragmenter`, sent in index order a turn at a time. A turn writes at
+// most `fragment_turn_datagrams` fragment datagrams and hands them to the sender in one
+// batch, cut into runs of full datagrams (at most 64 and 65507 bytes, what one UDP GSO send
+// takes); the publisher starts the next turn once the strand's other work, and the
+// transport's send backlog, have gone (that is the pacing: docs/architecture.md, "Large
+// messages"). Knows nothing of the cache, timers, locks or when a message is resent.
+
+#include "racket/detail/publisher/counters.hpp"
+#include "racket/detail/publisher/large_values.hpp"
+#include "racket/transport/concepts.hpp"
+#include "racket/wire/fragmenter.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace racket::detail {
+
+// Fragment datagrams one turn sends at most: about 370 KB at 1452-byte datagrams, under a
+// tenth of the UDP transport's 4 MiB send backlog per interface and of a 4 MiB socket buffer.
+inline constexpr std::size_t fragment_turn_datagrams = 256;
+
+// `Sender`: send_batch(std::span<outgoing_datagram>) (the transport gate); `Stream`: has
+// `name`, `ep` and `counters`.
+template <class Stream>
+class fragment_outbox {
+ public:
+  fragment_outbox(std::uint64_t publisher_id, std::size_t max_datagram_size)
+      : publisher_id_(publisher_id), max_datagram_size_(max_datagram_size) {}
+
+  bool empty() const noexcept { return jobs_.empty(); }
+  // Bytes of payload of the live sends not finished yet (what a publish is bounded by).
+  std::size_t live_bytes() const noexcept { return live_bytes_; }
+
+  // Queues a message. `resend`: a periodic resend (flag resend, its own sequence), skipped
+  // when a send of the same subject and sequence is still queued. False when the message
+  // cannot be fragmented (names too long for the datagram size).
+  bool add(Stream& s, std::string_view subject, shared_bytes payload, std::uint32_t interval_ms,
+           std::uint64_t sequence, std::uint64_t timestamp_ns, std::uint64_t content_hash, bool resend) {
+    if (resend) {
+      for (const auto& j : jobs_)
+        if (j->stream == &s && j->msg.sequence == sequence && j->subject == subject) return true;
+    }
+    auto j = std::make_unique<job>();
+    j->stream = &s;
+    j->subject.assign(subject);
+    j->payload = std::move(payload);
+    j->resend = resend;
+    j->msg = wire::large_message{.flags = resend ? wire::flags::resend : std::uint8_t{0},
+                                 .interval_ms = interval_ms,
+                                 .sequence = sequence,
+                                 .timestamp_ns = timestamp_ns,
+                                 .subject = j->subject,
+                                 .payload = std::span<const std::byte>(*j->payload)};
+    j->cut.emplace(publisher_id_, s.name, j->msg, max_datagram_size_, content_hash);
+    if (!j->cut->valid()) return false;
+    if (!resend) live_bytes_ += j->payload->size();
+    jobs_.push_back(std::move(j));
+    return true;
+  }
+
+  // One turn: up to `fragment_turn_datagrams` fragments of the queued messages, oldest
+  // first, handed to `sender` in one batch. True when fragments are left for another turn.
+  template <class Sender>
+  bool pump(Sender& sender) {
+    if (jobs_.empty()) return false;
+    const std::size_t m = max_datagram_size_;
+    buffer_.resize(fragment_turn_datagrams * m);
+    batch_.clear();
+    stream_of_.clear();
+    std::size_t used = 0;
+    const std::size_t max_run = std::max<std::size_t>(1, std::min<std::size_t>(64, 65507 / m));
+    while (!jobs_.empty() && used < fragment_turn_datagrams) {
+      job& j = *jobs_.front();
+      const std::size_t run_start = batch_.size();
+      while (j.next < j.cut->fragment_count() && used < fragment_turn_datagrams) {
+        const auto bytes = j.cut->encode(j.next, std::span<std::byte>(buffer_.data() + used * m, m),
+                                         j.resend ? wire::flags::resend : std::uint8_t{0});
+        batch_.push_back(outgoing_datagram{.to = j.stream->ep, .bytes = bytes});
+        stream_of_.push_back(j.stream);
+        ++j.next;
+        ++used;
+      }
+      // Runs of full datagrams (all but a message's last are exactly m bytes).
+      for (std::size_t i = run_start; i < batch_.size();) {
+        std::size_t len = 1;
+        while (i + len < batch_.size() && len < max_run && batch_[i + len - 1].bytes.size() == m) ++len;
+        if (len > 1 && batch_[i].bytes.size() == m) batch_[i].run_length = static_cast<std::uint16_t>(len);
+        i += len;
+      }
+      if (j.next == j.cut->fragment_count()) {
+        if (!j.resend) live_bytes_ -= j.payload->size();
+        jobs_.pop_front();
+      }
+    }
+    sender.send_batch(std::span<outgoing_datagram>(batch_));
+    for (std::size_t k = 0; k < batch_.size(); ++k) {
+      auto& c = stream_of_[k]->counters;
+      const send_result& res = batch_[k].result;
+      bump(c.datagrams_sent, res.ok);
+      bump(c.bytes_sent, std::uint64_t{res.ok} * batch_[k].bytes.size());
+      bump(c.send_errors, res.failed + res.would_block);
+      bump(c.fragments_sent);
+    }
+    batch_.clear();
+    return !jobs_.empty();
+  }
+
+  void clear() noexcept {
+    jobs_.clear();
+    live_bytes_ = 0;
+  }
+
+ private:
+  struct job {
+    Stream* stream = nullptr;
+    std::string subject;
+    shared_bytes payload;
+    bool resend = false;
+    wire::large_message msg;
+    std::optional<wire::fragmenter> cut;  // views into subject and payload above (a job never moves)
+    std::uint32_t next = 0;               // the next fragment to send
+  };
+
+  std::uint64_t publisher_id_;
+  std::size_t max_datagram_size_;
+  std::deque<std::unique_ptr<job>> jobs_;
+  std::size_t live_bytes_ = 0;
+  std::vector<std::byte> buffer_;          // one turn's datagrams
+  std::vector<outgoing_datagram> batch_;   // one turn's batch
+  std::vector<Stream*> stream_of_;         // each batch entry's stream (counting)
+};
+
+}  // namespace racket::detail

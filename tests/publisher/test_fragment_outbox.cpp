@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// detail::fragment_outbox: large messages cut into fragments, sent a turn of at most
+// fragment_turn_datagrams at a time, in GSO runs of full datagrams.
+#include "racket/detail/publisher/fragment_outbox.hpp"
+
+#include "catch.hpp"
+#include "room_fakes.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace room_test;
+
+namespace {
+
+struct stream {
+  std::string name = "files";
+  racket::endpoint ep{};
+  racket::detail::publisher_stream_counters counters{};
+};
+
+racket::detail::shared_bytes bytes_of_size(std::size_t n) {
+  auto v = std::make_shared<std::vector<std::byte>>(n);
+  for (std::size_t i = 0; i < n; ++i) (*v)[i] = static_cast<std::byte>(i * 7);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("fragment_outbox sends a message in turns of at most 256 datagrams, in index order", "[publisher][fragment_outbox]") {
+  stream s;
+  recording_sender sender;
+  racket::detail::fragment_outbox<stream> box(1, 1452);
+  const auto payload = bytes_of_size(1'000'000);
+  REQUIRE(box.add(s, "a.b", payload, 1000, 5, 123, 0xABCDEF, false));
+  CHECK(box.live_bytes() == 1'000'000);
+  int turns = 0;
+  while (box.pump(sender)) {
+    ++turns;
+    CHECK(sender.log.size() == static_cast<std::size_t>(turns) * racket::detail::fragment_turn_datagrams);
+  }
+  ++turns;
+  CHECK(box.empty());
+  CHECK(box.live_bytes() == 0);
+  std::vector<std::byte> rebuilt(payload->size());
+  std::uint32_t expect = 0;
+  std::size_t in_run = 0;
+  for (const auto& d : sender.log) {
+    std::error_code ec;
+    const auto fd = racket::wire::decode_fragment(d.bytes, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(fd.frag.index == expect++);
+    CHECK(fd.frag.sequence == 5);
+    CHECK_FALSE(fd.frag.resend());
+    std::copy(fd.frag.bytes.begin(), fd.frag.bytes.end(), rebuilt.begin() + static_cast<std::ptrdiff_t>(fd.frag.offset()));
+    // Runs: at most 45 datagrams of 1452 bytes (65507 / 1452), all full but a run's last.
+    if (d.run_length > 1) {
+      CHECK(in_run == 0);
+      CHECK(d.run_length <= 45);
+      in_run = d.run_length;
+    }
+    if (in_run > 1) CHECK(d.bytes.size() == 1452);
+    if (in_run > 0) --in_run;
+  }
+  CHECK(rebuilt == *payload);
+  CHECK(turns == static_cast<int>((sender.log.size() + 255) / 256));
+  CHECK(s.counters.fragments_sent.load() == sender.log.size());
+  CHECK(s.counters.datagrams_sent.load() == 2 * sender.log.size());  // the fake's two interfaces
+}
+
+TEST_CASE("fragment_outbox: a resend still queued is not queued twice, and is flagged resend", "[publisher][fragment_outbox]") {
+  stream s;
+  recording_sender sender;
+  racket::detail::fragment_outbox<stream> box(1, 1452);
+  const auto payload = bytes_of_size(10'000);
+  REQUIRE(box.add(s, "a.b", payload, 1000, 5, 123, 0xABCDEF, true));
+  REQUIRE(box.add(s, "a.b", payload, 1000, 5, 123, 0xABCDEF, true));
+  CHECK(box.live_bytes() == 0);
+  CHECK_FALSE(box.pump(sender));
+  REQUIRE_FALSE(sender.log.empty());
+  std::uint32_t expect = 0;
+  for (const auto& d : sender.log) {
+    std::error_code ec;
+    const auto fd = racket::wire::decode_fragment(d.bytes, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(fd.frag.resend());
+    CHECK(fd.frag.index == expect++);  // one copy: indexes 0..n-1 once
+    CHECK(fd.frag.fragment_count() == sender.log.size());
+  }
+}
+
+TEST_CASE("fragment_outbox refuses a message whose names leave no room for a fragment", "[publisher][fragment_outbox]") {
+  stream s;
+  s.name = std::string(255, 's');
+  racket::detail::fragment_outbox<stream> box(1, 300);
+  CHECK_FALSE(box.add(s, std::string(200, 'x'), bytes_of_size(1000), 1000, 5, 123, 1, false));
+  CHECK(box.empty());
+}

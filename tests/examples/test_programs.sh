@@ -531,7 +531,7 @@ case_size() {
   local big limit=2000
   big="$(head -c 3000 /dev/zero | tr '\0' x)"
   # Over one datagram is no longer too large: the payload goes out in fragments (issue 20).
-  "$sender" examples.size c.d "$big" --exit --quiet 2>"$tmp/size-ok.err"
+  "$sender" examples.size c.d "$big" --exit >/dev/null 2>"$tmp/size-ok.err"
   expect "a 3000-byte --data is published, in fragments (exit 0, fragments_sent=3)" \
     [ "$?" -eq 0 -a "$(final_stat "$tmp/size-ok.err" fragments_sent)" = 3 ]
   "$sender" examples.size c.d "$big" --exit --max-message "$limit" >/dev/null 2>"$tmp/size.err"

@@ -88,6 +88,7 @@ capture_in_netns() {
   }
 
   "$sender" "$demo" --subject ws.a --subject ws.b --subject ws.c --data hello --interval 300ms --withdraw \
+    --announce-period 300ms \
     >"$tmp/sender.out" 2>"$tmp/sender.err" &
   local sender_pid=$!
   pids+=("$sender_pid")
@@ -96,6 +97,10 @@ capture_in_netns() {
   status=$?
   sed 's/^/    | receiver: /' "$tmp/once.out"
   [ "$status" -eq 0 ] || { echo "FAIL: receiver --once exited $status:"; cat "$tmp/once.err"; exit 1; }
+  # The sender's announcement must be in the capture: stop it only once a listing has heard it
+  # (its first announcement goes out 100-200 ms after the stream's first use).
+  "$receiver" --list "$demo" --wait 1500ms >"$tmp/list.out" 2>"$tmp/list.err" ||
+    { echo "FAIL: receiver --list did not hear the sender's announcement:"; cat "$tmp/list.err"; exit 1; }
   "$sender" "$other" ws.x 42 --exit >"$tmp/other.out" 2>"$tmp/other.err" ||
     { echo "FAIL: the second sender failed:"; cat "$tmp/other.err"; exit 1; }
   kill -INT "$sender_pid"

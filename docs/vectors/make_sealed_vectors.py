@@ -53,7 +53,7 @@ TIMESTAMP = 1700000000000000000
 def seal(suite, inner):
     key_id = struct.unpack("<I", hashlib.blake2b(b"racket key id v1", key=KEY, digest_size=32).digest()[:4])[0]
     subkey = hashlib.blake2b(b"racket subkey v1" + struct.pack("<Q", SENDER), key=KEY, digest_size=32).digest()
-    header = b"RKTM" + bytes([3, 4, suite, 0]) + struct.pack("<IQQQ", key_id, SENDER, COUNTER, TIMESTAMP)
+    header = b"RKTM" + bytes([3, 4, suite, inner[5]]) + struct.pack("<IQQQ", key_id, SENDER, COUNTER, TIMESTAMP)
     nonce24 = struct.pack("<Q", COUNTER) + bytes(16)
     if suite == 1:
         body = AESGCM(subkey).encrypt(nonce24[:12], inner, header)

@@ -97,7 +97,7 @@ TEST_CASE("sealer: vectors S1-S3 seal to the documented bytes and open to vector
 
     const auto h = racket::wire::decode_sealed_header(want, ec);
     REQUIRE_FALSE(ec);
-    CHECK(h == racket::wire::sealed_header{c.suite, 0xd7397d61U, sender, 1, timestamp});
+    CHECK(h == racket::wire::sealed_header{c.suite, 1, 0xd7397d61U, sender, 1, timestamp});
     bytes plain(want.size());
     const auto opened = k.open(want, h, plain, ec);
     REQUIRE_FALSE(ec);
@@ -120,7 +120,7 @@ TEST_CASE("sealer: every byte flipped is refused, by the header check or the tag
         bytes bad = sealed;
         bad[i] ^= flip;
         const auto h = racket::wire::decode_sealed_header(bad, ec);
-        if (ec) continue;  // magic, version, kind, suite, reserved: refused before any key is used
+        if (ec) continue;  // magic, version, kind, suite, inner kind: refused before any key is used
         bytes plain(bad.size());
         // The receiver looks the key up by the header's ids: a changed id finds no key (or
         // another one); opened with this key anyway, nothing is authentic.
@@ -191,9 +191,11 @@ TEST_CASE("sealer: header errors in the documented order, and bad arguments to s
     b[6] = std::byte{s};
     CHECK(decode(b) == racket::errc::bad_record);
   }
-  b = sealed;
-  b[7] = std::byte{1};
-  CHECK(decode(b) == racket::errc::bad_record);
+  for (const std::uint8_t k : {0, 4, 255}) {
+    b = sealed;
+    b[7] = std::byte{k};
+    CHECK(decode(b) == racket::errc::bad_record);
+  }
   b = sealed;
   for (std::size_t i = 20; i < 28; ++i) b[i] = std::byte{0};
   CHECK(decode(b) == racket::errc::bad_record);  // counter 0
@@ -210,19 +212,32 @@ TEST_CASE("sealer: header errors in the documented order, and bad arguments to s
   CHECK(ec == racket::errc::bad_length);
 }
 
-TEST_CASE("sealer: an empty inner datagram and a maximum-size one round-trip") {
+TEST_CASE("sealer: the smallest and a maximum-size inner datagram round-trip, other kinds are refused") {
   const racket::sender_key k(test_key(), 42);
   std::error_code ec;
-  for (const std::size_t n : {std::size_t{0}, std::size_t{65507 - racket::wire::seal_overhead}}) {
+  for (const std::size_t n : {std::size_t{8}, std::size_t{65507 - racket::wire::seal_overhead}}) {
     bytes inner(n);
     for (std::size_t i = 0; i < n; ++i) inner[i] = static_cast<std::byte>(i * 7);
+    inner[5] = std::byte{2};  // a request's kind: it travels in clear as the inner kind
     bytes sealed(n + racket::wire::seal_overhead);
     REQUIRE(k.seal(sealed, inner, racket::wire::seal_suite::xchacha20poly1305, 9, 1, ec) == sealed.size());
     const auto h = racket::wire::decode_sealed_header(sealed, ec);
     REQUIRE_FALSE(ec);
+    CHECK(h.inner_kind == 2);
     bytes plain(n);
     const auto opened = k.open(sealed, h, plain, ec);
     REQUIRE_FALSE(ec);
     CHECK(bytes(opened.begin(), opened.end()) == inner);
+  }
+  bytes sealed(64);
+  for (const std::size_t n : {std::size_t{0}, std::size_t{7}}) {
+    CHECK(k.seal(sealed, bytes(n, std::byte{1}), racket::wire::seal_suite::xchacha20poly1305, 9, 1, ec) == 0);
+    CHECK(ec == racket::errc::bad_kind);
+  }
+  for (const std::uint8_t kind : {0, 4, 200}) {
+    bytes inner(12);
+    inner[5] = std::byte{kind};
+    CHECK(k.seal(sealed, inner, racket::wire::seal_suite::xchacha20poly1305, 9, 1, ec) == 0);
+    CHECK(ec == racket::errc::bad_kind);
   }
 }

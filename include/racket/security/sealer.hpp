@@ -38,8 +38,8 @@ enum class seal_suite : std::uint8_t {
   aes256gcm_authenticate_only = 3,  ///< AES-256-GCM with the inner datagram as additional data: readable, not forgeable
 };
 
-/// Bytes before the inner datagram: magic, version, kind, suite, reserved, key id, sender id,
-/// counter, timestamp.
+/// Bytes before the inner datagram: magic, version, kind, suite, inner kind, key id, sender
+/// id, counter, timestamp.
 inline constexpr std::size_t sealed_header_size = 36;
 /// Bytes of the authentication tag after it.
 inline constexpr std::size_t seal_tag_size = 16;
@@ -49,6 +49,7 @@ inline constexpr std::size_t seal_overhead = sealed_header_size + seal_tag_size;
 /// The clear fields of a sealed datagram.
 struct sealed_header {
   seal_suite suite = seal_suite::aes256gcm;
+  std::uint8_t inner_kind = 1;     ///< the inner datagram's kind (1 data, 2 request, 3 announcement), in clear for socket filters
   std::uint32_t key_id = 0;
   std::uint64_t sender_id = 0;
   std::uint64_t counter = 0;       ///< 1, 2, ... per sender and key: the nonce
@@ -59,7 +60,7 @@ struct sealed_header {
 /// The clear header of `bytes`, checked in this order (first failure decides):
 /// fewer than 52 bytes or more than `max_size` → `truncated` / `oversize`; magic →
 /// `bad_magic`; version → `bad_version`; kind other than 4 → `bad_kind`; a suite other than
-/// 1..3, a reserved byte other than 0, or counter 0 → `bad_record`. Authenticity is not
+/// 1..3, an inner kind other than 1..3, or counter 0 → `bad_record`. Authenticity is not
 /// checked here (`sender_key::open` does).
 inline sealed_header decode_sealed_header(std::span<const std::byte> bytes, std::error_code& ec,
                                           std::size_t max_size = max_datagram_size_limit) noexcept {
@@ -76,11 +77,12 @@ inline sealed_header decode_sealed_header(std::span<const std::byte> bytes, std:
   const auto suite = std::to_integer<std::uint8_t>(d[6]);
   sealed_header h;
   h.suite = static_cast<seal_suite>(suite);
+  h.inner_kind = std::to_integer<std::uint8_t>(d[7]);
   h.key_id = detail::load_u32(d + 8);
   h.sender_id = detail::load_u64(d + 12);
   h.counter = detail::load_u64(d + 20);
   h.timestamp_ns = detail::load_u64(d + 28);
-  if (suite < 1 || suite > 3 || d[7] != std::byte{0} || h.counter == 0) return fail(errc::bad_record);
+  if (suite < 1 || suite > 3 || h.inner_kind < 1 || h.inner_kind > 3 || h.counter == 0) return fail(errc::bad_record);
   ec.clear();
   return h;
 }
@@ -161,20 +163,23 @@ class sender_key {
 
   /// Writes the sealed form of `inner` into `out` and returns its size, `inner.size() + 52`.
   /// `counter` must be >= 1 and never repeat for this sender and key (the caller counts).
-  /// Errors: `out` too small or counter 0 → `bad_length` / `bad_record`; the suite cannot
-  /// run here → `cipher_unavailable`. `out` and `inner` must not overlap.
+  /// Errors: `out` too small or counter 0 → `bad_length` / `bad_record`; `inner` shorter
+  /// than a datagram header or of a kind other than 1..3 → `bad_kind`; the suite cannot run
+  /// here → `cipher_unavailable`. `out` and `inner` must not overlap.
   std::size_t seal(std::span<std::byte> out, std::span<const std::byte> inner, wire::seal_suite suite,
                    std::uint64_t counter, std::uint64_t timestamp_ns, std::error_code& ec) const noexcept {
     const std::size_t n = inner.size() + wire::seal_overhead;
     if (out.size() < n) return fail(ec, errc::bad_length);
     if (counter == 0) return fail(ec, errc::bad_record);
+    if (inner.size() < 8 || std::to_integer<unsigned>(inner[5]) < 1 || std::to_integer<unsigned>(inner[5]) > 3)
+      return fail(ec, errc::bad_kind);
     if (suite != wire::seal_suite::xchacha20poly1305 && !aes_) return fail(ec, errc::cipher_unavailable);
     std::byte* o = out.data();
     std::memcpy(o, wire::magic, sizeof wire::magic);
     o[4] = std::byte{wire::version};
     o[5] = std::byte{wire::sealed_kind};
     o[6] = static_cast<std::byte>(suite);
-    o[7] = std::byte{0};
+    o[7] = inner[5];  // the inner kind
     detail::store_u32(o + 8, key_id_);
     detail::store_u64(o + 12, sender_id_);
     detail::store_u64(o + 20, counter);
@@ -251,6 +256,10 @@ class sender_key {
     if (rc != 0) {
       if (n != 0) sodium_memzero(m, n);  // nothing of a forgery reaches the caller
       return fail_span(ec, errc::not_authentic);
+    }
+    if (n < 8 || std::to_integer<std::uint8_t>(out[5]) != h.inner_kind) {  // a key holder's lie about the kind
+      if (n != 0) sodium_memzero(m, n);
+      return fail_span(ec, errc::bad_record);
     }
     ec.clear();
     return {out.data(), n};

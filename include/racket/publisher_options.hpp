@@ -4,6 +4,7 @@
 // What an application gives a publisher and reads back from it: its options and the counters
 // of one stream. Plain structs; they know nothing of how a publisher works.
 
+#include "racket/security/key_ring.hpp"
 #include "racket/wire.hpp"
 
 #include <chrono>
@@ -116,6 +117,30 @@ struct publisher_options {
   std::uint32_t process_id = 0;
   /// The program name announcements give; empty: /proc/self/comm (the executable's name).
   std::string program_name{};
+
+  // Keyed streams (docs/security.md).
+
+  /// The keyed streams and their keys (`racket::key_ring`): every datagram of a keyed stream,
+  /// data and answers alike, leaves sealed (AES-256-GCM or XChaCha20-Poly1305, libsodium),
+  /// and a request for it that is not sealed with one of its keys is ignored and counted
+  /// (`requests_rejected`). With keys, each datagram's inner part is at most
+  /// `max_datagram_size - 52` bytes (what sealing adds). Keyed streams
+  /// are never announced (their names stay private). Empty (the default): nothing is keyed.
+  /// Needs libsodium (the CMake target defines RACKET_HAS_SODIUM when it links it): without
+  /// it a non-empty ring makes the constructor throw `std::system_error` with
+  /// `errc::cipher_unavailable`, never falls back to clear text.
+  key_ring keys{};
+  /// A sealed datagram whose timestamp is further than this from this host's clock, either
+  /// way, is refused (with each sender's replay window of 1,024 datagrams, that refuses
+  /// replays even from a sender not heard before). Hosts' clocks must agree to well within it
+  /// (NTP).
+  std::chrono::milliseconds freshness_window{30000};
+  /// Senders of keyed streams (publishers, requesters) whose replay windows are kept, about
+  /// 700 bytes each; past it the one heard longest ago is forgotten. Only a datagram that
+  /// proved authentic makes an entry.
+  std::size_t max_keyed_senders = 4096;
+  /// How keyed streams are protected: `encrypt` (the default) or `authenticate_only`.
+  racket::protection protection = racket::protection::encrypt;
 };
 
 /// Counters of one stream on one publisher (plain struct, copied out).
@@ -134,6 +159,7 @@ struct publisher_stream_stats {
   std::uint64_t tail_probes = 0;                ///< newest records re-sent after the stream fell quiet
   std::uint64_t would_block = 0;  ///< publishes and withdraws refused because the queue was full (`max_queued_bytes`)
   std::uint64_t fragments_sent = 0;  ///< fragment datagrams handed to the transport (large messages, live and re-sent)
+  std::uint64_t requests_rejected = 0;  ///< requests for this keyed stream ignored: in clear, not authentic, replayed or not fresh
 };
 
 /// Calls `f(std::string_view name, std::uint64_t value)` for every counter of `s`, in the
@@ -145,7 +171,7 @@ struct publisher_stream_stats {
 template <class F>
 constexpr void for_each_counter(const publisher_stream_stats& s, F&& f) {
   // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
-  static_assert(sizeof(publisher_stream_stats) == 14 * sizeof(std::uint64_t),
+  static_assert(sizeof(publisher_stream_stats) == 15 * sizeof(std::uint64_t),
                 "for_each_counter(publisher_stream_stats) must list every member");
   f(std::string_view("published"), s.published);
   f(std::string_view("resent"), s.resent);
@@ -161,6 +187,7 @@ constexpr void for_each_counter(const publisher_stream_stats& s, F&& f) {
   f(std::string_view("tail_probes"), s.tail_probes);
   f(std::string_view("would_block"), s.would_block);
   f(std::string_view("fragments_sent"), s.fragments_sent);
+  f(std::string_view("requests_rejected"), s.requests_rejected);
 }
 
 }  // namespace racket

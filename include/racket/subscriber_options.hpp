@@ -4,6 +4,7 @@
 // What a subscriber is configured with (`subscriber_options`) and what it counts per stream
 // (`subscriber_stream_stats`): plain structs. Knows nothing of how either is used.
 
+#include "racket/security/key_ring.hpp"
 #include "racket/wire.hpp"
 
 #include <chrono>
@@ -36,6 +37,11 @@ struct subscriber_options {
   /// Most publishers whose sequence is tracked per stream (for gap counting); past it the one
   /// seen longest ago is forgotten.
   std::size_t max_publishers_per_stream = 4096;
+  /// A timestamp is held as at most this far ahead of this host's clock: a value stamped in
+  /// the future (a forgery, or a publisher whose clock is ahead) wins over other publishers'
+  /// values of its subject for at most this long after it arrived (docs/security.md,
+  /// "Unkeyed streams").
+  std::chrono::milliseconds max_clock_skew{10000};
   /// How long a one-shot event's (publisher, sequence) is remembered to suppress the copies
   /// that arrive over several interfaces.
   std::chrono::milliseconds event_window{1000};
@@ -96,6 +102,26 @@ struct subscriber_options {
   std::uint32_t process_id = 0;
   /// The program name announcements give; empty: /proc/self/comm (the executable's name).
   std::string program_name{};
+
+  // Keyed streams (docs/security.md).
+
+  /// The keyed streams and their keys (`racket::key_ring`): every datagram of a keyed stream,
+  /// data and requests alike, travels sealed (AES-256-GCM or XChaCha20-Poly1305, libsodium),
+  /// and one that is not sealed with one of its keys is refused and counted. Keyed streams
+  /// are never announced (their names stay private). Empty (the default): nothing is keyed.
+  /// Needs libsodium (the CMake target defines RACKET_HAS_SODIUM when it links it): without
+  /// it a non-empty ring makes the constructor throw `std::system_error` with
+  /// `errc::cipher_unavailable`, never falls back to clear text.
+  key_ring keys{};
+  /// A sealed datagram whose timestamp is further than this from this host's clock, either
+  /// way, is refused (with each sender's replay window of 1,024 datagrams, that refuses
+  /// replays even from a sender not heard before). Hosts' clocks must agree to well within it
+  /// (NTP).
+  std::chrono::milliseconds freshness_window{30000};
+  /// Senders of keyed streams (publishers, requesters) whose replay windows are kept, about
+  /// 700 bytes each; past it the one heard longest ago is forgotten. Only a datagram that
+  /// proved authentic makes an entry.
+  std::size_t max_keyed_senders = 4096;
 };
 
 /// Counters of one stream on one subscriber (plain struct, copied out). Datagram-level
@@ -125,6 +151,10 @@ struct subscriber_stream_stats {
   std::uint64_t messages_reassembled = 0;  ///< large messages completed (and their hash checked)
   std::uint64_t messages_lost = 0;       ///< large messages given up (timed out, evicted, wrong hash): reported to the loss handler
   std::uint64_t reassembly_bytes = 0;    ///< memory held now by this stream's large messages in progress (a gauge)
+  std::uint64_t sequence_jumps = 0;  ///< a publisher's sequence moving by over 2^20 at once (not counted as gaps: a forgery, or a long stall)
+  std::uint64_t rejected = 0;  ///< sealed datagrams on this group and port refused: no key of ours, not authentic, or a key of another stream
+  std::uint64_t replayed = 0;  ///< sealed datagrams on this group and port refused as replays or outside the freshness window
+  std::uint64_t unsealed = 0;  ///< datagrams of this keyed stream that came in clear, refused
 };
 
 /// Calls `f(std::string_view name, std::uint64_t value)` for every counter of `s`, in the
@@ -137,7 +167,7 @@ struct subscriber_stream_stats {
 template <class F>
 constexpr void for_each_counter(const subscriber_stream_stats& s, F&& f) {
   // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
-  static_assert(sizeof(subscriber_stream_stats) == 23 * sizeof(std::uint64_t),
+  static_assert(sizeof(subscriber_stream_stats) == 27 * sizeof(std::uint64_t),
                 "for_each_counter(subscriber_stream_stats) must list every member");
   f(std::string_view("datagrams_received"), s.datagrams_received);
   f(std::string_view("malformed"), s.malformed);
@@ -162,6 +192,10 @@ constexpr void for_each_counter(const subscriber_stream_stats& s, F&& f) {
   f(std::string_view("messages_reassembled"), s.messages_reassembled);
   f(std::string_view("messages_lost"), s.messages_lost);
   f(std::string_view("reassembly_bytes"), s.reassembly_bytes);
+  f(std::string_view("sequence_jumps"), s.sequence_jumps);
+  f(std::string_view("rejected"), s.rejected);
+  f(std::string_view("replayed"), s.replayed);
+  f(std::string_view("unsealed"), s.unsealed);
 }
 
 }  // namespace racket

@@ -396,7 +396,7 @@ TEST_CASE("udp: a join failing on one interface is counted, the others still rec
   CHECK_THROWS_AS(only_veth.open_receiver(target, [](auto, const auto&) {}), std::system_error);
 }
 
-TEST_CASE("udp: a kind filter lets only that datagram kind reach the receiver", "[udp][net]") {
+TEST_CASE("udp: a kind filter lets only that datagram kind reach the receiver, sealed or not", "[udp][net]") {
   REQUIRE_PRIVATE_NETNS();
   asio::io_context io;
   udp_transport udp(io, {.interfaces = {"lo"}});
@@ -405,13 +405,18 @@ TEST_CASE("udp: a kind filter lets only that datagram kind reach the receiver", 
   collected only_requests, everything;
   (void)udp.open_receiver(target, only_requests.handler(), 2);
   (void)udp.open_receiver(target, everything.handler());
-  // Byte 5 is the kind: "RKTM", version 3, then the kind.
+  // Byte 5 is the kind: "RKTM", version 3, then the kind; a sealed datagram (kind 4) has its
+  // suite in byte 6 and the inner kind in byte 7.
   udp.send(target, bytes_of(std::string("RKTM\x03\x01-data", 11)));
   udp.send(target, bytes_of(std::string("RKTM\x03\x02-request", 14)));
-  REQUIRE(run_until(io, [&] { return everything.datagrams.size() == 2; }));
+  udp.send(target, bytes_of(std::string("RKTM\x03\x04\x01\x01sealed-data", 20)));
+  udp.send(target, bytes_of(std::string("RKTM\x03\x04\x01\x02sealed-request", 23)));
+  udp.send(target, bytes_of(std::string("RKTM\x03\x05\x01\x02other", 14)));
+  REQUIRE(run_until(io, [&] { return everything.datagrams.size() == 5; }));
   run_for(io, std::chrono::milliseconds{50});
-  REQUIRE(only_requests.datagrams.size() == 1);
+  REQUIRE(only_requests.datagrams.size() == 2);
   CHECK(only_requests.datagrams[0] == std::string("RKTM\x03\x02-request", 14));
+  CHECK(only_requests.datagrams[1] == std::string("RKTM\x03\x04\x01\x02sealed-request", 23));
 }
 
 TEST_CASE("udp: send_batch delivers every datagram, in order, each to its own group", "[udp][net]") {

@@ -57,6 +57,34 @@ TEST_CASE("consecutive numbers are no gap, and a jump counts the numbers between
   CHECK(missing(t, 1) == std::vector<sequence_range>{{12, 14}, {16, 17}});
 }
 
+TEST_CASE("one forged datagram far ahead neither counts 10^12 gaps nor stops the real count",
+          "[subscriber][gap_tracker][security]") {
+  tracker t{16, true};
+  CHECK_FALSE(note(t, 1, live(10)));
+  CHECK_FALSE(note(t, 1, live(1'000'000'000'010)));  // a forgery with publisher 1's id
+  CHECK(t.gaps() == 0);
+  CHECK(t.jumps() == 1);
+  CHECK(t.find(1)->missing.empty());
+  // The real publisher goes on: its next number contradicts the forged one and restarts the
+  // count there, so its gaps are found and repaired again.
+  CHECK_FALSE(note(t, 1, live(11)));
+  CHECK(t.jumps() == 2);
+  CHECK(note(t, 1, live(14)));
+  CHECK(t.gaps() == 2);
+  CHECK(missing(t, 1) == std::vector<sequence_range>{{12, 13}});
+  // A resend of an old number never restarts the count (it carries an old number by design).
+  CHECK_FALSE(note(t, 1, resend(14 + tracker::max_jump + 5)));  // above: a jump like any other
+  CHECK(t.jumps() == 3);
+  CHECK_FALSE(note(t, 1, resend(3)));
+  CHECK(t.jumps() == 3);
+  // Up to max_jump ahead is an ordinary gap.
+  tracker u{16, true};
+  note(u, 1, live(1));
+  CHECK(note(u, 1, live(1 + tracker::max_jump)));
+  CHECK(u.gaps() == tracker::max_jump - 1);
+  CHECK(u.jumps() == 0);
+}
+
 TEST_CASE("a number that arrives late is taken out of the gap", "[subscriber][gap_tracker]") {
   tracker t{16, true};
   note(t, 1, live(1));

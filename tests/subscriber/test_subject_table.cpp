@@ -120,6 +120,45 @@ TEST_CASE("a lower sequence from the same publisher is stale", "[subscriber][sub
   CHECK(b.apply(b.value("a", 11, "y"), pub_a).what == outcome::deliver);
 }
 
+TEST_CASE("a forged record far ahead in sequence does not make the publisher's later updates stale",
+          "[subscriber][subject_table][security]") {
+  // Issue 21: one forged record with a real publisher's id and a sequence 10^12 ahead made
+  // every later update of the subject stale until the forgery expired. The publisher's own
+  // clock gives the forgery away: its next updates are older in sequence but newer by more
+  // than a second on its clock, which a real value of its own could not be.
+  bed b;
+  constexpr std::uint64_t s = 1'000'000'000;  // 1 s in ns
+  b.apply(b.value("a", 10, "real", 100 * s), pub_a);
+  CHECK(b.apply(b.value("a", 1'000'000'000'000, "forged", 100 * s), pub_a).what == outcome::deliver);
+  // Within the slack the forged value still shadows (the documented remaining risk) ...
+  CHECK(b.apply(b.value("a", 11, "real 2", 100 * s + s / 2), pub_a).what == outcome::stale);
+  // ... past it, the publisher's update is delivered and the forgery gone.
+  CHECK(b.apply(b.value("a", 12, "real 3", 101 * s + 1), pub_a).what == outcome::deliver);
+  CHECK(b.apply(b.value("a", 13, "real 4", 101 * s + 2), pub_a).what == outcome::deliver);
+  // A re-sent old message stays stale however new its clock: it repeats an old stamp anyway.
+  record resend = b.value("a", 5, "old", 200 * s);
+  resend.flags = racket::wire::flags::resend;
+  CHECK(b.apply(resend, pub_a).what == outcome::stale);
+}
+
+TEST_CASE("a value stamped in the future shadows other publishers' newer ones for at most max_clock_skew",
+          "[subscriber][subject_table][security]") {
+  // A forger with its own id and a stamp years ahead: held as at most max_clock_skew ahead
+  // of this host's clock, so real publishers' values win again after that.
+  bed b({.max_clock_skew = 10s});
+  const auto wall_now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  const auto wall_at = [&](std::chrono::nanoseconds later) {
+    return wall_now + static_cast<std::uint64_t>(later.count());
+  };
+  const time_point now = std::chrono::steady_clock::now();  // the table maps it to this host's wall clock
+  constexpr std::uint64_t forger = 666;
+  b.apply(b.value("a", 1, "real", wall_at(0s)), pub_a, now);
+  CHECK(b.apply(b.value("a", 1, "forged", wall_at(std::chrono::hours(24 * 365))), forger, now).what == outcome::deliver);
+  CHECK(b.apply(b.value("a", 2, "real 2", wall_at(5s)), pub_a, now + 5s).what == outcome::stale);
+  CHECK(b.apply(b.value("a", 3, "real 3", wall_at(11s)), pub_a, now + 11s).what == outcome::deliver);
+}
+
 TEST_CASE("from another publisher an older stamp is stale, and on equal stamps the lower id",
           "[subscriber][subject_table]") {
   bed b;

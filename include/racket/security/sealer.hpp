@@ -38,14 +38,6 @@ enum class seal_suite : std::uint8_t {
   aes256gcm_authenticate_only = 3,  ///< AES-256-GCM with the inner datagram as additional data: readable, not forgeable
 };
 
-/// Bytes before the inner datagram: magic, version, kind, suite, inner kind, key id, sender
-/// id, counter, timestamp.
-inline constexpr std::size_t sealed_header_size = 36;
-/// Bytes of the authentication tag after it.
-inline constexpr std::size_t seal_tag_size = 16;
-/// What sealing adds to a datagram.
-inline constexpr std::size_t seal_overhead = sealed_header_size + seal_tag_size;
-
 /// The clear fields of a sealed datagram.
 struct sealed_header {
   seal_suite suite = seal_suite::aes256gcm;

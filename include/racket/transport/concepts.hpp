@@ -205,8 +205,8 @@ concept segmenting_transport = batch_sending_transport<T> && requires(const T& c
 };
 
 /// Optional: `open_receiver(ep, handler, ec, kind)` opens a receiver that hears only datagrams
-/// whose kind byte (wire format: byte 5) is `kind`, filtered before they wake the process (a
-/// socket filter). The publisher's snapshot-request listener uses it so that the data on its
+/// whose kind byte (wire format: byte 5) is `kind`, and sealed datagrams (kind 4) whose inner
+/// kind (byte 7) is `kind`, filtered before they wake the process (a socket filter). The publisher's snapshot-request listener uses it so that the data on its
 /// request group (its own, looped back) never reaches it.
 template <class T>
 concept kind_filtering_transport =

@@ -80,7 +80,15 @@ inline constexpr std::size_t min_datagram_size = header_fixed_size + 1 + record_
 enum class kind : std::uint8_t {
   data = 1,              ///< message records of one stream (`decode`)
   snapshot_request = 2,  ///< a subscriber asks publishers to re-send cached subjects (`decode_request`)
+  sealed = 4,            ///< a keyed stream's datagram, sealed whole (security/sealer.hpp)
 };
+
+/// A sealed datagram (kind 4, docs/wire-format.md): its clear header, the tag after the
+/// inner datagram, and what sealing adds to a datagram. A keyed publisher fills
+/// `max_datagram_size - seal_overhead` bytes of inner datagram.
+inline constexpr std::size_t sealed_header_size = 36;
+inline constexpr std::size_t seal_tag_size = 16;
+inline constexpr std::size_t seal_overhead = sealed_header_size + seal_tag_size;
 
 /// Bits of a record's flags byte. `record::flags` holds only the `known` bits (what the record
 /// means); `sequence_next` and `same_interval` are encoding bits the writer sets and `decode`

@@ -3,10 +3,14 @@
 
 // The publisher's way into its transport: every send passes the gate, which locks where the
 // transport is not thread safe, marks the executor busy inside a send (a publish made from
-// an error handler run there queues instead of re-entering), and keeps what became of the
-// datagrams since it was last asked (async_flush's result). The packer's Sender. Knows
-// nothing of streams, records or the queue.
+// an error handler run there queues instead of re-entering), seals the datagrams of keyed
+// streams (when given a sealer: the last step before the network, so no datagram of a keyed
+// stream leaves in clear whichever room made it), and keeps what became of the datagrams
+// since it was last asked (async_flush's result). The packer's Sender. Knows nothing of
+// streams, records or the queue.
 
+#include "racket/detail/clock.hpp"
+#include "racket/detail/security/seals.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/transport/concepts.hpp"
 
@@ -15,6 +19,7 @@
 #include <mutex>
 #include <span>
 #include <system_error>
+#include <vector>
 
 namespace racket::detail {
 
@@ -26,6 +31,13 @@ template <class Transport>
 class transport_gate {
  public:
   explicit transport_gate(Transport& transport) noexcept : transport_(transport) {}
+
+  // From now on, datagrams of the streams `sealer` keys leave sealed, each at most
+  // `max_sealed_size` bytes (the publisher's writers leave room for the seal). Before any send.
+  void seal_with(datagram_sealer* sealer, std::size_t max_sealed_size) {
+    sealer_ = sealer;
+    slot_ = max_sealed_size;
+  }
 
   std::unique_lock<std::mutex> lock() {
     if constexpr (thread_safe_transport<Transport>) {
@@ -62,6 +74,10 @@ class transport_gate {
   }
 
   send_result send(const endpoint& to, std::span<const std::byte> bytes) {
+    if (sealer_ != nullptr) [[unlikely]] {
+      scratch_.resize(slot_);
+      bytes = seal(bytes, std::span<std::byte>(scratch_), stamp_(clock_type::now()));
+    }
     auto tlock = lock();
     busy_ = true;
     const send_result res = transport_.send(to, bytes);
@@ -73,6 +89,13 @@ class transport_gate {
   // One `send_batch` (one sendmmsg per interface) where the transport has it, else one `send`
   // per datagram.
   void send_batch(std::span<outgoing_datagram> batch) {
+    if (sealer_ != nullptr) [[unlikely]] {
+      // A run stays a run: its datagrams were one size, and sealing adds the same to each.
+      scratch_.resize(batch.size() * slot_);
+      const std::uint64_t now_ns = stamp_(clock_type::now());
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        batch[i].bytes = seal(batch[i].bytes, std::span<std::byte>(scratch_.data() + i * slot_, slot_), now_ns);
+    }
     auto tlock = lock();
     busy_ = true;
     if constexpr (batch_sending_transport<Transport>) {
@@ -85,6 +108,17 @@ class transport_gate {
   }
 
  private:
+  using clock_type = typename Transport::clock_type;
+
+  // The datagram as it leaves: sealed when its stream is keyed. A keyed stream's datagram
+  // that cannot be sealed (none can: a stream without a sending key is refused at publish)
+  // leaves as nothing rather than in clear.
+  std::span<const std::byte> seal(std::span<const std::byte> bytes, std::span<std::byte> out, std::uint64_t now_ns) {
+    std::error_code ec;
+    const auto sealed = sealer_->seal(bytes, out, now_ns, ec);
+    return ec ? std::span<const std::byte>{} : sealed;
+  }
+
   void note(const send_result& r) noexcept {
     if (r.ok != 0) [[likely]]
       return;
@@ -96,6 +130,10 @@ class transport_gate {
   }
 
   Transport& transport_;
+  datagram_sealer* sealer_ = nullptr;  // keyed streams: the publisher's, or none
+  std::size_t slot_ = 0;               // bytes of scratch_ per datagram of a batch
+  std::vector<std::byte> scratch_;     // the sealed datagrams of the batch being sent
+  wall_stamper<clock_type> stamp_;     // the seal's timestamp (freshness)
   std::mutex mutex_;
   bool busy_ = false;
   std::uint32_t refused_ = 0;  // executor only: datagrams no interface took, one refused

@@ -69,6 +69,7 @@ struct stream_state {
     out.expired = counts.expired;
     out.evicted = counts.evicted;
     out.gaps = publishers.gaps();
+    out.sequence_jumps = publishers.jumps();
     out.tracked_subjects = subjects.size();
     return out;
   }

@@ -74,8 +74,14 @@ class gap_tracker {
   gap_tracker(std::size_t max_publishers, bool ask_for_head) noexcept
       : max_publishers_(max_publishers), ask_for_head_(ask_for_head) {}
 
+  // A publisher's sequence moving by more than this (up, or down on a new record) restarts
+  // its count instead of counting gaps (docs/security.md, "Unkeyed streams").
+  static constexpr std::uint64_t max_jump = std::uint64_t{1} << 20;
+
   // Sequence numbers missed, less those that arrived late.
   std::uint64_t gaps() const noexcept { return gaps_; }
+  // Jumps over max_jump: restarts of a publisher's count.
+  std::uint64_t jumps() const noexcept { return jumps_; }
 
   publisher* find(std::uint64_t publisher_id) {
     auto it = publishers_.find(publisher_id);
@@ -102,6 +108,16 @@ class gap_tracker {
         p.head.add(1, seq - 1);
         return claim_repair(p);
       }
+      return false;
+    }
+    if (seq > p.highest_live + max_jump || (!r.resend() && seq + max_jump < p.highest_live)) [[unlikely]] {
+      // A jump no publisher makes between two datagrams a subscriber hears: a forgery (one
+      // datagram with a real publisher's id), a publisher's counter contradicting one, or a
+      // subscriber that stalled for over a million messages. Counting it as gaps would let one
+      // datagram claim 10^12 of them and a repair of that range: the count starts again here.
+      ++jumps_;
+      p.highest_live = seq;
+      p.missing.clear();
       return false;
     }
     if (seq > p.highest_live) {
@@ -152,6 +168,7 @@ class gap_tracker {
 
   std::unordered_map<std::uint64_t, publisher> publishers_;
   std::uint64_t gaps_ = 0;
+  std::uint64_t jumps_ = 0;
   std::size_t max_publishers_;
   bool ask_for_head_;
 };

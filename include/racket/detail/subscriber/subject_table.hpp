@@ -31,7 +31,16 @@ struct subject_limits {
   unsigned expiry_factor = 3;  // at least 1
   std::chrono::milliseconds event_window{1000};
   std::size_t max_subjects = 1'000'000;
+  // A held timestamp counts as at most this far ahead of this host's clock when it came
+  // (docs/security.md, "Unkeyed streams"): a value stamped in the future shadows newer ones
+  // for at most this long.
+  std::chrono::milliseconds max_clock_skew{10000};
 };
+
+// A record of a publisher that is older in sequence than the value held from it, but newer
+// by more than this on the publisher's own clock, is not stale: a publisher's counter and
+// clock go forward together, so the held value was not that publisher's (a forgery).
+inline constexpr std::uint64_t sequence_clock_slack_ns = 1'000'000'000;
 
 enum class subject_kind : std::uint8_t { value, event, tombstone };
 
@@ -116,11 +125,8 @@ class subject_table {
     const bool exists = slot != flat_index::npos;
     if (exists) {
       state& st = slots_[slot];
-      // Stale: same publisher with an older sequence; another publisher with an older stamp.
       const bool same_publisher = st.publisher_id == publisher_id;
-      if (same_publisher ? r.sequence < st.sequence
-                         : (r.timestamp_ns < st.timestamp_ns ||
-                            (r.timestamp_ns == st.timestamp_ns && publisher_id < st.publisher_id))) {
+      if (stale(st, publisher_id, r.sequence, r.timestamp_ns, r.resend())) {
         ++counts_.stale;
         return {outcome::stale, false, {}};
       }
@@ -140,7 +146,7 @@ class subject_table {
         ++counts_.duplicates;
         st.sequence = same_publisher ? std::max(st.sequence, r.sequence) : r.sequence;
         st.publisher_id = publisher_id;
-        if (r.timestamp_ns > st.timestamp_ns) st.timestamp_ns = r.timestamp_ns;
+        if (r.timestamp_ns > st.timestamp_ns) st.timestamp_ns = bounded_stamp(r.timestamp_ns, now);
         if (st.kind == subject_kind::value) return {outcome::duplicate, false, refresh(slot, r.interval_ms, now)};
         return {outcome::duplicate, false, {}};
       }
@@ -160,7 +166,7 @@ class subject_table {
       st.kind = subject_kind::tombstone;
       st.payload.clear();
       st.payload.shrink_to_fit();
-      assign(st, publisher_id, r);
+      assign(st, publisher_id, r, now);
       // Remember the tombstone as long as old resends may still be in flight.
       const auto keep = std::chrono::milliseconds(std::uint64_t{std::max<std::uint32_t>(r.interval_ms, 1000)} *
                                                   limits_.expiry_factor);
@@ -170,7 +176,7 @@ class subject_table {
     bool is_new = !exists || slots_[slot].kind != subject_kind::value;
     if (!exists && !insert(r.subject, h, slot, rng, removed)) return {outcome::no_room, false, {}};
     state& st = slots_[slot];
-    assign(st, publisher_id, r);
+    assign(st, publisher_id, r, now);
     deadline expiry;
     if (r.interval_ms == 0) {
       st.payload.clear();  // an event replaces a held value: the value is gone, the event is delivered
@@ -197,9 +203,7 @@ class subject_table {
     if (slot == flat_index::npos) return {outcome::deliver, false, {}};
     state& st = slots_[slot];
     const bool same_publisher = st.publisher_id == publisher_id;
-    if (same_publisher ? sequence < st.sequence
-                       : (timestamp_ns < st.timestamp_ns ||
-                          (timestamp_ns == st.timestamp_ns && publisher_id < st.publisher_id))) {
+    if (stale(st, publisher_id, sequence, timestamp_ns, false)) {
       ++counts_.stale;
       return {outcome::stale, false, {}};
     }
@@ -207,7 +211,7 @@ class subject_table {
       ++counts_.duplicates;
       st.sequence = same_publisher ? std::max(st.sequence, sequence) : sequence;
       st.publisher_id = publisher_id;
-      if (timestamp_ns > st.timestamp_ns) st.timestamp_ns = timestamp_ns;
+      if (timestamp_ns > st.timestamp_ns) st.timestamp_ns = bounded_stamp(timestamp_ns, now);
       return {outcome::duplicate, false, refresh(slot, interval_ms, now)};
     }
     return {outcome::deliver, false, {}};
@@ -263,10 +267,30 @@ class subject_table {
   }
 
  private:
-  static void assign(state& st, std::uint64_t publisher_id, const wire::record& r) {
+  // Whether a record (publisher, sequence, timestamp; `resend`: it repeats an old message)
+  // is older than the state held: from the same publisher, an older sequence (unless the
+  // publisher's own clock says the held one cannot be its: sequence_clock_slack_ns); from
+  // another, an older stamp, or an equal one and a lower publisher id.
+  static bool stale(const state& st, std::uint64_t publisher_id, std::uint64_t sequence, std::uint64_t timestamp_ns,
+                    bool resend) noexcept {
+    if (st.publisher_id == publisher_id) {
+      return sequence < st.sequence &&
+             (resend || timestamp_ns <= st.timestamp_ns || timestamp_ns - st.timestamp_ns <= sequence_clock_slack_ns);
+    }
+    return timestamp_ns < st.timestamp_ns || (timestamp_ns == st.timestamp_ns && publisher_id < st.publisher_id);
+  }
+
+  // A timestamp as it is held: at most max_clock_skew ahead of this host's clock now.
+  std::uint64_t bounded_stamp(std::uint64_t timestamp_ns, time_point now) noexcept {
+    const std::uint64_t limit =
+        wall_(now) + static_cast<std::uint64_t>(std::chrono::nanoseconds(limits_.max_clock_skew).count());
+    return std::min(timestamp_ns, limit);
+  }
+
+  void assign(state& st, std::uint64_t publisher_id, const wire::record& r, time_point now) noexcept {
     st.publisher_id = publisher_id;
     st.sequence = r.sequence;
-    st.timestamp_ns = r.timestamp_ns;
+    st.timestamp_ns = bounded_stamp(r.timestamp_ns, now);
     st.interval_ms = r.interval_ms;
     st.content_hash = 0;
   }
@@ -337,6 +361,7 @@ class subject_table {
   }
 
   subject_limits limits_;
+  wall_stamper<typename TimePoint::clock> wall_;  // this host's clock, for bounded_stamp
   std::size_t* tracked_total_;
   flat_index subjects_;  // subject -> index in slots_ (8-byte buckets; the key is the slot's subject)
   chunked_vector<state> slots_;

@@ -26,12 +26,16 @@
 
 namespace racket::detail {
 
-// Lets only datagrams whose payload byte 5 (the Racket kind) equals `kind` reach the socket.
-// For UDP sockets the filter sees the packet from the UDP header on: byte 5 is at offset 13.
+// Lets only datagrams whose payload byte 5 (the Racket kind) equals `kind` reach the socket,
+// and sealed ones (kind 4) whose inner kind (byte 7, in clear) equals it. For UDP sockets the
+// filter sees the packet from the UDP header on: byte 5 is at offset 13.
 inline void attach_kind_filter(int fd, std::uint8_t kind) noexcept {
   sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8 + 5),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kind, 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kind, 3, 0),  // the kind: pass
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, 3),     // not sealed: drop
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 8 + 7),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kind, 0, 1),  // sealed, of the kind: pass
       BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFFu),
       BPF_STMT(BPF_RET | BPF_K, 0),
   };

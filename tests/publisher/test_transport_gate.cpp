@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 // transport_gate alone, over a fake transport: busy only inside a send, batches sent one by
-// one where the transport has no send_batch, and what became of the datagrams reported once.
+// one where the transport has no send_batch, what became of the datagrams reported once, and
+// (with libsodium) the datagrams of keyed streams leaving sealed, the others as they were.
 #include "racket/detail/publisher/transport_gate.hpp"
 
 #include "catch.hpp"
 
 #include <asio/ip/address.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <string>
+#include <string_view>
 #include <functional>
 #include <span>
 #include <vector>
@@ -16,11 +20,14 @@ namespace {
 
 // Only what the gate calls; no send_batch, not thread safe.
 struct fake_transport {
+  using clock_type = std::chrono::steady_clock;
   std::function<racket::send_result()> next = [] { return racket::send_result{.ok = 1}; };
   std::function<void()> during_send;
   std::size_t sends = 0;
-  racket::send_result send(const racket::endpoint&, std::span<const std::byte>) {
+  std::vector<std::vector<std::byte>> sent;
+  racket::send_result send(const racket::endpoint&, std::span<const std::byte> bytes) {
     ++sends;
+    sent.emplace_back(bytes.begin(), bytes.end());
     if (during_send) during_send();
     return next();
   }
@@ -63,3 +70,48 @@ TEST_CASE("transport_gate: losses are a refusal first, then a drop, each reporte
   (void)gate.send(to, b);
   CHECK_FALSE(gate.take_losses());  // one interface took it: not lost
 }
+
+#if defined(RACKET_HAS_SODIUM) && RACKET_HAS_SODIUM
+namespace {
+std::vector<std::byte> datagram_of(std::string_view stream, std::size_t size) {
+  std::vector<std::byte> d(size, std::byte{0x11});
+  const char head[] = "RKTM\x03\x01";
+  for (int i = 0; i < 6; ++i) d[static_cast<std::size_t>(i)] = static_cast<std::byte>(head[i]);
+  d[16] = static_cast<std::byte>(stream.size());
+  for (std::size_t i = 0; i < stream.size(); ++i) d[17 + i] = static_cast<std::byte>(stream[i]);
+  return d;
+}
+}  // namespace
+
+TEST_CASE("transport_gate: keyed streams leave sealed, one at a time and in a batch, others unchanged",
+          "[transport_gate][security]") {
+  fake_transport t;
+  racket::detail::transport_gate<fake_transport> gate(t);
+  racket::key_ring ring;
+  ring.add("keyed", racket::stream_key::parse(std::string(64, 'a')));
+  racket::detail::datagram_sealer sealer(ring, 42, racket::protection::encrypt);
+  gate.seal_with(&sealer, 200);
+  const auto keyed = datagram_of("keyed", 100);
+  const auto clear = datagram_of("clear", 100);
+  (void)gate.send(to, keyed);
+  (void)gate.send(to, clear);
+  std::vector<racket::outgoing_datagram> batch{{to, keyed}, {to, clear}, {to, keyed}};
+  gate.send_batch(batch);
+  REQUIRE(t.sent.size() == 5);
+  std::error_code ec;
+  std::uint64_t last_counter = 0;
+  for (const std::size_t i : {0, 2, 4}) {
+    INFO(i);
+    REQUIRE(t.sent[i].size() == 100 + racket::wire::seal_overhead);
+    const auto h = racket::wire::decode_sealed_header(t.sent[i], ec);
+    REQUIRE_FALSE(ec);
+    CHECK(h.sender_id == 42);
+    CHECK(h.counter > last_counter);
+    last_counter = h.counter;
+    CHECK(h.timestamp_ns > 1'600'000'000'000'000'000ull);  // this host's wall clock
+  }
+  CHECK(t.sent[1] == clear);
+  CHECK(t.sent[3] == clear);
+  CHECK(batch[0].bytes.size() == 100 + racket::wire::seal_overhead);  // what the counters see
+}
+#endif

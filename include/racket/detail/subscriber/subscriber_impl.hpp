@@ -1,64 +1,33 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-// The subscriber's engine: subscribe and unsubscribe (a transport receiver opened per group
-// and port in use), the receive path from a datagram to a batch of handler calls, the expiry
-// and repair timers, and the one mutex that guards all of it. It alone locks, posts to the
-// executor and arms timers; the rooms it drives do none of that: where subscriptions live
-// (channel_map.hpp, channel.hpp), the rules that decide each record (subject_table.hpp), the
-// gap tracking (gap_tracker.hpp), the deadlines (expiry_heap.hpp, repair_queue.hpp), the
-// requests (requester.hpp), the handler calls (dispatcher.hpp) and the announcements of
-// its subscriptions (announced_subscriptions.hpp, detail/announce/announcer.hpp). Knows nothing of value
-// types or codecs (basic_subscriber, subscriber.hpp).
+// The subscriber's front: what the API calls, from any thread — subscribe (the channel and
+// stream made, the snapshot request and the replay posted), unsubscribe, stats,
+// for_each_value, the error and loss handlers, close — and what a subscription starts on the
+// strand: the snapshot request, the replay of the values held to a new subscription, and the
+// announcements of the subscriptions (announced_subscriptions.hpp,
+// detail/announce/announcer.hpp). Everything a datagram or a timer of the receive path does
+// is the engine's (subscriber_engine.hpp), which it derives from and shares the one mutex
+// with. Knows nothing of value types or codecs (basic_subscriber, subscriber.hpp).
 //
-// Threads. `transport_.get_executor()` is the subscriber's strand: every datagram, timer
-// completion and posted piece of work of the subscriber runs there, one at a time, however
-// many threads run the io_context (udp_transport's executor is a strand; the simulation is
-// single-threaded). The scratch state of the receive path (matches_, records_, batch_, the
-// expiry heap's walk) is touched on the strand only. The public members (subscribe,
-// unsubscribe, stats, for_each_value, set_*, close) may be called from any thread, handlers
-// included: they take mutex_, which guards the channels, streams and counters, for a short
-// while and never call user code under it. User handlers are called with no lock of ours
-// held: from the strand's batch (a handler whose associated executor is the strand), or
-// posted to their associated executor. Error reports the transport makes (which may come from
-// inside a call that holds mutex_) are posted to the strand before the error handler is run.
+// Threads. The public members may be called from any thread, handlers included: they take
+// mutex_ for a short while and never call user code under it. The announcement list is under
+// mutex_; the announce timer and its rng are the strand's.
 
 #include "racket/detail/announce/announcer.hpp"
-#include "racket/detail/clock.hpp"
-#include "racket/detail/config.hpp"
-#include "racket/detail/earliest_timer.hpp"
-#include "racket/detail/reassembly/reassembler.hpp"
 #include "racket/detail/subscriber/announced_subscriptions.hpp"
-#include "racket/detail/subscriber/channel.hpp"
-#include "racket/detail/subscriber/channel_map.hpp"
-#include "racket/detail/subscriber/dispatcher.hpp"
-#include "racket/detail/subscriber/expiry_heap.hpp"
-#include "racket/detail/subscriber/gap_tracker.hpp"
-#include "racket/detail/subscriber/handler_slots.hpp"
-#include "racket/detail/subscriber/repair_pass.hpp"
-#include "racket/detail/subscriber/repair_queue.hpp"
-#include "racket/detail/subscriber/requester.hpp"
-#include "racket/detail/subscriber/subject_table.hpp"
-#include "racket/detail/subscriber/subscription_entry.hpp"
+#include "racket/detail/subscriber/subscriber_engine.hpp"
 #include "racket/detail/unique_function.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
-#include "racket/message.hpp"
 #include "racket/subject.hpp"
 #include "racket/subscriber_options.hpp"
 #include "racket/subscription_index.hpp"
-#include "racket/transport/concepts.hpp"
 #include "racket/wire.hpp"
 
 #include <asio/post.hpp>
-#include <asio/error.hpp>
 
-#include <algorithm>
-#include <atomic>
-#include <concepts>
-#include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -71,51 +40,43 @@
 namespace racket::detail {
 
 template <class Transport, class Clock>
-class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Transport, Clock>> {
+class subscriber_impl : public subscriber_engine<Transport, Clock> {
+  using base = subscriber_engine<Transport, Clock>;
+  using typename base::stream_state;
+  using typename base::channel;
+  using base::opts_;
+  using base::transport_;
+  using base::requests_;
+  using base::mutex_;
+  using base::channels_;
+  using base::closed_;
+  using base::handlers_;
+  using base::batch_;
+  using base::post_error;
+  using base::find_or_open_channel;
+  using base::find_or_add_stream;
+  using base::clear_stream;
+  using base::invoke;
+  using base::reassembly_;
+
  public:
-  using clock_type = Clock;
-  using timer_type = typename Transport::timer_type;
-  using time_point = typename Clock::time_point;
-  using duration = typename Clock::duration;
-  using entry_ptr = std::shared_ptr<subscription_entry>;
+  using typename base::time_point;
+  using typename base::entry_ptr;
+  using typename base::error_function;
+  using typename base::loss_function;
 
-  using error_function = handler_slots::error_function;
-  using loss_function = handler_slots::loss_function;
-
-  // From anything the transport is made from: an execution context, an executor (a strand
-  // too), a simulated node.
   template <class ContextOrExecutor>
     requires std::constructible_from<Transport, ContextOrExecutor&&, const transport_options&>
   subscriber_impl(ContextOrExecutor&& ctx, const subscriber_options& opts)
-      : opts_(opts),
-        transport_(std::forward<ContextOrExecutor>(ctx),
-                   transport_options{.interfaces = opts.interfaces,
-                                          .ttl = opts.ttl,
-                                          .receive_buffer_size = opts.receive_buffer_size,
-                                          .rescan_interval = opts.rescan_interval,
-                                          .segmentation_offload = opts.segmentation_offload,
-                                          .busy_poll = opts.busy_poll}),
-        timer_(transport_.make_timer()),
-        requests_(transport_, opts.seed),
-        repairs_(opts.repair_holdoff),
-        repair_timer_(transport_.make_timer()),
+      : base(std::forward<ContextOrExecutor>(ctx), opts),
         announce_timer_(transport_.make_timer()),
         announcer_(wire::announce_role::subscriber, requests_.id(), opts.announce_period,
                    make_identity(opts.host_name, opts.process_id, opts.program_name), wire::default_max_datagram_size),
-        announce_rng_(requests_.id()),
-        reassembly_(reassembly_limits{.max_message_size = std::min(opts.max_message_size, wire::max_message_size_limit),
-                                      .max_bytes_per_publisher = opts.reassembly_bytes_per_publisher,
-                                      .max_bytes_per_stream = opts.reassembly_bytes_per_stream,
-                                      .timeout = opts.reassembly_timeout}),
-        reassembly_timer_(transport_.make_timer()) {
-    if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;
-    opts_.max_message_size = std::min(opts_.max_message_size, wire::max_message_size_limit);
-  }
+        announce_rng_(requests_.id()) {}
 
+  // The transport is closed before the announce timer goes (the engine closes it again).
   ~subscriber_impl() { transport_.close(); }
 
-  Transport& transport() noexcept { return transport_; }
-  const subscriber_options& options() const noexcept { return opts_; }
 
   // `h` runs on the strand (basic_subscriber wraps a handler bound elsewhere so that it posts
   // itself there). The transport's reports are posted to the strand first: it may make them
@@ -124,7 +85,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     if constexpr (error_reporting_transport<Transport>) {
       transport_.set_error_handler(
           [weak = this->weak_from_this()](const std::error_code& ec, std::string_view interface_name) {
-            if (auto self = weak.lock()) self->post_error(ec, std::string(interface_name));
+            if (auto self = weak.lock()) static_cast<subscriber_impl&>(*self).post_error(ec, std::string(interface_name));
           });
     }
     handlers_.set_error(std::move(h));
@@ -141,11 +102,6 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
     post_error(std::make_error_code(std::errc::operation_canceled), std::move(what));
   }
-
-  // The subscriber's strand.
-  auto strand() const noexcept { return transport_.get_executor(); }
-
-  std::uint64_t requester_id() const noexcept { return requests_.id(); }
 
   // Any thread.
   // `force_request`: send the snapshot request even when `request_snapshots` is off (fetch).
@@ -179,13 +135,13 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
         if (!s.request_posted) {
           s.request_posted = true;
           asio::post(transport_.get_executor(),
-                     [self = this->shared_from_this(), ep, name = stream_name] { self->request_snapshot(ep, name); });
+                     [self = shared_self(), ep, name = stream_name] { self->request_snapshot(ep, name); });
         }
       }
-      asio::post(transport_.get_executor(), [self = this->shared_from_this(), entry] { self->replay(entry); });
+      asio::post(transport_.get_executor(), [self = shared_self(), entry] { self->replay(entry); });
       if (announcer_.enabled() && announce_ep.port != 0) {
         announced_.add(handle, announce_ep, stream_name, std::string(entry->filter.str()));
-        asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->start_announcing(); });
+        asio::post(transport_.get_executor(), [self = shared_self()] { self->start_announcing(); });
       }
       return handle;
     }
@@ -254,7 +210,7 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
       handles = channels_.handles();
     }
     for (auto h : handles) unsubscribe(h);
-    asio::post(transport_.get_executor(), [self = this->shared_from_this()] { self->stop_timers(); });
+    asio::post(transport_.get_executor(), [self = shared_self()] { self->stop_timers(); });
   }
 
   // close(), then `complete()` on the strand once the timers are stopped (work queued there
@@ -262,60 +218,21 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   template <class Complete>
   void close_then(Complete complete) {
     close();
-    asio::post(transport_.get_executor(), [self = this->shared_from_this(), c = std::move(complete)]() mutable {
+    asio::post(transport_.get_executor(), [self = shared_self(), c = std::move(complete)]() mutable {
       self->stop_timers();
       c();
     });
   }
 
  private:
-  using publisher_state = publisher_gaps<time_point>;
-  using stream_state = detail::stream_state<time_point>;
-  using channel = detail::channel<time_point>;
-  using expiry_type = expiry_heap<time_point, stream_state>;
-  using repair_type = repair_queue<time_point, stream_state>;
-
-  // Under mutex_.
-  channel* find_or_open_channel(const endpoint& ep, std::error_code& ec) {
-    channel* ch = &channels_.find_or_add(ep);
-    if (!ch->open) {
-      transport_.open(ep.group.is_v6() ? address_family::v6 : address_family::v4, ec);
-      if (ec) return nullptr;
-      ch->receiver = transport_.open_receiver(
-          ep,
-          [this, ch](std::span<const std::byte> datagram, const receive_info&) { on_datagram(*ch, datagram); }, ec);
-      if (ec) return nullptr;
-      ch->open = true;
-    }
-    return ch;
-  }
-
-  stream_state& find_or_add_stream(channel& ch, const std::string& name) {
-    const subject_limits limits{.expiry_factor = opts_.expiry_factor,
-                                .event_window = opts_.event_window,
-                                .max_subjects = opts_.max_subjects_per_stream};
-    return ch.find_or_add(name, limits, tracked_total_, opts_.max_publishers_per_stream, opts_.request_snapshots);
-  }
-
-  // Before a stream_state is destroyed: no deadline may point at it afterwards.
-  void clear_stream(stream_state& s) {
-    repairs_.erase(&s);
-    expiry_.erase(&s);
-    s.subjects.clear();
-    s.publishers.clear();
+  // The engine's shared_from_this, as this class (work posted here calls its members).
+  std::shared_ptr<subscriber_impl> shared_self() {
+    return std::static_pointer_cast<subscriber_impl>(this->shared_from_this());
   }
 
   void stop_timers() {
-    timer_.cancel();
-    repair_timer_.cancel();
+    base::stop_timers();
     announce_timer_.cancel();
-    reassembly_timer_.cancel();
-  }
-
-  void post_error(const std::error_code& ec, std::string what) {
-    asio::post(transport_.get_executor(), [weak = this->weak_from_this(), ec, what = std::move(what)] {
-      if (auto self = weak.lock()) self->handlers_.call_error(ec, what);
-    });
   }
 
   // --- executor ---
@@ -328,7 +245,8 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
   }
 
   void arm_announce_timer(time_point t) {
-    announce_timer_.arm(t, this->weak_from_this(), [](subscriber_impl& self) { self.on_announce_timer(); });
+    announce_timer_.arm(t, this->weak_from_this(),
+                        [](base& self) { static_cast<subscriber_impl&>(self).on_announce_timer(); });
   }
 
   // Announces the subscriptions held (none left: nothing, until the next subscription).
@@ -352,36 +270,6 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     if (requests_.request_snapshot(ep, *s)) ++s->stats.snapshot_requests_sent;
     s->request_filters.clear();
   }
-
-  // Under mutex_: one repair (and loss report) per (stream, publisher) per holdoff.
-  void queue_repair(stream_state& s, std::uint64_t publisher_id, time_point now) {
-    arm_repair_timer(repairs_.add(&s, publisher_id, now));
-  }
-
-  void arm_repair_timer(time_point t) {
-    repair_timer_.arm(t, this->weak_from_this(), [](subscriber_impl& self) { self.on_repair_timer(); });
-  }
-
-  // Sends the repair requests that are due (repair_pass.hpp).
-  void on_repair_timer() {
-    batch_.clear_losses();
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      const time_point now = Clock::now();
-      const repair_pacing pacing{.request = opts_.request_snapshots,
-                                 .rate = opts_.repair_requests_per_second,
-                                 .burst = std::max(1.0, static_cast<double>(opts_.repair_request_burst))};
-      const bool report = handlers_.has_loss();
-      repairs_.take_due(now, [&](typename repair_type::item& item) {
-        const channel* ch = channels_.channel_of(*item.owner);
-        return run_repair(item, now, pacing, report, batch_, requests_, ch ? &ch->ep : nullptr);
-      });
-      if (!repairs_.empty()) arm_repair_timer(repairs_.earliest());
-    }
-    flush_callbacks();
-  }
-
   // The values held that match a new subscription, flagged `resend`, before its live ones.
   void replay(const entry_ptr& entry) {
     std::vector<subject_state<time_point>> held;
@@ -403,357 +291,11 @@ class subscriber_impl : public std::enable_shared_from_this<subscriber_impl<Tran
     }
   }
 
-  void on_datagram(channel& ch, std::span<const std::byte> bytes) {
-    if (wire::is_fragment_datagram(bytes)) [[unlikely]] {  // a large message's: on_fragment
-      on_fragment_datagram(ch, bytes);
-      return;
-    }
-    batch_.clear_deliveries_and_removals();
-    bool rearm = false;
-    {
-      std::lock_guard lock(mutex_);
-      if (!ch.open) return;
-      if (wire::peek_kind(bytes) == wire::kind::snapshot_request) {  // ours (looped back) or another subscriber's
-        ++ch.requests_seen;
-        return;
-      }
-      ++ch.datagrams;
-      std::error_code ec;
-      // The records come parsed from the validating pass (no second parse to walk them).
-      const wire::datagram_view view = wire::decode(bytes, ec, opts_.max_datagram_size, records_);
-      if (ec) {
-        ++ch.malformed;
-        return;
-      }
-      stream_state* sp = ch.last_stream;
-      if (sp == nullptr || sp->name != view.stream()) {
-        auto sit = ch.streams.find(view.stream());
-        if (sit == ch.streams.end()) {
-          ++ch.foreign;
-          return;
-        }
-        sp = sit->second.get();
-        ch.last_stream = sp;
-      }
-      stream_state& s = *sp;
-      const time_point now = Clock::now();
-      // Every record of a datagram has the datagram's publisher: looked up once (the pointer
-      // stays valid: only inserting a publisher erases one, and that happens at most once).
-      publisher_state* pub = nullptr;
-      // With only lone-`*` subscriptions (the common "whole stream" case) every record of the
-      // datagram matches the same set: it is looked up once, not per record.
-      const bool catch_all = s.index.matches_everything();
-      if (catch_all) {
-        matches_.clear();
-        s.index.for_each_catch_all([&](std::uint64_t, const entry_ptr& e) {
-          if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
-        });
-      }
-      for (const wire::record& r : records_) process(s, view.publisher_id(), pub, r, now, catch_all);
-      if (batch_.has_deliveries()) {
-        batch_.start_flight();
-        batch_stream_ = &s;
-        batch_epoch_ = channels_.streams_dropped();
-      }
-      // Moving the timer earlier may be a system call (timerfd_settime): it waits until the
-      // handlers have run, so nothing but this processing sits between the datagram's
-      // arrival and its handlers. Usually (a refresh only moves a due time later) there is
-      // nothing to do.
-      rearm = timer_needs_arming();
-      if (rearm && !batch_.has_deliveries() && !batch_.has_removals() && !batch_.has_losses()) {
-        arm_timer();
-        rearm = false;
-      }
-    }
-    flush_callbacks();
-    if (rearm) {
-      std::lock_guard lock(mutex_);
-      arm_timer();
-    }
-  }
-
-  // A fragment datagram: as on_datagram, with on_fragment for the records' part.
-  void on_fragment_datagram(channel& ch, std::span<const std::byte> bytes) {
-    batch_.clear_deliveries_and_removals();
-    {
-      std::lock_guard lock(mutex_);
-      if (!ch.open) return;
-      ++ch.datagrams;
-      on_fragment(ch, bytes);
-    }
-    flush_callbacks();
-    std::lock_guard lock(mutex_);
-    arm_timer();
-  }
-
-  // Under mutex_: one fragment datagram (docs/architecture.md, "Large messages"). Its
-  // sequence counts for gap tracking like a record's; then, before any memory is spent on it,
-  // the subject filter, the stale check and the duplicate check (the carried content hash
-  // against the value held); then the reassembler, and on completion the usual decision and
-  // delivery, once, of the whole payload (held in completed_ until the batch has run).
-  void on_fragment(channel& ch, std::span<const std::byte> bytes) {
-    std::error_code ec;
-    const wire::fragment_datagram fd = wire::decode_fragment(bytes, ec, opts_.max_datagram_size, opts_.max_message_size);
-    if (ec) {
-      ++ch.malformed;
-      return;
-    }
-    const auto sit = ch.streams.find(fd.stream);
-    if (sit == ch.streams.end()) {
-      ++ch.foreign;
-      return;
-    }
-    stream_state& s = *sit->second;
-    const wire::fragment& f = fd.frag;
-    const time_point now = Clock::now();
-    ++s.stats.fragments_received;
-    wire::record r;
-    r.flags = f.flags;
-    r.interval_ms = f.interval_ms;
-    r.sequence = f.sequence;
-    r.timestamp_ns = f.timestamp_ns;
-    r.subject = f.subject;
-    publisher_state* pub = nullptr;
-    note_publisher(s, fd.publisher_id, pub, r, now);
-    bool matched = false;
-    s.index.for_each_match(f.subject, [&](std::uint64_t, const entry_ptr&) { matched = true; });
-    if (!matched) {
-      ++s.stats.filtered;
-      return;
-    }
-    const auto pre = s.subjects.check_fragment(f.subject, fd.publisher_id, f.sequence, f.timestamp_ns, f.content_hash,
-                                               f.interval_ms, now);
-    schedule(s, pre.expiry);
-    if (pre.what != subject_table<time_point>::outcome::deliver) return;
-    const auto lost = [this](const lost_message& m) { report_lost(m); };
-    const fragment_outcome o = reassembly_.add(fd.stream, fd.publisher_id, f, now, completed_, lost);
-    switch (o) {
-      case fragment_outcome::started: arm_reassembly_timer(now); return;
-      case fragment_outcome::added:
-      case fragment_outcome::duplicate:
-      case fragment_outcome::already_complete: return;
-      case fragment_outcome::completed: break;
-      default: ++s.stats.fragments_dropped; return;
-    }
-    ++s.stats.messages_reassembled;
-    r.payload = completed_.payload();
-    r.flags = completed_.flags;
-    r.subject = completed_.subject;
-    matches_.clear();
-    s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) {
-      if (e->replayed) matches_.push_back(e.get());
-    });
-    const auto v = s.subjects.apply(r, fd.publisher_id, now, rng_, removals_to(s));
-    schedule(s, v.expiry);
-    if (v.what != subject_table<time_point>::outcome::deliver) return;
-    s.subjects.set_content_hash(r.subject, completed_.content_hash);
-    for (subscription_entry* e : matches_) batch_.add_delivery(e, s.name, r, fd.publisher_id, v.is_new);
-    if (batch_.has_deliveries()) {
-      batch_.start_flight();
-      batch_stream_ = &s;
-      batch_epoch_ = channels_.streams_dropped();
-    }
-  }
-
-  // Under mutex_: a large message given up (timed out, evicted, wrong hash): counted, and
-  // reported to the loss handler as its one sequence number.
-  void report_lost(const lost_message& m) {
-    stream_state* s = channels_.find_stream_named(m.stream);
-    if (s == nullptr) return;  // its stream is gone: nobody to tell
-    ++s->stats.messages_lost;
-    if (handlers_.has_loss()) batch_.add_loss(s->name, m.publisher_id, m.sequence, m.sequence);
-  }
-
-  void arm_reassembly_timer(time_point now) {
-    reassembly_timer_.arm(now + std::chrono::duration_cast<duration>(opts_.reassembly_timeout), this->weak_from_this(),
-                          [](subscriber_impl& self) { self.on_reassembly_timer(); });
-  }
-
-  // Gives up the messages in progress that made no progress for the timeout.
-  void on_reassembly_timer() {
-    batch_.clear_losses();
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      const time_point now = Clock::now();
-      reassembly_.expire(now, [this](const lost_message& m) { report_lost(m); });
-      if (reassembly_.messages_in_progress() != 0) arm_reassembly_timer(now);
-    }
-    flush_callbacks();
-  }
-
-  RACKET_HOT_INLINE void note_publisher(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub,
-                                        const wire::record& r, time_point now) {
-    if (s.publishers.note(publisher_id, pub, r, now)) queue_repair(s, publisher_id, now);
-  }
-
-  // `matches_` already holds the datagram's matches when `catch_all`.
-  void process(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub, const wire::record& r,
-               time_point now, bool catch_all) {
-    ++s.stats.received;
-    note_publisher(s, publisher_id, pub, r, now);
-
-    if (!catch_all) {
-      matches_.clear();
-      bool matched = false;
-      s.index.for_each_match(r.subject, [&](std::uint64_t, const entry_ptr& e) {
-        matched = true;
-        if (e->replayed) matches_.push_back(e.get());  // live deliveries start after the replay
-      });
-      if (!matched) {
-        ++s.stats.filtered;
-        return;
-      }
-    }
-
-    const auto v = s.subjects.apply(r, publisher_id, now, rng_, removals_to(s));
-    schedule(s, v.expiry);
-    if (v.what != subject_table<time_point>::outcome::deliver) return;
-    // Views into the datagram, which outlives the batch: a slot's subject may be reassigned by
-    // an eviction later in the same datagram, and s may go if a handler drops the last
-    // subscription of the stream (the fuzzer found the first).
-    for (subscription_entry* e : matches_) batch_.add_delivery(e, s.name, r, publisher_id, v.is_new);
-  }
-
-  // What the subject table calls with a held value it drops: the subscriptions matching the
-  // subject hear of it.
-  auto removals_to(stream_state& s) {
-    return [this, &s](const std::string& subject, std::uint64_t publisher_id, removal_reason why) {
-      s.index.for_each_match(subject, [&](std::uint64_t, const entry_ptr& e) {
-        if (e->replayed && e->wants_removals) batch_.add_removal(e, subject, publisher_id, why);
-      });
-    };
-  }
-
-  void schedule(stream_state& s, const typename subject_table<time_point>::deadline& d) {
-    if (!d.add) return;
-    expiry_.push_and_sweep({d.due, &s, d.slot, d.generation}, tracked_total_, [](const typename expiry_type::entry& h) {
-      return h.owner->subjects.current(h.slot, h.generation);
-    });
-  }
-
-  bool timer_needs_arming() const noexcept { return !expiry_.empty() && timer_.would_move(expiry_.earliest()); }
-
-  void arm_timer() {
-    if (!timer_needs_arming()) return;
-    timer_.arm(expiry_.earliest(), this->weak_from_this(), [](subscriber_impl& self) { self.on_timer(); });
-  }
-
-  void on_timer() {
-    batch_.clear_deliveries_and_removals();
-    {
-      std::lock_guard lock(mutex_);
-      const time_point now = Clock::now();
-      typename expiry_type::entry item{};
-      while (expiry_.pop_due(now, item)) {
-        stream_state& s = *item.owner;
-        const auto next = s.subjects.on_due(item.slot, item.generation, now, removals_to(s));
-        if (next.add) expiry_.push({next.due, &s, next.slot, next.generation});
-      }
-      arm_timer();
-    }
-    flush_callbacks();
-  }
-
-  void flush_callbacks() {
-    // Handlers run without the lock, so they may subscribe or unsubscribe. The records'
-    // views point into the datagram, which lives until on_datagram returns.
-    if (batch_.has_losses()) {
-      if (const auto h = handlers_.loss()) {
-        batch_.call_loss_handler(*h);
-      } else {
-        batch_.clear_losses();
-      }
-    }
-    if (batch_.has_deliveries()) {
-      // Counted once for the batch, under one lock after the last handler (not a lock and two
-      // map lookups per call).
-      const auto counted = batch_.call_deliveries(handler_error_reporter());
-      std::vector<entry_ptr> retired;
-      {
-        std::lock_guard lock(mutex_);
-        stream_state* s = batch_stream_;
-        if (channels_.streams_dropped() != batch_epoch_) {  // a handler dropped a stream: look it up again
-          const subscription_entry& e = batch_.first_entry();
-          s = channels_.find_stream(e.ep, e.stream);
-        }
-        if (s != nullptr) {
-          s->stats.delivered += counted.delivered;
-          s->stats.decode_errors += counted.refused;
-        }
-        batch_stream_ = nullptr;
-        retired = batch_.end_flight();
-      }
-      // `retired` (entries dropped during the batch) is destroyed here, without the lock.
-    }
-    batch_.call_removals(handler_error_reporter());
-    batch_.clear_deliveries_and_removals();
-  }
-
-  // One delivery outside a datagram's batch (the replay to a new subscription).
-  void invoke(const entry_ptr& e, const delivery_record& rec) {
-    const auto result = dispatcher::call_one(*e, rec, handler_error_reporter());
-    if (result == dispatcher::call_result::threw || result == dispatcher::call_result::inactive) return;
-    std::lock_guard lock(mutex_);
-    auto* s = channels_.find_stream(e->ep, e->stream);
-    if (!s) return;
-    if (result == dispatcher::call_result::delivered) {
-      ++s->stats.delivered;
-    } else {
-      ++s->stats.decode_errors;
-    }
-  }
-
-  auto handler_error_reporter() {
-    return [this](const subscription_entry& e) { report_handler_error(e); };
-  }
-
-  // Inside the catch of a handler's exception, on the strand, no lock held.
-  void report_handler_error(const subscription_entry& e) {
-    {
-      std::lock_guard lock(mutex_);
-      if (auto* s = channels_.find_stream(e.ep, e.stream)) ++s->stats.handler_errors;
-    }
-    handlers_.call_error(std::make_error_code(std::errc::operation_canceled), dispatcher::describe_handler_error(e));
-  }
-
-  subscriber_options opts_;
-  Transport transport_;
-  earliest_timer<typename Transport::timer_type> timer_;  // expiry: the heap's first deadline
-  requester<Transport> requests_;  // under mutex_
-
-  mutable std::mutex mutex_;
-  channel_map<time_point> channels_;
-  bool closed_ = false;
-  handler_slots handlers_;  // the error and loss handlers (their own lock)
-  repair_type repairs_;  // one per (stream, publisher) with a repair to send
-
-  // Executor only.
-  expiry_type expiry_;
-  std::size_t tracked_total_ = 0;  // live subjects over all streams (bounds expiry_)
-  std::vector<subscription_entry*> matches_;  // of the record being processed, under mutex_
-  // The batch: built under mutex_, its handlers called without it. While it is in flight
-  // (under mutex_) it holds plain entry pointers, and unsubscribe retires dropped entries to it
-  // instead of destroying them. The stream of the batch is batch_stream_, valid while no
-  // stream was dropped since (channels_.streams_dropped() == batch_epoch_).
-  dispatcher batch_;
-  stream_state* batch_stream_ = nullptr;
-  std::uint64_t batch_epoch_ = 0;
-  std::vector<wire::record> records_;  // the datagram being processed (under mutex_)
-  earliest_timer<typename Transport::timer_type> repair_timer_;  // the earliest due repair request
-  splitmix64 rng_{0x5EEDBA5Eull};  // eviction choice: fixed seed, so simulations replay exactly
-
   // Discovery: the list under mutex_, the timer and rng on the executor.
   announced_subscriptions announced_;
   earliest_timer<typename Transport::timer_type> announce_timer_;
   announcer<time_point> announcer_;
   splitmix64 announce_rng_;
-
-  // Large messages (under mutex_): the fragments in progress, the message last completed
-  // (its payload is the batch's until the next datagram), the timeout's timer.
-  reassembler<time_point> reassembly_;
-  assembled_message completed_;
-  earliest_timer<typename Transport::timer_type> reassembly_timer_;
 };
 
 }  // namespace racket::detail

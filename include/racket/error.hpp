@@ -50,7 +50,8 @@ enum class errc {
   // Security
   invalid_key,               ///< a stream key is not 64 hexadecimal digits (256 bits)
   not_authentic,             ///< a sealed datagram's tag does not verify: a wrong key, or changed or forged
-  cipher_unavailable,        ///< the datagram's cipher suite cannot run here (AES-256-GCM without AES-NI)
+  cipher_unavailable,        ///< the datagram's cipher suite cannot run here (AES-256-GCM without AES-NI), or no libsodium
+  no_sending_key,            ///< a publish on a stream the key ring names with accepted keys only: nothing to seal with
 };
 
 namespace detail {
@@ -88,6 +89,7 @@ class error_category_impl final : public std::error_category {
       case errc::invalid_key: return "invalid stream key (expected 64 hexadecimal digits: 256 bits)";
       case errc::not_authentic: return "sealed datagram not authentic (wrong key, or changed or forged)";
       case errc::cipher_unavailable: return "cipher suite not available on this machine";
+      case errc::no_sending_key: return "stream is keyed with accepted keys only: no key to seal with";
     }
     return "unknown racket error";
   }

@@ -50,6 +50,7 @@
 #include "racket/detail/publisher/stream_registry.hpp"
 #include "racket/detail/publisher/tail_probes.hpp"
 #include "racket/detail/publisher/transport_gate.hpp"
+#include "racket/detail/security/seals.hpp"
 #include "racket/detail/slab.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
@@ -114,7 +115,16 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
         outbox_(id_, opts_.max_datagram_size),
         announce_timer_(transport_.make_timer()),
         announced_(id_, opts_.announce_period, make_identity(opts_.host_name, opts_.process_id, opts_.program_name),
-                   opts_.max_datagram_size) {}
+                   opts_.max_datagram_size) {
+    if (!opts_.keys.empty()) {  // keyed streams (docs/security.md): sealed at the gate, requests opened here
+      sealer_ = std::make_unique<datagram_sealer>(opts_.keys, id_, opts_.protection);
+      opener_ = std::make_unique<datagram_opener>(
+          opts_.keys, static_cast<std::uint64_t>(std::chrono::nanoseconds(opts_.freshness_window).count()),
+          opts_.max_keyed_senders);
+      open_buf_.resize(wire::max_datagram_size_limit);
+      gate_.seal_with(sealer_.get(), opts_.max_datagram_size + wire::seal_overhead);
+    }
+  }
 
   std::uint64_t id() const noexcept { return id_; }
   Transport& transport() noexcept { return transport_; }
@@ -151,6 +161,8 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
                                   " bytes is over the limit of " + std::to_string(wire::max_message_size_limit) +
                                   " bytes (64 MiB)");
     o.max_datagram_size = std::clamp<std::size_t>(o.max_datagram_size, 64, wire::max_datagram_size_limit);
+    // With keys, every datagram leaves sealed: the writers fill what is left after the seal.
+    if (!o.keys.empty()) o.max_datagram_size = std::max<std::size_t>(o.max_datagram_size, 64 + wire::seal_overhead) - wire::seal_overhead;
     if (o.max_queued_bytes == 0) o.max_queued_bytes = std::numeric_limits<std::size_t>::max();
     return o;
   }
@@ -163,6 +175,10 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   // Under mutex_: the stream, made (its family opened on the transport) on first use.
   stream_state* find_or_add_stream(std::uint64_t key, const std::string& name, const endpoint& ep,
                                    const endpoint& announce_ep, std::error_code& ec) {
+    if (sealer_ != nullptr && sealer_->mute(name)) [[unlikely]] {
+      ec = make_error_code(errc::no_sending_key);
+      return nullptr;
+    }
     return streams_.find_or_add(
         key, name, ep, ec,
         [this](address_family family, std::error_code& e) {
@@ -378,6 +394,13 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   // handed to the responder.
   void on_listener_datagram(std::span<const std::byte> bytes) {
     wire::request_view req;
+    std::uint32_t key = 0;
+    bool sealed = false;
+    if (opener_ != nullptr && wire::peek_kind(bytes) == wire::kind::sealed) [[unlikely]] {
+      if (!open_request(bytes, key)) return;
+      bytes = {open_buf_.data(), open_len_};
+      sealed = true;
+    }
     if (!request_listeners::accept(bytes, id_, req)) return;
     stream_state* s = nullptr;
     {
@@ -386,13 +409,38 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
       s = streams_.find(req.stream());
       if (s == nullptr) return;
     }
+    if (opener_ != nullptr && opener_->keyed(s->name) && !(sealed && opener_->covers(key, s->name))) [[unlikely]] {
+      bump(s->counters.requests_rejected);  // in clear, or sealed with another stream's key
+      return;
+    }
     const time_point at = answers_.request(*s, req, Clock::now(), rng_);
     if (at != time_point::max()) arm_answer_timer(at);
+  }
+
+  // A sealed datagram on a request group: true, with the request in open_buf_, when it is
+  // a request that opens with one of the ring's keys (`key`: which). One that does not open
+  // is counted on the streams of the key it names, if that is one of ours (requests_rejected).
+  bool open_request(std::span<const std::byte> bytes, std::uint32_t& key) {
+    std::error_code ec;
+    const wire::sealed_header h = wire::decode_sealed_header(bytes, ec);
+    if (ec || h.inner_kind != static_cast<std::uint8_t>(wire::kind::snapshot_request)) return false;  // data
+    const auto r = opener_->open(bytes, stamp_(Clock::now()), open_buf_);
+    if (r.what == datagram_opener::verdict::opened) {
+      key = r.key;
+      open_len_ = r.inner.size();
+      return true;
+    }
+    std::lock_guard lock(mutex_);
+    opener_->for_each_stream_of(r.key_id, [&](std::string_view name) {
+      if (stream_state* s = streams_.find(name)) bump(s->counters.requests_rejected);
+    });
+    return false;
   }
 
   // --- discovery (executor only) ---
 
   void start_announcing(stream_state& s, time_point now) {
+    if (sealer_ != nullptr && sealer_->keyed(s.name)) return;  // a keyed stream's name stays private
     const time_point next = announced_.started(s, now);
     if (next != time_point::max()) arm_announce_timer(next);
   }
@@ -470,6 +518,12 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   std::uint64_t id_;
 
   const executor_type strand_;  // transport_.get_executor(), kept
+  // Keyed streams (none unless opts_.keys names some): the gate seals with sealer_; requests
+  // are opened with opener_ into open_buf_ (executor only).
+  std::unique_ptr<datagram_sealer> sealer_;
+  std::unique_ptr<datagram_opener> opener_;
+  std::vector<std::byte> open_buf_;
+  std::size_t open_len_ = 0;  // declared before the gate, which points at sealer_ until it goes
 
   // Executor only (the gate locks the transport where it must).
   transport_gate<Transport> gate_;
@@ -497,6 +551,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   // Discovery (executor only).
   earliest_timer<typename Transport::timer_type> announce_timer_;
   publication_announcements<stream_state, time_point> announced_;
+
 };
 
 }  // namespace racket::detail

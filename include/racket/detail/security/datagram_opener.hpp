@@ -44,6 +44,7 @@ class datagram_opener {
     verdict what = verdict::malformed;
     std::span<const std::byte> inner;  // when opened: in the caller's `out`
     std::uint32_t key = 0;             // when opened: which key (for `covers`)
+    std::uint32_t key_id = 0;          // unless malformed: the key id the datagram names
   };
 
   // `freshness_ns`: how far a datagram's timestamp may be from now, either way.
@@ -75,6 +76,14 @@ class datagram_opener {
     return std::find(names.begin(), names.end(), stream) != names.end();
   }
 
+  // Calls f(std::string_view stream) for each stream of the keys named `key_id`.
+  template <class F>
+  void for_each_stream_of(std::uint32_t key_id, F&& f) const {
+    for (const key_entry& k : keys_)
+      if (k.id == key_id)
+        for (const std::string& name : k.streams) f(std::string_view(name));
+  }
+
   std::size_t senders() const noexcept { return senders_.size(); }
 
   // Opens `bytes` into `out` (at least bytes.size() - 52 bytes, not overlapping) at `now_ns`
@@ -84,7 +93,7 @@ class datagram_opener {
     const wire::sealed_header h = wire::decode_sealed_header(bytes, ec);
     if (ec) return {verdict::malformed, {}, 0};
     const std::uint64_t age = now_ns > h.timestamp_ns ? now_ns - h.timestamp_ns : h.timestamp_ns - now_ns;
-    if (age > freshness_ns_) return {verdict::not_fresh, {}, 0};
+    if (age > freshness_ns_) return {verdict::not_fresh, {}, 0, h.key_id};
     bool known_id = false;
     for (std::uint32_t i = 0; i < keys_.size(); ++i) {
       if (keys_[i].id != h.key_id) continue;
@@ -92,12 +101,12 @@ class datagram_opener {
       const slot_key sk{h.sender_id, i};
       if (auto it = senders_.find(sk); it != senders_.end()) {
         sender& s = it->second;
-        if (s.window.check(h.counter) != replay_window::verdict::fresh) return {verdict::replayed, {}, 0};
+        if (s.window.check(h.counter) != replay_window::verdict::fresh) return {verdict::replayed, {}, 0, h.key_id};
         const auto inner = s.key->open(bytes, h, out, ec);
         if (ec) continue;  // another key with this id may open it
         s.window.accept(h.counter);
         s.last_ns = now_ns;
-        return {verdict::opened, inner, i};
+        return {verdict::opened, inner, i, h.key_id};
       }
       auto key = std::make_unique<sender_key>(keys_[i].key, h.sender_id);
       const auto inner = key->open(bytes, h, out, ec);
@@ -105,9 +114,9 @@ class datagram_opener {
       if (senders_.size() >= max_senders_) evict_one();
       sender& s = senders_.emplace(sk, sender{std::move(key), {}, now_ns}).first->second;
       s.window.accept(h.counter);
-      return {verdict::opened, inner, i};
+      return {verdict::opened, inner, i, h.key_id};
     }
-    return {known_id ? verdict::not_authentic : verdict::no_key, {}, 0};
+    return {known_id ? verdict::not_authentic : verdict::no_key, {}, 0, h.key_id};
   }
 
  private:

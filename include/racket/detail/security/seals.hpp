@@ -56,8 +56,11 @@ class datagram_opener {
     verdict what = verdict::malformed;
     std::span<const std::byte> inner;
     std::uint32_t key = 0;
+    std::uint32_t key_id = 0;
   };
   datagram_opener(const key_ring&, std::uint64_t, std::size_t) { no_sodium(); }
+  template <class F>
+  void for_each_stream_of(std::uint32_t, F&&) const {}
   bool keyed(std::string_view) const { return false; }
   bool covers(std::uint32_t, std::string_view) const { return false; }
   result open(std::span<const std::byte>, std::uint64_t, std::span<std::byte>) { return {}; }

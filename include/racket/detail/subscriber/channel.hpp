@@ -86,7 +86,7 @@ struct channel {
   receiver_id receiver = 0;
   bool open = false;
   std::size_t subscriptions = 0;
-  std::uint64_t datagrams = 0, malformed = 0, foreign = 0, requests_seen = 0;
+  std::uint64_t datagrams = 0, malformed = 0, foreign = 0, requests_seen = 0, rejected = 0, replayed = 0;
   std::unordered_map<std::string, std::unique_ptr<stream_state<TimePoint>>, sv_hash, std::equal_to<>> streams;
   // The stream of the last datagram: consecutive datagrams are mostly of one stream, and a
   // name compare is cheaper than hashing it. Reset when that stream goes.
@@ -114,6 +114,8 @@ struct channel {
     out.malformed = malformed;
     out.foreign = foreign;
     out.requests_seen = requests_seen;
+    out.rejected = rejected;
+    out.replayed = replayed;
   }
 };
 

@@ -4,12 +4,13 @@
 // The snapshot and repair requests a subscriber sends (docs/architecture.md, "Snapshots and
 // gap repair"): its requester id, what a full request (for the subscriptions just made on a
 // stream) and a repair request (one publisher's missing ranges) ask for, encoded and sent to
-// the stream's request group. Knows nothing of locks, timers or when a request is due; the
-// caller serialises its calls (one encode buffer).
+// the stream's request group, sealed when the stream is keyed. Knows nothing of locks, timers
+// or when a request is due; the caller serialises its calls (one encode buffer).
 
 #include "racket/detail/clock.hpp"
 #include "racket/detail/subscriber/channel.hpp"
 #include "racket/detail/subscriber/gap_tracker.hpp"
+#include "racket/detail/security/seals.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/transport/concepts.hpp"
 #include "racket/wire.hpp"
@@ -18,7 +19,10 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 namespace racket::detail {
 
@@ -33,6 +37,12 @@ class requester {
   }
 
   std::uint64_t id() const noexcept { return id_; }
+
+  // From now on, requests of the streams `sealer` keys leave sealed (before any request).
+  void seal_with(datagram_sealer* sealer) {
+    sealer_ = sealer;
+    sealed_.resize(wire::max_datagram_size_limit + wire::seal_overhead);
+  }
 
   // One full request for the subscriptions just made on `s` (its request filters).
   template <class TimePoint>
@@ -61,8 +71,13 @@ class requester {
 
  private:
   bool send(const endpoint& ep, const wire::snapshot_request& r) {
-    const auto bytes = wire::encode_request(buffer_, r);
+    std::span<const std::byte> bytes = wire::encode_request(buffer_, r);
     if (bytes.empty()) return false;
+    if (sealer_ != nullptr) [[unlikely]] {
+      std::error_code ec;
+      bytes = sealer_->seal(bytes, sealed_, stamp_(Transport::clock_type::now()), ec);
+      if (ec) return false;  // keyed with accepted keys only: such a request is not sent in clear
+    }
     const send_result res = transport_->send(request_endpoint(ep), bytes);
     return res.ok > 0;
   }
@@ -70,6 +85,9 @@ class requester {
   Transport* transport_;
   std::uint64_t id_ = 0;
   std::array<std::byte, wire::max_datagram_size_limit> buffer_{};
+  datagram_sealer* sealer_ = nullptr;  // keyed streams: the subscriber's, or none
+  std::vector<std::byte> sealed_;      // the sealed request
+  wall_stamper<typename Transport::clock_type> stamp_;
 };
 
 }  // namespace racket::detail

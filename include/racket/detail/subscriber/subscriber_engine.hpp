@@ -38,6 +38,7 @@
 #include "racket/detail/subscriber/requester.hpp"
 #include "racket/detail/subscriber/subject_table.hpp"
 #include "racket/detail/subscriber/subscription_entry.hpp"
+#include "racket/detail/security/seals.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
 #include "racket/message.hpp"
@@ -102,6 +103,14 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
         reassembly_timer_(transport_.make_timer()) {
     if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;
     opts_.max_message_size = std::min(opts_.max_message_size, wire::max_message_size_limit);
+    if (!opts_.keys.empty()) {  // keyed streams (docs/security.md): opened here, requests sealed
+      sealer_ = std::make_unique<datagram_sealer>(opts_.keys, requests_.id(), protection::encrypt);
+      opener_ = std::make_unique<datagram_opener>(
+          opts_.keys, static_cast<std::uint64_t>(std::chrono::nanoseconds(opts_.freshness_window).count()),
+          opts_.max_keyed_senders);
+      open_buf_.resize(wire::max_datagram_size_limit);
+      requests_.seal_with(sealer_.get());
+    }
   }
 
   ~subscriber_engine() { transport_.close(); }
@@ -113,6 +122,9 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
   auto strand() const noexcept { return transport_.get_executor(); }
 
   std::uint64_t requester_id() const noexcept { return requests_.id(); }
+
+  // Whether `stream` is keyed here (its datagrams must come sealed; it is not announced).
+  bool keyed(std::string_view stream) const { return opener_ != nullptr && opener_->keyed(stream); }
 
  protected:
   using publisher_state = publisher_gaps<time_point>;
@@ -139,7 +151,8 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
   stream_state& find_or_add_stream(channel& ch, const std::string& name) {
     const subject_limits limits{.expiry_factor = opts_.expiry_factor,
                                 .event_window = opts_.event_window,
-                                .max_subjects = opts_.max_subjects_per_stream};
+                                .max_subjects = opts_.max_subjects_per_stream,
+                                .max_clock_skew = opts_.max_clock_skew};
     return ch.find_or_add(name, limits, tracked_total_, opts_.max_publishers_per_stream, opts_.request_snapshots);
   }
 
@@ -196,6 +209,10 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
   }
 
   void on_datagram(channel& ch, std::span<const std::byte> bytes) {
+    if (opener_ != nullptr) [[unlikely]] {  // keyed streams here: sealed ones are opened, clear ones checked
+      bytes = guard(ch, bytes);
+      if (bytes.empty()) return;
+    }
     if (wire::is_fragment_datagram(bytes)) [[unlikely]] {  // a large message's: on_fragment
       on_fragment_datagram(ch, bytes);
       return;
@@ -214,7 +231,8 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
       // The records come parsed from the validating pass (no second parse to walk them).
       const wire::datagram_view view = wire::decode(bytes, ec, opts_.max_datagram_size, records_);
       if (ec) {
-        ++ch.malformed;
+        // A sealed datagram here has no key to open it: refused, like one with the wrong key.
+        ++(wire::peek_kind(bytes) == wire::kind::sealed ? ch.rejected : ch.malformed);
         return;
       }
       stream_state* sp = ch.last_stream;
@@ -262,6 +280,35 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
       std::lock_guard lock(mutex_);
       arm_timer();
     }
+  }
+
+  // A subscriber with keyed streams, every datagram (executor only): a sealed one comes back
+  // opened (in open_buf_, valid until the next datagram) when a key of the stream it carries
+  // opens it, fresh and not replayed; a clear one of a keyed stream is refused. What comes
+  // back takes the usual path; empty: refused and counted (on the channel: rejected,
+  // replayed; on the stream: unsealed).
+  std::span<const std::byte> guard(channel& ch, std::span<const std::byte> bytes) {
+    if (wire::peek_kind(bytes) == wire::kind::sealed) {
+      const auto r = opener_->open(bytes, wall_(Clock::now()), open_buf_);
+      std::lock_guard lock(mutex_);
+      switch (r.what) {
+        case datagram_opener::verdict::opened: break;
+        case datagram_opener::verdict::replayed:
+        case datagram_opener::verdict::not_fresh: ++ch.replayed; return {};
+        default: ++ch.rejected; return {};
+      }
+      const std::string_view name = datagram_stream(r.inner);
+      if (!name.empty() && !opener_->covers(r.key, name)) {  // a key of another stream
+        ++ch.rejected;
+        return {};
+      }
+      return r.inner;
+    }
+    const std::string_view name = datagram_stream(bytes);
+    if (name.empty() || !opener_->keyed(name)) return bytes;
+    std::lock_guard lock(mutex_);
+    if (stream_state* s = ch.find(name)) ++s->stats.unsealed;
+    return {};
   }
 
   // A fragment datagram: as on_datagram, with on_fragment for the records' part.
@@ -534,6 +581,13 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
   std::vector<wire::record> records_;  // the datagram being processed (under mutex_)
   earliest_timer<typename Transport::timer_type> repair_timer_;  // the earliest due repair request
   splitmix64 rng_{0x5EEDBA5Eull};  // eviction choice: fixed seed, so simulations replay exactly
+
+  // Keyed streams (none unless opts_.keys names some): requests are sealed with sealer_ (the
+  // requester's), datagrams opened with opener_ into open_buf_ (executor only).
+  std::unique_ptr<datagram_sealer> sealer_;
+  std::unique_ptr<datagram_opener> opener_;
+  std::vector<std::byte> open_buf_;
+  wall_stamper<Clock> wall_;
 
   // Large messages (under mutex_): the fragments in progress, the message last completed
   // (its payload is the batch's until the next datagram), the timeout's timer.

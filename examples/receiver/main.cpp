@@ -8,6 +8,7 @@
 // SPDX-License-Identifier: MIT
 
 #include "../common/format.hpp"
+#include "../common/keys.hpp"
 #include "../common/options.hpp"
 #include "list.hpp"
 
@@ -41,6 +42,7 @@ enum class output_format { human, json };
 
 struct receiver_options {
   rx::network_options net;
+  rx::key_options keys;
   std::vector<std::string> filters;
   std::string filter_positional;  // FILTER
   std::string format_text = "human";
@@ -77,6 +79,7 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
       std::string(program));
   rx::setup_app(app, std::string(program));
   rx::add_network_options(app, o.net);
+  rx::add_key_options(app, o.keys, false);
   app.add_option("FILTER", o.filter_positional, "subject filter (or --filter)")->type_name("");
   app.add_option("-f,--filter", o.filters,
                  "subject filter; repeatable (default '*': every subject). A '*'\n"
@@ -188,6 +191,7 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
     o.net.stream_name = std::string(racket::multicast_pool::announce_stream_name);
   } else {
     o.net.stream_name = rx::stream_name(app, o.net);
+    rx::read_key_file(o.keys, o.net.stream_name);
   }
   o.format = o.format_text == "json" ? output_format::json : output_format::human;
   if (app.count("FILTER") != 0) o.filters.insert(o.filters.begin(), o.filter_positional);
@@ -212,7 +216,8 @@ class receiver {
                                                    .ttl = opts.ttl,
                                                    .expiry_factor = opts.expiry_factor,
                                                    .busy_poll = std::chrono::microseconds(opts.busy_poll_us),
-                                                   .announce_period = std::chrono::milliseconds(opts.announce_ms)}),
+                                                   .announce_period = std::chrono::milliseconds(opts.announce_ms),
+                                                   .keys = opts.keys.ring}),
         signals_(io, SIGINT, SIGTERM),
         timeout_(io),
         stats_timer_(io),

@@ -7,6 +7,7 @@
 // SPDX-License-Identifier: MIT
 
 #include "../common/format.hpp"
+#include "../common/keys.hpp"
 #include "../common/options.hpp"
 
 #include <racket/racket.hpp>
@@ -49,6 +50,7 @@ enum class output_format { human, json };
 
 struct sender_options {
   rx::network_options net;
+  rx::key_options keys;
   std::vector<std::string> subjects;
   std::string subject_positional;  // SUBJECT
   std::uint64_t interval_ms = 1000;
@@ -83,6 +85,7 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
       std::string(program));
   rx::setup_app(app, std::string(program));
   rx::add_network_options(app, o.net);
+  rx::add_key_options(app, o.keys, true);
   app.add_option("SUBJECT", o.subject_positional, "subject to publish (or --subject)")->type_name("");
   app.add_option("DATA", o.data_positional, "payload to publish (or --data)")->type_name("");
   app.add_option("-t,--subject", o.subjects, "subject to publish, e.g. plant.line1.temp; repeatable")
@@ -169,8 +172,13 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
       "\n"
       "Exit status: 0 success, 1 a publish failed, 2 bad command line.");
   if (const auto status = rx::parse_command_line(app, std::string(program), argc, argv)) return *status;
+  if (o.keys.gen_key) {
+    std::printf("%s\n", rx::fresh_key_hex().c_str());
+    return rx::exit_ok;
+  }
 
   o.net.stream_name = rx::stream_name(app, o.net);
+  rx::read_key_file(o.keys, o.net.stream_name);
   o.format = o.format_text == "json" ? output_format::json : output_format::human;
   if (app.count("SUBJECT") != 0) o.subjects.insert(o.subjects.begin(), o.subject_positional);
   if (app.count("DATA") != 0 && app.count("--data") != 0) {
@@ -241,7 +249,8 @@ class sender {
                                                  .max_message_size = static_cast<std::size_t>(opts.max_message),
                                                  .seed = opts.seed,
                                                  .tail_probe_delay = std::chrono::milliseconds(opts.tail_probe_ms),
-                                                 .announce_period = std::chrono::milliseconds(opts.announce_ms)}),
+                                                 .announce_period = std::chrono::milliseconds(opts.announce_ms),
+                                                 .keys = opts.keys.ring}),
         signals_(io, SIGINT, SIGTERM),
         stats_timer_(io) {}
 

@@ -681,6 +681,40 @@ sys.exit(1)" "$tmp/list2.out"
   wait "$a_pid"
 }
 
+# Keyed streams (docs/security.md): --gen-key, --key-file, a receiver with the key, one with
+# the wrong key and one with none, and key files that are wrong.
+case_keys() {
+  needs_netns keys
+  "$sender" --gen-key >"$tmp/k1"
+  expect "--gen-key exits 0" [ "$?" -eq 0 ]
+  "$sender" --gen-key >"$tmp/k2"
+  expect "--gen-key prints 64 lowercase hex digits" grep -q -x -E '[0-9a-f]{64}' "$tmp/k1"
+  expect "and a fresh key each time" bash -c "! cmp -s '$tmp/k1' '$tmp/k2'"
+  echo "0123" >"$tmp/short"
+  run_bad sender "key file '$tmp/short': a stream key has 64 hexadecimal digits, this text has 4 characters" \
+    keys.plant a.b 1 --key-file "$tmp/short"
+  expect "the message does not show the file's digits" bash -c "! grep -q 0123 '$tmp/bad.err'"
+  run_bad receiver "key file '$tmp/none': cannot be read" keys.plant --key-file "$tmp/none"
+
+  start_receiver keys-good keys.plant --key-file "$tmp/k1" --format json --count 2 --timeout 5000
+  start_receiver keys-wrong keys.plant --key-file "$tmp/k2" --timeout 1500
+  start_receiver keys-none keys.plant --timeout 1500
+  "$sender" keys.plant --key-file "$tmp/k1" --subject k.a --data secret-value --count 2 --interval 0 --exit \
+    >"$tmp/keys-sender.out" 2>"$tmp/keys-sender.err"
+  expect "a keyed sender exits 0" [ "$?" -eq 0 ]
+  wait "${pids[-3]}"
+  expect "the receiver with the key got both messages" [ "$?" -eq 0 ]
+  validate_json "$tmp/keys-good.out" >"$tmp/keys-good.summary"
+  expect "with their payloads" grep -q -x -F "message keys.plant k.a secret-value#2 new live 0" "$tmp/keys-good.summary"
+  wait "${pids[-2]}"
+  wait "${pids[-1]}"
+  sed 's/^/    | /' "$tmp/keys-wrong.err" "$tmp/keys-none.err"
+  expect "the receiver with the wrong key delivered nothing" [ ! -s "$tmp/keys-wrong.out" ]
+  expect "and counted the datagrams it refused" grep -q -E 'final stats: printed=0 .* delivered=0 .* rejected=[1-9]' "$tmp/keys-wrong.err"
+  expect "the receiver without a key delivered nothing" [ ! -s "$tmp/keys-none.out" ]
+  expect "and counted them too" grep -q -E 'final stats: printed=0 .* rejected=[1-9]' "$tmp/keys-none.err"
+}
+
 for c in "${cases[@]}"; do
   echo "--- $c"
   case "$c" in
@@ -702,6 +736,7 @@ for c in "${cases[@]}"; do
     tail_probes) case_tail_probes ;;
     json_stats) case_json_stats ;;
     list) case_list ;;
+    keys) case_keys ;;
     *) echo "test_programs.sh: unknown case '$c'" >&2; exit 2 ;;
   esac
 done

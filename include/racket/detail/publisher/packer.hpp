@@ -151,7 +151,7 @@ class packer {
       finished_datagram& d = outbox_[0];
       const auto bytes = wire::seal(std::span<std::byte>(d.buffer.get(), max_datagram_size_), d.body, total_of(d));
       const send_result res = sender_.send(d.stream->ep, bytes);
-      count_sent(d, res, bytes.size());
+      count_sent(d, res, sent_size(bytes.size()));
       outbox_.clear();
       return;
     }
@@ -195,6 +195,16 @@ class packer {
   }
 
   static std::size_t total_of(const finished_datagram& d) noexcept { return d.body + wire::trailer_size; }
+
+  // The size a datagram of `n` bytes had on the wire: larger when the sender sealed it (a
+  // batch's datagrams say so themselves: the sender replaces their bytes).
+  std::size_t sent_size(std::size_t n) const noexcept {
+    if constexpr (requires { sender_.sent_size(n); }) {
+      return sender_.sent_size(n);
+    } else {
+      return n;
+    }
+  }
 
   // How many datagrams from order_[i] on form one run: the same stream, at most 64 and
   // 65507 bytes, every one but the last within 1/16 of the run's largest (so padding them to

@@ -73,10 +73,15 @@ class transport_gate {
     }
   }
 
+  // What the datagram of `n` bytes that `send` took last had on the wire (sealed: 52 more).
+  std::size_t sent_size(std::size_t n) const noexcept { return n + last_growth_; }
+
   send_result send(const endpoint& to, std::span<const std::byte> bytes) {
     if (sealer_ != nullptr) [[unlikely]] {
       scratch_.resize(slot_);
+      const std::size_t before = bytes.size();
       bytes = seal(bytes, std::span<std::byte>(scratch_), stamp_(clock_type::now()));
+      last_growth_ = bytes.size() > before ? bytes.size() - before : 0;
     }
     auto tlock = lock();
     busy_ = true;
@@ -133,6 +138,7 @@ class transport_gate {
   datagram_sealer* sealer_ = nullptr;  // keyed streams: the publisher's, or none
   std::size_t slot_ = 0;               // bytes of scratch_ per datagram of a batch
   std::vector<std::byte> scratch_;     // the sealed datagrams of the batch being sent
+  std::size_t last_growth_ = 0;        // what sealing added to the last datagram of `send`
   wall_stamper<clock_type> stamp_;     // the seal's timestamp (freshness)
   std::mutex mutex_;
   bool busy_ = false;

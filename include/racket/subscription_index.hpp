@@ -24,11 +24,11 @@ namespace racket {
 
 namespace detail {
 
-// Transparent XXH3 hash so a map is probed with a subject or token (a string_view) without
-// building a std::string.
+// Transparent hash so a map is probed with a subject or token (a string_view) without
+// building a std::string; seeded per process (detail/hash.hpp, table_hash).
 struct token_hash {
   using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(xxh3(s)); }
+  std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(table_hash(s)); }
 };
 
 }  // namespace detail

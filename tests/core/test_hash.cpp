@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -165,3 +167,20 @@ TEST_CASE("xxh3: the AVX2 loop leaves the upper halves of the YMM registers clea
   }
 }
 #endif
+
+TEST_CASE("table hashes are seeded per process, and ids a sender picks spread over buckets", "[core][hash][security]") {
+  using racket::detail::table_hash;
+  using racket::detail::table_seed;
+  CHECK(table_seed() == table_seed());  // one seed for the process
+  for (const std::string& s : std::vector<std::string>{"a", "plant.line3.temp", std::string(16, 'x'), std::string(17, 'y'), std::string(300, 'z')}) {
+    INFO(s.size());
+    CHECK(table_hash(s) == XXH3_64bits_withSeed(s.data(), s.size(), table_seed()));
+    if (table_seed() != 0) CHECK(table_hash(s) != racket::detail::xxh3(s));
+  }
+  // std::hash<uint64_t> is the identity: ids that are multiples of 1024 all land in bucket 0 of
+  // a 1024-bucket table. Mixed with the seed they spread.
+  const racket::detail::id_hash h;
+  std::set<std::size_t> buckets;
+  for (std::uint64_t i = 0; i < 1024; ++i) buckets.insert(h(i * 1024) % 1024);
+  CHECK(buckets.size() > 500);
+}

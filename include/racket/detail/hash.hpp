@@ -2,7 +2,9 @@
 #pragma once
 
 // XXH3-64 with seed 0, the one hash of Racket (subject and name hashes, datagram checksums),
-// and which of xxHash's loops computes it. Knows nothing of what is hashed or why.
+// and which of xxHash's loops computes it; and the seeded hashes of the tables that hold what
+// the network names (table_hash, id_hash: a per-process random seed, so nobody can pick
+// names or ids that collide in them). Knows nothing of what is hashed or why.
 //
 // xxHash is used header-only. Two paths go past its public API, for speed:
 //   - inputs of at most 16 bytes (subjects and names, hashed per record) call xxHash's short
@@ -68,6 +70,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <random>
 #include <span>
 #include <string_view>
 
@@ -118,5 +122,46 @@ inline std::uint64_t xxh3(const void* data, std::size_t size) noexcept {
 inline std::uint64_t xxh3(std::string_view s) noexcept { return xxh3(s.data(), s.size()); }
 
 inline std::uint64_t xxh3(std::span<const std::byte> s) noexcept { return xxh3(s.data(), s.size()); }
+
+// The seed of the tables that hold what the network names (subjects, stream names, publisher
+// and requester ids: docs/security.md, "Hash flooding"): random per process, so a sender cannot
+// choose keys that collide and make lookups linear. RACKET_HASH_SEED (a decimal number) in
+// the environment fixes it, to replay a run exactly. Never on the wire: the mapping of stream
+// names to groups and the content hashes use xxh3 above, seed 0.
+inline std::uint64_t table_seed() noexcept {
+  static const std::uint64_t seed = []() -> std::uint64_t {
+    if (const char* fixed = std::getenv("RACKET_HASH_SEED")) return std::strtoull(fixed, nullptr, 10);
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
+  }();
+  return seed;
+}
+
+// XXH3-64 of a name with the table seed.
+inline std::uint64_t table_hash(std::string_view s) noexcept {
+  const std::uint64_t seed = table_seed();
+#if RACKET_XXH3_INTERNALS
+  if (s.size() <= 16) return XXH3_len_0to16_64b(reinterpret_cast<const xxh_u8*>(s.data()), s.size(), XXH3_kSecret, seed);
+#endif
+  return XXH3_64bits_withSeed(s.data(), s.size(), seed);
+}
+
+// For unordered maps keyed by a name (transparent: probed with a string_view).
+struct table_name_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(table_hash(s)); }
+};
+
+// For unordered maps keyed by an id a sender picks (publisher, requester): the id mixed with
+// the table seed (splitmix64's finaliser), not std::hash's identity, whose buckets an id's
+// low bits choose.
+struct id_hash {
+  std::size_t operator()(std::uint64_t id) const noexcept {
+    std::uint64_t z = id ^ table_seed();
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return static_cast<std::size_t>(z ^ (z >> 31));
+  }
+};
 
 }  // namespace racket::detail

@@ -5,6 +5,7 @@
 // in a table of bounded size whose idle entries are forgotten when it is full. Time comes in
 // as a parameter. Knows nothing of what a request asks for, of sockets or of locks.
 
+#include "racket/detail/hash.hpp"
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -66,7 +67,7 @@ class request_limiter {
     time_point at;
   };
 
-  std::unordered_map<std::uint64_t, bucket> table_;
+  std::unordered_map<std::uint64_t, bucket, id_hash> table_;
   time_point last_sweep_{};
 };
 

@@ -7,6 +7,7 @@
 // completed messages, and what every dropped fragment was dropped for. Times are passed in;
 // knows nothing of sockets, clocks, subscriptions nor handlers.
 
+#include "racket/detail/hash.hpp"
 #include "racket/detail/reassembly/partial_message.hpp"
 #include "racket/wire/format.hpp"
 #include "racket/wire/fragment.hpp"
@@ -354,7 +355,7 @@ class reassembler {
   reassembly_limits limits_;
   reassembly_counters counters_;
   std::unordered_map<std::string, stream_state, name_hash, std::equal_to<>> streams_;
-  std::unordered_map<std::uint64_t, std::size_t> publisher_bytes_;
+  std::unordered_map<std::uint64_t, std::size_t, id_hash> publisher_bytes_;
   std::size_t total_bytes_ = 0;
   std::uint64_t touch_ = 0;
 };

@@ -79,7 +79,7 @@ template <class TimePoint>
 struct channel {
   struct sv_hash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(xxh3(s)); }
+    std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(table_hash(s)); }
   };
 
   endpoint ep;

@@ -8,6 +8,7 @@
 // I/O, no locks, no timers; time comes in as a parameter. Knows nothing of subjects, of
 // requests on the wire or of when they are sent (repair_queue.hpp).
 
+#include "racket/detail/hash.hpp"
 #include "racket/detail/config.hpp"
 #include "racket/wire.hpp"
 
@@ -166,7 +167,7 @@ class gap_tracker {
     return true;
   }
 
-  std::unordered_map<std::uint64_t, publisher> publishers_;
+  std::unordered_map<std::uint64_t, publisher, id_hash> publishers_;
   std::uint64_t gaps_ = 0;
   std::uint64_t jumps_ = 0;
   std::size_t max_publishers_;

@@ -120,7 +120,7 @@ class subject_table {
   template <class Removed>
   RACKET_HOT_INLINE verdict apply(const wire::record& r, std::uint64_t publisher_id, time_point now, splitmix64& rng,
                                   Removed&& removed) {
-    const std::uint64_t h = xxh3(r.subject);
+    const std::uint64_t h = table_hash(r.subject);
     std::uint32_t slot = subjects_.find(h, [&](std::uint32_t i) { return same_bytes(slots_[i].subject, r.subject); });
     const bool exists = slot != flat_index::npos;
     if (exists) {
@@ -199,7 +199,7 @@ class subject_table {
                          std::uint64_t timestamp_ns, std::uint64_t content_hash, std::uint32_t interval_ms,
                          time_point now) {
     const std::uint32_t slot =
-        subjects_.find(xxh3(subject), [&](std::uint32_t i) { return same_bytes(slots_[i].subject, subject); });
+        subjects_.find(table_hash(subject), [&](std::uint32_t i) { return same_bytes(slots_[i].subject, subject); });
     if (slot == flat_index::npos) return {outcome::deliver, false, {}};
     state& st = slots_[slot];
     const bool same_publisher = st.publisher_id == publisher_id;
@@ -220,7 +220,7 @@ class subject_table {
   // Records the content hash of the value of `subject` just applied from fragments.
   void set_content_hash(std::string_view subject, std::uint64_t content_hash) {
     const std::uint32_t slot =
-        subjects_.find(xxh3(subject), [&](std::uint32_t i) { return same_bytes(slots_[i].subject, subject); });
+        subjects_.find(table_hash(subject), [&](std::uint32_t i) { return same_bytes(slots_[i].subject, subject); });
     if (slot != flat_index::npos) slots_[slot].content_hash = content_hash;
   }
 
@@ -317,7 +317,7 @@ class subject_table {
 
   void free(std::uint32_t slot) {
     state& st = slots_[slot];
-    subjects_.erase(xxh3(st.subject), slot);
+    subjects_.erase(table_hash(st.subject), slot);
     --*tracked_total_;
     st.live = false;
     ++st.generation;  // every deadline naming this slot is now stale

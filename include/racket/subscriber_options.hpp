@@ -32,8 +32,13 @@ struct subscriber_options {
   std::chrono::milliseconds rescan_interval{5000};
   /// A subject not refreshed within `expiry_factor` × its interval expires.
   unsigned expiry_factor = 3;
-  /// Most subjects tracked per stream; past it the subject closest to expiry is evicted (counted).
+  /// Most subjects tracked per stream; past it a subject picked at random is evicted (counted
+  /// `evicted`; a new subject that finds no room is refused, counted `no_room`).
   std::size_t max_subjects_per_stream = 1'000'000;
+  /// Most bytes of subjects and payloads held per stream (large values included): a value that
+  /// would pass it evicts other subjects at random (counted `evicted`); one larger than the
+  /// whole cap is refused (counted `no_room`), never held. Default 256 MiB.
+  std::size_t max_bytes_per_stream = std::size_t{256} << 20;
   /// Most publishers whose sequence is tracked per stream (for gap counting); past it the one
   /// seen longest ago is forgotten.
   std::size_t max_publishers_per_stream = 4096;
@@ -151,6 +156,8 @@ struct subscriber_stream_stats {
   std::uint64_t messages_reassembled = 0;  ///< large messages completed (and their hash checked)
   std::uint64_t messages_lost = 0;       ///< large messages given up (timed out, evicted, wrong hash): reported to the loss handler
   std::uint64_t reassembly_bytes = 0;    ///< memory held now by this stream's large messages in progress (a gauge)
+  std::uint64_t no_room = 0;  ///< records refused: no room under max_subjects_per_stream or max_bytes_per_stream
+  std::uint64_t held_bytes = 0;  ///< bytes of subjects and payloads held now (a gauge; max_bytes_per_stream)
   std::uint64_t sequence_jumps = 0;  ///< a publisher's sequence moving by over 2^20 at once (not counted as gaps: a forgery, or a long stall)
   std::uint64_t rejected = 0;  ///< sealed datagrams on this group and port refused: no key of ours, not authentic, or a key of another stream
   std::uint64_t replayed = 0;  ///< sealed datagrams on this group and port refused as replays or outside the freshness window
@@ -167,7 +174,7 @@ struct subscriber_stream_stats {
 template <class F>
 constexpr void for_each_counter(const subscriber_stream_stats& s, F&& f) {
   // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
-  static_assert(sizeof(subscriber_stream_stats) == 27 * sizeof(std::uint64_t),
+  static_assert(sizeof(subscriber_stream_stats) == 29 * sizeof(std::uint64_t),
                 "for_each_counter(subscriber_stream_stats) must list every member");
   f(std::string_view("datagrams_received"), s.datagrams_received);
   f(std::string_view("malformed"), s.malformed);
@@ -192,6 +199,8 @@ constexpr void for_each_counter(const subscriber_stream_stats& s, F&& f) {
   f(std::string_view("messages_reassembled"), s.messages_reassembled);
   f(std::string_view("messages_lost"), s.messages_lost);
   f(std::string_view("reassembly_bytes"), s.reassembly_bytes);
+  f(std::string_view("no_room"), s.no_room);
+  f(std::string_view("held_bytes"), s.held_bytes);
   f(std::string_view("sequence_jumps"), s.sequence_jumps);
   f(std::string_view("rejected"), s.rejected);
   f(std::string_view("replayed"), s.replayed);

@@ -81,13 +81,15 @@ TEST_CASE("subscriber_stream_stats: for_each_counter visits every counter by nam
   s.messages_reassembled = 2101;
   s.messages_lost = 2201;
   s.reassembly_bytes = 2301;
+  s.no_room = 2381;
+  s.held_bytes = 2391;
   s.sequence_jumps = 2401;
   s.rejected = 2501;
   s.replayed = 2601;
   s.unsealed = 2701;
   std::vector<std::pair<std::string, std::uint64_t>> visited;
   racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) { visited.emplace_back(name, value); });
-  CHECK(visited.size() == 27);  // the hand count of the struct's members
+  CHECK(visited.size() == 29);  // the hand count of the struct's members
   const std::vector<std::pair<std::string, std::uint64_t>> expected{
       {"datagrams_received", 101},
       {"malformed", 201},
@@ -112,6 +114,8 @@ TEST_CASE("subscriber_stream_stats: for_each_counter visits every counter by nam
       {"messages_reassembled", 2101},
       {"messages_lost", 2201},
       {"reassembly_bytes", 2301},
+      {"no_room", 2381},
+      {"held_bytes", 2391},
       {"sequence_jumps", 2401},
       {"rejected", 2501},
       {"replayed", 2601},
@@ -120,5 +124,5 @@ TEST_CASE("subscriber_stream_stats: for_each_counter visits every counter by nam
   // A default-constructed struct visits zeros.
   std::size_t zeros = 0;
   racket::for_each_counter(racket::subscriber_stream_stats{}, [&](std::string_view, std::uint64_t value) { zeros += value == 0; });
-  CHECK(zeros == 27);
+  CHECK(zeros == 29);
 }

@@ -304,6 +304,41 @@ TEST_CASE("at the cap a subject is evicted to make room, and counted", "[subscri
   CHECK(held.count(b.removed[0].subject) == 0);
 }
 
+TEST_CASE("the bytes held stay under max_bytes: others are evicted, a value larger than the cap is refused",
+          "[subscriber][subject_table][security]") {
+  // Subjects of 2 bytes ("sN") and payloads of 100: 102 bytes each; a cap of 1000 holds 9.
+  bed b{{.max_bytes = 1000}};
+  const std::string hundred(100, 'p');
+  for (int i = 0; i < 9; ++i) REQUIRE(b.apply(b.value("s" + std::to_string(i), 1, hundred), pub_a).what == outcome::deliver);
+  CHECK(b.subjects.bytes() == 9 * 102);
+  CHECK(b.subjects.counts().evicted == 0);
+  // The tenth makes room by evicting one other subject.
+  CHECK(b.apply(b.value("s9", 1, hundred), pub_a).what == outcome::deliver);
+  CHECK(b.subjects.bytes() == 9 * 102);
+  CHECK(b.subjects.counts().evicted == 1);
+  REQUIRE(b.removed.size() == 1);
+  CHECK(b.removed[0].subject != "s9");
+  // A held value that grows evicts others, never itself.
+  const std::string big(500, 'q');
+  CHECK(b.apply(b.value("s9", 2, big), pub_a).what == outcome::deliver);
+  CHECK(b.subjects.bytes() <= 1000);
+  CHECK(b.subjects.counts().evicted == 5);
+  for (const auto& r : b.removed) CHECK(r.subject != "s9");
+  // A value larger than the whole cap is refused and counted; what was held stays.
+  const auto bytes_before = b.subjects.bytes();
+  const std::string huge(1000, 'h');
+  CHECK(b.apply(b.value("s9", 3, huge), pub_a).what == outcome::no_room);
+  CHECK(b.apply(b.value("fresh", 1, huge), pub_a).what == outcome::no_room);
+  CHECK(b.subjects.counts().no_room == 2);
+  CHECK(b.subjects.bytes() == bytes_before);
+  CHECK(b.tracked == b.subjects.size());
+  // Withdrawing and expiring give the bytes back.
+  b.apply(b.tombstone("s9", 4), pub_a);
+  CHECK(b.subjects.bytes() == bytes_before - big.size());
+  b.subjects.clear();
+  CHECK(b.subjects.bytes() == 0);
+}
+
 TEST_CASE("with a cap of zero no subject can be held", "[subscriber][subject_table]") {
   bed b{{.max_subjects = 0}};
   CHECK(b.apply(b.value("a", 1, "x"), pub_a).what == outcome::no_room);

@@ -68,6 +68,8 @@ struct stream_state {
     out.withdrawn = counts.withdrawn;
     out.expired = counts.expired;
     out.evicted = counts.evicted;
+    out.no_room = counts.no_room;
+    out.held_bytes = subjects.bytes();
     out.gaps = publishers.gaps();
     out.sequence_jumps = publishers.jumps();
     out.tracked_subjects = subjects.size();

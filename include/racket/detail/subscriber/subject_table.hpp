@@ -35,6 +35,8 @@ struct subject_limits {
   // (docs/security.md, "Unkeyed streams"): a value stamped in the future shadows newer ones
   // for at most this long.
   std::chrono::milliseconds max_clock_skew{10000};
+  // Bytes of subjects and payloads held, at most (docs/security.md, "Memory").
+  std::size_t max_bytes = std::size_t{256} << 20;
 };
 
 // A record of a publisher that is older in sequence than the value held from it, but newer
@@ -101,6 +103,7 @@ class subject_table {
     std::uint64_t withdrawn = 0;
     std::uint64_t expired = 0;
     std::uint64_t evicted = 0;
+    std::uint64_t no_room = 0;  // records refused: no room under max_subjects or max_bytes
   };
 
   // `tracked_total` counts the live subjects of every table of the subscriber (it bounds the
@@ -112,6 +115,8 @@ class subject_table {
   subject_table& operator=(const subject_table&) = delete;
 
   std::size_t size() const noexcept { return subjects_.size(); }
+  // Bytes of subjects and payloads held now.
+  std::size_t bytes() const noexcept { return bytes_; }
   const counters& counts() const noexcept { return counts_; }
 
   // Decides record `r` of publisher `publisher_id` at `now`. `rng` picks the subject evicted
@@ -161,9 +166,10 @@ class subject_table {
         ++counts_.withdrawn;
         removed(slots_[slot].subject, publisher_id, removal_reason::withdrawn);
       }
-      if (!exists && !insert(r.subject, h, slot, rng, removed)) return {outcome::no_room, false, {}};
+      if (!exists && !insert(r.subject, h, slot, rng, removed)) return refuse();
       state& st = slots_[slot];
       st.kind = subject_kind::tombstone;
+      bytes_ -= st.payload.size();
       st.payload.clear();
       st.payload.shrink_to_fit();
       assign(st, publisher_id, r, now);
@@ -174,10 +180,15 @@ class subject_table {
     }
 
     bool is_new = !exists || slots_[slot].kind != subject_kind::value;
-    if (!exists && !insert(r.subject, h, slot, rng, removed)) return {outcome::no_room, false, {}};
+    if (!exists && !insert(r.subject, h, slot, rng, removed)) return refuse();
+    if (r.interval_ms != 0 && !make_room(slot, r.payload.size(), rng, removed)) {
+      if (!exists) free(slot);
+      return refuse();
+    }
     state& st = slots_[slot];
     assign(st, publisher_id, r, now);
     deadline expiry;
+    bytes_ -= st.payload.size();
     if (r.interval_ms == 0) {
       st.payload.clear();  // an event replaces a held value: the value is gone, the event is delivered
       st.kind = subject_kind::event;
@@ -186,6 +197,7 @@ class subject_table {
     } else {
       st.kind = subject_kind::value;
       st.payload.assign(r.payload.begin(), r.payload.end());
+      bytes_ += st.payload.size();
       expiry = refresh(slot, r.interval_ms, now);
     }
     return {outcome::deliver, is_new, expiry};
@@ -260,6 +272,7 @@ class subject_table {
   // Forgets every subject (their deadlines in the caller's heap must go too). Called before
   // the table is destroyed, so that `tracked_total` stays right.
   void clear() {
+    bytes_ = 0;
     *tracked_total_ -= subjects_.size();
     subjects_.clear();
     slots_.clear();
@@ -308,6 +321,7 @@ class subject_table {
     }
     state& st = slots_[slot];
     st.subject.assign(subject);
+    bytes_ += st.subject.size();
     ++*tracked_total_;
     st.live = true;
     st.in_heap = false;
@@ -321,21 +335,39 @@ class subject_table {
     --*tracked_total_;
     st.live = false;
     ++st.generation;  // every deadline naming this slot is now stale
+    bytes_ -= st.subject.size() + st.payload.size();
     st.payload.clear();
     st.payload.shrink_to_fit();
     st.subject.clear();
     free_slots_.push_back(slot);
   }
 
-  // O(1): evicts a subject picked at random among the stream's slots (a flood of new subjects
-  // then mostly evicts its own, and no scan is ever needed).
+  verdict refuse() noexcept {
+    ++counts_.no_room;
+    return {outcome::no_room, false, {}};
+  }
+
+  // Whether the value of `slot` may become `payload_size` bytes under max_bytes, evicting
+  // other subjects at random to make room. A value that cannot fit alone is refused at once.
   template <class Removed>
-  bool evict_one(splitmix64& rng, Removed& removed) {
+  bool make_room(std::uint32_t slot, std::size_t payload_size, splitmix64& rng, Removed& removed) {
+    const state& st = slots_[slot];
+    const std::size_t own = st.subject.size() + payload_size;
+    if (own > limits_.max_bytes) return false;
+    while (bytes_ - st.payload.size() + payload_size > limits_.max_bytes)
+      if (!evict_one(rng, removed, slot)) return false;
+    return true;
+  }
+
+  // O(1): evicts a subject picked at random among the stream's slots (a flood of new subjects
+  // then mostly evicts its own, and no scan is ever needed); never `keep`.
+  template <class Removed>
+  bool evict_one(splitmix64& rng, Removed& removed, std::uint32_t keep = flat_index::npos) {
     if (slots_.empty()) return false;
     for (int attempt = 0; attempt < 64; ++attempt) {
       const auto slot = static_cast<std::uint32_t>(rng.next() % slots_.size());
       state& st = slots_[slot];
-      if (!st.live) continue;
+      if (!st.live || slot == keep) continue;
       ++counts_.evicted;
       if (st.kind == subject_kind::value) removed(st.subject, st.publisher_id, removal_reason::evicted);
       free(slot);
@@ -367,6 +399,7 @@ class subject_table {
   chunked_vector<state> slots_;
   std::vector<std::uint32_t> free_slots_;
   counters counts_;
+  std::size_t bytes_ = 0;  // subjects and payloads of the live slots
 };
 
 }  // namespace racket::detail

@@ -152,7 +152,8 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
     const subject_limits limits{.expiry_factor = opts_.expiry_factor,
                                 .event_window = opts_.event_window,
                                 .max_subjects = opts_.max_subjects_per_stream,
-                                .max_clock_skew = opts_.max_clock_skew};
+                                .max_clock_skew = opts_.max_clock_skew,
+                                .max_bytes = opts_.max_bytes_per_stream};
     return ch.find_or_add(name, limits, tracked_total_, opts_.max_publishers_per_stream, opts_.request_snapshots);
   }
 

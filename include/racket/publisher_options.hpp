@@ -75,6 +75,11 @@ struct publisher_options {
   /// Most requester ids tracked per stream for rate limiting; when full (and none idle) new
   /// requesters are refused (counted as limited).
   std::size_t max_snapshot_requesters = 4096;
+  /// Answer bytes per requester id and stream per second (0: unlimited): every answer pass a
+  /// requester's request joined is charged to it in full, and while it owes bytes its requests
+  /// are refused (counted as limited). One request is answered with at most the stream's
+  /// cache; a requester then waits until the pass is paid back (docs/security.md, "Requests").
+  std::size_t snapshot_bytes_per_requester = std::size_t{16} << 20;
   /// When a stream falls quiet, its newest record is sent again (flag `resend`) this long
   /// after, then 3 and 9 times as long after that, so that subscribers detect the loss of
   /// the last datagrams of a burst or of an answer (a lost tail) and repair it. 0: off.

@@ -45,3 +45,19 @@ TEST_CASE("request_limiter: a rate of 0 admits everything", "[publisher][request
   for (std::uint64_t id = 0; id < 100; ++id) CHECK(l.admit(id, at(0ms), unlimited));
   CHECK(l.size() == 0);
 }
+
+TEST_CASE("request_limiter: a requester that owes answer bytes is refused until it has paid them back",
+          "[publisher][request_limiter][security]") {
+  limiter l;
+  const racket::detail::request_limits limits{.per_second = 20, .burst = 10, .max_requesters = 16,
+                                              .bytes_per_second = 1000};
+  CHECK(l.admit(7, at(0ms), limits));
+  l.charge(7, 3000, at(0ms), limits);  // its answer was 3 s of its budget
+  CHECK_FALSE(l.admit(7, at(100ms), limits));
+  CHECK(l.admit(8, at(100ms), limits));  // others are not affected
+  CHECK_FALSE(l.admit(7, at(1900ms), limits));  // 1000 - 3000 + 1900 <= 0
+  CHECK(l.admit(7, at(2100ms), limits));        // paid back
+  // Charges for a requester never admitted (or forgotten) are nobody's.
+  l.charge(99, 1e9, at(2100ms), limits);
+  CHECK(l.admit(99, at(2100ms), limits));
+}

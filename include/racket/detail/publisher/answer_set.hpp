@@ -8,6 +8,7 @@
 #include "racket/subject.hpp"
 #include "racket/wire.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -53,15 +54,22 @@ struct filter_union {
 // over-approximates, never under-approximates.
 struct answer_set {
   static constexpr std::size_t max_ranges = 1024;
+  static constexpr std::size_t max_requesters = 64;  // charged for the pass (more: not charged)
   filter_union full;
   filter_union repair;
   range_set ranges{max_ranges};
+  std::vector<std::uint64_t> requesters;  // whose requests merged into it
 
   bool empty() const noexcept { return full.empty() && ranges.empty(); }
   void clear() noexcept {
     full.clear();
     repair.clear();
     ranges.clear();
+    requesters.clear();
+  }
+  void add_requester(std::uint64_t id) {
+    if (requesters.size() < max_requesters && std::find(requesters.begin(), requesters.end(), id) == requesters.end())
+      requesters.push_back(id);
   }
   // Whether the cached subject `subject`, whose record now has `sequence`, is re-sent.
   bool selects(std::string_view subject, std::uint64_t sequence) const noexcept {

@@ -36,6 +36,7 @@ struct stream_answers {
   TimePoint last_pass{};  // when the last pass started
   request_limiter<TimePoint> requesters;
   std::size_t cursor = 0;
+  double pass_bytes = 0;  // re-sent by the active pass so far (charged to its requesters)
   bool answering = false;
   bool listed = false;  // in the responder's list
 };
@@ -58,7 +59,8 @@ class snapshot_responder {
         spacing_(opts.snapshot_answer_spacing),
         limits_{.per_second = opts.snapshot_requests_per_second,
                 .burst = opts.snapshot_request_burst,
-                .max_requesters = opts.max_snapshot_requesters} {}
+                .max_requesters = opts.max_snapshot_requesters,
+                .bytes_per_second = static_cast<double>(opts.snapshot_bytes_per_requester)} {}
 
   // A valid request for `s`, heard at `now`: counted, admitted by its requester's limit and
   // merged into the stream's pending answer. Returns when the answer timer must fire for it
@@ -70,6 +72,7 @@ class snapshot_responder {
       bump(s.counters.snapshot_requests_limited);
       return time_point::max();
     }
+    a.pending.add_requester(req.requester_id());
     const bool was_empty = a.pending.empty();
     const time_point due = now + random_delay(req.full() ? snapshot_delay_max_ : repair_delay_max_, rng);
     if (req.full()) {
@@ -111,11 +114,12 @@ class snapshot_responder {
           std::swap(a.active, a.pending);
           a.pending.clear();
           a.cursor = 0;
+          a.pass_bytes = 0;
           a.answering = true;
           a.last_pass = now;
           bump(s.counters.snapshot_answers);
         }
-        if (!step(s, emit)) {
+        if (!step(s, emit, now)) {
           yielded = true;
           break;
         }
@@ -143,7 +147,7 @@ class snapshot_responder {
   // Continues the pass of `s`; true when it is complete, false when it yields (pacing, or
   // the scan budget of one timer pass).
   template <class Emit>
-  bool step(Stream& s, Emit& emit) {
+  bool step(Stream& s, Emit& emit, time_point now) {
     stream_answers<time_point>& a = s.answers;
     std::size_t scanned = 0;
     while (a.cursor < s.cache.slot_count()) {
@@ -154,9 +158,14 @@ class snapshot_responder {
       sl.sequence = s.next_sequence++;  // a later range request names the subject by this number
       const wire::record r = cached_record(sl, wire::flags::snapshot);
       emit(s, r);
-      tokens_ -= static_cast<double>(wire::record_size(r.subject.size(), r.payload.size()));
+      const auto bytes = static_cast<double>(wire::record_size(r.subject.size(), r.payload.size()));
+      tokens_ -= bytes;
+      a.pass_bytes += bytes;
       bump(s.counters.snapshot_records);
     }
+    // The pass is done: each requester whose request joined it pays for all of it (the answer
+    // went to the group, and any one of them alone would have caused it).
+    for (const std::uint64_t id : a.active.requesters) a.requesters.charge(id, a.pass_bytes, now, limits_);
     a.answering = false;
     a.active.clear();
     return true;

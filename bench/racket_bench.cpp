@@ -310,15 +310,35 @@ std::pair<double, double> paced_sends(double rate, double seconds, std::uint64_t
 // racket_mt: Racket with each process's io_context run by two threads (the publisher's calls
 // come from a third, the main thread, as in every Racket row); its strands serialise each
 // object's work, so the figure shows what a thread pool costs or gains, not more parallelism.
-enum class mode { raw_single, raw_packed, raw_gso, racket, zmq, dds, racket_mt };
+// racket_keyed (with libsodium): Racket with the stream keyed (docs/security.md): every
+// datagram sealed with AES-256-GCM (XChaCha20-Poly1305 without AES-NI) and opened, the same
+// traffic otherwise.
+enum class mode { raw_single, raw_packed, raw_gso, racket, zmq, dds, racket_mt, racket_keyed };
+
+constexpr bool is_racket(mode m) { return m == mode::racket || m == mode::racket_mt || m == mode::racket_keyed; }
+
+// The key ring of the keyed rows (`--keyed` applies it to the latency rows too): one fixed key
+// for every bench stream.
+racket::key_ring bench_keys() {
+  racket::key_ring r;
+  const auto key = racket::stream_key::parse(std::string(64, '7'));
+  for (const char* name : {"tput", "ping", "pong"}) r.add(name, key);
+  return r;
+}
+racket::key_ring keys_for(mode m) { return m == mode::racket_keyed ? bench_keys() : racket::key_ring{}; }
 
 // Whether this build has the sender's rows: ZeroMQ and Cyclone DDS need their libraries when
 // racket_bench is built (bench/CMakeLists.txt finds them); the packages that provide them.
 constexpr bool built(mode m) {
-  return m == mode::zmq ? RACKET_BENCH_ZMQ != 0 : m == mode::dds ? RACKET_BENCH_DDS != 0 : true;
+  return m == mode::zmq ? RACKET_BENCH_ZMQ != 0
+         : m == mode::dds ? RACKET_BENCH_DDS != 0
+         : m == mode::racket_keyed ? racket::detail::sealing_available
+                                   : true;
 }
 constexpr const char* missing_package(mode m) {
-  return m == mode::zmq ? "ZeroMQ (libzmq3-dev)" : "Cyclone DDS (cyclonedds-dev, cyclonedds-tools)";
+  return m == mode::zmq ? "ZeroMQ (libzmq3-dev)"
+         : m == mode::racket_keyed ? "libsodium (libsodium-dev)"
+                                   : "Cyclone DDS (cyclonedds-dev, cyclonedds-tools)";
 }
 const char* mode_name(mode m) {
   switch (m) {
@@ -328,6 +348,7 @@ const char* mode_name(mode m) {
     case mode::zmq: return "ZeroMQ PUB/SUB tcp";
     case mode::dds: return "Cyclone DDS";
     case mode::racket_mt: return "racket, io on 2 threads";
+    case mode::racket_keyed: return "racket, keyed (sealed)";
     case mode::racket: break;
   }
   return "racket";
@@ -515,7 +536,7 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
 #if RACKET_BENCH_DDS
   if (m == mode::dds) return dds_subscriber(ready);
 #endif
-  if (m != mode::racket && m != mode::racket_mt) {
+  if (!is_racket(m)) {
     const int fd = raw_receiver(raw_group_addr, raw_port, 300);
     if (m == mode::raw_gso) {
       const int one = 1;
@@ -537,7 +558,7 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
     return a.tally();
   }
   asio::io_context io;
-  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  racket::subscriber sub{io, {.interfaces = {"lo"}, .keys = keys_for(m)}};
   bytes_stream s{"tput", bench_pool};
   arrivals a;
   auto h = sub.subscribe(s, "*", [&](const racket::message<racket::byte_view>&) { a.one(); });
@@ -635,7 +656,7 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
     return r;
   }
 #endif
-  if (m != mode::racket && m != mode::racket_mt) {
+  if (!is_racket(m)) {
     const int fd = raw_sender();
     const sockaddr_in to = raw_group(raw_group_addr, raw_port);
     const std::size_t per = m != mode::raw_single ? std::max<std::size_t>(1, datagram / payload) : 1;
@@ -678,7 +699,7 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
     return r;
   }
   asio::io_context io;
-  racket::publisher pub{io, {.interfaces = {"lo"}, .max_datagram_size = datagram}};
+  racket::publisher pub{io, {.interfaces = {"lo"}, .max_datagram_size = datagram, .keys = keys_for(m)}};
   bytes_stream s{"tput", bench_pool};
   std::vector<std::string> subjects;
   for (int i = 0; i < 1024; ++i) subjects.push_back("bench.t" + std::to_string(1000 + i));
@@ -885,15 +906,19 @@ result raw_ping(raw_wait mode, int warmup, int rounds, std::vector<double>& rtt)
 // subscriber's handler then publishes on the publisher's strand: the direct path), instead of
 // from the io_context (a strand each: the publish is handed over to the publisher's strand).
 bool latency_one_strand = false;
+// --keyed: the Racket latency rows run with the ping and pong streams keyed (sealed).
+bool latency_keyed = false;
 
 racket::publisher make_latency_publisher(asio::io_context& io, const asio::strand<asio::io_context::executor_type>& app) {
-  const racket::publisher_options opts{.interfaces = {"lo"}};
+  const racket::publisher_options opts{.interfaces = {"lo"},
+                                       .keys = latency_keyed ? bench_keys() : racket::key_ring{}};
   return latency_one_strand ? racket::publisher{app, opts} : racket::publisher{io, opts};
 }
 
 racket::subscriber make_latency_subscriber(asio::io_context& io, const asio::strand<asio::io_context::executor_type>& app,
                                            std::chrono::microseconds busy_poll) {
-  const racket::subscriber_options opts{.interfaces = {"lo"}, .busy_poll = busy_poll};
+  const racket::subscriber_options opts{.interfaces = {"lo"}, .busy_poll = busy_poll,
+                                        .keys = latency_keyed ? bench_keys() : racket::key_ring{}};
   return latency_one_strand ? racket::subscriber{app, opts} : racket::subscriber{io, opts};
 }
 
@@ -1398,9 +1423,10 @@ int main(int argc, char** argv) {
     else if (a == "--profile" && i + 1 < argc) profile_payload = std::strtoul(argv[++i], nullptr, 10);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--one-strand") latency_one_strand = true;
+    else if (a == "--keyed") latency_keyed = true;
     else {
       std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD] [--one-strand] "
-                           "[--only latency|scale|memory|SENDER[,SENDER...]]  (SENDER: raw, racket, racket_mt, zmq, dds)\n");
+                           "[--keyed] [--only latency|scale|memory|SENDER[,SENDER...]]  (SENDER: raw, racket, racket_mt, racket_keyed, zmq, dds)\n");
       return 2;
     }
   }
@@ -1419,6 +1445,21 @@ int main(int argc, char** argv) {
   }
   const double seconds = quick ? 0.5 : 2.0;
   const int rounds = quick ? 10'000 : 100'000;
+  if (only == "latency" && latency_keyed) {
+    // Keyed against unkeyed, alternately, in one run (issue 21: at most 1 µs more at p50).
+    std::vector<latency_result> plain, keyed;
+    for (int i = 0; i < latency_runs; ++i) {
+      latency_keyed = false;
+      plain.push_back(run_latency(lat_mode::racket, rounds));
+      latency_keyed = true;
+      keyed.push_back(run_latency(lat_mode::racket, rounds));
+    }
+    const auto p = median_by(plain, [](const latency_result& l) { return l.p50; });
+    const auto k = median_by(keyed, [](const latency_result& l) { return l.p50; });
+    std::printf("latency one-way µs, racket unkeyed p50 %.2f p99 %.2f; keyed p50 %.2f p99 %.2f; diff p50 %+.2f p99 %+.2f\n",
+                p.p50, p.p99, k.p50, k.p99, k.p50 - p.p50, k.p99 - p.p99);
+    return 0;
+  }
   if (only == "latency") {
     const auto [raw, loop, rk, raw_poll, rk_poll] = run_latency_set(rounds, latency_runs);
     std::printf("latency one-way µs: raw p50 %.1f p99 %.1f; raw event loop p50 %.1f p99 %.1f; racket p50 %.1f p99 "
@@ -1458,6 +1499,7 @@ int main(int argc, char** argv) {
       if (name == "raw") senders.insert(senders.end(), {mode::raw_single, mode::raw_packed, mode::raw_gso});
       else if (name == "racket") senders.push_back(mode::racket);
       else if (name == "racket_mt") senders.push_back(mode::racket_mt);
+      else if (name == "racket_keyed") senders.push_back(mode::racket_keyed);
       else if (name == "zmq") senders.push_back(mode::zmq);
       else if (name == "dds") senders.push_back(mode::dds);
       else {

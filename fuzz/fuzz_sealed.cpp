@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 // libFuzzer target: the sealed datagram (kind 4, racket/security/sealer.hpp).
 //
-// The input is used twice: as a received datagram (the header decoder, then opening with the
-// key of the sender it names: the tag never verifies on forged input, and nothing of the
-// forgery may reach the output); and as an inner datagram, sealed with every suite, opened
-// again (must give the input back), then with one byte flipped (must be refused).
+// The input is used three times: as a received datagram (the header decoder, then opening with
+// the key of the sender it names: the tag never verifies on forged input, and nothing of the
+// forgery may reach the output); as a datagram at a keyed subscriber (detail::datagram_opener:
+// freshness, replay window, key by id; its sender table must not grow on forgeries); and as an
+// inner datagram, sealed with every suite, opened again (must give the input back), then with
+// one byte flipped (must be refused).
 #include "racket/security/sealer.hpp"
+
+#include "racket/detail/security/datagram_opener.hpp"
 
 #include "fuzz_common.hpp"
 
@@ -51,6 +55,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (std::size_t i = 0; i + wire::seal_overhead < size; ++i) RACKET_FUZZ_CHECK(out[i] == std::byte{0});
     } else {
       RACKET_FUZZ_CHECK(opened.size() == size - wire::seal_overhead);  // the fuzzer found a tag: only if it sealed it
+    }
+  }
+
+  // At a keyed subscriber, whose clock reads the input's timestamp (freshness passes).
+  {
+    static racket::detail::datagram_opener opener = [] {
+      racket::key_ring ring;
+      ring.add("fuzz", fuzz_key());
+      return racket::detail::datagram_opener(ring, 30'000'000'000ull, 16);
+    }();
+    const std::uint64_t now = size >= 36 ? racket::detail::load_u64(in.data() + 28) : 0;
+    std::vector<std::byte> out(size, std::byte{0x5a});
+    const std::size_t senders_before = opener.senders();
+    const auto r = opener.open(in, now, out);
+    if (r.what == racket::detail::datagram_opener::verdict::opened) {
+      RACKET_FUZZ_CHECK(r.inner.size() == size - wire::seal_overhead);  // the fuzzer found a tag: only if it sealed it
+    } else {
+      RACKET_FUZZ_CHECK(r.inner.empty());
+      RACKET_FUZZ_CHECK(opener.senders() == senders_before);  // forgeries cost no memory
     }
   }
 

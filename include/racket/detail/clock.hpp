@@ -46,6 +46,20 @@ class wall_stamper {
   bool synced_ = false;
 };
 
+// The clock of a transport (its clock_type), or the steady clock for one that names none (the
+// tests' fakes): what the seal timestamps read.
+template <class Transport>
+struct transport_clock {
+  using type = std::chrono::steady_clock;
+};
+template <class Transport>
+  requires requires { typename Transport::clock_type; }
+struct transport_clock<Transport> {
+  using type = typename Transport::clock_type;
+};
+template <class Transport>
+using transport_clock_t = typename transport_clock<Transport>::type;
+
 // splitmix64: a tiny, fast generator with a fixed output on every platform (std's
 // distributions differ between standard libraries, which would break reproducible runs).
 class splitmix64 {

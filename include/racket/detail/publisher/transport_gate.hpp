@@ -113,7 +113,7 @@ class transport_gate {
   }
 
  private:
-  using clock_type = typename Transport::clock_type;
+  using clock_type = transport_clock_t<Transport>;
 
   // The datagram as it leaves: sealed when its stream is keyed. A keyed stream's datagram
   // that cannot be sealed (none can: a stream without a sending key is refused at publish)

@@ -75,7 +75,7 @@ class requester {
     if (bytes.empty()) return false;
     if (sealer_ != nullptr) [[unlikely]] {
       std::error_code ec;
-      bytes = sealer_->seal(bytes, sealed_, stamp_(Transport::clock_type::now()), ec);
+      bytes = sealer_->seal(bytes, sealed_, stamp_(transport_clock_t<Transport>::now()), ec);
       if (ec) return false;  // keyed with accepted keys only: such a request is not sent in clear
     }
     const send_result res = transport_->send(request_endpoint(ep), bytes);
@@ -87,7 +87,7 @@ class requester {
   std::array<std::byte, wire::max_datagram_size_limit> buffer_{};
   datagram_sealer* sealer_ = nullptr;  // keyed streams: the subscriber's, or none
   std::vector<std::byte> sealed_;      // the sealed request
-  wall_stamper<typename Transport::clock_type> stamp_;
+  wall_stamper<transport_clock_t<Transport>> stamp_;
 };
 
 }  // namespace racket::detail

@@ -4,7 +4,7 @@
 // The bridge's key-value thread: the bucket calls wait for the server, so the LAN side hands
 // them here and never waits. Puts and deletes are coalesced per (stream, key) (only the newest
 // matters; memory is bounded by the subjects, not by the rate), held while NATS is down and
-// run once it is up; a resync (at start and after every reconnect) binds the buckets again and
+// run once it is up, and retried every second while JetStream does not answer; a resync (at start and after every reconnect) binds the buckets again and
 // reads them, handing every entry to the owner. It must NOT know Racket, the entries' format
 // or NATS's connection events (the owner says when the link is up).
 
@@ -123,23 +123,31 @@ class kv_worker {
       auto batch = std::exchange(pending_, {});
       lock.unlock();
       if (resync) cache_.forget();
-      for (auto& [k, value] : batch) {
+      bool failed = false;
+      for (auto it = batch.begin(); it != batch.end(); ++it) {
+        const auto& [k, value] = *it;
         const std::string e = value ? cache_.put(k.first, k.second, *value) : cache_.erase(k.first, k.second);
         if (!e.empty()) {
+          // JetStream is not answering (a server restarting, a cluster without its leader):
+          // this operation and the rest wait for the next round, unless newer ones came.
           fail(e);
-        } else {
-          (value ? puts_ : deletes_).fetch_add(1);
+          failed = true;
+          requeue(batch, it);
+          break;
         }
+        succeeded();
+        (value ? puts_ : deletes_).fetch_add(1);
         if (stopped()) return;
       }
-      bool read_failed = false;
-      if (resync) {
+      if (resync && !failed) {
         for (const auto& stream : streams_) {
           entries got;
           const std::string e = cache_.read_all(stream, got, max_keys_);
           if (!e.empty()) {
             fail(e);
-            read_failed = true;
+            failed = true;
+          } else {
+            succeeded();
           }
           if (events_.read) events_.read(stream, std::move(got));
           if (stopped()) return;
@@ -147,12 +155,20 @@ class kv_worker {
         resyncs_.fetch_add(1);
       }
       lock.lock();
-      if (read_failed) {
-        // JetStream may not be ready yet (a cluster electing its leader): read again in 1 s.
+      if (failed) {
+        if (resync) resync_ = true;
+        // Try again in 1 s.
         cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
-        resync_ = true;
       }
     }
+  }
+
+  // Puts the operations from `from` on back into the queue, unless a newer one of the same
+  // key came meanwhile.
+  void requeue(std::map<key_type, std::optional<std::string>>& batch,
+               std::map<key_type, std::optional<std::string>>::iterator from) {
+    std::lock_guard lock(mutex_);
+    for (auto it = from; it != batch.end(); ++it) pending_.emplace(it->first, std::move(it->second));
   }
 
   bool stopped() {
@@ -160,10 +176,13 @@ class kv_worker {
     return stopping_;
   }
 
+  // Every failure is counted; only the first of a run of them is reported.
   void fail(const std::string& e) {
     errors_.fetch_add(1);
-    if (events_.error) events_.error(e);
+    if (!failing_ && events_.error) events_.error(e + " (retried every second; reported again after a success)");
+    failing_ = true;
   }
+  void succeeded() { failing_ = false; }
 
   kv_cache cache_;
   std::vector<std::string> streams_;
@@ -175,6 +194,7 @@ class kv_worker {
   bool resync_ = false;
   bool up_ = false;
   bool stopping_ = false;
+  bool failing_ = false;  // the worker thread's own
   std::atomic<std::uint64_t> puts_{0}, deletes_{0}, errors_{0}, dropped_{0}, resyncs_{0};
   std::thread thread_;
 };

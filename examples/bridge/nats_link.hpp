@@ -3,14 +3,23 @@
 
 // The bridge's connection to NATS over the NATS C client (libnats): connect (in the background
 // when no server answers yet), reconnect forever with a wait of 1 s, tell the bridge when the
-// link comes up, goes down and comes back, publish a message with headers (never waiting:
-// while disconnected a publish is refused and the caller counts it), and subscribe. It must NOT
-// know Racket, the key-value buckets or what the bridge forwards. Its callbacks run on the
-// client's threads.
+// link comes up, goes down and comes back, publish a message with headers, and subscribe. It
+// must NOT know Racket, the key-value buckets or what the bridge forwards. Its callbacks run on
+// the client's threads.
+//
+// A publish never waits: the client's calls take the connection's lock, which its reconnect
+// thread may hold for a connect timeout, so publishes go through a bounded queue to a sender
+// thread of the link's own; while disconnected, or with the queue full, a publish is refused
+// at once and the caller counts it. The link's state is kept in atomics, never asked of the
+// client.
 
 #include <nats/nats.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,7 +51,7 @@ class nats_link {
  public:
   /// What the link tells its owner, on the client's threads.
   struct events {
-    std::function<void(bool first)> up;       ///< connected (first: the first time), or reconnected
+    std::function<void(bool first, const std::string& server)> up;  ///< connected (first: the first time), or reconnected
     std::function<void()> down;               ///< disconnected (it goes on trying)
     std::function<void(natsMsg*)> message;    ///< a message of a subscription (not owned: do not destroy)
     std::function<void(const std::string&)> error;  ///< an asynchronous error (slow consumer, ...)
@@ -51,7 +60,9 @@ class nats_link {
   /// Connects to `urls` (tried in the order given). When none answers, the link keeps trying in
   /// the background and `events.up(true)` tells when it is up. Throws std::runtime_error on a
   /// bad URL or option.
-  nats_link(const std::vector<std::string>& urls, const std::string& name, events ev) : events_(std::move(ev)) {
+  nats_link(const std::vector<std::string>& urls, const std::string& name, events ev,
+            std::size_t max_queued_bytes = std::size_t{16} << 20)
+      : events_(std::move(ev)), max_queued_bytes_(max_queued_bytes) {
     natsOptions* opts = nullptr;
     check(natsOptions_Create(&opts), "nats options");
     const std::unique_ptr<natsOptions, void (*)(natsOptions*)> guard(opts, natsOptions_Destroy);
@@ -73,10 +84,13 @@ class nats_link {
     check(natsOptions_SetErrorHandler(opts, &nats_link::on_error, this), "nats options");
     check(natsOptions_SetRetryOnFailedConnect(opts, true, &nats_link::on_first, this), "nats options");
     const natsStatus s = natsConnection_Connect(&conn_, opts);
-    if (s == NATS_NOT_YET_CONNECTED) return;  // on_first comes later
-    check(s, "connect to NATS");
-    up_.store(true);
-    first_ = true;
+    if (s != NATS_NOT_YET_CONNECTED) {  // else on_first comes later
+      check(s, "connect to NATS");
+      server_at_start_ = connected_url(conn_);
+      up_.store(true);
+      first_ = true;
+    }
+    sender_ = std::thread([this] { send_loop(); });
   }
 
   nats_link(const nats_link&) = delete;
@@ -87,6 +101,12 @@ class nats_link {
 
   void close() {
     closing_.store(true);  // a close is not a disconnection
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (sender_.joinable()) sender_.join();
     for (natsSubscription* s : subs_) natsSubscription_Destroy(s);
     subs_.clear();
     if (conn_ != nullptr) {
@@ -99,36 +119,43 @@ class nats_link {
   /// True when the constructor found a server at once (no `up(true)` event follows).
   bool connected_at_start() const noexcept { return first_; }
 
-  /// Connected now.
-  bool connected() const noexcept { return conn_ != nullptr && natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED; }
+  /// The server the constructor connected to.
+  const std::string& server_at_start() const noexcept { return server_at_start_; }
 
-  /// The server connected to ("" when none).
-  std::string server() const {
-    char buf[256] = {};
-    if (conn_ == nullptr || natsConnection_GetConnectedUrl(conn_, buf, sizeof buf) != NATS_OK) return {};
-    return buf;
-  }
+  /// Connected now (as the client's callbacks last said).
+  bool connected() const noexcept { return up_.load() && !closing_.load(); }
 
   /// Disconnections and reconnections seen so far.
   std::uint64_t disconnects() const noexcept { return disconnects_.load(); }
   std::uint64_t reconnects() const noexcept { return reconnects_.load(); }
 
-  /// Publishes `payload` on `subject` with `headers` (name, value; an empty value is left
-  /// out). False, at once, when not connected or the client refused it.
+  /// Queues `payload` for `subject` with `headers` (name, value; an empty value is left out)
+  /// for the sender thread. False, at once, when not connected or the queue is full.
   template <class Headers>
   bool publish(const std::string& subject, const Headers& headers, std::string_view payload) {
     if (!connected()) return false;
-    natsMsg* msg = nullptr;
-    if (natsMsg_Create(&msg, subject.c_str(), nullptr, payload.data(), static_cast<int>(payload.size())) != NATS_OK)
-      return false;
-    const std::unique_ptr<natsMsg, void (*)(natsMsg*)> guard(msg, natsMsg_Destroy);
+    outgoing m;
+    m.subject = subject;
+    m.payload.assign(payload);
+    std::size_t bytes = subject.size() + payload.size() + 64;
     for (const auto& [name, value] : headers) {
       if (value.empty()) continue;
-      const std::string n(name);
-      if (natsMsgHeader_Set(msg, n.c_str(), value.c_str()) != NATS_OK) return false;
+      m.headers.emplace_back(std::string(name), value);
+      bytes += name.size() + value.size();
     }
-    return natsConnection_PublishMsg(conn_, msg) == NATS_OK;
+    {
+      std::lock_guard lock(mutex_);
+      if (queued_bytes_ + bytes > max_queued_bytes_) return false;
+      queued_bytes_ += bytes;
+      m.bytes = bytes;
+      queue_.push_back(std::move(m));
+    }
+    cv_.notify_one();
+    return true;
   }
+
+  /// Publishes the client refused (on the sender thread), and publishes queued now.
+  std::uint64_t send_failures() const noexcept { return send_failures_.load(); }
 
   /// Subscribes to `subject` (delivered to `events.message`), with the client's pending
   /// limits raised to `max_messages` / `max_bytes` (past them the client drops and reports
@@ -159,16 +186,55 @@ class nats_link {
     if (s != NATS_OK) throw std::runtime_error(nats_error(what, s));
   }
 
-  static void on_first(natsConnection*, void* self) {
+  struct outgoing {
+    std::string subject;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string payload;
+    std::size_t bytes = 0;
+  };
+
+  // The sender thread: hands queued messages to the client (which may wait for its lock).
+  void send_loop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      outgoing m = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= m.bytes;
+      lock.unlock();
+      if (!send(m)) send_failures_.fetch_add(1);
+      lock.lock();
+    }
+  }
+
+  bool send(const outgoing& m) {
+    natsMsg* msg = nullptr;
+    if (natsMsg_Create(&msg, m.subject.c_str(), nullptr, m.payload.data(), static_cast<int>(m.payload.size())) != NATS_OK)
+      return false;
+    const std::unique_ptr<natsMsg, void (*)(natsMsg*)> guard(msg, natsMsg_Destroy);
+    for (const auto& [name, value] : m.headers) {
+      if (natsMsgHeader_Set(msg, name.c_str(), value.c_str()) != NATS_OK) return false;
+    }
+    return natsConnection_PublishMsg(conn_, msg) == NATS_OK;
+  }
+
+  static std::string connected_url(natsConnection* nc) {
+    char buf[256] = {};
+    if (natsConnection_GetConnectedUrl(nc, buf, sizeof buf) != NATS_OK) return {};
+    return buf;
+  }
+
+  static void on_first(natsConnection* nc, void* self) {
     auto* l = static_cast<nats_link*>(self);
     l->up_.store(true);
-    if (l->events_.up) l->events_.up(true);
+    if (l->events_.up) l->events_.up(true, connected_url(nc));
   }
-  static void on_reconnected(natsConnection*, void* self) {
+  static void on_reconnected(natsConnection* nc, void* self) {
     auto* l = static_cast<nats_link*>(self);
     l->up_.store(true);
     l->reconnects_.fetch_add(1);
-    if (l->events_.up) l->events_.up(false);
+    if (l->events_.up) l->events_.up(false, connected_url(nc));
   }
   static void on_down(natsConnection*, void* self) {
     auto* l = static_cast<nats_link*>(self);
@@ -196,6 +262,15 @@ class nats_link {
   bool first_ = false;
   std::atomic<std::uint64_t> disconnects_{0};
   std::atomic<std::uint64_t> reconnects_{0};
+  std::atomic<std::uint64_t> send_failures_{0};
+  std::string server_at_start_;
+  std::size_t max_queued_bytes_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<outgoing> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool stopping_ = false;
+  std::thread sender_;
 };
 
 }  // namespace racket_bridge

@@ -48,8 +48,9 @@ struct bridge_config {
 
 /// The bridge's own counters beside the forwarding rules' (plain struct, copied out).
 struct bridge_counters {
-  std::uint64_t nats_published = 0;     ///< messages and tombstones published to NATS
-  std::uint64_t export_dropped = 0;     ///< exports dropped: NATS was not connected (or refused them)
+  std::uint64_t nats_published = 0;     ///< messages and tombstones handed to the NATS link
+  std::uint64_t export_dropped = 0;     ///< exports dropped: NATS was not connected (or the send queue full)
+  std::uint64_t nats_send_failed = 0;   ///< exports the NATS client refused (on the link's sender thread)
   std::uint64_t import_received = 0;    ///< NATS messages received on the bridge's subscriptions
   std::uint64_t import_malformed = 0;   ///< NATS messages or bucket entries refused (name, headers, hash)
   std::uint64_t import_overflow = 0;    ///< NATS messages dropped: max_import_queue were waiting
@@ -67,9 +68,10 @@ struct bridge_counters {
 
 template <class F>
 void for_each_counter(const bridge_counters& c, F&& f) {
-  static_assert(sizeof(bridge_counters) == 15 * sizeof(std::uint64_t), "list every member");
+  static_assert(sizeof(bridge_counters) == 16 * sizeof(std::uint64_t), "list every member");
   f(std::string_view("nats_published"), c.nats_published);
   f(std::string_view("export_dropped"), c.export_dropped);
+  f(std::string_view("nats_send_failed"), c.nats_send_failed);
   f(std::string_view("import_received"), c.import_received);
   f(std::string_view("import_malformed"), c.import_malformed);
   f(std::string_view("import_overflow"), c.import_overflow);
@@ -140,7 +142,9 @@ class site_bridge {
     }
 
     nats_link::events ev;
-    ev.up = [this](bool first) { asio::post(io_, [this, first] { on_up(first ? link_event::connected : link_event::reconnected); }); };
+    ev.up = [this](bool first, const std::string& server) {
+      asio::post(io_, [this, first, server] { on_up(first ? link_event::connected : link_event::reconnected, server); });
+    };
     ev.down = [this] { asio::post(io_, [this] { on_down(); }); };
     ev.message = [this](natsMsg* m) { on_nats_message(m); };
     ev.error = [this](const std::string& e) { asio::post(io_, [this, e] { report("NATS: " + e); }); };
@@ -154,7 +158,7 @@ class site_bridge {
     for (const auto& name : config_.streams) {
       link_->subscribe(nats_filter(name, config_.filter), 65536, 64 << 20);
     }
-    if (link_->connected_at_start()) on_up(link_event::connected);
+    if (link_->connected_at_start()) on_up(link_event::connected, link_->server_at_start());
   }
 
   /// Stops both sides: nothing is forwarded afterwards. The LAN publisher closes (imported
@@ -184,6 +188,7 @@ class site_bridge {
       c.disconnects = link_->disconnects();
       c.reconnects = link_->reconnects();
       c.connected = link_->connected() ? 1 : 0;
+      c.nats_send_failed = link_->send_failures();
     }
     if (kv_) {
       c.kv_puts = kv_->puts();
@@ -346,9 +351,9 @@ class site_bridge {
 
   // --- the link ------------------------------------------------------------------------------
 
-  void on_up(link_event what) {
+  void on_up(link_event what, const std::string& server) {
     if (stopped_) return;
-    if (events_.link) events_.link(what, link_->server());
+    if (events_.link) events_.link(what, server);
     // The buckets are brought up to date with the LAN values this bridge holds (a restarted
     // server without storage lost them), then read back.
     for (const auto& [k, entry] : lan_values_) kv_->put(k.first, k.second, entry);

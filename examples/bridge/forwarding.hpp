@@ -32,6 +32,7 @@ enum class import_verdict {
   deliver,    ///< publish it on the LAN (or withdraw the subject)
   own_site,   ///< exported by a bridge of this site: skip
   duplicate,  ///< the same content as the last one imported for the subject: skip
+  echo,       ///< the value this bridge exported for the subject, come back: skip
   stale,      ///< older than the last one imported from the same publisher: skip
 };
 
@@ -51,13 +52,14 @@ struct forwarding_counters {
   std::uint64_t skipped_own_site = 0;       ///< NATS messages of this site
   std::uint64_t import_duplicates = 0;      ///< NATS messages equal to the last imported
   std::uint64_t import_stale = 0;           ///< NATS messages older than the last imported
+  std::uint64_t import_echoes = 0;          ///< NATS messages equal to the value this bridge exported
   std::uint64_t untracked = 0;              ///< subjects not tracked: max_subjects reached
 };
 
 /// Calls `f(std::string_view name, std::uint64_t value)` for every counter, in order.
 template <class F>
 void for_each_counter(const forwarding_counters& c, F&& f) {
-  static_assert(sizeof(forwarding_counters) == 12 * sizeof(std::uint64_t), "list every member");
+  static_assert(sizeof(forwarding_counters) == 13 * sizeof(std::uint64_t), "list every member");
   f(std::string_view("exported"), c.exported);
   f(std::string_view("exported_removals"), c.exported_removals);
   f(std::string_view("skipped_own"), c.skipped_own);
@@ -69,6 +71,7 @@ void for_each_counter(const forwarding_counters& c, F&& f) {
   f(std::string_view("skipped_own_site"), c.skipped_own_site);
   f(std::string_view("import_duplicates"), c.import_duplicates);
   f(std::string_view("import_stale"), c.import_stale);
+  f(std::string_view("import_echoes"), c.import_echoes);
   f(std::string_view("untracked"), c.untracked);
 }
 
@@ -77,7 +80,9 @@ void for_each_counter(const forwarding_counters& c, F&& f) {
 /// Exports skip this bridge's own LAN publisher, publishers announced as program `bridge`,
 /// and (until such a publisher has been heard announced) a value whose content hash is the
 /// one last imported for its subject. Imports skip this site's messages, a duplicate of the
-/// last imported value and an older sequence from the same publisher. Per-subject state is
+/// last imported value, an older sequence from the same publisher, and the value this bridge
+/// last exported for the subject (a sibling bridge of another site re-exported it before it
+/// knew the importing publisher for a bridge's: the echo stops here). Per-subject state is
 /// bounded by `max_subjects` (past it, subjects are not tracked and only counted).
 class forwarding_rules {
  public:
@@ -104,6 +109,7 @@ class forwarding_rules {
       ++counters_.skipped_echo;
       return export_verdict::echo;
     }
+    remember(exported_, key(stream, subject), hash);
     ++counters_.exported;
     return export_verdict::forward;
   }
@@ -118,6 +124,7 @@ class forwarding_rules {
       return export_verdict::not_exported;
     }
     imported_.erase(key(stream, subject));
+    exported_.erase(key(stream, subject));
     ++counters_.exported_removals;
     return export_verdict::forward;
   }
@@ -130,6 +137,13 @@ class forwarding_rules {
       return import_verdict::own_site;
     }
     std::string k = key(stream, subject);
+    if (!o.tombstone) {
+      const auto e = exported_.find(k);
+      if (e != exported_.end() && e->second == o.hash) {
+        ++counters_.import_echoes;
+        return import_verdict::echo;
+      }
+    }
     const auto it = imported_.find(k);
     if (it != imported_.end()) {
       const last& l = it->second;
@@ -148,10 +162,10 @@ class forwarding_rules {
     }
     if (o.tombstone) {
       // Kept (with no value) so that a second bridge's copy of the tombstone is stale.
-      remember(std::move(k), last{o.publisher, o.sequence, 0});
+      remember(imported_, std::move(k), last{o.publisher, o.sequence, 0});
       ++counters_.imported_removals;
     } else {
-      remember(std::move(k), last{o.publisher, o.sequence, o.hash});
+      remember(imported_, std::move(k), last{o.publisher, o.sequence, o.hash});
       ++counters_.imported;
     }
     return import_verdict::deliver;
@@ -159,6 +173,8 @@ class forwarding_rules {
 
   /// Subjects with import state held.
   std::size_t tracked() const noexcept { return imported_.size(); }
+  /// Subjects with export state held.
+  std::size_t exported_subjects() const noexcept { return exported_.size(); }
 
   const forwarding_counters& counters() const noexcept { return counters_; }
 
@@ -190,12 +206,13 @@ class forwarding_rules {
     return std::nullopt;
   }
 
-  void remember(std::string k, last l) {
-    const auto it = imported_.find(k);
-    if (it != imported_.end()) {
-      it->second = l;
-    } else if (imported_.size() < max_subjects_) {
-      imported_.emplace(std::move(k), l);
+  template <class Map, class Value>
+  void remember(Map& map, std::string k, Value v) {
+    const auto it = map.find(k);
+    if (it != map.end()) {
+      it->second = v;
+    } else if (map.size() < max_subjects_) {
+      map.emplace(std::move(k), v);
     } else {
       ++counters_.untracked;
     }
@@ -206,6 +223,7 @@ class forwarding_rules {
   std::optional<std::uint64_t> own_publisher_;
   std::unordered_set<std::uint64_t> bridges_;
   std::unordered_map<std::string, last> imported_;
+  std::unordered_map<std::string, std::uint64_t> exported_;  // the hash last exported per subject
   forwarding_counters counters_;
 };
 

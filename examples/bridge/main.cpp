@@ -315,6 +315,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
     status = rx::exit_failure;
   }
-  nats_Close();
+  nats_CloseAndWait(2000);  // the client's threads end before the process does
   return status;
 }

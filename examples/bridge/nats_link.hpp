@@ -16,6 +16,7 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -100,17 +101,23 @@ class nats_link {
   ~nats_link() { close(); }
 
   void close() {
-    closing_.store(true);  // a close is not a disconnection
+    closing_.store(true);  // a close is not a disconnection; no event is passed on from now
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
     }
     cv_.notify_all();
     if (sender_.joinable()) sender_.join();
+    if (conn_ != nullptr) {
+      // Closing the connection closes its subscriptions; each one's on-complete callback
+      // runs once its message handler has returned for the last time (bounded wait).
+      natsConnection_Close(conn_);
+      std::unique_lock lock(mutex_);
+      cv_.wait_for(lock, std::chrono::seconds(5), [this] { return completed_ >= subs_.size(); });
+    }
     for (natsSubscription* s : subs_) natsSubscription_Destroy(s);
     subs_.clear();
     if (conn_ != nullptr) {
-      natsConnection_Close(conn_);
       natsConnection_Destroy(conn_);
       conn_ = nullptr;
     }
@@ -164,8 +171,12 @@ class nats_link {
     natsSubscription* sub = nullptr;
     check(natsConnection_Subscribe(&sub, conn_, subject.c_str(), &nats_link::on_message, this),
           "subscribe to " + subject);
-    subs_.push_back(sub);
+    {
+      std::lock_guard lock(mutex_);
+      subs_.push_back(sub);
+    }
     natsSubscription_SetPendingLimits(sub, max_messages, max_bytes);
+    natsSubscription_SetOnCompleteCB(sub, &nats_link::on_complete, this);
   }
 
   /// Messages the client dropped (slow consumer), over every subscription.
@@ -225,15 +236,26 @@ class nats_link {
     return buf;
   }
 
+  static void on_complete(void* self) {
+    auto* l = static_cast<nats_link*>(self);
+    {
+      std::lock_guard lock(l->mutex_);
+      ++l->completed_;
+    }
+    l->cv_.notify_all();
+  }
+
   static void on_first(natsConnection* nc, void* self) {
     auto* l = static_cast<nats_link*>(self);
     l->up_.store(true);
+    if (l->closing_.load()) return;
     if (l->events_.up) l->events_.up(true, connected_url(nc));
   }
   static void on_reconnected(natsConnection* nc, void* self) {
     auto* l = static_cast<nats_link*>(self);
     l->up_.store(true);
     l->reconnects_.fetch_add(1);
+    if (l->closing_.load()) return;
     if (l->events_.up) l->events_.up(false, connected_url(nc));
   }
   static void on_down(natsConnection*, void* self) {
@@ -246,11 +268,11 @@ class nats_link {
   }
   static void on_error(natsConnection*, natsSubscription*, natsStatus err, void* self) {
     auto* l = static_cast<nats_link*>(self);
-    if (l->events_.error) l->events_.error(natsStatus_GetText(err));
+    if (!l->closing_.load() && l->events_.error) l->events_.error(natsStatus_GetText(err));
   }
   static void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* self) {
     auto* l = static_cast<nats_link*>(self);
-    if (l->events_.message) l->events_.message(msg);
+    if (!l->closing_.load() && l->events_.message) l->events_.message(msg);
     natsMsg_Destroy(msg);
   }
 
@@ -270,6 +292,7 @@ class nats_link {
   std::deque<outgoing> queue_;
   std::size_t queued_bytes_ = 0;
   bool stopping_ = false;
+  std::size_t completed_ = 0;  // subscriptions whose handler has returned for the last time
   std::thread sender_;
 };
 

@@ -124,3 +124,19 @@ TEST_CASE("bridge forwarding: per-subject state is bounded") {
   CHECK(r.on_nats_message("s", "x1", from("a", 1, 4, 4)) == import_verdict::deliver);  // known ones still update
   CHECK(r.counters().untracked == 1);
 }
+
+TEST_CASE("bridge forwarding: a value this bridge exported, come back from another site, is not imported") {
+  forwarding_rules r("b");
+  CHECK(r.on_lan_message("s", "x", 1, 100) == export_verdict::forward);
+  // Re-exported by a bridge of site a that did not know its sibling's publisher yet.
+  CHECK(r.on_nats_message("s", "x", from("a", 77, 1, 100)) == import_verdict::echo);
+  CHECK(r.counters().import_echoes == 1);
+  CHECK(r.counters().imported == 0);
+  CHECK(r.on_nats_message("s", "x", from("a", 77, 2, 101)) == import_verdict::deliver);  // a new value
+  CHECK(r.on_nats_message("s", "y", from("a", 77, 3, 100)) == import_verdict::deliver);  // per subject
+  // Withdrawn here: the state goes with it.
+  CHECK(r.on_lan_message("s", "z", 1, 200) == export_verdict::forward);
+  CHECK(r.on_lan_removal("s", "z", 1, lan_removal::withdrawn) == export_verdict::forward);
+  CHECK(r.exported_subjects() == 1);
+  CHECK(r.on_nats_message("s", "z", from("a", 77, 4, 200)) == import_verdict::deliver);
+}

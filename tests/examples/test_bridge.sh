@@ -12,6 +12,12 @@
 #            so) and what the LAN publishes then reaches NATS and the bucket
 #   loopback two "sites" on one host (two port ranges of the pool): a value crosses from one
 #            to the other through NATS, once, and is not exported back
+#   siblings two bridges of one site on one LAN: a value imported from the other site is on
+#            their LAN once and never comes back to the site it came from (a bridge skips its
+#            sibling's copy by the echo hash or the sibling's announcement; a copy exported in
+#            the race before either is known is dropped by the origin's bridge,
+#            import_echoes); a value of their LAN exported by both is imported once at the
+#            other site
 #
 # Every case that sends runs only inside a private network namespace (CTest runs this script
 # through tests/tools/in_netns.sh): when an interface other than `lo` is visible it sends
@@ -28,7 +34,7 @@ receiver="$2"
 bridge="$3"
 shift 3
 cases=("$@")
-[ "${#cases[@]}" -gt 0 ] || cases=(help errors offline late loopback)
+[ "${#cases[@]}" -gt 0 ] || cases=(help errors offline late loopback siblings)
 
 for p in "$sender" "$receiver" "$bridge"; do
   [ -x "$p" ] || { echo "test_bridge.sh: '$p' is not an executable" >&2; exit 2; }
@@ -39,7 +45,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$tmp"
+  [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 
@@ -166,7 +172,7 @@ case_late() {
   start bridge "$bridge" plant --site late --nats nats://127.0.0.1:14222 --interface lo --format json --stats 200ms
   local b=$last_pid
   sleep 0.5 # the bridge tries and fails at least once (nothing to wait for: that is the point)
-  start_nats nats 14222
+  start_nats nats_late 14222
   expect "the bridge connected by itself" until_true 10 grep -q '"event":"nats","state":"connected"' "$tmp/bridge.out"
   start tx "$sender" plant plant.b 2 --interface lo --interval 300ms
   local s=$last_pid
@@ -181,7 +187,7 @@ case_late() {
 case_loopback() {
   needs_netns loopback
   needs_nats loopback
-  start_nats nats 14223
+  start_nats nats_loopback 14223
   local url=nats://127.0.0.1:14223
   start ba "$bridge" plant --site a --ports 19090-19097 --nats "$url" --interface lo --format json --stats 200ms
   local ba=$last_pid
@@ -204,9 +210,45 @@ case_loopback() {
   stop "$nats_pid"
 }
 
+case_siblings() {
+  needs_netns siblings
+  needs_nats siblings
+  start_nats nats_siblings 14224
+  local url=nats://127.0.0.1:14224 name
+  start a1 "$bridge" plant --site a --ports 19090-19097 --nats "$url" --interface lo --format json --stats 200ms
+  start a2 "$bridge" plant --site a --ports 19090-19097 --nats "$url" --interface lo --format json --stats 200ms
+  start b "$bridge" plant --site b --ports 19190-19197 --nats "$url" --interface lo --format json --stats 200ms
+  for name in a1 a2 b; do
+    until_true 10 grep -q '"state":"connected"' "$tmp/$name.out" || fail "bridge $name did not connect"
+  done
+  start ra "$receiver" plant --ports 19090-19097 --interface lo --format json
+  # From site b: both bridges of site a import it and publish it on their LAN.
+  start txb "$sender" plant plant.from_b 1 --ports 19190-19197 --interface lo --interval 300ms
+  expect "site a received the value of site b" until_true 10 has_value "$tmp/ra.out" plant.from_b 1
+  expect "a bridge of site a imported it" until_true 5 bash -c '
+    [ "$(jq -r "select(.event == \"stats\") | .counters.imported" "$1" | tail -n 1)" -ge 1 ] ||
+    [ "$(jq -r "select(.event == \"stats\") | .counters.imported" "$2" | tail -n 1)" -ge 1 ]' _ "$tmp/a1.out" "$tmp/a2.out"
+  # A sibling's copy heard before this bridge's own import (and before the sibling was heard
+  # announced) may be exported: it must not come back to site b.
+  expect "site b never imported its own value back" [ "$(counter "$tmp/b.out" imported)" = 0 ]
+  expect "site a's receiver got it once" [ "$(jq -r 'select(.event == "message") | .payload' "$tmp/ra.out" | wc -l)" -eq 1 ]
+  # From site a: both bridges export it; site b imports it once.
+  start txa "$sender" plant plant.from_a 2 --ports 19090-19097 --interface lo --interval 300ms
+  expect "both bridges of site a exported it" until_true 5 bash -c '
+    [ "$(jq -r "select(.event == \"stats\") | .counters.exported" "$1" | tail -n 1)" -ge 1 ] &&
+    [ "$(jq -r "select(.event == \"stats\") | .counters.exported" "$2" | tail -n 1)" -ge 1 ]' _ "$tmp/a1.out" "$tmp/a2.out"
+  expect "site b's bridge dropped the second copy as a duplicate" until_true 5 at_least "$tmp/b.out" import_duplicates 1
+  expect "and imported the value once" [ "$(counter "$tmp/b.out" imported)" = 1 ]
+  expect "site b's bridge exported only its own sender's value" [ "$(counter "$tmp/b.out" exported)" = 1 ]
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  pids=()
+}
+
 for c in "${cases[@]}"; do
   case "$c" in
-    help | errors | offline | late | loopback) "case_$c" ;;
+    help | errors | offline | late | loopback | siblings) "case_$c" ;;
     *) fail "unknown case '$c'" ;;
   esac
 done

@@ -28,6 +28,7 @@ packages=(
   jq python3 pkgconf                   # test scripts; pkg-config finds cpp-httplib
   tshark git                           # tests: the Wireshark dissector; README's FetchContent
   libcpp-httplib-dev                   # the monitor program only: its HTTP server (pkg-config)
+  libnats-dev nats-server              # the bridge program only: NATS C client (pkg-config); its tests
   chromium python3-prometheus-client   # monitor tests: the page in a headless browser, /metrics
   libclang-rt-14-dev                   # sanitizer (asan, tsan) and fuzz builds
 )

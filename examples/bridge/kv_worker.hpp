@@ -4,8 +4,10 @@
 // The bridge's key-value thread: the bucket calls wait for the server, so the LAN side hands
 // them here and never waits. Puts and deletes are coalesced per (stream, key) (only the newest
 // matters; memory is bounded by the subjects, not by the rate), held while NATS is down and
-// run once it is up, and retried every second while JetStream does not answer; a resync (at start and after every reconnect) binds the buckets again and
-// reads them, handing every entry to the owner. It must NOT know Racket, the entries' format
+// run once it is up, and retried every second while JetStream does not answer; a resync (at
+// start and after every reconnect) binds the buckets again and reads them, handing every entry
+// to the owner, and reads them twice more, 2 s apart: a peer's put that failed while a server
+// was down (retried every second) may land in the bucket after the first read. It must NOT know Racket, the entries' format
 // or NATS's connection events (the owner says when the link is up).
 
 #include "kv_cache.hpp"
@@ -79,6 +81,7 @@ class kv_worker {
     {
       std::lock_guard lock(mutex_);
       resync_ = true;
+      followups_ = 2;
     }
     cv_.notify_all();
   }
@@ -116,9 +119,19 @@ class kv_worker {
 
   void run() {
     std::unique_lock lock(mutex_);
+    const auto ready = [this] { return stopping_ || (up_ && (!pending_.empty() || resync_)); };
     while (true) {
-      cv_.wait(lock, [this] { return stopping_ || (up_ && (!pending_.empty() || resync_)); });
+      if (followups_ > 0 && up_) {
+        // The follow-up reads of a resync: one 2 s after the last round, unless work comes first.
+        if (!cv_.wait_for(lock, std::chrono::seconds(2), ready) && up_) {
+          resync_ = true;
+          --followups_;
+        }
+      } else {
+        cv_.wait(lock, ready);
+      }
       if (stopping_) return;
+      if (!ready()) continue;
       const bool resync = std::exchange(resync_, false);
       auto batch = std::exchange(pending_, {});
       lock.unlock();
@@ -192,6 +205,7 @@ class kv_worker {
   std::condition_variable cv_;
   std::map<key_type, std::optional<std::string>> pending_;
   bool resync_ = false;
+  int followups_ = 0;  // reads still to come after the last resync
   bool up_ = false;
   bool stopping_ = false;
   bool failing_ = false;  // the worker thread's own

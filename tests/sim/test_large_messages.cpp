@@ -244,3 +244,33 @@ TEST_CASE("a cached 1 MiB value completes under 20 % loss from the fragments of 
   CHECK(got[0].sequence == 1);
   CHECK(sub.stats(s).messages_lost == 0);
 }
+
+TEST_CASE("A late joiner gets a cached 1 MiB value from the snapshot answer, not the next periodic resend",
+          "[sim][large][snapshot]") {
+  bed b{7};
+  const racket::stream<std::string> s{"large", pool};
+  sim_publisher pub{b.pub_node, racket::publisher_options{.seed = 8}};
+  const std::string payload = pattern(std::size_t{1} << 20, 77);
+  pub.publish(s, "maps.site", payload, 30s);  // the next periodic resend: 30 s away
+  b.net.run_for(200ms);
+  CHECK(pub.stats("large").fragments_sent > 0);
+
+  sim_subscriber sub{b.sub_node, racket::subscriber_options{.seed = 9}};
+  std::vector<delivery> got;
+  auto h = sub.subscribe(s, "maps.*", [&](const racket::message<std::string>& m) {
+    got.push_back({std::string(m.subject), m.sequence, m.value.size(), hash_of(m.value)});
+  });
+  // The snapshot's deadline: its answer is due within snapshot_delay_max (10 ms); the
+  // fragments then go out in paced turns. Well within 500 ms, and 30 s before the resend.
+  for (int step = 0; step < 50 && got.empty(); ++step) b.net.run_for(10ms);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].subject == "maps.site");
+  CHECK(got[0].sequence == 1);  // under its cached number
+  CHECK(got[0].size == payload.size());
+  CHECK(got[0].hash == hash_of(payload));
+  const auto ps = pub.stats("large");
+  CHECK(ps.snapshot_records == 1);
+  CHECK(ps.resent == 0);  // no periodic resend yet
+  b.net.run_for(1s);
+  CHECK(got.size() == 1);  // delivered once
+}

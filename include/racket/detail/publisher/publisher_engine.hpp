@@ -367,9 +367,17 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     if (shut_down_) return;
     const time_point now = Clock::now();
     const auto send = [this](stream_state& s, const wire::record& r) { append(s, r); };
+    // A large value an answer selects: its fragments, flag resend, under its cached sequence
+    // (skipped when a resend of it is still queued), in the outbox's paced turns.
+    bool large = false;
+    const auto send_large = [this, &large](stream_state& s, std::string_view subject, const large_value<time_point>& v) {
+      outbox_.add(s, subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash, true);
+      large = true;
+    };
     const time_point probes_next = probes_.fire(now, send);
-    const time_point next = std::min(probes_next, answers_.run(now, send));
+    const time_point next = std::min(probes_next, answers_.run(now, send, send_large));
     send_open_writers(now);
+    if (large) pump_fragments();
     if (next != time_point::max()) arm_answer_timer(next);
   }
 

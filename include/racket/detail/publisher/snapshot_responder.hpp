@@ -6,6 +6,8 @@
 // sooner than the spacing after the stream's last pass; a pass walks the stream's cache and
 // re-sends what the answer selects, each record under a new sequence number, paced over all
 // streams by one token bucket of bytes (docs/architecture.md, "Snapshots and gap repair").
+// The stream's large values the answer selects are handed out at the pass's end, under their
+// cached sequence (the caller re-sends their fragments, paced by its fragment turns).
 // Time and randomness come in as parameters. Knows nothing of sockets, datagrams or locks.
 
 #include "racket/detail/clock.hpp"
@@ -41,7 +43,8 @@ struct stream_answers {
 };
 
 // `Stream`: the publisher's stream; the responder uses its `answers` (a stream_answers),
-// `cache` (a last_value_cache), `next_sequence` and the `counters` of snapshots.
+// `cache` (a last_value_cache), `large` (a large_value_cache), `next_sequence` and the
+// `counters` of snapshots.
 template <class Stream, class Clock>
 class snapshot_responder {
  public:
@@ -89,9 +92,12 @@ class snapshot_responder {
   }
 
   // Runs the answer passes due at `now` as far as the pacing allows: `emit(stream, record)`
-  // for each record re-sent. Returns when to run again (time_point::max(): nothing pending).
-  template <class Emit>
-  time_point run(time_point now, Emit&& emit) {
+  // for each record re-sent, `emit_large(stream, subject, large_value)` for each large value
+  // selected (not charged to the token bucket: its fragments go out in the caller's paced
+  // turns, one copy at most queued). Returns when to run again (time_point::max(): nothing
+  // pending).
+  template <class Emit, class EmitLarge>
+  time_point run(time_point now, Emit&& emit, EmitLarge&& emit_large) {
     time_point next = time_point::max();
     const double rate = static_cast<double>(rate_bytes_);
     const double burst = answer_burst();
@@ -115,7 +121,7 @@ class snapshot_responder {
           a.last_pass = now;
           bump(s.counters.snapshot_answers);
         }
-        if (!step(s, emit)) {
+        if (!step(s, emit, emit_large)) {
           yielded = true;
           break;
         }
@@ -142,8 +148,8 @@ class snapshot_responder {
  private:
   // Continues the pass of `s`; true when it is complete, false when it yields (pacing, or
   // the scan budget of one timer pass).
-  template <class Emit>
-  bool step(Stream& s, Emit& emit) {
+  template <class Emit, class EmitLarge>
+  bool step(Stream& s, Emit& emit, EmitLarge& emit_large) {
     stream_answers<time_point>& a = s.answers;
     std::size_t scanned = 0;
     while (a.cursor < s.cache.slot_count()) {
@@ -156,6 +162,13 @@ class snapshot_responder {
       emit(s, r);
       tokens_ -= static_cast<double>(wire::record_size(r.subject.size(), r.payload.size()));
       bump(s.counters.snapshot_records);
+    }
+    if (!s.large.empty()) [[unlikely]] {
+      s.large.for_each([&](std::string_view subject, const auto& v) {
+        if (!a.active.selects(subject, v.sequence)) return;
+        emit_large(s, subject, v);
+        bump(s.counters.snapshot_records);
+      });
     }
     a.answering = false;
     a.active.clear();

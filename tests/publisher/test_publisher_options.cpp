@@ -72,9 +72,10 @@ TEST_CASE("publisher_stream_stats: for_each_counter visits every counter by name
   s.tail_probes = 1201;
   s.would_block = 1301;
   s.fragments_sent = 1401;
+  s.fragment_requests_answered = 1501;
   std::vector<std::pair<std::string, std::uint64_t>> visited;
   racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) { visited.emplace_back(name, value); });
-  CHECK(visited.size() == 14);  // the hand count of the struct's members
+  CHECK(visited.size() == 15);  // the hand count of the struct's members
   const std::vector<std::pair<std::string, std::uint64_t>> expected{
       {"published", 101},
       {"resent", 201},
@@ -89,10 +90,11 @@ TEST_CASE("publisher_stream_stats: for_each_counter visits every counter by name
       {"snapshot_records", 1101},
       {"tail_probes", 1201},
       {"would_block", 1301},
-      {"fragments_sent", 1401}};
+      {"fragments_sent", 1401},
+      {"fragment_requests_answered", 1501}};
   CHECK(visited == expected);
   // A default-constructed struct visits zeros.
   std::size_t zeros = 0;
   racket::for_each_counter(racket::publisher_stream_stats{}, [&](std::string_view, std::uint64_t value) { zeros += value == 0; });
-  CHECK(zeros == 14);
+  CHECK(zeros == 15);
 }

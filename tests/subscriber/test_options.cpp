@@ -80,10 +80,11 @@ TEST_CASE("subscriber_stream_stats: for_each_counter visits every counter by nam
   s.fragments_dropped = 2001;
   s.messages_reassembled = 2101;
   s.messages_lost = 2201;
+  s.fragment_requests_sent = 2251;
   s.reassembly_bytes = 2301;
   std::vector<std::pair<std::string, std::uint64_t>> visited;
   racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) { visited.emplace_back(name, value); });
-  CHECK(visited.size() == 23);  // the hand count of the struct's members
+  CHECK(visited.size() == 24);  // the hand count of the struct's members
   const std::vector<std::pair<std::string, std::uint64_t>> expected{
       {"datagrams_received", 101},
       {"malformed", 201},
@@ -107,10 +108,11 @@ TEST_CASE("subscriber_stream_stats: for_each_counter visits every counter by nam
       {"fragments_dropped", 2001},
       {"messages_reassembled", 2101},
       {"messages_lost", 2201},
+      {"fragment_requests_sent", 2251},
       {"reassembly_bytes", 2301}};
   CHECK(visited == expected);
   // A default-constructed struct visits zeros.
   std::size_t zeros = 0;
   racket::for_each_counter(racket::subscriber_stream_stats{}, [&](std::string_view, std::uint64_t value) { zeros += value == 0; });
-  CHECK(zeros == 23);
+  CHECK(zeros == 24);
 }

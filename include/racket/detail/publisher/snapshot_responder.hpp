@@ -37,6 +37,7 @@ struct stream_answers {
   TimePoint pending_due{};
   TimePoint last_pass{};  // when the last pass started
   request_limiter<TimePoint> requesters;
+  request_limiter<TimePoint> fragment_requesters;  // requests naming only fragments: a budget of their own
   std::size_t cursor = 0;
   bool answering = false;
   bool listed = false;  // in the responder's list
@@ -51,7 +52,8 @@ class snapshot_responder {
   using time_point = typename Clock::time_point;
   using duration = typename Clock::duration;
 
-  static constexpr std::size_t answer_scan_budget = 65536;  // slots looked at per stream per answer pass step
+  static constexpr std::size_t answer_scan_budget = 65536;
+  static constexpr unsigned fragment_request_factor = 8;  // slots looked at per stream per answer pass step
 
   explicit snapshot_responder(const publisher_options& opts)
       : rate_bytes_(opts.snapshot_rate_bytes),
@@ -61,7 +63,10 @@ class snapshot_responder {
         spacing_(opts.snapshot_answer_spacing),
         limits_{.per_second = opts.snapshot_requests_per_second,
                 .burst = opts.snapshot_request_burst,
-                .max_requesters = opts.max_snapshot_requesters} {}
+                .max_requesters = opts.max_snapshot_requesters},
+        fragment_limits_{.per_second = opts.snapshot_requests_per_second * fragment_request_factor,
+                         .burst = opts.snapshot_request_burst * fragment_request_factor,
+                         .max_requesters = opts.max_snapshot_requesters} {}
 
   // A valid request for `s`, heard at `now`: counted, admitted by its requester's limit and
   // merged into the stream's pending answer. Returns when the answer timer must fire for it
@@ -89,6 +94,17 @@ class snapshot_responder {
       streams_.push_back(&s);
     }
     return a.answering ? time_point::max() : pass_start(a);
+  }
+
+  // A valid request that names only fragments (answered at once by the caller, not by a
+  // pass): counted, and admitted by its requester's fragment budget: `fragment_request_factor`
+  // times the snapshot requests' rate and burst (a subscriber repairing a 16 MiB message at
+  // 5 % loss sends some ten in a second). False: refused.
+  bool admit(Stream& s, const wire::request_view& req, time_point now) {
+    bump(s.counters.snapshot_requests);
+    if (s.answers.fragment_requesters.admit(req.requester_id(), now, fragment_limits_)) return true;
+    bump(s.counters.snapshot_requests_limited);
+    return false;
   }
 
   // Runs the answer passes due at `now` as far as the pacing allows: `emit(stream, record)`
@@ -201,6 +217,7 @@ class snapshot_responder {
   std::chrono::milliseconds repair_delay_max_;
   std::chrono::milliseconds spacing_;
   request_limits limits_;
+  request_limits fragment_limits_;
   std::vector<Stream*> streams_;  // streams with a pending or running answer
   double tokens_ = 0;             // pacing, bytes
   time_point tokens_at_{};

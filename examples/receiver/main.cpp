@@ -10,6 +10,7 @@
 #include "../common/format.hpp"
 #include "../common/keys.hpp"
 #include "../common/options.hpp"
+#include "../common/payload.hpp"
 #include "list.hpp"
 
 #include <racket/racket.hpp>
@@ -24,6 +25,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <optional>
@@ -60,6 +62,8 @@ struct receiver_options {
   std::uint64_t wait_ms = 7000;  // --list
   std::uint64_t announce_ms = 5000;  // 0: never
   std::string list_stream;       // --list STREAM: only that one
+  std::string save_dir;          // --save DIR ("": off)
+  std::uint64_t max_message = std::uint64_t{16} << 20;
 };
 
 // --once without --timeout: how long to wait for the publishers' answers.
@@ -92,11 +96,14 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
   app.add_option("--format", o.format_text,
                  "output format:\n"
                  "  human: TIME  SUBJECT  SIZE  PAYLOAD  publisher=ID seq=N\n"
-                 "         new|changed [resend]\n"
+                 "         new|changed [resend]; a PAYLOAD over 256 bytes is\n"
+                 "         shown as its first 64 and '... (+N bytes)'\n"
                  "         TIME  SUBJECT  REMOVED (expired|withdrawn|evicted)\n"
                  "  json:  one object per line, all on stdout: messages\n"
-                 "         {\"event\":\"message\", stream, subject, size, payload\n"
-                 "         (payload_hex when not printable UTF-8), publisher,\n"
+                 "         {\"event\":\"message\", stream, subject, size, xxh3\n"
+                 "         (XXH3-64 of the payload, seed 0, 16 hex digits),\n"
+                 "         payload (payload_hex when not printable UTF-8; left\n"
+                 "         out over 64 KiB), publisher,\n"
                  "         sequence, timestamp_ns, received_ns, interval_ms, new,\n"
                  "         resend}; removals {\"event\":\"removed\", ..., reason};\n"
                  "         stats {\"event\":\"stats\", final, printed, counters,\n"
@@ -137,6 +144,17 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
   app.add_option("--stats", o.stats_ms, "print the stats every DURATION")
       ->type_name("DURATION")
       ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
+  app.add_option("--save", o.save_dir,
+                 "write each delivered payload to DIR/SUBJECT (a temporary file\n"
+                 "in DIR, then renamed: a reader never sees half a file); DIR\n"
+                 "must exist; a subject containing '/' is not saved (an error)")
+      ->type_name("DIR");
+  app.add_option("--max-message", o.max_message,
+                 "largest message accepted, in bytes (at most 64 MiB); larger\n"
+                 "ones are dropped and counted")
+      ->type_name("BYTES")
+      ->default_str(std::to_string(o.max_message))
+      ->check(rx::whole_number(1, racket::wire::max_message_size_limit));
   app.add_flag("-q,--quiet", o.quiet, "no line per message or removal; the banner, hint and stats stay");
   app.add_option("--hint-after", o.hint_ms,
                  "when nothing arrived for this long, print one hint on stderr\n"
@@ -202,6 +220,12 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
     }
   }
   if (o.once && o.count != 0) throw rx::usage_error("--once and --count do not go together (see --help)");
+  if (app.count("--save") != 0) {
+    if (o.list) throw rx::usage_error("--list takes no --save (see --help)");
+    std::error_code fs_ec;
+    if (o.save_dir.empty() || !std::filesystem::is_directory(o.save_dir, fs_ec))
+      throw rx::usage_error("--save " + rx::quoted(o.save_dir) + ": no such directory");
+  }
   return o;
 }
 
@@ -215,6 +239,7 @@ class receiver {
         subscriber_(io, racket::subscriber_options{.interfaces = opts.net.interfaces,
                                                    .ttl = opts.ttl,
                                                    .expiry_factor = opts.expiry_factor,
+                                                   .max_message_size = static_cast<std::size_t>(opts.max_message),
                                                    .busy_poll = std::chrono::microseconds(opts.busy_poll_us),
                                                    .announce_period = std::chrono::milliseconds(opts.announce_ms),
                                                    .keys = opts.keys.ring}),
@@ -284,6 +309,7 @@ class receiver {
   // After io.run() returned: the final stats and the exit status.
   int finish() {
     print_stats(true);
+    if (save_failed_) return rx::exit_failure;
     if (opts_.once) return fetch_failed_ || fetched_.empty() ? rx::exit_failure : rx::exit_ok;
     return opts_.count != 0 && printed_ < opts_.count ? rx::exit_failure : rx::exit_ok;
   }
@@ -304,6 +330,7 @@ class receiver {
     for (const auto& [subject, v] : fetched_) {
       const auto& m = v.message;
       const std::string_view payload(reinterpret_cast<const char*>(m.payload.data()), m.payload.size());
+      save(m.subject, payload);
       print_message(m.stream, m.subject, payload, m.publisher_id, m.sequence, m.timestamp_ns,
                     static_cast<std::uint64_t>(m.interval.count()), m.is_new, m.resend, v.received_ns);
     }
@@ -321,6 +348,7 @@ class receiver {
 
   void on_message(std::size_t i, const racket::message<racket::byte_view>& m) {
     if (stopped_ || printed_by_earlier_filter(i, m.subject)) return;
+    save(m.subject, rx::as_text(m.payload));
     print_message(m.stream, m.subject, rx::as_text(m.payload), m.publisher_id, m.sequence, m.timestamp_ns,
                   static_cast<std::uint64_t>(m.interval.count()), m.is_new, m.resend, rx::now_ns());
     if (opts_.count != 0 && printed_ >= opts_.count) stop();
@@ -337,8 +365,7 @@ class receiver {
       j["stream"] = std::string(stream);
       rx::put_bytes(j, "subject", subject);
       if (!rx::is_printable_utf8(subject)) j["subject"] = rx::human_text(subject);
-      j["size"] = payload.size();
-      rx::put_bytes(j, "payload", payload);
+      rx::put_payload(j, payload);
       j["publisher"] = rx::to_hex(publisher);
       j["sequence"] = sequence;
       j["timestamp_ns"] = timestamp_ns;
@@ -349,9 +376,23 @@ class receiver {
       rx::emit_json(j);
     } else {
       emit(rx::clock_time(received_ns) + "  " + rx::human_text(subject) + "  " + std::to_string(payload.size()) +
-           "  " + rx::human_payload(payload) + "  publisher=" + rx::to_hex(publisher) +
+           "  " + rx::payload_preview(payload) + "  publisher=" + rx::to_hex(publisher) +
            " seq=" + std::to_string(sequence) + (is_new ? " new" : " changed") + (resend ? " resend" : ""));
     }
+  }
+
+  // --save: the payload to DIR/SUBJECT; a failure is one line on stderr and exit status 1.
+  void save(std::string_view subject, std::string_view payload) {
+    if (opts_.save_dir.empty()) return;
+    std::string error;
+    if (!rx::subject_is_file_name(subject)) {
+      error = "subject " + rx::quoted(std::string(subject)) + " contains '/': not saved";
+    } else {
+      error = rx::save_file(opts_.save_dir, subject, payload);
+    }
+    if (error.empty()) return;
+    save_failed_ = true;
+    std::fprintf(stderr, "receiver: --save: %s\n", error.c_str());
   }
 
   void on_removed(std::size_t i, const racket::removal& r) {
@@ -461,6 +502,7 @@ class receiver {
   std::size_t pending_fetches_ = 0;
   std::map<std::string, fetched_value> fetched_;
   bool fetch_failed_ = false;
+  bool save_failed_ = false;
 };
 
 }  // namespace

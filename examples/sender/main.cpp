@@ -1,6 +1,6 @@
 // sender: publishes messages on a Racket stream over IP multicast.
 //
-// Values come from --data (for every --subject) or from stdin, one message per line. With a
+// Values come from --data or --file (for every --subject) or from stdin, one message per line. With a
 // non-zero --interval the last value of every subject is re-sent until the program stops
 // (SIGINT/SIGTERM), so receivers that start later still learn it; with --exit the program
 // stops as soon as everything is sent.
@@ -9,6 +9,7 @@
 #include "../common/format.hpp"
 #include "../common/keys.hpp"
 #include "../common/options.hpp"
+#include "../common/payload.hpp"
 
 #include <racket/racket.hpp>
 
@@ -22,11 +23,16 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <future>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -57,6 +63,7 @@ struct sender_options {
   std::string data_flag;        // --data
   std::string data_positional;  // DATA
   std::optional<std::string> data;
+  std::string file;  // --file
   std::uint64_t count = 0;  // 0: not given
   double rate = 0;          // 0: as fast as possible
   int ttl = 1;
@@ -72,6 +79,29 @@ struct sender_options {
   bool exit_when_done = false;
   bool quiet = false;
 };
+
+// The bytes of --file PATH; a usage error (exit 2) naming the file when it cannot be read or
+// is over --max-message.
+std::string read_file(const std::string& path, std::uint64_t max_message) {
+  std::error_code fs_ec;
+  if (std::filesystem::is_directory(path, fs_ec))
+    throw rx::usage_error("cannot read --file " + rx::quoted(path) + ": it is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw rx::usage_error("cannot read --file " + rx::quoted(path) + ": " + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const auto end = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (end < 0 || !in) throw rx::usage_error("cannot read --file " + rx::quoted(path) + ": not a regular file");
+  const auto size = static_cast<std::uint64_t>(end);
+  if (size > max_message) {
+    throw rx::usage_error("--file " + rx::quoted(path) + " is " + std::to_string(size) +
+                          " bytes, over the limit of " + std::to_string(max_message) + " bytes (--max-message)");
+  }
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(size)) || in.gcount() != static_cast<std::streamsize>(size))
+    throw rx::usage_error("cannot read --file " + rx::quoted(path) + ": read error");
+  return bytes;
+}
 
 // The command line, checked. Returns the exit status instead when the program ends now
 // (--help, --version, a bad command line).
@@ -105,6 +135,11 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
                  "read: one message per line, 'SUBJECT PAYLOAD', or just\n"
                  "PAYLOAD when exactly one subject is given")
       ->type_name("TEXT");
+  app.add_option("--file", o.file,
+                 "publish the bytes of this file as one message on every\n"
+                 "--subject (a value over one datagram goes out in fragments;\n"
+                 "with --interval it is the cached value, re-sent whole)")
+      ->type_name("PATH");
   app.add_option("-c,--count", o.count,
                  "with --data: publish N times per subject, payloads suffixed\n"
                  "#1..#N when N > 1; with stdin: stop reading after N lines")
@@ -160,8 +195,13 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
       ->default_str("human")
       ->check(CLI::IsMember({"human", "json"}).description(""));
   app.add_flag("-q,--quiet", o.quiet, "print only errors (no banner, no echo of published messages, no stats)");
+  // The echo of a published message: the payload shown whole up to 256 bytes, else its
+  // first 64 and the count of the rest; in JSON only up to 64 KiB (size and xxh3 always).
   app.footer(
       "Durations take a unit: 250ms, 2s, 1.5s, 1m (a bare number is milliseconds).\n"
+      "The echo shows a payload over 256 bytes as its first 64 and '... (+N bytes)'; JSON\n"
+      "lines carry size and xxh3 (XXH3-64, seed 0, 16 hex digits) always and the payload up to\n"
+      "64 KiB.\n"
       "RACKET_POOL, RACKET_PORTS and RACKET_INTERFACES (comma-separated) give the defaults of\n"
       "--pool, --ports and --interface; the flags win.\n"
       "\n"
@@ -169,6 +209,7 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
       "  sender plant plant.line1.temp 21.5\n"
       "  sender --stream plant --subject plant.line1.temp --data 21.5 --interval 500ms\n"
       "  printf 'plant.a 1\\nplant.b 2\\n' | sender plant --exit\n"
+      "  sender --stream maps --subject maps.site1 --file site1.png --interval 10s\n"
       "\n"
       "Exit status: 0 success, 1 a publish failed, 2 bad command line.");
   if (const auto status = rx::parse_command_line(app, std::string(program), argc, argv)) return *status;
@@ -187,10 +228,16 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
   }
   if (app.count("DATA") != 0) o.data = o.data_positional;
   if (app.count("--data") != 0) o.data = o.data_flag;
+  if (app.count("--file") != 0) {
+    if (o.data) throw rx::usage_error("--file and a payload (DATA or --data) do not go together (see --help)");
+    if (o.count != 0) throw rx::usage_error("--file publishes the file once per subject: --count does not apply");
+    o.data = read_file(o.file, o.max_message);
+  }
   for (const auto& s : o.subjects) {
     if (auto ec = racket::validate_subject(s)) throw rx::usage_error(rx::describe("subject " + rx::quoted(s), ec));
   }
-  if (o.data && o.subjects.empty()) throw rx::usage_error("option --data needs at least one --subject");
+  if (o.data && o.subjects.empty())
+    throw rx::usage_error(std::string("option ") + (o.file.empty() ? "--data" : "--file") + " needs at least one --subject");
   return o;
 }
 
@@ -371,11 +418,16 @@ class sender {
 
   bool publish(const std::string& subject, const std::string& payload) {
     std::error_code ec;
-    {
-      std::lock_guard lock(publish_mutex_);
-      if (closed_) return false;
-      publisher_.publish(stream_, subject, payload, std::chrono::milliseconds(opts_.interval_ms), ec);
-      if (!ec && opts_.withdraw) published_.insert(subject);
+    for (;;) {
+      {
+        std::lock_guard lock(publish_mutex_);
+        if (closed_) return false;
+        publisher_.publish(stream_, subject, payload, std::chrono::milliseconds(opts_.interval_ms), ec);
+        if (!ec && opts_.withdraw) published_.insert(subject);
+      }
+      // The publisher's queue is full (large messages: the ones not yet taken for sending):
+      // wait for what it holds to go, then publish again.
+      if (ec != racket::errc::would_block || !wait_for_flush()) break;
     }
     if (ec == racket::errc::payload_too_large) {
       // The numbers, which the error code alone does not carry: a payload over one datagram
@@ -398,18 +450,29 @@ class sender {
         j["event"] = "published";
         j["stream"] = stream_.name();
         rx::put_bytes(j, "subject", subject);
-        j["size"] = payload.size();
-        rx::put_bytes(j, "payload", payload);
+        rx::put_payload(j, payload);
         j["interval_ms"] = opts_.interval_ms;
         j["time_ns"] = rx::now_ns();
         rx::emit_json(j);
       } else {
         std::printf("%s  %zu  %s\n", rx::human_text(subject).c_str(), payload.size(),
-                    rx::human_payload(payload).c_str());
+                    rx::payload_preview(payload).c_str());
         std::fflush(stdout);
       }
     }
     return true;
+  }
+
+  // After a would_block: waits (without the publish lock) for the publisher to take what it
+  // holds. False when the sender stops meanwhile.
+  bool wait_for_flush() {
+    auto done = std::make_shared<std::promise<void>>();
+    auto taken = done->get_future();
+    publisher_.async_flush([done](std::error_code) { done->set_value(); });
+    while (taken.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (stop_.load()) return false;
+    }
+    return !stop_.load();
   }
 
   // Every counter of the stream (racket::for_each_counter): a text line on stderr, or a JSON

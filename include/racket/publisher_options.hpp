@@ -164,6 +164,7 @@ struct publisher_stream_stats {
   std::uint64_t tail_probes = 0;                ///< newest records re-sent after the stream fell quiet
   std::uint64_t would_block = 0;  ///< publishes and withdraws refused because the queue was full (`max_queued_bytes`)
   std::uint64_t fragments_sent = 0;  ///< fragment datagrams handed to the transport (large messages, live and re-sent)
+  std::uint64_t fragment_requests_answered = 0;  ///< requests naming fragments of a cached large value, answered (its fragments queued)
   std::uint64_t requests_rejected = 0;  ///< requests for this keyed stream ignored: in clear, not authentic, replayed or not fresh
 };
 
@@ -176,7 +177,7 @@ struct publisher_stream_stats {
 template <class F>
 constexpr void for_each_counter(const publisher_stream_stats& s, F&& f) {
   // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
-  static_assert(sizeof(publisher_stream_stats) == 15 * sizeof(std::uint64_t),
+  static_assert(sizeof(publisher_stream_stats) == 16 * sizeof(std::uint64_t),
                 "for_each_counter(publisher_stream_stats) must list every member");
   f(std::string_view("published"), s.published);
   f(std::string_view("resent"), s.resent);
@@ -192,6 +193,7 @@ constexpr void for_each_counter(const publisher_stream_stats& s, F&& f) {
   f(std::string_view("tail_probes"), s.tail_probes);
   f(std::string_view("would_block"), s.would_block);
   f(std::string_view("fragments_sent"), s.fragments_sent);
+  f(std::string_view("fragment_requests_answered"), s.fragment_requests_answered);
   f(std::string_view("requests_rejected"), s.requests_rejected);
 }
 

@@ -65,6 +65,11 @@ struct subscriber_options {
   /// A message in progress with no new fragment for this long is given up and reported to the
   /// loss handler (its sequence number as a one-number loss).
   std::chrono::milliseconds reassembly_timeout{2000};
+  /// A message in progress with no new fragment for this long has its missing fragments
+  /// asked for from its publisher (the request's fragment ranges), again after 2, 4, ...
+  /// times as long while it stays stalled, at most 6 times; 0: never (a lost fragment of a
+  /// cached value then waits for its next resend). Needs `request_snapshots`.
+  std::chrono::milliseconds fragment_repair_delay{20};
   /// Send a snapshot request when a subscription starts, and a repair request (the missing
   /// sequence ranges) when a publisher's sequence shows a gap, so that the current values
   /// arrive in about a round trip instead of a resend interval
@@ -155,6 +160,7 @@ struct subscriber_stream_stats {
   std::uint64_t fragments_dropped = 0;   ///< of them, refused by the reassembler (inconsistent, conflicting, too large, no room)
   std::uint64_t messages_reassembled = 0;  ///< large messages completed (and their hash checked)
   std::uint64_t messages_lost = 0;       ///< large messages given up (timed out, evicted, wrong hash): reported to the loss handler
+  std::uint64_t fragment_requests_sent = 0;  ///< requests sent for missing fragments of large messages in progress
   std::uint64_t reassembly_bytes = 0;    ///< memory held now by this stream's large messages in progress (a gauge)
   std::uint64_t no_room = 0;  ///< records refused: no room under max_subjects_per_stream or max_bytes_per_stream
   std::uint64_t held_bytes = 0;  ///< bytes of subjects and payloads held now (a gauge; max_bytes_per_stream)
@@ -174,7 +180,7 @@ struct subscriber_stream_stats {
 template <class F>
 constexpr void for_each_counter(const subscriber_stream_stats& s, F&& f) {
   // Every member is a std::uint64_t counter: a member added to the struct and not here stops the build.
-  static_assert(sizeof(subscriber_stream_stats) == 29 * sizeof(std::uint64_t),
+  static_assert(sizeof(subscriber_stream_stats) == 30 * sizeof(std::uint64_t),
                 "for_each_counter(subscriber_stream_stats) must list every member");
   f(std::string_view("datagrams_received"), s.datagrams_received);
   f(std::string_view("malformed"), s.malformed);
@@ -198,6 +204,7 @@ constexpr void for_each_counter(const subscriber_stream_stats& s, F&& f) {
   f(std::string_view("fragments_dropped"), s.fragments_dropped);
   f(std::string_view("messages_reassembled"), s.messages_reassembled);
   f(std::string_view("messages_lost"), s.messages_lost);
+  f(std::string_view("fragment_requests_sent"), s.fragment_requests_sent);
   f(std::string_view("reassembly_bytes"), s.reassembly_bytes);
   f(std::string_view("no_room"), s.no_room);
   f(std::string_view("held_bytes"), s.held_bytes);

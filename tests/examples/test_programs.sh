@@ -21,6 +21,10 @@
 #   json_stats   --stats with --format json: JSON lines with every counter, sender and receiver
 #   list         receiver --list: two senders on two streams named with their subject counts
 #                (text and JSON); a sender that stops is gone after expiry; nothing: exit 1, hint
+#   file         sender --file publishes a file's bytes (fragmented); receiver --save writes them
+#                byte-identical to DIR/SUBJECT; JSON size and xxh3 (= xxhsum -H3); a short
+#                preview in human output; a missing file, one over --max-message, a --save DIR
+#                that does not exist: named, exit 2
 #
 # Every case that sends runs only inside a private network namespace (CTest runs this script
 # through tests/tools/in_netns.sh): when an interface other than `lo` is visible the script
@@ -37,7 +41,7 @@ receiver="$2"
 demo="$3"
 shift 3
 cases=("$@")
-[ "${#cases[@]}" -gt 0 ] || cases=(help errors json stdin withdraw late_joiner demo version durations env positional quiet once hint size tail_probes json_stats list)
+[ "${#cases[@]}" -gt 0 ] || cases=(help errors json stdin withdraw late_joiner demo version durations env positional quiet once hint size tail_probes json_stats list file)
 
 for p in "$sender" "$receiver"; do
   [ -x "$p" ] || { echo "test_programs.sh: '$p' is not an executable" >&2; exit 2; }
@@ -94,9 +98,9 @@ case_help() {
     local bin="$sender"
     [ "$prog" = receiver ] && bin="$receiver"
     if [ "$prog" = sender ]; then
-      opts="--pool --ports --interface --stream --subject --interval --data --count --rate --ttl --withdraw --exit --seed --quiet --help --version --format --stats --max-datagram --tail-probes --announce-period"
+      opts="--pool --ports --interface --stream --subject --interval --data --count --rate --ttl --withdraw --exit --seed --quiet --help --version --format --stats --max-datagram --tail-probes --announce-period --file --max-message"
     else
-      opts="--pool --ports --interface --stream --filter --format --count --timeout --stats --expiry-factor --busy-poll --help --version --quiet --once --hint-after --list --wait --announce-period"
+      opts="--pool --ports --interface --stream --filter --format --count --timeout --stats --expiry-factor --busy-poll --help --version --quiet --once --hint-after --list --wait --announce-period --save --max-message"
     fi
     "$bin" --help >"$tmp/help.out" 2>"$tmp/help.err"
     expect "$prog --help exits 0" [ "$?" -eq 0 ]
@@ -225,11 +229,16 @@ for n, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
     if obj.get("event") == "published":
         print("published", obj["stream"], obj["subject"], obj.get("payload", "hex:" + obj.get("payload_hex", "?")))
         continue
-    for key in ("stream", "subject", "size", "publisher", "sequence", "timestamp_ns", "received_ns", "interval_ms", "new", "resend"):
+    for key in ("stream", "subject", "size", "xxh3", "publisher", "sequence", "timestamp_ns", "received_ns", "interval_ms", "new", "resend"):
         if key not in obj:
             print(f"line {n}: no {key!r}")
             ok = False
-    if "payload" in obj:
+    if not (isinstance(obj.get("xxh3"), str) and len(obj["xxh3"]) == 16 and all(c in "0123456789abcdef" for c in obj["xxh3"])):
+        print(f"line {n}: xxh3 is not 16 lower-case hex digits")
+        ok = False
+    if obj.get("size", 0) > 65536 and "payload" not in obj and "payload_hex" not in obj:
+        payload = f"omitted:{obj['size']}:{obj.get('xxh3')}"
+    elif "payload" in obj:
         payload = obj["payload"]
     elif "payload_hex" in obj:
         payload = "hex:" + obj["payload_hex"]
@@ -715,6 +724,50 @@ case_keys() {
   expect "and counted them too" grep -q -E 'final stats: printed=0 .* rejected=[1-9]' "$tmp/keys-none.err"
 }
 
+case_file() {
+  # Without a network first: the command-line errors.
+  run_bad sender "cannot read --file '$tmp/none.bin': No such file or directory" \
+    examples.file f.a --file "$tmp/none.bin" --exit
+  head -c 3000 /dev/urandom >"$tmp/small.bin"
+  run_bad sender "--file '$tmp/small.bin' is 3000 bytes, over the limit of 2000 bytes (--max-message)" \
+    examples.file f.a --file "$tmp/small.bin" --max-message 2000 --exit
+  run_bad sender "--file and a payload" examples.file f.a x --file "$tmp/small.bin" --exit
+  run_bad receiver "--save '$tmp/nodir': no such directory" examples.file --save "$tmp/nodir"
+  needs_netns file
+  head -c 300000 /dev/urandom >"$tmp/big.bin"
+  printf 'a line of text, then more: %0300d' 0 >"$tmp/text.txt"
+  mkdir "$tmp/saved"
+  start_receiver file --stream examples.file --format json --save "$tmp/saved" --count 3 --timeout 8000
+  start_receiver file-human examples.file --count 3 --timeout 8000
+  "$sender" examples.file --subject f.big --subject f.copy --file "$tmp/big.bin" --interval 0 --exit \
+    >"$tmp/file-sender.out" 2>"$tmp/file-sender.err"
+  expect "sender --file on two subjects exits 0" [ "$?" -eq 0 ]
+  "$sender" examples.file --subject f.text --file "$tmp/text.txt" --interval 0 --exit --quiet
+  expect "sender --file of a text file exits 0" [ "$?" -eq 0 ]
+  wait "${pids[-2]}"
+  expect "receiver --save --count 3 exits 0" [ "$?" -eq 0 ]
+  wait "${pids[-1]}"
+  expect "receiver (human) --count 3 exits 0" [ "$?" -eq 0 ]
+  expect "the file is saved byte-identical as DIR/f.big" cmp -s "$tmp/big.bin" "$tmp/saved/f.big"
+  expect "and as DIR/f.copy" cmp -s "$tmp/big.bin" "$tmp/saved/f.copy"
+  expect "and the text file as DIR/f.text" cmp -s "$tmp/text.txt" "$tmp/saved/f.text"
+  expect "no temporary file is left in DIR" [ "$(ls -A "$tmp/saved" | wc -l)" -eq 3 ]
+  local hash
+  hash="$(xxhsum -H3 "$tmp/big.bin" | sed -E 's/.*= ([0-9a-f]{16}).*/\1/; s/^XXH3_([0-9a-f]{16}) .*/\1/')"
+  validate_json "$tmp/file.out" >"$tmp/file.summary"
+  sed 's/^/    | /' "$tmp/file.summary"
+  expect "every JSON line is valid and carries size and xxh3" grep -q -x valid "$tmp/file.summary"
+  expect "the 300000-byte message: size and xxh3 as xxhsum -H3 says ($hash), payload left out" \
+    grep -q -x -F "message examples.file f.big omitted:300000:$hash new live 0" "$tmp/file.summary"
+  expect "the small text file: its payload in the JSON line" grep -q -E "^message examples.file f.text a line of text" \
+    "$tmp/file.summary"
+  sed 's/^/    | /' "$tmp/file-human.out" | cut -c1-160
+  expect "human output previews the large payload (first bytes, then the rest's count)" \
+    grep -q -E "  f\.text  327  a line of text, then more: 0+\.\.\. \(\+263 bytes\)  publisher=" "$tmp/file-human.out"
+  expect "the sender's echo previews it too" grep -q -E "^f\.big  300000  hex:[0-9a-f]{2,128}\.\.\. \(\+[0-9]+ bytes\)$" \
+    "$tmp/file-sender.out"
+}
+
 for c in "${cases[@]}"; do
   echo "--- $c"
   case "$c" in
@@ -737,6 +790,7 @@ for c in "${cases[@]}"; do
     json_stats) case_json_stats ;;
     list) case_list ;;
     keys) case_keys ;;
+    file) case_file ;;
     *) echo "test_programs.sh: unknown case '$c'" >&2; exit 2 ;;
   esac
 done

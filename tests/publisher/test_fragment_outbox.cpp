@@ -99,3 +99,44 @@ TEST_CASE("fragment_outbox refuses a message whose names leave no room for a fra
   CHECK_FALSE(box.add(s, std::string(200, 'x'), bytes_of_size(1000), 1000, 5, 123, 1, false));
   CHECK(box.empty());
 }
+
+TEST_CASE("fragment_outbox: fragment ranges of a cached message are sent, clamped, once, and bounded",
+          "[publisher][fragment_outbox]") {
+  stream s;
+  recording_sender sender;
+  racket::detail::fragment_outbox<stream> box(1, 1452);
+  const auto payload = bytes_of_size(100'000);  // some 72 fragments
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges{{10, 12}, {70, 500}, {900, 901}, {3, 3}};
+  CHECK(box.add_ranges(s, "a.b", payload, 1000, 5, 123, 0xABCDEF, ranges) == 3);  // 900..901: past the end
+  CHECK(box.live_bytes() == 0);
+  // The same ranges again while queued: nothing new.
+  CHECK(box.add_ranges(s, "a.b", payload, 1000, 5, 123, 0xABCDEF, ranges) == 0);
+  CHECK_FALSE(box.pump(sender));
+  CHECK(box.empty());
+  std::vector<std::uint32_t> sent;
+  std::uint32_t count = 0;
+  for (const auto& d : sender.log) {
+    std::error_code ec;
+    const auto fd = racket::wire::decode_fragment(d.bytes, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(fd.frag.resend());
+    CHECK(fd.frag.sequence == 5);
+    sent.push_back(fd.frag.index);
+    count = fd.frag.fragment_count();
+  }
+  REQUIRE(count > 70);
+  std::vector<std::uint32_t> expected{3, 10, 11, 12};
+  for (std::uint32_t i = 70; i < count; ++i) expected.push_back(i);  // 70..500 clamped to the last
+  CHECK(sent == expected);
+  CHECK(s.counters.fragments_sent.load() == expected.size());
+
+  // A whole send queued covers the ranges it has still to send.
+  REQUIRE(box.add(s, "a.b", payload, 1000, 5, 123, 0xABCDEF, true));
+  CHECK(box.add_ranges(s, "a.b", payload, 1000, 5, 123, 0xABCDEF, ranges) == 0);
+  box.clear();
+
+  // At most max_fragment_answers answers queued.
+  for (std::size_t i = 0; i < racket::detail::max_fragment_answers; ++i)
+    CHECK(box.add_ranges(s, "a.b", payload, 1000, 100 + i, 123, 0xABCDEF, ranges) == 3);
+  CHECK(box.add_ranges(s, "a.b", payload, 1000, 999, 123, 0xABCDEF, ranges) == 0);
+}

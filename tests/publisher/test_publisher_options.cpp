@@ -72,7 +72,8 @@ TEST_CASE("publisher_stream_stats: for_each_counter visits every counter by name
   s.tail_probes = 1201;
   s.would_block = 1301;
   s.fragments_sent = 1401;
-  s.requests_rejected = 1501;
+  s.fragment_requests_answered = 1501;
+  s.requests_rejected = 1601;
   std::vector<std::pair<std::string, std::uint64_t>> visited;
   racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) { visited.emplace_back(name, value); });
   CHECK(visited.size() == 15);  // the hand count of the struct's members
@@ -91,7 +92,8 @@ TEST_CASE("publisher_stream_stats: for_each_counter visits every counter by name
       {"tail_probes", 1201},
       {"would_block", 1301},
       {"fragments_sent", 1401},
-      {"requests_rejected", 1501}};
+      {"fragment_requests_answered", 1501},
+      {"requests_rejected", 1601}};
   CHECK(visited == expected);
   // A default-constructed struct visits zeros.
   std::size_t zeros = 0;

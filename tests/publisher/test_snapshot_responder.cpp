@@ -3,6 +3,7 @@
 #include "racket/detail/publisher/snapshot_responder.hpp"
 
 #include "catch.hpp"
+#include "racket/detail/publisher/large_values.hpp"
 #include "room_fakes.hpp"
 
 #include <algorithm>
@@ -19,6 +20,7 @@ namespace {
 struct stream {
   std::uint64_t next_sequence = 1;
   racket::detail::last_value_cache<time_point> cache;
+  racket::detail::large_value_cache<time_point> large;
   racket::detail::stream_answers<time_point> answers;
   racket::detail::publisher_stream_counters counters;
 };
@@ -39,6 +41,7 @@ struct fixture {
   stream s;
   std::deque<std::vector<std::byte>> datagrams;  // the requests' bytes, which the views point into
   std::vector<emitted> out;
+  std::vector<emitted> large_out;  // large values handed out (sequence: their cached one)
 
   explicit fixture(const racket::publisher_options& o) : answers(o) {}
 
@@ -63,11 +66,23 @@ struct fixture {
   time_point ask(const racket::wire::request_view& r, time_point now) { return answers.request(s, r, now, rng); }
 
   time_point run(time_point now) {
-    return answers.run(now, [this](stream& x, const racket::wire::record& r) {
-      CHECK(&x == &s);
-      const std::size_t size = racket::wire::record_size(r.subject.size(), r.payload.size());
-      out.push_back({std::string(r.subject), r.sequence, r.flags, size});
-    });
+    return answers.run(
+        now,
+        [this](stream& x, const racket::wire::record& r) {
+          CHECK(&x == &s);
+          const std::size_t size = racket::wire::record_size(r.subject.size(), r.payload.size());
+          out.push_back({std::string(r.subject), r.sequence, r.flags, size});
+        },
+        [this](stream& x, std::string_view subject, const racket::detail::large_value<time_point>& v) {
+          CHECK(&x == &s);
+          large_out.push_back({std::string(subject), v.sequence, 0, v.payload->size()});
+        });
+  }
+
+  // Caches a large value of `subject` (it takes the stream's next number).
+  void cache_large(const std::string& subject, std::size_t size) {
+    auto bytes = std::make_shared<const std::vector<std::byte>>(size, std::byte{7});
+    s.large.store(subject, {bytes, s.next_sequence++, 3, 99, 1000, {}}, at(0ms));
   }
 
   std::vector<std::string> subjects() const {
@@ -186,4 +201,28 @@ TEST_CASE("snapshot_responder: passes are paced by bytes, and requests during a 
   CHECK(f.s.counters.snapshot_answers.load() == 2);
   // Paced: 80 records of ~90 bytes at 10 kB/s take about 0.7 s, less the first bucket.
   CHECK(now >= at(500ms));
+}
+
+TEST_CASE("snapshot_responder: large values the answer selects are handed out under their cached number",
+          "[publisher][snapshot_responder]") {
+  fixture f{unpaced()};
+  f.cache("a.1");               // 1
+  f.cache_large("a.map", 5000);  // 2
+  f.cache_large("b.map", 5000);  // 3
+  f.ask(f.request(1, "a.*"), at(0ms));
+  f.run(at(20ms));
+  CHECK(f.subjects() == std::vector<std::string>{"a.1"});
+  REQUIRE(f.large_out.size() == 1);
+  CHECK(f.large_out[0].subject == "a.map");
+  CHECK(f.large_out[0].sequence == 2);  // not renumbered: its fragments carry the cached number
+  CHECK(f.large_out[0].size == 5000);
+  CHECK(f.s.next_sequence == 5);  // only a.1 took a new number (4)
+  CHECK(f.s.counters.snapshot_records.load() == 2);
+
+  // A repair naming b.map's number selects it too.
+  f.large_out.clear();
+  f.ask(f.request(2, "", 77, {{3, 3}}), at(100ms));
+  f.run(at(200ms));
+  REQUIRE(f.large_out.size() == 1);
+  CHECK(f.large_out[0].subject == "b.map");
 }

@@ -244,3 +244,72 @@ TEST_CASE("a cached 1 MiB value completes under 20 % loss from the fragments of 
   CHECK(got[0].sequence == 1);
   CHECK(sub.stats(s).messages_lost == 0);
 }
+
+TEST_CASE("A late joiner gets a cached 1 MiB value from the snapshot answer, not the next periodic resend",
+          "[sim][large][snapshot]") {
+  bed b{7};
+  const racket::stream<std::string> s{"large", pool};
+  sim_publisher pub{b.pub_node, racket::publisher_options{.seed = 8}};
+  const std::string payload = pattern(std::size_t{1} << 20, 77);
+  pub.publish(s, "maps.site", payload, 30s);  // the next periodic resend: 30 s away
+  b.net.run_for(200ms);
+  CHECK(pub.stats("large").fragments_sent > 0);
+
+  sim_subscriber sub{b.sub_node, racket::subscriber_options{.seed = 9}};
+  std::vector<delivery> got;
+  auto h = sub.subscribe(s, "maps.*", [&](const racket::message<std::string>& m) {
+    got.push_back({std::string(m.subject), m.sequence, m.value.size(), hash_of(m.value)});
+  });
+  // The snapshot's deadline: its answer is due within snapshot_delay_max (10 ms); the
+  // fragments then go out in paced turns. Well within 500 ms, and 30 s before the resend.
+  for (int step = 0; step < 50 && got.empty(); ++step) b.net.run_for(10ms);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].subject == "maps.site");
+  CHECK(got[0].sequence == 1);  // under its cached number
+  CHECK(got[0].size == payload.size());
+  CHECK(got[0].hash == hash_of(payload));
+  const auto ps = pub.stats("large");
+  CHECK(ps.snapshot_records == 1);
+  CHECK(ps.resent == 0);  // no periodic resend yet
+  b.net.run_for(1s);
+  CHECK(got.size() == 1);  // delivered once
+}
+
+TEST_CASE("Lost fragments of a cached 1 MiB value are asked for and re-sent: it completes long before its resend",
+          "[sim][large][repair]") {
+  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+    INFO("seed " << seed);
+    bed b{300 + seed};
+    b.net.set_faults({.loss = seed % 2 == 0 ? 0.10 : 0.05, .jitter = 20us, .reorder = 0.05, .reorder_delay = 300us});
+    const racket::stream<std::string> s{"large", pool};
+    sim_subscriber sub{b.sub_node, racket::subscriber_options{.seed = seed + 1}};
+    std::vector<delivery> got;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> lost;
+    sub.set_loss_handler([&](const racket::loss_event& e) { lost.emplace_back(e.first, e.last); });
+    auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
+      got.push_back({std::string(m.subject), m.sequence, m.value.size(), hash_of(m.value)});
+    });
+    b.net.run_for(20ms);
+    sim_publisher pub{b.pub_node, racket::publisher_options{.seed = seed + 2}};
+    const std::string payload = pattern(std::size_t{1} << 20, seed);
+    pub.publish(s, "maps.site", payload, 30s);
+    // 5-10 % of ~770 fragments lost: without repair the value would wait 30 s for its resend.
+    int waited_ms = 0;
+    for (; waited_ms < 1500 && got.empty(); waited_ms += 10) b.net.run_for(10ms);
+    REQUIRE(got.size() == 1);
+    CHECK(waited_ms <= 1000);  // some 30-300 ms: a few repair rounds of 20, 40, 80 ms
+    CHECK(got[0].sequence == 1);
+    CHECK(got[0].size == payload.size());
+    CHECK(got[0].hash == hash_of(payload));
+    CHECK(lost.empty());
+    const auto ss = sub.stats(s);
+    const auto ps = pub.stats("large");
+    CHECK(ss.fragment_requests_sent > 0);
+    CHECK(ps.fragment_requests_answered > 0);
+    CHECK(ps.resent == 0);  // repaired, not re-sent whole
+    CHECK(ss.messages_lost == 0);
+    b.net.run_for(500ms);
+    CHECK(got.size() == 1);  // once
+    CHECK(sub.stats(s).reassembly_bytes == 0);
+  }
+}

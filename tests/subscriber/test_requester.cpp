@@ -123,3 +123,29 @@ TEST_CASE("without an endpoint the ranges are dropped and nothing is sent", "[su
   CHECK(b.t.sent.empty());
   CHECK(p.nothing_to_ask());
 }
+
+TEST_CASE("a fragment request names the publisher and the message's runs, 64 ranges a request",
+          "[subscriber][requester]") {
+  bed b;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> runs;
+  for (std::uint32_t i = 0; i < 100; ++i) runs.emplace_back(10 * i, 10 * i + 2);
+  CHECK(b.r.request_fragments(data_ep, b.s, 0xABCD, 42, runs) == 2);
+  REQUIRE(b.t.sent.size() == 2);
+  CHECK(b.t.sent[0].to == racket::request_endpoint(data_ep));
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> asked;
+  for (const auto& d : b.t.sent) {
+    std::error_code ec;
+    const auto v = racket::wire::decode_request(d.bytes, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(v.target_publisher() == 0xABCD);
+    CHECK(v.range_count() == 0);
+    CHECK(v.filter().empty());
+    CHECK_FALSE(v.full());
+    for (std::size_t i = 0; i < v.fragment_range_count(); ++i) {
+      const auto g = v.fragment_range_at(i);
+      CHECK(g.sequence == 42);
+      asked.emplace_back(g.first, g.last);
+    }
+  }
+  CHECK(asked == runs);
+}

@@ -23,7 +23,7 @@ struct publisher_stream_counters {
   std::atomic<std::uint64_t> published{0}, resent{0}, withdrawn{0}, datagrams_sent{0}, bytes_sent{0},
       send_errors{0}, cached_subjects{0}, snapshot_requests{0}, snapshot_requests_limited{0},
       snapshot_answers{0}, snapshot_records{0}, tail_probes{0}, would_block{0}, fragments_sent{0},
-      requests_rejected{0};
+      fragment_requests_answered{0}, requests_rejected{0};
 
   // Any thread.
   publisher_stream_stats load() const noexcept {
@@ -42,6 +42,7 @@ struct publisher_stream_counters {
     out.tail_probes = tail_probes.load(std::memory_order_relaxed);
     out.would_block = would_block.load(std::memory_order_relaxed);
     out.fragments_sent = fragments_sent.load(std::memory_order_relaxed);
+    out.fragment_requests_answered = fragment_requests_answered.load(std::memory_order_relaxed);
     out.requests_rejected = requests_rejected.load(std::memory_order_relaxed);
     return out;
   }

@@ -2,7 +2,8 @@
 #pragma once
 
 // The fragment sends a publisher has under way: each a large message (live, a periodic
-// resend) cut by `wire::fragmenter`, sent in index order a turn at a time. A turn writes at
+// resend, a snapshot answer) or some of its fragments (an answer to a request's fragment
+// ranges) cut by `wire::fragmenter`, sent in index order a turn at a time. A turn writes at
 // most `fragment_turn_datagrams` fragment datagrams and hands them to the sender in one
 // batch, cut into runs of full datagrams (at most 64 and 65507 bytes, what one UDP GSO send
 // takes); the publisher starts the next turn once the strand's other work, and the
@@ -23,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace racket::detail {
@@ -30,6 +32,9 @@ namespace racket::detail {
 // Fragment datagrams one turn sends at most: about 370 KB at 1452-byte datagrams, under a
 // tenth of the UDP transport's 4 MiB send backlog per interface and of a 4 MiB socket buffer.
 inline constexpr std::size_t fragment_turn_datagrams = 256;
+// Answers to fragment ranges queued at once at most (each for one message, at most 64
+// ranges): past it a further answer is refused until some are sent.
+inline constexpr std::size_t max_fragment_answers = 64;
 
 // `Sender`: send_batch(std::span<outgoing_datagram>) (the transport gate); `Stream`: has
 // `name`, `ep` and `counters`.
@@ -50,8 +55,48 @@ class fragment_outbox {
            std::uint64_t sequence, std::uint64_t timestamp_ns, std::uint64_t content_hash, bool resend) {
     if (resend) {
       for (const auto& j : jobs_)
-        if (j->stream == &s && j->msg.sequence == sequence && j->subject == subject) return true;
+        if (j->stream == &s && j->msg.sequence == sequence && j->subject == subject && j->whole) return true;
     }
+    job* j = make_job(s, subject, std::move(payload), interval_ms, sequence, timestamp_ns, content_hash, resend);
+    if (j == nullptr) return false;
+    j->ranges.push_back({0, j->cut->fragment_count() - 1});
+    j->next = 0;
+    if (!resend) live_bytes_ += j->payload->size();
+    return true;
+  }
+
+  // Queues the fragments of a cached message named by `ranges` (inclusive indexes; `last`
+  // clamped to the message's last fragment, a range starting past it ignored), flag resend.
+  // A range a queued send of the same message will still send is left out. Returns how many
+  // ranges were queued (0: none needed, or `max_fragment_answers` answers already queued).
+  std::size_t add_ranges(Stream& s, std::string_view subject, shared_bytes payload, std::uint32_t interval_ms,
+                         std::uint64_t sequence, std::uint64_t timestamp_ns, std::uint64_t content_hash,
+                         std::span<const std::pair<std::uint32_t, std::uint32_t>> ranges) {
+    if (answers_ >= max_fragment_answers || ranges.empty()) return 0;
+    job* j = make_job(s, subject, std::move(payload), interval_ms, sequence, timestamp_ns, content_hash, true);
+    if (j == nullptr) return 0;
+    const std::uint32_t n = j->cut->fragment_count();
+    for (auto [first, last] : ranges) {
+      if (first >= n || first > last) continue;
+      last = std::min(last, n - 1);
+      if (!still_queued(s, sequence, subject, first, last, *j)) j->ranges.push_back({first, last});
+    }
+    if (j->ranges.empty()) {
+      jobs_.pop_back();
+      return 0;
+    }
+    std::sort(j->ranges.begin(), j->ranges.end());
+    j->whole = false;
+    j->next = j->ranges.front().first;
+    ++answers_;
+    return j->ranges.size();
+  }
+
+ private:
+  struct job;
+
+  job* make_job(Stream& s, std::string_view subject, shared_bytes payload, std::uint32_t interval_ms,
+                std::uint64_t sequence, std::uint64_t timestamp_ns, std::uint64_t content_hash, bool resend) {
     auto j = std::make_unique<job>();
     j->stream = &s;
     j->subject.assign(subject);
@@ -64,11 +109,26 @@ class fragment_outbox {
                                  .subject = j->subject,
                                  .payload = std::span<const std::byte>(*j->payload)};
     j->cut.emplace(publisher_id_, s.name, j->msg, max_datagram_size_, content_hash);
-    if (!j->cut->valid()) return false;
-    if (!resend) live_bytes_ += j->payload->size();
+    if (!j->cut->valid()) return nullptr;
     jobs_.push_back(std::move(j));
-    return true;
+    return jobs_.back().get();
   }
+
+  // Whether a queued send of the message (other than `self`) will still send every fragment
+  // of [first, last].
+  bool still_queued(const Stream& s, std::uint64_t sequence, std::string_view subject, std::uint32_t first,
+                    std::uint32_t last, const job& self) const {
+    for (const auto& j : jobs_) {
+      if (j.get() == &self || j->stream != &s || j->msg.sequence != sequence || j->subject != subject) continue;
+      for (std::size_t r = j->range; r < j->ranges.size(); ++r) {
+        const std::uint32_t from = r == j->range ? j->next : j->ranges[r].first;
+        if (from <= first && last <= j->ranges[r].second) return true;
+      }
+    }
+    return false;
+  }
+
+ public:
 
   // One turn: up to `fragment_turn_datagrams` fragments of the queued messages, oldest
   // first, handed to `sender` in one batch. True when fragments are left for another turn.
@@ -84,13 +144,13 @@ class fragment_outbox {
     while (!jobs_.empty() && used < fragment_turn_datagrams) {
       job& j = *jobs_.front();
       const std::size_t run_start = batch_.size();
-      while (j.next < j.cut->fragment_count() && used < fragment_turn_datagrams) {
+      while (j.range < j.ranges.size() && used < fragment_turn_datagrams) {
         const auto bytes = j.cut->encode(j.next, std::span<std::byte>(buffer_.data() + used * m, m),
                                          j.resend ? wire::flags::resend : std::uint8_t{0});
         batch_.push_back(outgoing_datagram{.to = j.stream->ep, .bytes = bytes});
         stream_of_.push_back(j.stream);
-        ++j.next;
         ++used;
+        if (j.next++ == j.ranges[j.range].second && ++j.range < j.ranges.size()) j.next = j.ranges[j.range].first;
       }
       // Runs of full datagrams (all but a message's last are exactly m bytes).
       for (std::size_t i = run_start; i < batch_.size();) {
@@ -99,8 +159,9 @@ class fragment_outbox {
         if (len > 1 && batch_[i].bytes.size() == m) batch_[i].run_length = static_cast<std::uint16_t>(len);
         i += len;
       }
-      if (j.next == j.cut->fragment_count()) {
+      if (j.range == j.ranges.size()) {
         if (!j.resend) live_bytes_ -= j.payload->size();
+        if (!j.whole) --answers_;
         jobs_.pop_front();
       }
     }
@@ -120,6 +181,7 @@ class fragment_outbox {
   void clear() noexcept {
     jobs_.clear();
     live_bytes_ = 0;
+    answers_ = 0;
   }
 
  private:
@@ -130,13 +192,17 @@ class fragment_outbox {
     bool resend = false;
     wire::large_message msg;
     std::optional<wire::fragmenter> cut;  // views into subject and payload above (a job never moves)
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;  // the indexes to send, inclusive, in order
+    std::size_t range = 0;                // the range under way (ranges.size(): done)
     std::uint32_t next = 0;               // the next fragment to send
+    bool whole = true;                    // every fragment (not an answer to fragment ranges)
   };
 
   std::uint64_t publisher_id_;
   std::size_t max_datagram_size_;
   std::deque<std::unique_ptr<job>> jobs_;
   std::size_t live_bytes_ = 0;
+  std::size_t answers_ = 0;  // queued answers to fragment ranges
   std::vector<std::byte> buffer_;          // one turn's datagrams
   std::vector<outgoing_datagram> batch_;   // one turn's batch
   std::vector<Stream*> stream_of_;         // each batch entry's stream (counting)

@@ -383,9 +383,17 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     if (shut_down_) return;
     const time_point now = Clock::now();
     const auto send = [this](stream_state& s, const wire::record& r) { append(s, r); };
+    // A large value an answer selects: its fragments, flag resend, under its cached sequence
+    // (skipped when a resend of it is still queued), in the outbox's paced turns.
+    bool large = false;
+    const auto send_large = [this, &large](stream_state& s, std::string_view subject, const large_value<time_point>& v) {
+      outbox_.add(s, subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash, true);
+      large = true;
+    };
     const time_point probes_next = probes_.fire(now, send);
-    const time_point next = std::min(probes_next, answers_.run(now, send));
+    const time_point next = std::min(probes_next, answers_.run(now, send, send_large));
     send_open_writers(now);
+    if (large) pump_fragments();
     if (next != time_point::max()) arm_answer_timer(next);
   }
 
@@ -413,8 +421,35 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
       bump(s->counters.requests_rejected);  // in clear, or sealed with another stream's key
       return;
     }
-    const time_point at = answers_.request(*s, req, Clock::now(), rng_);
+    const time_point now = Clock::now();
+    if (req.fragment_range_count() != 0 && req.range_count() == 0) [[unlikely]] {
+      if (answers_.admit(*s, req, now)) answer_fragments(*s, req);
+      return;
+    }
+    const time_point at = answers_.request(*s, req, now, rng_);
     if (at != time_point::max()) arm_answer_timer(at);
+    if (req.fragment_range_count() != 0) answer_fragments(*s, req);
+  }
+
+  // A request's fragment ranges (docs/wire-format.md, "Fragment ranges in a repair request"):
+  // those of a message still cached as a subject's large value are queued in the outbox (flag
+  // resend, its sequence), paced by its turns; others are ignored (the receiver times out).
+  void answer_fragments(stream_state& s, const wire::request_view& req) {
+    bool answered = false;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>>& ranges = fragment_ranges_;
+    s.large.for_each([&](std::string_view subject, const large_value<time_point>& v) {
+      ranges.clear();
+      for (std::size_t i = 0; i < req.fragment_range_count(); ++i) {
+        const wire::fragment_range g = req.fragment_range_at(i);
+        if (g.sequence == v.sequence) ranges.emplace_back(g.first, g.last);
+      }
+      if (ranges.empty()) return;
+      answered |= outbox_.add_ranges(s, subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash,
+                                     ranges) != 0;
+    });
+    if (!answered) return;
+    bump(s.counters.fragment_requests_answered);
+    pump_fragments();
   }
 
   // A sealed datagram on a request group: true, with the request in open_buf_, when it is
@@ -547,6 +582,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   fragment_outbox<stream_state> outbox_;
   std::vector<stream_state*> large_streams_;  // streams that ever held a large value
   bool pumping_ = false;                      // a fragment turn is under way or waiting
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> fragment_ranges_;  // scratch of answer_fragments
 
   // Discovery (executor only).
   earliest_timer<typename Transport::timer_type> announce_timer_;

@@ -6,6 +6,8 @@
 // sooner than the spacing after the stream's last pass; a pass walks the stream's cache and
 // re-sends what the answer selects, each record under a new sequence number, paced over all
 // streams by one token bucket of bytes (docs/architecture.md, "Snapshots and gap repair").
+// The stream's large values the answer selects are handed out at the pass's end, under their
+// cached sequence (the caller re-sends their fragments, paced by its fragment turns).
 // Time and randomness come in as parameters. Knows nothing of sockets, datagrams or locks.
 
 #include "racket/detail/clock.hpp"
@@ -35,6 +37,7 @@ struct stream_answers {
   TimePoint pending_due{};
   TimePoint last_pass{};  // when the last pass started
   request_limiter<TimePoint> requesters;
+  request_limiter<TimePoint> fragment_requesters;  // requests naming only fragments: a budget of their own
   std::size_t cursor = 0;
   double pass_bytes = 0;  // re-sent by the active pass so far (charged to its requesters)
   bool answering = false;
@@ -42,14 +45,16 @@ struct stream_answers {
 };
 
 // `Stream`: the publisher's stream; the responder uses its `answers` (a stream_answers),
-// `cache` (a last_value_cache), `next_sequence` and the `counters` of snapshots.
+// `cache` (a last_value_cache), `large` (a large_value_cache), `next_sequence` and the
+// `counters` of snapshots.
 template <class Stream, class Clock>
 class snapshot_responder {
  public:
   using time_point = typename Clock::time_point;
   using duration = typename Clock::duration;
 
-  static constexpr std::size_t answer_scan_budget = 65536;  // slots looked at per stream per answer pass step
+  static constexpr std::size_t answer_scan_budget = 65536;
+  static constexpr unsigned fragment_request_factor = 8;  // slots looked at per stream per answer pass step
 
   explicit snapshot_responder(const publisher_options& opts)
       : rate_bytes_(opts.snapshot_rate_bytes),
@@ -60,7 +65,10 @@ class snapshot_responder {
         limits_{.per_second = opts.snapshot_requests_per_second,
                 .burst = opts.snapshot_request_burst,
                 .max_requesters = opts.max_snapshot_requesters,
-                .bytes_per_second = static_cast<double>(opts.snapshot_bytes_per_requester)} {}
+                .bytes_per_second = static_cast<double>(opts.snapshot_bytes_per_requester)},
+        fragment_limits_{.per_second = opts.snapshot_requests_per_second * fragment_request_factor,
+                         .burst = opts.snapshot_request_burst * fragment_request_factor,
+                         .max_requesters = opts.max_snapshot_requesters} {}
 
   // A valid request for `s`, heard at `now`: counted, admitted by its requester's limit and
   // merged into the stream's pending answer. Returns when the answer timer must fire for it
@@ -91,10 +99,24 @@ class snapshot_responder {
     return a.answering ? time_point::max() : pass_start(a);
   }
 
+  // A valid request that names only fragments (answered at once by the caller, not by a
+  // pass): counted, and admitted by its requester's fragment budget: `fragment_request_factor`
+  // times the snapshot requests' rate and burst (a subscriber repairing a 16 MiB message at
+  // 5 % loss sends some ten in a second). False: refused.
+  bool admit(Stream& s, const wire::request_view& req, time_point now) {
+    bump(s.counters.snapshot_requests);
+    if (s.answers.fragment_requesters.admit(req.requester_id(), now, fragment_limits_)) return true;
+    bump(s.counters.snapshot_requests_limited);
+    return false;
+  }
+
   // Runs the answer passes due at `now` as far as the pacing allows: `emit(stream, record)`
-  // for each record re-sent. Returns when to run again (time_point::max(): nothing pending).
-  template <class Emit>
-  time_point run(time_point now, Emit&& emit) {
+  // for each record re-sent, `emit_large(stream, subject, large_value)` for each large value
+  // selected (not charged to the token bucket: its fragments go out in the caller's paced
+  // turns, one copy at most queued). Returns when to run again (time_point::max(): nothing
+  // pending).
+  template <class Emit, class EmitLarge>
+  time_point run(time_point now, Emit&& emit, EmitLarge&& emit_large) {
     time_point next = time_point::max();
     const double rate = static_cast<double>(rate_bytes_);
     const double burst = answer_burst();
@@ -119,7 +141,7 @@ class snapshot_responder {
           a.last_pass = now;
           bump(s.counters.snapshot_answers);
         }
-        if (!step(s, emit, now)) {
+        if (!step(s, emit, emit_large, now)) {
           yielded = true;
           break;
         }
@@ -146,8 +168,8 @@ class snapshot_responder {
  private:
   // Continues the pass of `s`; true when it is complete, false when it yields (pacing, or
   // the scan budget of one timer pass).
-  template <class Emit>
-  bool step(Stream& s, Emit& emit, time_point now) {
+  template <class Emit, class EmitLarge>
+  bool step(Stream& s, Emit& emit, EmitLarge& emit_large, time_point now) {
     stream_answers<time_point>& a = s.answers;
     std::size_t scanned = 0;
     while (a.cursor < s.cache.slot_count()) {
@@ -162,6 +184,14 @@ class snapshot_responder {
       tokens_ -= bytes;
       a.pass_bytes += bytes;
       bump(s.counters.snapshot_records);
+    }
+    if (!s.large.empty()) [[unlikely]] {
+      s.large.for_each([&](std::string_view subject, const auto& v) {
+        if (!a.active.selects(subject, v.sequence)) return;
+        emit_large(s, subject, v);
+        a.pass_bytes += static_cast<double>(v.payload->size());  // paced by the fragment turns, charged here
+        bump(s.counters.snapshot_records);
+      });
     }
     // The pass is done: each requester whose request joined it pays for all of it (the answer
     // went to the group, and any one of them alone would have caused it).
@@ -197,6 +227,7 @@ class snapshot_responder {
   std::chrono::milliseconds repair_delay_max_;
   std::chrono::milliseconds spacing_;
   request_limits limits_;
+  request_limits fragment_limits_;
   std::vector<Stream*> streams_;  // streams with a pending or running answer
   double tokens_ = 0;             // pacing, bytes
   time_point tokens_at_{};

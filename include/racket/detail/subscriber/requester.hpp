@@ -3,9 +3,10 @@
 
 // The snapshot and repair requests a subscriber sends (docs/architecture.md, "Snapshots and
 // gap repair"): its requester id, what a full request (for the subscriptions just made on a
-// stream) and a repair request (one publisher's missing ranges) ask for, encoded and sent to
-// the stream's request group, sealed when the stream is keyed. Knows nothing of locks, timers
-// or when a request is due; the caller serialises its calls (one encode buffer).
+// stream), a repair request (one publisher's missing ranges) and a fragment request (missing
+// fragments of one message in progress) ask for, encoded and sent to the stream's request
+// group, sealed when the stream is keyed. Knows nothing of locks, timers or when a request is
+// due; the caller serialises its calls (one encode buffer).
 
 #include "racket/detail/clock.hpp"
 #include "racket/detail/subscriber/channel.hpp"
@@ -22,6 +23,7 @@
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace racket::detail {
@@ -67,6 +69,26 @@ class requester {
                                             .filter = filter,
                                             .target_publisher = publisher_id,
                                             .ranges = ranges.ranges()});
+  }
+
+  // Requests to `publisher_id` for the fragment runs `missing` of its message `sequence` on
+  // `s`: as many requests as it takes at 64 ranges each. Returns how many were sent.
+  template <class TimePoint>
+  std::size_t request_fragments(const endpoint& ep, const stream_state<TimePoint>& s, std::uint64_t publisher_id,
+                                std::uint64_t sequence, std::span<const std::pair<std::uint32_t, std::uint32_t>> missing) {
+    std::array<wire::fragment_range, wire::max_request_fragment_ranges> ranges{};
+    std::size_t sent = 0;
+    for (std::size_t i = 0; i < missing.size(); i += ranges.size()) {
+      const std::size_t n = std::min(ranges.size(), missing.size() - i);
+      for (std::size_t k = 0; k < n; ++k) ranges[k] = {sequence, missing[i + k].first, missing[i + k].second};
+      sent += send(ep, wire::snapshot_request{.requester_id = id_,
+                                              .stream = s.name,
+                                              .target_publisher = publisher_id,
+                                              .fragments = std::span<const wire::fragment_range>(ranges.data(), n)})
+                  ? 1
+                  : 0;
+    }
+    return sent;
   }
 
  private:

@@ -31,6 +31,7 @@
 #include "racket/detail/subscriber/channel_map.hpp"
 #include "racket/detail/subscriber/dispatcher.hpp"
 #include "racket/detail/subscriber/expiry_heap.hpp"
+#include "racket/detail/subscriber/fragment_repairs.hpp"
 #include "racket/detail/subscriber/gap_tracker.hpp"
 #include "racket/detail/subscriber/handler_slots.hpp"
 #include "racket/detail/subscriber/repair_pass.hpp"
@@ -100,7 +101,10 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
                                       .max_bytes_per_publisher = opts.reassembly_bytes_per_publisher,
                                       .max_bytes_per_stream = opts.reassembly_bytes_per_stream,
                                       .timeout = opts.reassembly_timeout}),
-        reassembly_timer_(transport_.make_timer()) {
+        reassembly_timer_(transport_.make_timer()),
+        fragment_repairs_(opts.request_snapshots ? std::chrono::duration_cast<duration>(opts.fragment_repair_delay)
+                                                 : duration::zero()),
+        fragment_repair_timer_(transport_.make_timer()) {
     if (opts_.expiry_factor == 0) opts_.expiry_factor = 1;
     opts_.max_message_size = std::min(opts_.max_message_size, wire::max_message_size_limit);
     if (!opts_.keys.empty()) {  // keyed streams (docs/security.md): opened here, requests sealed
@@ -169,6 +173,7 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
     timer_.cancel();
     repair_timer_.cancel();
     reassembly_timer_.cancel();
+    fragment_repair_timer_.cancel();
   }
 
   void post_error(const std::error_code& ec, std::string what) {
@@ -368,7 +373,10 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
     const auto lost = [this](const lost_message& m) { report_lost(m); };
     const fragment_outcome o = reassembly_.add(fd.stream, fd.publisher_id, f, now, completed_, lost);
     switch (o) {
-      case fragment_outcome::started: arm_reassembly_timer(now); return;
+      case fragment_outcome::started:
+        arm_reassembly_timer(now);
+        if (fragment_repairs_.enabled()) arm_fragment_repair_timer(now + fragment_repairs_delay());
+        return;
       case fragment_outcome::added:
       case fragment_outcome::duplicate:
       case fragment_outcome::already_complete: return;
@@ -420,6 +428,28 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
       if (reassembly_.messages_in_progress() != 0) arm_reassembly_timer(now);
     }
     flush_callbacks();
+  }
+
+  duration fragment_repairs_delay() const { return std::chrono::duration_cast<duration>(opts_.fragment_repair_delay); }
+
+  void arm_fragment_repair_timer(time_point t) {
+    fragment_repair_timer_.arm(t, this->weak_from_this(), [](subscriber_engine& self) { self.on_fragment_repair_timer(); });
+  }
+
+  // Asks for the missing fragments of the messages in progress that stalled
+  // (fragment_repairs.hpp), each run list in requests of 64 ranges to its publisher.
+  void on_fragment_repair_timer() {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    const auto ask = [this](std::string_view stream, std::uint64_t publisher_id, std::uint64_t sequence,
+                            std::span<const std::pair<std::uint32_t, std::uint32_t>> missing) {
+      stream_state* s = channels_.find_stream_named(stream);
+      const channel* ch = s != nullptr ? channels_.channel_of(*s) : nullptr;
+      if (ch == nullptr) return;
+      s->stats.fragment_requests_sent += requests_.request_fragments(ch->ep, *s, publisher_id, sequence, missing);
+    };
+    const time_point next = fragment_repairs_.scan(reassembly_, Clock::now(), ask);
+    if (next != time_point::max()) arm_fragment_repair_timer(next);
   }
 
   RACKET_HOT_INLINE void note_publisher(stream_state& s, std::uint64_t publisher_id, publisher_state*& pub,
@@ -595,6 +625,8 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
   reassembler<time_point> reassembly_;
   assembled_message completed_;
   earliest_timer<typename Transport::timer_type> reassembly_timer_;
+  fragment_repairs<time_point> fragment_repairs_;  // which missing fragments to ask for, and when
+  earliest_timer<typename Transport::timer_type> fragment_repair_timer_;
 };
 
 }  // namespace racket::detail

@@ -25,7 +25,7 @@ packages=(
   libsodium-dev                        # keyed streams (optional for users; the tests use it)
   libcli11-dev nlohmann-json3-dev      # the example programs only: command lines, JSON lines
   iproute2 nftables util-linux procps  # tests and demo: namespaces (unshare, ip), loss (nft)
-  jq python3 pkgconf                   # test scripts; pkg-config finds cpp-httplib
+  jq python3 pkgconf xxhash            # test scripts (xxhsum checks the receiver's xxh3); pkg-config finds cpp-httplib
   tshark git                           # tests: the Wireshark dissector; README's FetchContent
   libcpp-httplib-dev                   # the monitor program only: its HTTP server (pkg-config)
   libnats-dev nats-server              # the bridge program only: NATS C client (pkg-config); its tests

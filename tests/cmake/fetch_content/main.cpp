@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #include <racket/racket.hpp>
 #include <racket/detail/hash.hpp>
+
+#include <asio/io_context.hpp>
 #if RACKET_HAS_SODIUM
 #include <racket/security/sealer.hpp>
 #endif
@@ -25,18 +27,36 @@ int main() {
   // libsodium came with racket::racket: seal and open one datagram.
   const auto key = racket::stream_key::parse(std::string(64, '7'));
   const racket::sender_key k(key, 1);
-  const std::byte inner[3] = {std::byte{1}, std::byte{2}, std::byte{3}};
-  std::byte sealed[3 + racket::wire::seal_overhead];
-  std::byte plain[3];
+  // An inner datagram needs a header's first bytes: "RKTM", version 3, kind 1.
+  const std::byte inner[8] = {std::byte{'R'}, std::byte{'K'}, std::byte{'T'}, std::byte{'M'},
+                              std::byte{3},   std::byte{1},   std::byte{0},   std::byte{7}};
+  std::byte sealed[8 + racket::wire::seal_overhead];
+  std::byte plain[8];
   (void)k.seal(sealed, inner, racket::wire::seal_suite::xchacha20poly1305, 1, 0, ec);
   const auto header = racket::wire::decode_sealed_header(sealed, ec);
-  if (ec || k.open(sealed, header, plain, ec).size() != 3 || ec || plain[2] != std::byte{3}) {
+  if (ec || k.open(sealed, header, plain, ec).size() != 8 || ec || plain[7] != std::byte{7}) {
     std::puts("racket consumer: FAILED (sealing)");
     return 1;
   }
   std::puts("keyed streams: available");
 #else
-  std::puts("keyed streams: unavailable");
+  // Without libsodium a key ring is a clear error, never clear text.
+  {
+    asio::io_context io;
+    racket::key_ring keys;
+    keys.add("plant", racket::stream_key::parse(std::string(64, '7')));
+    try {
+      racket::subscriber sub{io, {.keys = keys}};
+      std::puts("racket consumer: FAILED (a keyed subscriber without libsodium)");
+      return 1;
+    } catch (const std::system_error& e) {
+      if (e.code() != racket::errc::cipher_unavailable) {
+        std::puts("racket consumer: FAILED (not cipher_unavailable)");
+        return 1;
+      }
+      std::printf("keyed streams: unavailable (%s)\n", e.what());
+    }
+  }
 #endif
 #if defined(RACKET_EXPECT_SODIUM) && RACKET_EXPECT_SODIUM != RACKET_HAS_SODIUM + 0
   std::puts("racket consumer: FAILED (libsodium was expected the other way: RACKET_EXPECT_SODIUM)");

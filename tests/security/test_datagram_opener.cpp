@@ -7,6 +7,7 @@
 // sender table stays bounded.
 
 #include "racket/detail/security/datagram_sealer.hpp"
+#include "security/datagram_support.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -25,18 +26,9 @@ using verdict = datagram_opener::verdict;
 constexpr std::uint64_t second = 1'000'000'000;
 constexpr std::uint64_t t0 = 1'700'000'000 * second;
 
-racket::stream_key key_of(char fill) { return racket::stream_key::parse(std::string(64, fill)); }
+using racket_test::key_of;
 
-bytes datagram(std::string_view stream, std::uint8_t kind = 1) {
-  bytes d(17 + stream.size() + 12, std::byte{0x44});
-  const char magic[] = "RKTM";
-  for (int i = 0; i < 4; ++i) d[i] = static_cast<std::byte>(magic[i]);
-  d[4] = std::byte{3};
-  d[5] = std::byte{kind};
-  d[16] = static_cast<std::byte>(stream.size());
-  for (std::size_t i = 0; i < stream.size(); ++i) d[17 + i] = static_cast<std::byte>(stream[i]);
-  return d;
-}
+bytes datagram(std::string_view stream) { return racket_test::datagram_of(1, stream, 12); }
 
 bytes sealed(racket::detail::datagram_sealer& s, std::string_view stream, std::uint64_t at) {
   const bytes inner = datagram(stream);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "racket/detail/security/datagram_sealer.hpp"
 
+#include "security/datagram_support.hpp"
+
 // The sending side of keyed streams: which datagrams are sealed (kind 1 and 2 of a keyed
 // stream), which pass in clear, one counter per key shared by the streams of that key, and a
 // keyed stream without a sending key refusing to send.
@@ -17,18 +19,10 @@ namespace {
 
 using bytes = std::vector<std::byte>;
 
-racket::stream_key key_of(char fill) { return racket::stream_key::parse(std::string(64, fill)); }
+using racket_test::key_of;
 
-// A datagram of `kind` whose stream is `stream` (only the header matters here).
 bytes datagram(std::uint8_t kind, std::string_view stream, std::size_t body = 20) {
-  bytes d(17 + stream.size() + body, std::byte{0x33});
-  const char magic[] = "RKTM";
-  for (int i = 0; i < 4; ++i) d[i] = static_cast<std::byte>(magic[i]);
-  d[4] = std::byte{3};
-  d[5] = std::byte{kind};
-  d[16] = static_cast<std::byte>(stream.size());
-  for (std::size_t i = 0; i < stream.size(); ++i) d[17 + i] = static_cast<std::byte>(stream[i]);
-  return d;
+  return racket_test::datagram_of(kind, stream, body);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "racket/publisher.hpp"
 #include "racket/simulation/network.hpp"
 #include "racket/wire.hpp"
+#include "sim/raw_node.hpp"
 
 #include <array>
 #include <chrono>
@@ -34,31 +35,20 @@ std::uint64_t now_ns() {
       std::chrono::duration_cast<std::chrono::nanoseconds>(sim::clock::now().time_since_epoch()).count());
 }
 
-struct forger {
-  forger(sim::network& net, std::size_t lan) : node(net.add_node("forger")) {
-    net.attach(node, lan, "eth0");
-    t = std::make_unique<sim::transport>(node, racket::transport_options{.loopback = false});
-    std::error_code ec;
-    t->open(racket::address_family::v4, ec);
-    REQUIRE_FALSE(ec);
-  }
-  // One datagram, one record: `value` on `subject` as `publisher` with `sequence` and `stamp`,
-  // an interval of a day (it would take three days to expire).
-  void send(const racket::stream<std::string>& s, std::uint64_t publisher, std::uint64_t sequence, std::uint64_t stamp,
-            const std::string& subject, const std::string& value) {
-    std::array<std::byte, 512> buf{};
-    racket::wire::datagram_writer w{buf};
-    w.begin(publisher, s.name());
-    REQUIRE(w.append(racket::wire::record{.interval_ms = 86'400'000,
-                                          .sequence = sequence,
-                                          .timestamp_ns = stamp,
-                                          .subject = subject,
-                                          .payload = std::as_bytes(std::span(value))}));
-    t->send(s.endpoint(), w.finish());
-  }
-  sim::node& node;
-  std::unique_ptr<sim::transport> t;
-};
+// Sends one datagram, one record: `value` on `subject` as `publisher` with `sequence` and
+// `stamp`, an interval of a day (it would take three days to expire).
+void forge(racket_test::raw_node& n, const racket::stream<std::string>& s, std::uint64_t publisher,
+           std::uint64_t sequence, std::uint64_t stamp, const std::string& subject, const std::string& value) {
+  std::array<std::byte, 512> buf{};
+  racket::wire::datagram_writer w{buf};
+  w.begin(publisher, s.name());
+  REQUIRE(w.append(racket::wire::record{.interval_ms = 86'400'000,
+                                        .sequence = sequence,
+                                        .timestamp_ns = stamp,
+                                        .subject = subject,
+                                        .payload = std::as_bytes(std::span(value))}));
+  n.send(s.endpoint(), w.finish());
+}
 
 struct bed {
   explicit bed(std::uint64_t seed) : net(seed) { lan = net.add_lan("lan"); }
@@ -79,13 +69,13 @@ TEST_CASE("forgery: a real publisher's id with a sequence 10^12 ahead silences i
   const racket::stream<std::string> s{"plant.forged", pool};
   sim_publisher pub{b.add("pub"), {.seed = 1}};
   sim_subscriber sub{b.add("sub"), {.seed = 2}};
-  forger f(b.net, b.lan);
+  racket_test::raw_node f(b.net, b.lan, "forger");
   std::string last;
   auto h = sub.subscribe(s, "temp", [&](const racket::message<std::string>& m) { last = m.value; });
   pub.publish(s, "temp", "20"s, 30s);
   REQUIRE(b.net.run_until([&] { return last == "20"; }, 500ms));
 
-  f.send(s, pub.id(), 1'000'000'000'000, now_ns(), "temp", "forged");
+  forge(f, s, pub.id(), 1'000'000'000'000, now_ns(), "temp", "forged");
   REQUIRE(b.net.run_until([&] { return last == "forged"; }, 500ms));
   // The real publisher goes on updating every 100 ms: within about a second its value is back.
   const auto forged_at = b.net.now();
@@ -109,12 +99,12 @@ TEST_CASE("forgery: another id with a stamp a year ahead shadows the subject for
   const racket::stream<std::string> s{"plant.future", pool};
   sim_publisher pub{b.add("pub"), {.seed = 1}};
   sim_subscriber sub{b.add("sub"), {.max_clock_skew = 2s, .seed = 2}};
-  forger f(b.net, b.lan);
+  racket_test::raw_node f(b.net, b.lan, "forger");
   std::string last;
   auto h = sub.subscribe(s, "temp", [&](const racket::message<std::string>& m) { last = m.value; });
   pub.publish(s, "temp", "20"s, 30s);
   REQUIRE(b.net.run_until([&] { return last == "20"; }, 500ms));
-  f.send(s, 0xF0F0F0F0, 1, now_ns() + 365ull * 86'400'000'000'000ull, "temp", "forged");
+  forge(f, s, 0xF0F0F0F0, 1, now_ns() + 365ull * 86'400'000'000'000ull, "temp", "forged");
   REQUIRE(b.net.run_until([&] { return last == "forged"; }, 500ms));
   const auto forged_at = b.net.now();
   int update = 0;

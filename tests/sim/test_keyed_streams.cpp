@@ -11,6 +11,7 @@
 #include "racket/simulation/network.hpp"
 #include "racket/subscriber.hpp"
 #include "racket/wire.hpp"
+#include "sim/raw_node.hpp"
 
 #include <algorithm>
 #include <array>
@@ -30,6 +31,7 @@ namespace {
 using sim_publisher = racket::basic_publisher<sim::transport>;
 using sim_subscriber = racket::basic_subscriber<sim::transport>;
 using bytes = std::vector<std::byte>;
+using racket_test::raw_node;
 
 const racket::multicast_pool pool{};
 
@@ -45,26 +47,6 @@ bool contains(const bytes& d, std::string_view text) {
   return std::search(d.begin(), d.end(), reinterpret_cast<const std::byte*>(text.data()),
                      reinterpret_cast<const std::byte*>(text.data()) + text.size()) != d.end();
 }
-
-// A node of its own that records what it hears on an endpoint and sends raw datagrams.
-struct raw_node {
-  raw_node(sim::network& net, std::size_t lan, const std::string& name, const racket::endpoint& at)
-      : node(net.add_node(name)) {
-    net.attach(node, lan, "eth0");
-    t = std::make_unique<sim::transport>(node, racket::transport_options{.loopback = false});
-    std::error_code ec;
-    t->open(racket::address_family::v4, ec);
-    REQUIRE_FALSE(ec);
-    t->open_receiver(
-        at, [this](std::span<const std::byte> d, const racket::receive_info&) { heard.emplace_back(d.begin(), d.end()); },
-        ec);
-    REQUIRE_FALSE(ec);
-  }
-  void send(const racket::endpoint& to, std::span<const std::byte> d) { t->send(to, d); }
-  sim::node& node;
-  std::unique_ptr<sim::transport> t;
-  std::vector<bytes> heard;
-};
 
 struct bed {
   explicit bed(std::uint64_t seed) : net(seed) { lan = net.add_lan("lan"); }
@@ -90,8 +72,10 @@ TEST_CASE("keyed: values and snapshot answers travel sealed, and nothing of the 
           "[sim][security]") {
   bed b{1};
   const racket::stream<std::string> s{"secret.plant", pool};
-  raw_node wire_tap(b.net, b.lan, "tap", s.endpoint());
-  raw_node announce_tap(b.net, b.lan, "atap", pool.announce_endpoint());
+  raw_node wire_tap(b.net, b.lan, "tap");
+  wire_tap.listen(s.endpoint());
+  raw_node announce_tap(b.net, b.lan, "atap");
+  announce_tap.listen(pool.announce_endpoint());
   sim_publisher pub{b.add("pub"), {.seed = 1, .announce_period = 200ms, .keys = ring(s.name(), '1')}};
   pub.publish(s, "line1.temp", "21.5 degrees"s, 30s);
   b.net.run_for(1s);
@@ -153,7 +137,8 @@ TEST_CASE("keyed: the wrong key or none delivers nothing, and the refusals are c
 TEST_CASE("keyed: a datagram injected in clear and a replayed one are refused and counted", "[sim][security]") {
   bed b{3};
   const racket::stream<std::string> s{"secret.replay", pool};
-  raw_node attacker(b.net, b.lan, "attacker", s.endpoint());
+  raw_node attacker(b.net, b.lan, "attacker");
+  attacker.listen(s.endpoint());
   sim_publisher pub{b.add("pub"), {.seed = 1, .keys = ring(s.name(), '1')}};
   sim_subscriber sub{b.add("sub"), {.seed = 2, .keys = ring(s.name(), '1')}};
   collector got;
@@ -200,14 +185,13 @@ TEST_CASE("keyed: a datagram injected in clear and a replayed one are refused an
 TEST_CASE("keyed: a request in clear gets no answer, and is counted", "[sim][security]") {
   bed b{4};
   const racket::stream<std::string> s{"secret.requests", pool};
-  raw_node attacker(b.net, b.lan, "attacker", s.endpoint());
+  raw_node attacker(b.net, b.lan, "attacker");
+  attacker.listen(s.endpoint());
   sim_publisher pub{b.add("pub"), {.seed = 1, .keys = ring(s.name(), '1')}};
   pub.publish(s, "a", "value"s, 30s);
   b.net.run_for(1s);
   const auto heard_before = attacker.heard.size();
-  std::array<std::byte, 512> buf{};
-  const auto req = racket::wire::encode_request(buf, racket::wire::snapshot_request{.requester_id = 77, .stream = s.name()});
-  attacker.send(racket::request_endpoint(s.endpoint()), req);
+  attacker.request(77, s.name(), s.endpoint());
   b.net.run_for(1s);
   CHECK(pub.stats(s.name()).requests_rejected == 1);
   CHECK(pub.stats(s.name()).snapshot_answers == 0);
@@ -250,7 +234,8 @@ TEST_CASE("keyed: authenticate-only leaves values readable on the wire, and stil
   }
   bed b{6};
   const racket::stream<std::string> s{"signed.plant", pool};
-  raw_node tap(b.net, b.lan, "tap", s.endpoint());
+  raw_node tap(b.net, b.lan, "tap");
+  tap.listen(s.endpoint());
   sim_publisher pub{b.add("pub"),
                     {.seed = 1, .keys = ring(s.name(), '1'), .protection = racket::protection::authenticate_only}};
   sim_subscriber sub{b.add("sub"), {.seed = 2, .keys = ring(s.name(), '1')}};

@@ -10,6 +10,7 @@
 #include "racket/simulation/network.hpp"
 #include "racket/subscriber.hpp"
 #include "racket/wire.hpp"
+#include "sim/raw_node.hpp"
 
 #include <array>
 #include <chrono>
@@ -29,30 +30,6 @@ using sim_subscriber = racket::basic_subscriber<sim::transport>;
 
 const racket::multicast_pool pool{};
 
-// Sends requests from a node of its own and counts the bytes of the answers it hears.
-struct requester_node {
-  requester_node(sim::network& net, std::size_t lan, const std::string& name, const racket::endpoint& at)
-      : node(net.add_node(name)), ep(at) {
-    net.attach(node, lan, "eth0");
-    t = std::make_unique<sim::transport>(node, racket::transport_options{.loopback = false});
-    std::error_code ec;
-    t->open(racket::address_family::v4, ec);
-    REQUIRE_FALSE(ec);
-    t->open_receiver(at, [this](std::span<const std::byte> d, const racket::receive_info&) { heard += d.size(); }, ec);
-    REQUIRE_FALSE(ec);
-  }
-  std::size_t request(std::uint64_t id, std::string_view stream) {
-    std::array<std::byte, 512> buf{};
-    const auto d = racket::wire::encode_request(buf, racket::wire::snapshot_request{.requester_id = id, .stream = stream});
-    t->send(racket::request_endpoint(ep), d);
-    return d.size();
-  }
-  sim::node& node;
-  racket::endpoint ep;
-  std::unique_ptr<sim::transport> t;
-  std::uint64_t heard = 0;
-};
-
 }  // namespace
 
 TEST_CASE("a request flood gets at most its answer budget per second, and others are still answered",
@@ -68,23 +45,24 @@ TEST_CASE("a request flood gets at most its answer budget per second, and others
   for (int i = 0; i < 2000; ++i) pub.publish(s, "s." + std::to_string(i), payload, 3600s);
   net.run_for(1s);  // the cache is out; resends are an hour away
 
-  requester_node attacker(net, lan, "attacker", s.endpoint());
+  racket_test::raw_node attacker(net, lan, "attacker");
+  attacker.listen(s.endpoint());
   // One request alone: the amplification of a full request is the cache.
-  const std::size_t request_bytes = attacker.request(0xBAD, s.name());
+  const std::size_t request_bytes = attacker.request(0xBAD, s.name(), s.endpoint());
   net.run_for(500ms);
-  const std::uint64_t one_answer = attacker.heard;
+  const std::uint64_t one_answer = attacker.heard_bytes;
   std::cout << "[sim] one full request of " << request_bytes << " B answered with " << one_answer
             << " B: amplification " << one_answer / request_bytes << "x (the cache of 2000 subjects)\n";
   CHECK(one_answer > 2000 * payload.size());
 
   // Then a flood: a request every millisecond for two seconds.
-  const std::uint64_t before = attacker.heard;
+  const std::uint64_t before = attacker.heard_bytes;
   for (int i = 0; i < 2000; ++i) {
-    attacker.request(0xBAD, s.name());
+    attacker.request(0xBAD, s.name(), s.endpoint());
     net.run_for(1ms);
   }
   net.run_for(500ms);
-  const std::uint64_t flooded = attacker.heard - before;
+  const std::uint64_t flooded = attacker.heard_bytes - before;
   const auto st = pub.stats(s.name());
   std::cout << "[sim] flood of 2000 requests in 2 s: answered " << flooded << " B (budget " << budget
             << " B/s), " << st.snapshot_requests_limited << " requests limited\n";

@@ -9,7 +9,6 @@
 
 #include "../common/format.hpp"
 #include "../common/options.hpp"
-#include "../common/pool_options.hpp"
 #include "site_bridge.hpp"
 
 #include <racket/racket.hpp>

@@ -191,10 +191,11 @@ struct network_options {
   std::string stream_name;        // whichever was given (resolve_network)
 };
 
-/// Adds --pool, --ports, --interface (environment defaults) and --stream / STREAM to `app`.
-inline void add_network_options(CLI::App& app, network_options& o) {
-  app.add_option("STREAM", o.stream_positional, "stream name (or --stream): it picks the group and port in the pool")
-      ->type_name("");
+/// Adds --pool, --ports and --interface (defaults from RACKET_POOL, RACKET_PORTS and
+/// RACKET_INTERFACES) to `app`, into `o`: what every program takes, also those that join
+/// several streams (monitor, bridge). Resolve them with resolve_network once `o.stream_name`
+/// is set (to any one of the program's streams).
+inline void add_pool_options(CLI::App& app, network_options& o) {
   app.add_option("--pool", o.pool_prefix, "multicast pool prefix, IPv4 or IPv6")
       ->type_name("PREFIX")
       ->default_str(o.pool_prefix)
@@ -210,6 +211,13 @@ inline void add_network_options(CLI::App& app, network_options& o) {
       ->type_name("NAME")
       ->delimiter(',')
       ->envname("RACKET_INTERFACES");
+}
+
+/// Adds STREAM / --stream and the pool options to `app` (sender, receiver: one stream).
+inline void add_network_options(CLI::App& app, network_options& o) {
+  app.add_option("STREAM", o.stream_positional, "stream name (or --stream): it picks the group and port in the pool")
+      ->type_name("");
+  add_pool_options(app, o);
   app.add_option("-s,--stream", o.stream_flag, "stream name (or the first positional argument)")->type_name("NAME");
 }
 

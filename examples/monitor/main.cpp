@@ -90,21 +90,7 @@ std::variant<monitor_options, int> parse(int argc, char** argv) {
   // Pool, ports and interfaces as the other programs take them; streams are repeatable here.
   app.add_option("STREAM", o.streams, "streams to watch (or --stream); default: every stream announced")
       ->type_name("");
-  app.add_option("--pool", o.net.pool_prefix, "multicast pool prefix, IPv4 or IPv6")
-      ->type_name("PREFIX")
-      ->default_str(o.net.pool_prefix)
-      ->envname("RACKET_POOL");
-  app.add_option("--ports", o.net.ports, "UDP port range of the pool: FIRST-LAST or PORT")
-      ->type_name("RANGE")
-      ->default_str(o.net.ports)
-      ->envname("RACKET_PORTS");
-  app.add_option("-i,--interface", o.net.interfaces,
-                 "network interface to use; repeatable, or comma-separated\n"
-                 "(default: every interface that is up and can carry\n"
-                 "multicast, loopback included)")
-      ->type_name("NAME")
-      ->delimiter(',')
-      ->envname("RACKET_INTERFACES");
+  rx::add_pool_options(app, o.net);
   app.add_option("-s,--stream", o.streams, "watch this stream (repeatable) instead of every stream\nannounced")
       ->type_name("NAME")
       ->expected(1)

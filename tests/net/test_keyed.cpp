@@ -38,7 +38,7 @@ racket::key_ring ring(std::string_view stream, char fill) {
 
 }  // namespace
 
-TEST_CASE("keyed over udp: delivered with the key; replayed, flipped, cut, retired-key and keyless: refused",
+TEST_CASE("keyed over udp: delivered with the key, and replayed, flipped, cut, retired-key and keyless datagrams refused",
           "[net][security]") {
   REQUIRE_PRIVATE_NETNS();
   asio::io_context io;

@@ -77,6 +77,7 @@ TEST_CASE("bridge headers: a missing or malformed field refuses the message") {
     m.erase(name);
     CHECK_FALSE(decode(m));
   }
+  const std::string long_site(256, 'x');  // outlives the table that points into it
   const std::pair<const char*, const char*> bad[] = {
       {"Racket-Publisher", "0123456789abcde"},     {"Racket-Publisher", "0123456789abcdef0"},
       {"Racket-Publisher", "0123456789abcdeg"},    {"Racket-Publisher", "+123456789abcdef"},
@@ -86,7 +87,7 @@ TEST_CASE("bridge headers: a missing or malformed field refuses the message") {
       {"Racket-Interval", "4294967296"},           {"Racket-Interval", "10ms"},
       {"Racket-Tombstone", "yes"},                 {"Racket-Tombstone", "2"},
       {"Racket-Site", ""},                         {"Racket-Site", "plant a"},
-      {"Racket-Site", std::string(256, 'x').c_str()}, {"Racket-Hash", "xyz"},
+      {"Racket-Site", long_site.c_str()}, {"Racket-Hash", "xyz"},
   };
   for (const auto& [name, value] : bad) {
     auto m = good;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A node of its own on a simulated LAN with a bare transport: it sends raw datagrams (a forger,
+// A simulated network with one LAN (`lan_bed`), and a node of its own on it with a bare transport: it sends raw datagrams (a forger,
 // a hostile requester) and records what it hears on the endpoints it listens on (a wire tap).
 // For the simulation tests; knows nothing of publishers or subscribers.
 #pragma once
@@ -19,6 +19,18 @@
 #include <vector>
 
 namespace racket_test {
+
+// A simulated network with one LAN, and nodes attached to it by name.
+struct lan_bed {
+  explicit lan_bed(std::uint64_t seed) : net(seed) { lan = net.add_lan("lan"); }
+  racket::sim::node& add(const std::string& name) {
+    auto& n = net.add_node(name);
+    net.attach(n, lan, "eth0");
+    return n;
+  }
+  racket::sim::network net;
+  std::size_t lan = 0;
+};
 
 struct raw_node {
   raw_node(racket::sim::network& net, std::size_t lan, const std::string& name) : node(net.add_node(name)) {

@@ -50,16 +50,8 @@ void forge(racket_test::raw_node& n, const racket::stream<std::string>& s, std::
   n.send(s.endpoint(), w.finish());
 }
 
-struct bed {
-  explicit bed(std::uint64_t seed) : net(seed) { lan = net.add_lan("lan"); }
-  sim::node& add(const std::string& name) {
-    auto& n = net.add_node(name);
-    net.attach(n, lan, "eth0");
-    return n;
-  }
-  sim::network net;
-  std::size_t lan = 0;
-};
+using racket_test::lan_bed;
+using bed = lan_bed;
 
 }  // namespace
 

@@ -48,16 +48,8 @@ bool contains(const bytes& d, std::string_view text) {
                      reinterpret_cast<const std::byte*>(text.data()) + text.size()) != d.end();
 }
 
-struct bed {
-  explicit bed(std::uint64_t seed) : net(seed) { lan = net.add_lan("lan"); }
-  sim::node& add(const std::string& name) {
-    auto& n = net.add_node(name);
-    net.attach(n, lan, "eth0");
-    return n;
-  }
-  sim::network net;
-  std::size_t lan = 0;
-};
+using racket_test::lan_bed;
+using bed = lan_bed;
 
 struct collector {
   std::vector<std::string> values;

@@ -86,6 +86,8 @@ set(_dir "${WORK_DIR}/${MODE}")
 file(REMOVE_RECURSE "${_dir}")
 file(MAKE_DIRECTORY "${_dir}/src")
 file(COPY "${CMAKE_CURRENT_LIST_DIR}/fetch_content/main.cpp" DESTINATION "${_dir}/src")
+# main.cpp includes "../consumer_check.hpp", the check the three consumer tests share.
+file(COPY "${CMAKE_CURRENT_LIST_DIR}/consumer_check.hpp" DESTINATION "${_dir}")
 file(WRITE "${_dir}/src/CMakeLists.txt"
 "# Written by tests/cmake/readme_fetch_content.cmake: the README's FetchContent snippet, with
 # only the mirror's URL replaced.

@@ -217,6 +217,21 @@ class basic_publisher {
     impl_->set_error_handler(std::forward<Handler>(h));
   }
 
+  /// Replaces the key ring: a key rotation without restarting the process
+  /// (docs/security.md, "Rotation"). Keys that stay keep their counters and replay windows.
+  /// Applied on the executor (at once when called there): datagrams already queued may still
+  /// leave under the old ring. Error: `invalid_option` when the publisher was made without
+  /// keys (its datagrams leave no room for the seal: give it a ring at construction, one that
+  /// only accepts a key will do). Any thread.
+  void set_keys(const key_ring& keys, std::error_code& ec) { impl_->set_keys(keys, ec); }
+
+  /// Throwing overload of `set_keys`.
+  void set_keys(const key_ring& keys) {
+    std::error_code ec;
+    set_keys(keys, ec);
+    if (ec) detail::throw_error(ec, "set_keys: this publisher was made without keys; give it a key ring at construction");
+  }
+
   /// The random 64-bit id stamped on every message.
   std::uint64_t id() const noexcept { return impl_->id(); }
 

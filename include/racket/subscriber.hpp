@@ -224,6 +224,19 @@ class basic_subscriber {
     impl_->set_loss_handler(detail::make_loss_handler(std::move(h), impl_->strand()));
   }
 
+  /// Replaces the key ring: a key rotation without restarting the process
+  /// (docs/security.md, "Rotation"). Senders under keys that stay keep their replay windows.
+  /// Applied on the strand (at once when called there). Error: `invalid_option` when the
+  /// subscriber was made without keys. Any thread.
+  void set_keys(const key_ring& keys, std::error_code& ec) { impl_->set_keys(keys, ec); }
+
+  /// Throwing overload of `set_keys`.
+  void set_keys(const key_ring& keys) {
+    std::error_code ec;
+    set_keys(keys, ec);
+    if (ec) detail::throw_error(ec, "set_keys: this subscriber was made without keys; give it a key ring at construction");
+  }
+
   /// The random id this subscriber puts in its snapshot requests.
   std::uint64_t requester_id() const noexcept { return impl_->requester_id(); }
 

@@ -143,3 +143,31 @@ TEST_CASE("datagram_opener: the sender table is bounded, the one heard longest a
   CHECK(opener.open(first[5], t0 + 10, out).what == verdict::replayed);
   CHECK(opener.open(first[4], t0 + 10, out).what == verdict::replayed);
 }
+
+TEST_CASE("datagram_opener: rekey keeps the replay windows of keys that stay, forgets the others") {
+  racket::key_ring both;
+  both.add("plant", key_of('1')).accept("plant", key_of('2'));
+  racket::detail::datagram_sealer one(ring_of("plant", '1'), 1, racket::protection::encrypt);
+  racket::detail::datagram_sealer two(ring_of("plant", '2'), 2, racket::protection::encrypt);
+  datagram_opener opener(ring_of("plant", '1'), 30 * second, 16);
+  bytes out(4096);
+  const bytes d1 = sealed(one, "plant", t0);
+  const bytes d2 = sealed(two, "plant", t0);
+  CHECK(opener.open(d1, t0, out).what == verdict::opened);
+  CHECK(opener.open(d2, t0, out).what == verdict::no_key);
+
+  opener.rekey(both);  // key 2 joins at index 1 and key 1 stays: d1 is still a replay
+  CHECK(opener.open(d1, t0, out).what == verdict::replayed);
+  CHECK(opener.open(d2, t0, out).what == verdict::opened);
+  CHECK(opener.senders() == 2);
+
+  opener.rekey(ring_of("plant", '2'));  // key 1 leaves: its sender goes with it
+  CHECK(opener.senders() == 1);
+  CHECK(opener.open(sealed(one, "plant", t0), t0, out).what == verdict::no_key);
+  CHECK(opener.open(d2, t0, out).what == verdict::replayed);  // key 2 moved to index 0, window kept
+  CHECK(opener.open(sealed(two, "plant", t0), t0, out).what == verdict::opened);
+
+  opener.rekey(racket::key_ring{});
+  CHECK_FALSE(opener.keyed("plant"));
+  CHECK(opener.senders() == 0);
+}

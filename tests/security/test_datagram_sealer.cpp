@@ -112,3 +112,36 @@ TEST_CASE("datagram_sealer: authenticate-only keeps the inner datagram readable"
   REQUIRE_FALSE(ec);
   CHECK(bytes(r.begin() + racket::wire::sealed_header_size, r.end() - racket::wire::seal_tag_size) == inner);
 }
+
+TEST_CASE("datagram_sealer: rekey seals with the new ring, and a key that comes back keeps its counter") {
+  racket::key_ring first;
+  first.add("a", key_of('1'));
+  racket::detail::datagram_sealer sealer(first, 9, racket::protection::encrypt);
+  bytes out(512);
+  std::error_code ec;
+  const bytes inner = datagram(1, "a");
+  for (int i = 0; i < 3; ++i) REQUIRE_FALSE(sealer.seal(inner, out, 1, ec).empty());
+
+  racket::key_ring second;
+  second.add("a", key_of('2'));
+  sealer.rekey(second);
+  auto h = racket::wire::decode_sealed_header(sealer.seal(inner, out, 1, ec), ec);
+  REQUIRE_FALSE(ec);
+  CHECK(h.key_id == racket::key_id_of(key_of('2')));
+  CHECK(h.counter == 1);
+
+  sealer.rekey(first);  // back to key 1: its counter goes on from 3, no nonce twice
+  h = racket::wire::decode_sealed_header(sealer.seal(inner, out, 1, ec), ec);
+  REQUIRE_FALSE(ec);
+  CHECK(h.key_id == racket::key_id_of(key_of('1')));
+  CHECK(h.counter == 4);
+
+  racket::key_ring none;  // "a" no longer keyed: in clear
+  sealer.rekey(none);
+  CHECK_FALSE(sealer.keyed("a"));
+  CHECK(sealer.seal(inner, out, 1, ec).data() == inner.data());
+  racket::key_ring quiet;
+  quiet.accept("a", key_of('1'));
+  sealer.rekey(quiet);
+  CHECK(sealer.mute("a"));
+}

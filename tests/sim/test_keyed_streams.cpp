@@ -252,3 +252,52 @@ TEST_CASE("keyed: a stream with accepted keys only cannot be published on", "[si
   CHECK(ec == racket::errc::no_sending_key);
   CHECK_THROWS_AS(pub.publish(s, "a", "b"s, 1s), std::system_error);
 }
+
+TEST_CASE("keyed: set_keys rotates a running publisher and subscriber without a restart", "[sim][security]") {
+  bed b{8};
+  const racket::stream<std::string> s{"secret.live", pool};
+  sim_publisher pub{b.add("pub"), {.seed = 1, .keys = ring(s.name(), '1')}};
+  sim_subscriber sub{b.add("sub"), {.seed = 2, .keys = ring(s.name(), '1')}};
+  sim_subscriber stale{b.add("stale"), {.seed = 3, .keys = ring(s.name(), '1')}};  // never rotated
+  collector got, got_stale;
+  auto h1 = sub.subscribe(s, "*", got.handler());
+  auto h2 = stale.subscribe(s, "*", got_stale.handler());
+  b.net.run_for(100ms);
+  pub.publish(s, "step", "1"s, 0ms);
+  b.net.run_for(200ms);
+
+  // The three steps of docs/security.md, "Rotation", on running objects.
+  racket::key_ring accepting;
+  accepting.add(s.name(), key_of('1')).accept(s.name(), key_of('2'));
+  sub.set_keys(accepting);
+  racket::key_ring sending;
+  sending.accept(s.name(), key_of('1')).add(s.name(), key_of('2'));
+  pub.set_keys(sending);
+  b.net.run_for(10ms);
+  pub.publish(s, "step", "2"s, 0ms);
+  b.net.run_for(200ms);
+  racket::key_ring after;
+  after.add(s.name(), key_of('2'));
+  sub.set_keys(after);
+  pub.set_keys(after);
+  b.net.run_for(10ms);
+  pub.publish(s, "step", "3"s, 0ms);
+  b.net.run_for(200ms);
+
+  CHECK(got.values == std::vector<std::string>{"step=1", "step=2", "step=3"});
+  CHECK(sub.stats(s).rejected == 0);
+  // The publisher really moved to key 2: the subscriber left on key 1 got only the first.
+  CHECK(got_stale.values == std::vector<std::string>{"step=1"});
+  CHECK(stale.stats(s).rejected >= 2);
+
+  // Only objects made with keys can change them.
+  sim_publisher plain_pub{b.add("plain_pub"), {.seed = 4}};
+  sim_subscriber plain_sub{b.add("plain_sub"), {.seed = 5}};
+  std::error_code ec;
+  plain_pub.set_keys(after, ec);
+  CHECK(ec == racket::errc::invalid_option);
+  plain_sub.set_keys(after, ec);
+  CHECK(ec == racket::errc::invalid_option);
+  CHECK_THROWS_AS(plain_pub.set_keys(after), std::system_error);
+  CHECK_THROWS_AS(plain_sub.set_keys(after), std::system_error);
+}

@@ -39,7 +39,8 @@ enum class protection : unsigned char {
 /// Rotating a stream's key without downtime (docs/security.md, "Stream keys"):
 /// `accept(stream, new_key)` on every subscriber and publisher first; then `add(stream,
 /// new_key)` on the publishers (they send with it, the old one stays accepted); then
-/// `remove(stream, old_key)` everywhere.
+/// `remove(stream, old_key)` everywhere. Each step reaches running publishers and subscribers
+/// through their `set_keys(ring)`.
 ///
 /// ```cpp
 /// racket::key_ring keys;

@@ -128,6 +128,17 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
 
   std::uint64_t id() const noexcept { return id_; }
   Transport& transport() noexcept { return transport_; }
+
+  // Whether it was made with keys: only then can its key ring change (its writers leave room
+  // for the seal).
+  bool keyed_from_start() const noexcept { return sealer_ != nullptr; }
+
+  // Executor only, when keyed_from_start(): seals, and opens requests, with `ring` from now on.
+  void rekey(const key_ring& ring) {
+    std::lock_guard lock(mutex_);  // enqueue asks the sealer whether a stream is mute
+    sealer_->rekey(ring);
+    opener_->rekey(ring);
+  }
   const publisher_options& options() const noexcept { return opts_; }
 
   // Any thread. The transport keeps a copyable std::function: the handler (move-only ones

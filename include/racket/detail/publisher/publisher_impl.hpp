@@ -209,6 +209,17 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     }
   }
 
+  // Any thread: the key ring replaced on the executor (at once when called there).
+  // `invalid_option` when made without keys.
+  void set_keys(key_ring ring, std::error_code& ec) {
+    ec.clear();
+    if (!this->keyed_from_start()) {
+      ec = make_error_code(errc::invalid_option);
+      return;
+    }
+    asio::dispatch(strand_, [self = shared_self(), r = std::move(ring)] { self->rekey(r); });
+  }
+
   // Any thread: refuses further publishes and posts the shutdown to the executor.
   void close() {
     {

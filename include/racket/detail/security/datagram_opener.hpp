@@ -51,17 +51,34 @@ class datagram_opener {
   // `max_senders`: senders remembered (their windows); past it the one heard longest ago goes.
   datagram_opener(const key_ring& ring, std::uint64_t freshness_ns, std::size_t max_senders)
       : freshness_ns_(freshness_ns), max_senders_(std::max<std::size_t>(max_senders, 1)) {
+    rekey(ring);
+  }
+
+  // From now on, open with `ring`'s accepted keys (a rotation without a restart). The senders
+  // of a key that stays keep their replay windows; those of a key that left are forgotten
+  // (nothing under that key opens any more).
+  void rekey(const key_ring& ring) {
+    std::vector<key_entry> keys;
+    std::set<std::string, std::less<>> keyed;
     ring.for_each([&](std::string_view name, const key_ring::stream_keys& k) {
-      keyed_.emplace(name);
+      keyed.emplace(name);
       for (const stream_key& key : k.accepted) {
-        auto it = std::find_if(keys_.begin(), keys_.end(), [&](const key_entry& e) { return e.key == key; });
-        if (it == keys_.end()) {
-          keys_.push_back(key_entry{key, key_id_of(key), {}});
-          it = keys_.end() - 1;
+        auto it = std::find_if(keys.begin(), keys.end(), [&](const key_entry& e) { return e.key == key; });
+        if (it == keys.end()) {
+          keys.push_back(key_entry{key, key_id_of(key), {}});
+          it = keys.end() - 1;
         }
         it->streams.emplace_back(name);
       }
     });
+    std::unordered_map<slot_key, sender, slot_hash> senders;
+    for (auto& [slot, s] : senders_) {
+      const auto it = std::find_if(keys.begin(), keys.end(), [&](const key_entry& e) { return e.key == keys_[slot.key].key; });
+      if (it != keys.end()) senders.emplace(slot_key{slot.sender, static_cast<std::uint32_t>(it - keys.begin())}, std::move(s));
+    }
+    keys_ = std::move(keys);
+    keyed_ = std::move(keyed);
+    senders_ = std::move(senders);
   }
 
   datagram_opener(const datagram_opener&) = delete;

@@ -39,7 +39,7 @@ class datagram_sealer {
  public:
   // Throws std::system_error: `cipher_unavailable` when `p` needs AES-256-GCM and this CPU
   // has no AES-NI.
-  datagram_sealer(const key_ring& ring, std::uint64_t sender_id, protection p) {
+  datagram_sealer(const key_ring& ring, std::uint64_t sender_id, protection p) : sender_id_(sender_id) {
     if (aes256gcm_available()) {
       suite_ = p == protection::authenticate_only ? wire::seal_suite::aes256gcm_authenticate_only
                                                   : wire::seal_suite::aes256gcm;
@@ -49,6 +49,16 @@ class datagram_sealer {
     } else {
       suite_ = wire::seal_suite::xchacha20poly1305;
     }
+    rekey(ring);
+  }
+
+  // From now on, seal with `ring`'s keys (a rotation without a restart). Every sending key
+  // used keeps its counter for the sealer's life, also one that leaves the ring and comes
+  // back: no nonce ever repeats under a key (a few dozen bytes per key ever used).
+  void rekey(const key_ring& ring) {
+    streams_.clear();
+    last_name_ = {};
+    last_ = nullptr;
     ring.for_each([&](std::string_view name, const key_ring::stream_keys& k) {
       sender* s = nullptr;
       if (k.sending) {
@@ -57,7 +67,7 @@ class datagram_sealer {
         for (auto& existing : senders_)
           if (existing->key_copy == *k.sending) s = existing.get();
         if (s == nullptr) {
-          senders_.push_back(std::make_unique<sender>(*k.sending, sender_id));
+          senders_.push_back(std::make_unique<sender>(*k.sending, sender_id_));
           s = senders_.back().get();
         }
       }
@@ -112,8 +122,9 @@ class datagram_sealer {
     std::uint64_t counter = 0;
   };
 
+  std::uint64_t sender_id_;
   wire::seal_suite suite_ = wire::seal_suite::aes256gcm;
-  std::vector<std::unique_ptr<sender>> senders_;
+  std::vector<std::unique_ptr<sender>> senders_;  // every sending key used, with its counter
   std::map<std::string, sender*, std::less<>> streams_;  // null: keyed without a sending key
   std::string_view last_name_;                             // the last stream sealed (a key of streams_)
   sender* last_ = nullptr;

@@ -41,6 +41,7 @@ inline std::string_view datagram_stream(std::span<const std::byte>) noexcept { r
 class datagram_sealer {
  public:
   datagram_sealer(const key_ring&, std::uint64_t, protection) { no_sodium(); }
+  void rekey(const key_ring&) {}
   bool keyed(std::string_view) const { return false; }
   bool mute(std::string_view) const { return false; }
   std::span<const std::byte> seal(std::span<const std::byte> inner, std::span<std::byte>, std::uint64_t,
@@ -59,6 +60,7 @@ class datagram_opener {
     std::uint32_t key_id = 0;
   };
   datagram_opener(const key_ring&, std::uint64_t, std::size_t) { no_sodium(); }
+  void rekey(const key_ring&) {}
   template <class F>
   void for_each_stream_of(std::uint32_t, F&&) const {}
   bool keyed(std::string_view) const { return false; }

@@ -127,6 +127,16 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
 
   std::uint64_t requester_id() const noexcept { return requests_.id(); }
 
+  // Whether it was made with keys: only then can its key ring change.
+  bool keyed_from_start() const noexcept { return opener_ != nullptr; }
+
+  // Executor only, when keyed_from_start(): opens, and seals requests, with `ring` from now on.
+  void rekey(const key_ring& ring) {
+    std::lock_guard lock(mutex_);  // subscribe asks the opener whether a stream is keyed
+    sealer_->rekey(ring);
+    opener_->rekey(ring);
+  }
+
   // Whether `stream` is keyed here (its datagrams must come sealed; it is not announced).
   bool keyed(std::string_view stream) const { return opener_ != nullptr && opener_->keyed(stream); }
 

@@ -25,6 +25,7 @@
 #include "racket/subscription_index.hpp"
 #include "racket/wire.hpp"
 
+#include <asio/dispatch.hpp>
 #include <asio/post.hpp>
 
 #include <cstdint>
@@ -200,6 +201,17 @@ class subscriber_impl : public subscriber_engine<Transport, Clock> {
     if (!s) return;
     s->subjects.for_each_value(
         [&](const subject_state<time_point>& st) { f(std::string_view(st.subject), byte_view(st.payload)); });
+  }
+
+  // Any thread: the key ring replaced on the strand (at once when called there).
+  // `invalid_option` when made without keys.
+  void set_keys(key_ring ring, std::error_code& ec) {
+    ec.clear();
+    if (!this->keyed_from_start()) {
+      ec = make_error_code(errc::invalid_option);
+      return;
+    }
+    asio::dispatch(transport_.get_executor(), [self = shared_self(), r = std::move(ring)] { self->rekey(r); });
   }
 
   void close() {

@@ -78,9 +78,17 @@
 namespace racket::detail {
 
 #if RACKET_XXH3_DISPATCH
+// XXH3_hashLong_64b_internal's body, with its accumulator aligned for AVX2: that function
+// aligns it to XXH_ACC_ALIGN, which follows the vector width the header was compiled for (16
+// bytes for SSE2), while the AVX2 loop reads it as 32-byte vectors. Optimised builds happened
+// to fold those reads into instructions that take any address; -O0 and ThreadSanitizer load
+// them with vmovdqa and crashed (SIGSEGV) on the misaligned half of the stack slots.
 __attribute__((__target__("avx2"))) inline std::uint64_t xxh3_long_avx2(const void* data, std::size_t size) noexcept {
-  const std::uint64_t h = XXH3_hashLong_64b_internal(data, size, XXH3_kSecret, sizeof(XXH3_kSecret),
-                                                     RACKET_XXH3_ACCUMULATE(avx2), XXH3_scrambleAcc_avx2);
+  alignas(64) xxh_u64 acc[XXH_ACC_NB] = XXH3_INIT_ACC;
+  XXH3_hashLong_internal_loop(acc, static_cast<const xxh_u8*>(data), size, XXH3_kSecret, sizeof(XXH3_kSecret),
+                              RACKET_XXH3_ACCUMULATE(avx2), XXH3_scrambleAcc_avx2);
+  const std::uint64_t h = XXH3_mergeAccs(acc, XXH3_kSecret + 11 /* XXH_SECRET_MERGEACCS_START */,
+                                         static_cast<xxh_u64>(size) * XXH_PRIME64_1);
   // Clean the upper halves of the YMM registers before returning to code built for SSE2.
   // g++ 12 emits no vzeroupper here when it keeps XXH3_mergeAccs out of line (it did in
   // Racket's own programs), and with the upper state dirty every legacy-SSE instruction

@@ -7,46 +7,17 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "catch.hpp"
+#include "doc_vectors.hpp"
 
 namespace {
 
 using bytes = std::vector<std::byte>;
 
-// The last fenced block of lowercase hex under the heading "#... Vector NAME" of
-// docs/wire-format.md.
-bytes doc_vector(const std::string& name) {
-  const auto doc = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "docs" / "wire-format.md";
-  std::ifstream in(doc);
-  REQUIRE(in.good());
-  const std::regex heading("^#+ Vector ([A-Z]?[0-9]+)\\b.*");
-  const std::regex hex_line("^[0-9a-f]+$");
-  std::string current, block, found, line;
-  bool in_block = false, all_hex = false;
-  std::smatch m;
-  while (std::getline(in, line)) {
-    if (line.rfind("```", 0) == 0) {
-      if (in_block && all_hex && !block.empty() && current == name) found = block;
-      in_block = !in_block;
-      all_hex = true;
-      block.clear();
-    } else if (in_block) {
-      if (std::regex_match(line, hex_line)) block += line; else all_hex = false;
-    } else if (line.rfind('#', 0) == 0) {
-      current = std::regex_match(line, m, heading) ? std::string(m[1]) : std::string();
-    }
-  }
-  bytes out;
-  for (std::size_t i = 0; i + 1 < found.size(); i += 2)
-    out.push_back(static_cast<std::byte>(std::stoi(found.substr(i, 2), nullptr, 16)));
-  return out;
-}
+using racket_test::doc_vector;
 
 racket::stream_key test_key() {
   std::array<std::byte, 32> raw{};

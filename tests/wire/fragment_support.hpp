@@ -7,9 +7,6 @@
 #include "support.hpp"
 
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
-#include <regex>
 #include <string>
 #include <string_view>
 
@@ -79,42 +76,7 @@ struct raw_fragment {
   }
 };
 
-// The full hex docs/wire-format.md gives for vector `name` ("F1".."F4"): the last fenced block
-// of lowercase hex digits only under a heading "Vector F<n>". Empty when there is none.
-inline bytes doc_fragment_vector(std::string_view name) {
-  const std::filesystem::path doc = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "docs" / "wire-format.md";
-  INFO(doc.string());
-  std::ifstream in(doc);
-  REQUIRE(in.good());
-  const std::regex heading(R"(^#+ [Vv]ector (F[0-9]+)\b)");
-  const std::regex hex_line("^[0-9a-f]+$");
-  std::string current;
-  bool in_block = false;
-  bool all_hex = false;
-  std::string block;
-  std::string found;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("```", 0) == 0) {
-      if (in_block && all_hex && !block.empty() && current == name) found = block;
-      in_block = !in_block;
-      all_hex = true;
-      block.clear();
-      continue;
-    }
-    if (in_block) {
-      if (std::regex_match(line, hex_line))
-        block += line;
-      else
-        all_hex = false;
-      continue;
-    }
-    if (line.rfind('#', 0) == 0) {
-      std::smatch m;
-      current = std::regex_search(line, m, heading) ? m[1].str() : std::string{};
-    }
-  }
-  return from_hex(found);
-}
+// The full hex docs/wire-format.md gives for vector `name` ("F1".."F4").
+inline bytes doc_fragment_vector(std::string_view name) { return racket_test::doc_vector(name); }
 
 }  // namespace wire_test

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "catch.hpp"
+#include "doc_vectors.hpp"
 #include "racket/detail/hash.hpp"
 #include "racket/error.hpp"
 #include "racket/wire/decode.hpp"
@@ -15,11 +16,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <optional>
-#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -367,45 +365,7 @@ inline std::vector<test_vector> test_vectors() {
 }
 
 
-// The full hex docs/wire-format.md gives for vector `number`: the last fenced block that holds
-// nothing but lowercase hex digits (one line, or several for a long vector) under a heading
-// that starts "Vector N" (the vector's own section) or "Appendix: vector N" (one that spells a
-// long vector out). Empty when there is none.
-inline bytes doc_vector(int number) {
-  const std::filesystem::path doc = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / "docs" / "wire-format.md";
-  INFO(doc.string());
-  std::ifstream in(doc);
-  REQUIRE(in.good());
-  const std::regex heading(R"(^#+ (?:[A-Za-z]+: )?[Vv]ector ([0-9]+)\b)");
-  const std::regex hex_line("^[0-9a-f]+$");
-  int current = 0;
-  bool in_block = false;
-  bool all_hex = false;
-  std::string block;
-  std::string found;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("```", 0) == 0) {
-      if (in_block && all_hex && !block.empty() && current == number) found = block;
-      in_block = !in_block;
-      all_hex = true;
-      block.clear();
-      continue;
-    }
-    if (in_block) {
-      if (std::regex_match(line, hex_line)) {
-        block += line;
-      } else {
-        all_hex = false;
-      }
-      continue;
-    }
-    if (line.rfind('#', 0) == 0) {
-      std::smatch m;
-      current = std::regex_search(line, m, heading) ? std::stoi(m[1].str()) : 0;
-    }
-  }
-  return from_hex(found);
-}
+// The full hex docs/wire-format.md gives for vector `number` (tests/doc_vectors.hpp).
+inline bytes doc_vector(int number) { return racket_test::doc_vector(std::to_string(number)); }
 
 }  // namespace wire_test

@@ -36,54 +36,8 @@ shift 3
 cases=("$@")
 [ "${#cases[@]}" -gt 0 ] || cases=(help errors offline late loopback siblings)
 
-for p in "$sender" "$receiver" "$bridge"; do
-  [ -x "$p" ] || { echo "test_bridge.sh: '$p' is not an executable" >&2; exit 2; }
-done
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/racket-bridge-test.XXXXXX")" || exit 2
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-pass() { echo "ok: $*"; }
-expect() { # expect DESCRIPTION COMMAND...
-  local what="$1"
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
-# until_true SECONDS COMMAND...: polls COMMAND every 100 ms until it succeeds or time is up.
-until_true() {
-  local tenths=$(($1 * 10))
-  shift
-  while [ "$tenths" -gt 0 ]; do
-    "$@" 2>/dev/null && return 0
-    sleep 0.1
-    tenths=$((tenths - 1))
-  done
-  return 1
-}
-
-in_private_netns() {
-  local names
-  names="$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//')" || return 1
-  [ -n "$names" ] || return 1
-  [ "$names" = "lo" ]
-}
-. "$(dirname "$0")/../tools/skip.sh"
-needs_netns() {
-  if ! in_private_netns; then
-    racket_skip "case '$1' sends multicast and this is not a private network namespace (run it through tests/tools/in_netns.sh)"
-  fi
-}
+. "$(dirname "$0")/../tools/harness.sh"
+harness_start bridge "$sender" "$receiver" "$bridge"
 nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
 needs_nats() {
   [ -x "$nats_server" ] || racket_skip "case '$1' needs nats-server (Debian package nats-server)"
@@ -252,8 +206,4 @@ for c in "${cases[@]}"; do
     *) fail "unknown case '$c'" ;;
   esac
 done
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "PASS: ${cases[*]}"
+harness_end bridge

@@ -43,53 +43,8 @@ shift 3
 cases=("$@")
 [ "${#cases[@]}" -gt 0 ] || cases=(help errors json stdin withdraw late_joiner demo version durations env positional quiet once hint size tail_probes json_stats list file)
 
-for p in "$sender" "$receiver"; do
-  [ -x "$p" ] || { echo "test_programs.sh: '$p' is not an executable" >&2; exit 2; }
-done
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/racket-examples-test.XXXXXX")" || exit 2
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-pass() { echo "ok: $*"; }
-expect() {  # expect DESCRIPTION COMMAND...
-  local what="$1"
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
-# wait_for FILE PATTERN SECONDS
-wait_for() {
-  local tenths=$(($3 * 10))
-  while [ "$tenths" -gt 0 ]; do
-    grep -q -E -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-    tenths=$((tenths - 1))
-  done
-  return 1
-}
-
-in_private_netns() {
-  local names
-  names="$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//')" || return 1
-  [ -n "$names" ] || return 1
-  [ "$names" = "lo" ]
-}
-. "$(dirname "$0")/../tools/skip.sh"
-needs_netns() {
-  if ! in_private_netns; then
-    racket_skip "case '$1' sends multicast and this is not a private network namespace (run it through tests/tools/in_netns.sh)"
-  fi
-}
+. "$(dirname "$0")/../tools/harness.sh"
+harness_start programs "$sender" "$receiver"
 
 # ---------------------------------------------------------------------------------------------
 case_help() {
@@ -795,8 +750,4 @@ for c in "${cases[@]}"; do
   esac
 done
 
-if [ "$failures" -ne 0 ]; then
-  echo "test_programs.sh: $failures check(s) failed"
-  exit 1
-fi
-echo "test_programs.sh: all passed (${cases[*]})"
+harness_end programs

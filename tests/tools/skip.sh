@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# skip.sh: sourced by the test scripts (in_netns.sh, netns/topology.sh, examples/test_programs.sh)
+# skip.sh: sourced by the test scripts (in_netns.sh, netns/topology.sh, tools/harness.sh)
 # for the one rule of what a test that cannot run here does.
 #
 #   racket_skip MESSAGE   prints "SKIP: MESSAGE" and exits 77 (CTest's SKIP_RETURN_CODE: the

@@ -25,7 +25,7 @@ if [ "$#" -lt 3 ]; then
   exit 2
 fi
 here="$(cd "$(dirname "$0")" && pwd)"
-. "$here/../tools/skip.sh"
+. "$here/../tools/harness.sh"
 case_name="$1"
 lua="$2"
 doc="$3"
@@ -35,42 +35,7 @@ for tool in tshark python3; do
     racket_skip "'$tool' is not installed (Debian: apt-get install tshark python3; scripts/setup-deps.sh installs both)"
 done
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/racket-wireshark-test.XXXXXX")" || exit 2
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# wait_for FILE PATTERN SECONDS: polls until FILE has a line matching PATTERN.
-wait_for() {
-  local tenths=$(($3 * 10))
-  while [ "$tenths" -gt 0 ]; do
-    grep -q -E -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-    tenths=$((tenths - 1))
-  done
-  return 1
-}
-
-# wait_exit PID SECONDS: waits for a background process to end, up to a deadline.
-wait_exit() {
-  local tenths=$(($2 * 10))
-  while kill -0 "$1" 2>/dev/null; do
-    [ "$tenths" -gt 0 ] || return 1
-    sleep 0.1
-    tenths=$((tenths - 1))
-  done
-  wait "$1"
-}
-
-in_private_netns() {
-  local names
-  names="$(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//')" || return 1
-  [ "$names" = "lo" ]
-}
+harness_start wireshark
 
 capture_in_netns() {
   local sender="$1" receiver="$2" demo=ws.demo other=ws.other status

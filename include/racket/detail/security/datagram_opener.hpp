@@ -72,9 +72,11 @@ class datagram_opener {
       }
     });
     std::unordered_map<slot_key, sender, slot_hash> senders;
-    for (auto& [slot, s] : senders_) {
-      const auto it = std::find_if(keys.begin(), keys.end(), [&](const key_entry& e) { return e.key == keys_[slot.key].key; });
-      if (it != keys.end()) senders.emplace(slot_key{slot.sender, static_cast<std::uint32_t>(it - keys.begin())}, std::move(s));
+    for (auto& entry : senders_) {
+      const stream_key& was = keys_[entry.first.key].key;
+      const auto it = std::find_if(keys.begin(), keys.end(), [&](const key_entry& e) { return e.key == was; });
+      if (it != keys.end())
+        senders.emplace(slot_key{entry.first.sender, static_cast<std::uint32_t>(it - keys.begin())}, std::move(entry.second));
     }
     keys_ = std::move(keys);
     keyed_ = std::move(keyed);

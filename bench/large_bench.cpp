@@ -393,7 +393,7 @@ int main(int argc, char** argv) {
               datagram, gso_segments(datagram), mib_per_point, static_cast<long long>(racket_interval.count()),
               load_average().c_str());
   std::printf("| size | run | racket MB/s (full / no-loss) | raw GSO MB/s (full / no-loss) | ratio (no-loss) | "
-              "racket pub CPU / sub CPU | raw pub CPU / sub CPU | racket at full speed: msgs lost, sub kernel drops, fragment answers | sub peak RSS growth | ÷ size | load |\n");
+              "racket pub CPU / sub CPU | raw pub CPU / sub CPU | racket at full speed: msgs delivered of sent, sub kernel drops, fragment answers | sub peak RSS growth | ÷ size | load |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
   for (const std::size_t size : sizes) {
@@ -416,7 +416,7 @@ int main(int argc, char** argv) {
       std::printf("| %s | %d | %.0f / %s | %.0f / %s | %s | %.0f%% / %.0f%% | %.0f%% / %.0f%% | %.0f of %llu, %.0f, %.0f | %.1f MiB | %.2f | %s |\n",
                   size_name(size).c_str(), k + 1, r.first.mbps(), rate_text(r.second).c_str(), g.first.mbps(),
                   rate_text(g.second).c_str(), ratio_text, 100 * r.first.pub_cpu, 100 * r.first.sub_cpu,
-                  100 * g.first.pub_cpu, 100 * g.first.sub_cpu, r.first.messages_lost,
+                  100 * g.first.pub_cpu, 100 * g.first.sub_cpu, r.first.delivered_messages,
                   static_cast<unsigned long long>(n), r.first.kernel_drops, r.first.repairs_answered,
                   r.first.rss_growth / 1048576.0,
                   r.first.rss_growth / static_cast<double>(size), load_average().c_str());

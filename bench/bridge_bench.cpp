@@ -20,6 +20,9 @@
 
 #include <racket/racket.hpp>
 
+#include "common/loopback_guard.hpp"
+#include "common/measures.hpp"
+
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
@@ -37,7 +40,6 @@
 #include <thread>
 #include <vector>
 
-#include <ifaddrs.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,36 +49,12 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-bool only_loopback(std::string& why) {
-  ifaddrs* head = nullptr;
-  if (::getifaddrs(&head) != 0) {
-    why = "getifaddrs failed";
-    return false;
-  }
-  bool ok = true;
-  for (const ifaddrs* ifa = head; ifa != nullptr; ifa = ifa->ifa_next) {
-    if (ifa->ifa_name == nullptr || std::strcmp(ifa->ifa_name, "lo") != 0) {
-      why = std::string("interface '") + (ifa->ifa_name ? ifa->ifa_name : "?") +
-            "' present: not a private network namespace (run it through tests/tools/in_netns.sh)";
-      ok = false;
-      break;
-    }
-  }
-  ::freeifaddrs(head);
-  return ok;
-}
+using bench_common::only_loopback;
+using bench_common::percentile;
 
 std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now().time_since_epoch()).count());
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  const auto k = static_cast<std::size_t>(
-      std::min<double>(static_cast<double>(v.size() - 1), std::floor(p * static_cast<double>(v.size()))));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
 }
 
 // A 64-byte payload: the send time (ns, steady clock) and a counter, then padding.
@@ -311,7 +289,7 @@ int main(int argc, char** argv) {
     else if (a == "--nats-server") server = argv[i + 1];
   }
   std::string why;
-  if (!only_loopback(why)) {
+  if (!only_loopback(why, "run it through tests/tools/in_netns.sh")) {
     std::fprintf(stderr, "bridge_bench: refusing to run: %s\n", why.c_str());
     return 77;
   }

@@ -14,6 +14,11 @@
 //   racket_bench --only racket,racket_mt,zmq,dds,raw   (the throughput rows of those senders alone)
 #include "racket/racket.hpp"
 
+#include "common/loopback_guard.hpp"
+#include "common/measures.hpp"
+#include "common/processes.hpp"
+#include "common/raw_udp.hpp"
+
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -71,156 +76,8 @@
 namespace {
 
 using namespace std::chrono_literals;
-using bench_clock = std::chrono::steady_clock;
+using namespace bench_common;
 using bytes_stream = racket::stream<racket::byte_view>;
-
-double now_s() { return std::chrono::duration<double>(bench_clock::now().time_since_epoch()).count(); }
-
-double cpu_s() {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
-
-double rss_bytes() {
-  long pages = 0, resident = 0;
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-  std::fclose(f);
-  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE));
-}
-
-// The safety rule: nothing may leave through a real interface. Only `lo` may exist.
-bool only_loopback(std::string& why) {
-  ifaddrs* head = nullptr;
-  if (::getifaddrs(&head) != 0) {
-    why = "getifaddrs failed";
-    return false;
-  }
-  bool ok = true;
-  for (const ifaddrs* ifa = head; ifa != nullptr; ifa = ifa->ifa_next) {
-    if (ifa->ifa_name == nullptr || std::strcmp(ifa->ifa_name, "lo") != 0) {
-      why = std::string("interface '") + (ifa->ifa_name ? ifa->ifa_name : "?") +
-            "' present: not a private network namespace (run scripts/bench.sh)";
-      ok = false;
-      break;
-    }
-  }
-  ::freeifaddrs(head);
-  return ok;
-}
-
-// --- child processes ----------------------------------------------------------------------------
-// A child reports through a pipe: one byte when it is ready, then a block of doubles.
-
-constexpr std::size_t result_slots = 16;
-using result = std::array<double, result_slots>;
-
-struct child {
-  pid_t pid = -1;
-  int fd = -1;
-};
-
-child spawn(const std::function<result(const std::function<void()>& ready)>& body) {
-  int p[2];
-  if (::pipe(p) != 0) std::abort();
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) std::abort();
-  if (pid == 0) {
-    ::close(p[0]);
-    const int fd = p[1];
-    auto ready = [fd] {
-      const char c = 'R';
-      if (::write(fd, &c, 1) != 1) ::_exit(3);
-    };
-    const result r = body(ready);
-    if (::write(fd, r.data(), sizeof r) != static_cast<ssize_t>(sizeof r)) ::_exit(3);
-    ::_exit(0);
-  }
-  ::close(p[1]);
-  return {pid, p[0]};
-}
-
-bool read_all(int fd, void* out, std::size_t n) {
-  auto* b = static_cast<char*>(out);
-  while (n > 0) {
-    const ssize_t k = ::read(fd, b, n);
-    if (k <= 0) return false;
-    b += k;
-    n -= static_cast<std::size_t>(k);
-  }
-  return true;
-}
-
-void wait_ready(const child& c) {
-  char ch = 0;
-  if (!read_all(c.fd, &ch, 1)) {
-    std::fprintf(stderr, "racket_bench: a child failed before it was ready\n");
-    std::exit(1);
-  }
-}
-
-result finish(const child& c) {
-  result r{};
-  const bool ok = read_all(c.fd, r.data(), sizeof r);
-  ::close(c.fd);
-  int status = 0;
-  ::waitpid(c.pid, &status, 0);
-  if (!ok) {
-    std::fprintf(stderr, "racket_bench: a child failed (status %d)\n", status);
-    std::exit(1);
-  }
-  return r;
-}
-
-double percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  const auto k = static_cast<std::size_t>(std::min<double>(static_cast<double>(v.size() - 1),
-                                                          std::floor(p * static_cast<double>(v.size()))));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
-
-// --- raw UDP multicast on lo -----------------------------------------------------------------
-
-int raw_sender() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  in_addr lo{};
-  lo.s_addr = htonl(INADDR_LOOPBACK);
-  ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof lo);
-  const int one = 1, sndbuf = 1 << 20;
-  ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof one);
-  ::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &one, sizeof one);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);  // as Racket's default
-  return fd;
-}
-
-sockaddr_in raw_group(const char* group, std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  ::inet_pton(AF_INET, group, &a.sin_addr);
-  return a;
-}
-
-int raw_receiver(const char* group, std::uint16_t port, int timeout_ms) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  const int one = 1, rcvbuf = 4 << 20;  // as Racket's default
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  const sockaddr_in a = raw_group(group, port);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) std::abort();
-  ip_mreq m{};
-  m.imr_multiaddr = a.sin_addr;
-  m.imr_interface.s_addr = htonl(INADDR_LOOPBACK);
-  if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) != 0) std::abort();
-  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
 
 // Paces a sender at `rate` messages per second (0: as fast as it can).
 // The per-message loops (Racket, ZeroMQ, Cyclone DDS) check the pacer and read the clock
@@ -353,16 +210,6 @@ const char* mode_name(mode m) {
   }
   return "racket";
 }
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
 
 const racket::multicast_pool bench_pool{"239.255.0.0/16", "19090-19097"};
 constexpr const char* raw_group_addr = "239.254.0.1";
@@ -538,10 +385,7 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
 #endif
   if (!is_racket(m)) {
     const int fd = raw_receiver(raw_group_addr, raw_port, 300);
-    if (m == mode::raw_gso) {
-      const int one = 1;
-      ::setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
-    }
+    if (m == mode::raw_gso) enable_gro(fd);
     std::vector<char> buf(65536);
     ready();
     arrivals a;
@@ -662,25 +506,9 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
     const std::size_t per = m != mode::raw_single ? std::max<std::size_t>(1, datagram / payload) : 1;
     const std::size_t dgram = per * payload;
     // GSO: as many datagrams per send as the kernel takes (64, and 65507 bytes in all).
-    const std::size_t segs = m == mode::raw_gso ? std::min<std::size_t>(64, 65507 / dgram) : 1;
+    const std::size_t segs = m == mode::raw_gso ? gso_segments(dgram) : 1;
     std::vector<std::byte> buf(segs * dgram, std::byte{0x5A});
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
-    iovec iov{buf.data(), buf.size()};
-    msghdr h{};
-    h.msg_name = const_cast<sockaddr_in*>(&to);
-    h.msg_namelen = sizeof to;
-    h.msg_iov = &iov;
-    h.msg_iovlen = 1;
-    if (segs > 1) {
-      h.msg_control = control;
-      h.msg_controllen = sizeof control;
-      cmsghdr* c = CMSG_FIRSTHDR(&h);
-      c->cmsg_level = SOL_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-      const auto seg = static_cast<std::uint16_t>(dgram);
-      std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
-    }
+    gso_send send(to, buf, segs > 1 ? dgram : 0);
     const double c0 = cpu_s(), t0 = now_s();
     const pacer pace{rate, t0};
     double t = t0;
@@ -688,7 +516,7 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
       for (int i = 0; i < 16; ++i) {
         pace.wait(sent);
         std::memcpy(buf.data(), &sent, sizeof sent);
-        if (::sendmsg(fd, &h, 0) > 0) sent += per * segs;
+        if (send(fd) > 0) sent += per * segs;
       }
     }
     r[0] = static_cast<double>(sent);
@@ -1412,6 +1240,7 @@ std::string join(const std::vector<T>& v, F&& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench_common::program_name = "racket_bench";
   bool quick = false;
   std::string json_path;
   std::size_t profile_payload = 0;
@@ -1431,7 +1260,7 @@ int main(int argc, char** argv) {
     }
   }
   std::string why;
-  if (!only_loopback(why)) {
+  if (!only_loopback(why, "run scripts/bench.sh")) {
     std::fprintf(stderr, "racket_bench: refusing to send: %s\n", why.c_str());
     return 1;
   }

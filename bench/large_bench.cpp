@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: MIT
+// large_bench: large messages (issue 20) through Racket against raw UDP with GSO, on loopback,
+// in the same run.
+//
+// For each size (64 KiB, 1 MiB, 16 MiB): one publisher process and one subscriber process,
+// forked from this one, so they share nothing but the kernel.
+//   racket:  a publisher with default options publishes messages of that size as events
+//            (interval 0: no resends, no repair answers) on one subject, as fast as it accepts
+//            them (or paced); a subscriber with default options subscribes `*` with the
+//            zero-copy byte_view codec and counts whole deliveries.
+//   raw GSO: the same bytes cut into full datagrams of Racket's datagram size (1452), handed to
+//            the kernel as UDP_SEGMENT sends of up to 64 datagrams; the receiver reads with
+//            UDP_GRO and counts bytes.
+// Delivered MB/s = payload bytes delivered / (the last delivery - the first send), both read
+// on the steady clock, which every process on the machine shares. A point with more than
+// 0.1 % of its bytes lost is re-run paced at 0.9, 0.7, 0.5 and 0.3 x its delivered rate; the
+// first with at most 0.1 % is the no-loss rate, the figure compared. Peak subscriber memory:
+// the subscriber's peak resident memory (VmHWM, reset through /proc/self/clear_refs once it is
+// set up) minus its resident memory then, against the message size (the largest message in
+// flight per publisher). Each size is measured `--repeat` times (3), Racket and raw in turn,
+// the order alternating. Method and figures: docs/performance.md, "Large messages".
+//
+// It sends multicast: it refuses to run unless `lo` is its only interface.
+//   unshare -n sh -c 'ip link set lo up; build/gcc/bench/large_bench [--quick] [--repeat N]
+//                     [--sizes 65536,1048576,16777216] [--mib-per-point N]'
+#include "racket/racket.hpp"
+
+#include "common/loopback_guard.hpp"
+#include "common/measures.hpp"
+#include "common/processes.hpp"
+#include "common/raw_udp.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace bench_common;
+using bytes_stream = racket::stream<racket::byte_view>;
+
+const racket::multicast_pool bench_pool{"239.255.0.0/16", "19090-19097"};
+constexpr const char* raw_group_addr = "239.254.0.2";
+constexpr std::uint16_t raw_port = 19201;
+constexpr std::size_t datagram = racket::wire::default_max_datagram_size;
+
+// The peak resident memory starts again from the resident memory now (Linux >= 4.0); false
+// where that is refused (the growth is then measured from the peak so far).
+bool reset_peak_rss() {
+  const int fd = ::open("/proc/self/clear_refs", O_WRONLY);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, "5", 1) == 1;
+  ::close(fd);
+  return ok;
+}
+
+// Paces a sender at `rate` messages per second (0: as fast as it can): `sent` messages (a
+// fraction: part of one) are due at sent / rate. `idle(seconds)` is what it does while early
+// (sleep, or run an event loop). Racket is paced per message (a message's fragments go out at
+// the publisher's own pace), raw UDP per GSO send.
+template <class Idle>
+void pace(double rate, double start, double sent, Idle&& idle) {
+  if (rate <= 0) return;
+  for (;;) {
+    const double ahead = sent / rate - (now_s() - start);
+    if (ahead <= 0) return;
+    idle(ahead);
+  }
+}
+
+void sleep_s(double s) {
+  const double d = std::min(s, 0.001);
+  timespec ts{0, static_cast<long>(d * 1e9)};
+  ::nanosleep(&ts, nullptr);
+}
+
+// --- the subscribers ----------------------------------------------------------------------------
+// Results: [0] payload bytes delivered, [1] the last delivery (steady clock, s), [2] CPU s from
+// the first delivery on, [3] the first delivery, [4] peak RSS growth (bytes), [5] messages lost
+// (Racket's count), [6] fragments dropped, [7] fragments received, [8] deliveries.
+
+result racket_subscriber(std::size_t size, std::uint64_t expected, const std::function<void()>& ready) {
+  asio::io_context io;
+  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  bytes_stream s{"large", bench_pool};
+  double bytes = 0, first = 0, last = 0, c0 = 0, deliveries = 0;
+  auto h = sub.subscribe(s, "*", [&](const racket::message<racket::byte_view>& m) {
+    if (deliveries == 0) {
+      first = now_s();
+      c0 = cpu_s();
+    }
+    ++deliveries;
+    bytes += static_cast<double>(m.payload.size());
+    last = now_s();
+  });
+  io.run_for(100ms);  // the subscription's replay runs: live delivery is on
+  const bool reset = reset_peak_rss();
+  const double rss0 = reset ? rss_bytes() : peak_rss_bytes();
+  asio::steady_timer idle{sub.get_executor()};
+  const double started = now_s();
+  std::function<void()> check = [&] {
+    idle.expires_after(20ms);
+    idle.async_wait([&](std::error_code) {
+      const double t = now_s();
+      // Done when every message came, or nothing came for 3 s (the rest was lost: a one-shot
+      // message missing a fragment is given up after the reassembly timeout, 2 s).
+      if (deliveries >= static_cast<double>(expected) || t - std::max(started, last) > 3) {
+        io.stop();
+        return;
+      }
+      check();
+    });
+  };
+  check();
+  ready();
+  io.restart();
+  io.run();
+  result r{};
+  r[0] = bytes;
+  r[1] = last;
+  r[2] = deliveries > 0 ? cpu_s() - c0 : 0;
+  r[3] = first;
+  r[4] = peak_rss_bytes() - rss0;
+  const auto st = sub.stats(s);
+  r[5] = static_cast<double>(st.messages_lost);
+  r[6] = static_cast<double>(st.fragments_dropped);
+  r[7] = static_cast<double>(st.fragments_received);
+  r[8] = deliveries;
+  r[9] = static_cast<double>(sub.transport_statistics().kernel_drops);
+  (void)size;
+  return r;
+}
+
+result raw_subscriber(std::size_t size, std::uint64_t expected, const std::function<void()>& ready) {
+  const int fd = raw_receiver(raw_group_addr, raw_port, 300);
+  enable_gro(fd);
+  std::vector<char> buf(65536);
+  reset_peak_rss();
+  const double rss0 = rss_bytes();
+  ready();
+  double bytes = 0, first = 0, last = 0, c0 = 0;
+  const double started = now_s(), want = static_cast<double>(expected) * static_cast<double>(size);
+  while (bytes < want) {
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      if (bytes > 0 || now_s() - started > 30) break;
+      continue;
+    }
+    if (bytes == 0) {
+      first = now_s();
+      c0 = cpu_s();
+    }
+    bytes += static_cast<double>(n);
+    last = now_s();
+  }
+  ::close(fd);
+  result r{};
+  r[0] = bytes;
+  r[1] = last;
+  r[2] = bytes > 0 ? cpu_s() - c0 : 0;
+  r[3] = first;
+  r[4] = peak_rss_bytes() - rss0;
+  r[8] = std::floor(bytes / static_cast<double>(size));
+  return r;
+}
+
+// --- the publishers -----------------------------------------------------------------------------
+// Results: [0] messages sent, [1] the first send (steady clock, s), [2] the last publish
+// accepted, [3] CPU s, [4] publishes refused (not would_block), [5] would_block answers,
+// [6] datagrams sent (Racket's count; raw: sends of GSO runs).
+
+result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chrono::milliseconds interval,
+                        const std::function<void()>& ready) {
+  asio::io_context io;
+  racket::publisher pub{io, {.interfaces = {"lo"}}};
+  bytes_stream s{"large", bench_pool};
+  std::vector<std::byte> msg(size, std::byte{0x5A});
+  // With an interval, each message stays cached (so a lost fragment is asked for and sent
+  // again) until its subject is published again: subjects in turn, 64 MiB of them at most.
+  const std::size_t subject_count = interval.count() == 0 ? 1 : std::max<std::size_t>(4, (std::size_t{64} << 20) / size);
+  std::vector<std::string> subjects;
+  for (std::size_t k = 0; k < subject_count; ++k) subjects.push_back("bench.large." + std::to_string(k));
+  io.run_for(50ms);
+  ready();
+  const double c0 = cpu_s(), t0 = now_s();
+  std::error_code ec;
+  std::uint64_t sent = 0, failed = 0, blocked = 0;
+  auto run_a_while = [&](double s) {
+    io.run_one_for(std::chrono::microseconds(static_cast<long>(std::min(s, 0.005) * 1e6) + 1));
+  };
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pace(rate, t0, static_cast<double>(i), run_a_while);
+    std::memcpy(msg.data(), &i, sizeof i);  // each message differs (no duplicate suppression)
+    for (;;) {
+      pub.publish(s, subjects[i % subject_count], racket::byte_view(msg), interval, ec);
+      if (ec != racket::errc::would_block) break;
+      ++blocked;
+      io.run_one_for(5ms);  // the outbox holds a message's worth: let it send
+    }
+    if (ec) ++failed; else ++sent;
+    io.poll();
+    io.restart();
+  }
+  const double t_last = now_s();
+  // Every fragment goes out, and the requests for lost ones are answered: run until the count
+  // has not moved for 2.5 s (a stalled message's sixth request comes 1.26 s after it stalled).
+  std::uint64_t fragments = 0;
+  for (double quiet_since = now_s(); now_s() - quiet_since < (interval.count() == 0 ? 0.2 : 2.5);) {
+    io.run_for(20ms);
+    const auto f = pub.stats("large").fragments_sent;
+    if (f != fragments) {
+      fragments = f;
+      quiet_since = now_s();
+    }
+  }
+  const auto st = pub.stats("large");
+  result r{};
+  r[0] = static_cast<double>(sent);
+  r[1] = t0;
+  r[2] = t_last;
+  r[3] = cpu_s() - c0;
+  r[4] = static_cast<double>(failed + st.send_errors);
+  r[5] = static_cast<double>(blocked);
+  r[6] = static_cast<double>(st.datagrams_sent);
+  r[7] = static_cast<double>(st.fragment_requests_answered);
+  return r;
+}
+
+result raw_publisher(std::size_t size, std::uint64_t n, double rate, const std::function<void()>& ready) {
+  const int fd = raw_sender();
+  const sockaddr_in to = raw_group(raw_group_addr, raw_port);
+  std::vector<std::byte> msg(size, std::byte{0x5A});
+  const std::size_t run = gso_segments(datagram) * datagram;  // bytes per GSO send
+  gso_send send(to, std::span<const std::byte>(msg.data(), std::min(run, size)), datagram);
+  ready();
+  const double c0 = cpu_s(), t0 = now_s();
+  std::uint64_t sends = 0, failed = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::memcpy(msg.data(), &i, sizeof i);
+    for (std::size_t off = 0; off < size; off += run) {
+      pace(rate, t0, static_cast<double>(i) + static_cast<double>(off) / static_cast<double>(size), sleep_s);
+      send.rebind(std::span<const std::byte>(msg.data() + off, std::min(run, size - off)));
+      if (send(fd) > 0) ++sends; else ++failed;
+    }
+  }
+  result r{};
+  r[0] = static_cast<double>(n);
+  r[1] = t0;
+  r[2] = now_s();
+  r[3] = cpu_s() - c0;
+  r[4] = static_cast<double>(failed);
+  r[6] = static_cast<double>(sends);
+  ::close(fd);
+  return r;
+}
+
+// --- one point ----------------------------------------------------------------------------------
+
+struct point {
+  bool racket = false;
+  double rate = 0;  // messages/s asked (0: full speed)
+  double sent_bytes = 0, delivered_bytes = 0, seconds = 0, pub_cpu = 0, sub_cpu = 0;
+  double rss_growth = 0, messages_lost = 0, fragments_dropped = 0, send_failures = 0;
+  double delivered_messages = 0, repairs_answered = 0, kernel_drops = 0;
+  double mbps() const { return seconds > 0 ? delivered_bytes / seconds / 1e6 : 0; }
+  double loss() const { return sent_bytes > 0 ? 1 - delivered_bytes / sent_bytes : 0; }
+  double message_rate() const { return seconds > 0 ? delivered_messages / seconds : 0; }
+};
+
+std::chrono::milliseconds racket_interval{0};  // --interval-ms (0: events, one subject)
+
+point run_point(bool racket, std::size_t size, std::uint64_t n, double rate) {
+  child sub = spawn([&](const auto& ready) {
+    return racket ? racket_subscriber(size, n, ready) : raw_subscriber(size, n, ready);
+  });
+  wait_ready(sub);
+  child pub = spawn([&](const auto& ready) {
+    return racket ? racket_publisher(size, n, rate, racket_interval, ready) : raw_publisher(size, n, rate, ready);
+  });
+  wait_ready(pub);
+  const result pr = finish(pub);
+  const result sr = finish(sub);
+  point p;
+  p.racket = racket;
+  p.rate = rate;
+  p.sent_bytes = pr[0] * static_cast<double>(size);
+  p.delivered_bytes = sr[0];
+  p.seconds = sr[1] > pr[1] ? sr[1] - pr[1] : 0;
+  p.pub_cpu = pr[2] > pr[1] ? pr[3] / (std::max(pr[2], sr[1]) - pr[1]) : 0;
+  p.sub_cpu = sr[1] > sr[3] ? sr[2] / (sr[1] - sr[3]) : 0;
+  p.rss_growth = sr[4];
+  p.messages_lost = sr[5];
+  p.fragments_dropped = sr[6];
+  p.send_failures = pr[4];
+  p.delivered_messages = sr[8];
+  p.kernel_drops = sr[9];
+  p.repairs_answered = pr[7];
+  return p;
+}
+
+// Full speed, then paced at 0.9, 0.7, 0.5, 0.3 x the delivered rate until at most 0.1 % of
+// the bytes are lost. Returns {full speed, no-loss point (rate < 0 when none)}.
+std::pair<point, point> no_loss(bool racket, std::size_t size, std::uint64_t n) {
+  const point full = run_point(racket, size, n, 0);
+  if (full.loss() <= 0.001) return {full, full};
+  for (const double f : {0.9, 0.7, 0.5, 0.3}) {
+    const point p = run_point(racket, size, n, f * full.message_rate());
+    if (p.loss() <= 0.001) return {full, p};
+  }
+  point none;
+  none.rate = -1;
+  return {full, none};
+}
+
+std::string load_average() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f == nullptr) return "?";
+  char buf[64] = {};
+  if (std::fgets(buf, sizeof buf, f) == nullptr) buf[0] = 0;
+  std::fclose(f);
+  std::string s(buf);
+  // The 1-minute average only.
+  return s.substr(0, s.find(' '));
+}
+
+std::string size_name(std::size_t size) {
+  if (size >= (1u << 20) && size % (1u << 20) == 0) return std::to_string(size >> 20) + " MiB";
+  if (size >= 1024 && size % 1024 == 0) return std::to_string(size >> 10) + " KiB";
+  return std::to_string(size) + " B";
+}
+
+std::string rate_text(const point& p) {
+  if (p.rate < 0) return "n/a";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.0f", p.mbps());
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench_common::program_name = "large_bench";
+  bool quick = false;
+  int repeat = 3;
+  double mib_per_point = 0;
+  std::vector<std::size_t> sizes{std::size_t{64} << 10, std::size_t{1} << 20, std::size_t{16} << 20};
+  std::string command = argv[0];
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--interval-ms" && i + 1 < argc) racket_interval = std::chrono::milliseconds(std::atol(argv[++i]));
+    else if (a == "--mib-per-point" && i + 1 < argc) mib_per_point = std::strtod(argv[++i], nullptr);
+    else if (a == "--sizes" && i + 1 < argc) {
+      sizes.clear();
+      const std::string list = argv[++i];
+      for (std::size_t at = 0; at < list.size();) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        const std::size_t v = std::strtoull(list.substr(at, comma - at).c_str(), nullptr, 10);
+        if (v > 0) sizes.push_back(v);
+        at = comma + 1;
+      }
+    } else {
+      std::fprintf(stderr, "usage: large_bench [--quick] [--repeat N] [--sizes BYTES[,BYTES...]] [--mib-per-point N] [--interval-ms N]\n");
+      return 2;
+    }
+  }
+  std::string why;
+  if (!only_loopback(why, "run it inside unshare -n, or through tests/tools/in_netns.sh")) {
+    std::fprintf(stderr, "large_bench: refusing to send: %s\n", why.c_str());
+    return 1;
+  }
+  if (mib_per_point <= 0) mib_per_point = quick ? 64 : 256;
+  std::printf("# %s\n", command.c_str());
+  std::printf("# datagram %zu B, raw GSO runs of %zu datagrams; %.0f MiB per point; racket interval %lld ms; "
+              "load average before: %s\n\n",
+              datagram, gso_segments(datagram), mib_per_point, static_cast<long long>(racket_interval.count()),
+              load_average().c_str());
+  std::printf("| size | run | racket MB/s (full / no-loss) | raw GSO MB/s (full / no-loss) | ratio (no-loss) | "
+              "racket pub CPU / sub CPU | raw pub CPU / sub CPU | racket at full speed: msgs delivered of sent, sub kernel drops, fragment answers | sub peak RSS growth | ÷ size | load |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::fflush(stdout);
+  for (const std::size_t size : sizes) {
+    const auto n = static_cast<std::uint64_t>(std::max(4.0, mib_per_point * 1048576.0 / static_cast<double>(size)));
+    std::vector<double> ratios;
+    for (int k = 0; k < repeat; ++k) {
+      std::pair<point, point> r, g;
+      if (k % 2 == 0) {
+        r = no_loss(true, size, n);
+        g = no_loss(false, size, n);
+      } else {
+        g = no_loss(false, size, n);
+        r = no_loss(true, size, n);
+      }
+      const bool both = r.second.rate >= 0 && g.second.rate >= 0 && g.second.mbps() > 0;
+      const double ratio = both ? r.second.mbps() / g.second.mbps() : 0;
+      if (both) ratios.push_back(ratio);
+      char ratio_text[32] = "n/a";
+      if (both) std::snprintf(ratio_text, sizeof ratio_text, "%.2f", ratio);
+      std::printf("| %s | %d | %.0f / %s | %.0f / %s | %s | %.0f%% / %.0f%% | %.0f%% / %.0f%% | %.0f of %llu, %.0f, %.0f | %.1f MiB | %.2f | %s |\n",
+                  size_name(size).c_str(), k + 1, r.first.mbps(), rate_text(r.second).c_str(), g.first.mbps(),
+                  rate_text(g.second).c_str(), ratio_text, 100 * r.first.pub_cpu, 100 * r.first.sub_cpu,
+                  100 * g.first.pub_cpu, 100 * g.first.sub_cpu, r.first.delivered_messages,
+                  static_cast<unsigned long long>(n), r.first.kernel_drops, r.first.repairs_answered,
+                  r.first.rss_growth / 1048576.0,
+                  r.first.rss_growth / static_cast<double>(size), load_average().c_str());
+      std::fflush(stdout);
+    }
+    std::sort(ratios.begin(), ratios.end());
+    if (!ratios.empty())
+      std::printf("| %s | median | | | **%.2f** | | | | | | |\n", size_name(size).c_str(), ratios[ratios.size() / 2]);
+    std::fflush(stdout);
+  }
+  return 0;
+}

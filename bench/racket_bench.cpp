@@ -169,10 +169,12 @@ std::pair<double, double> paced_sends(double rate, double seconds, std::uint64_t
 // object's work, so the figure shows what a thread pool costs or gains, not more parallelism.
 // racket_keyed (with libsodium): Racket with the stream keyed (docs/security.md): every
 // datagram sealed with AES-256-GCM (XChaCha20-Poly1305 without AES-NI) and opened, the same
-// traffic otherwise.
-enum class mode { raw_single, raw_packed, raw_gso, racket, zmq, dds, racket_mt, racket_keyed };
+// traffic otherwise. racket_auth: the same with `protection::authenticate_only` (AES-256-GCM over
+// the datagram as additional data: nothing encrypted, nothing forgeable).
+enum class mode { raw_single, raw_packed, raw_gso, racket, zmq, dds, racket_mt, racket_keyed, racket_auth };
 
-constexpr bool is_racket(mode m) { return m == mode::racket || m == mode::racket_mt || m == mode::racket_keyed; }
+constexpr bool keyed(mode m) { return m == mode::racket_keyed || m == mode::racket_auth; }
+constexpr bool is_racket(mode m) { return m == mode::racket || m == mode::racket_mt || keyed(m); }
 
 // The key ring of the keyed rows (`--keyed` applies it to the latency rows too): one fixed key
 // for every bench stream.
@@ -182,19 +184,22 @@ racket::key_ring bench_keys() {
   for (const char* name : {"tput", "ping", "pong"}) r.add(name, key);
   return r;
 }
-racket::key_ring keys_for(mode m) { return m == mode::racket_keyed ? bench_keys() : racket::key_ring{}; }
+racket::key_ring keys_for(mode m) { return keyed(m) ? bench_keys() : racket::key_ring{}; }
+racket::protection protection_for(mode m) {
+  return m == mode::racket_auth ? racket::protection::authenticate_only : racket::protection::encrypt;
+}
 
 // Whether this build has the sender's rows: ZeroMQ and Cyclone DDS need their libraries when
 // racket_bench is built (bench/CMakeLists.txt finds them); the packages that provide them.
 constexpr bool built(mode m) {
   return m == mode::zmq ? RACKET_BENCH_ZMQ != 0
          : m == mode::dds ? RACKET_BENCH_DDS != 0
-         : m == mode::racket_keyed ? racket::detail::sealing_available
+         : keyed(m) ? racket::detail::sealing_available
                                    : true;
 }
 constexpr const char* missing_package(mode m) {
   return m == mode::zmq ? "ZeroMQ (libzmq3-dev)"
-         : m == mode::racket_keyed ? "libsodium (libsodium-dev)"
+         : keyed(m) ? "libsodium (libsodium-dev)"
                                    : "Cyclone DDS (cyclonedds-dev, cyclonedds-tools)";
 }
 const char* mode_name(mode m) {
@@ -206,6 +211,7 @@ const char* mode_name(mode m) {
     case mode::dds: return "Cyclone DDS";
     case mode::racket_mt: return "racket, io on 2 threads";
     case mode::racket_keyed: return "racket, keyed (sealed)";
+    case mode::racket_auth: return "racket, keyed (authenticate-only)";
     case mode::racket: break;
   }
   return "racket";
@@ -527,7 +533,7 @@ result tput_publisher(mode m, std::size_t payload, std::size_t datagram, double 
     return r;
   }
   asio::io_context io;
-  racket::publisher pub{io, {.interfaces = {"lo"}, .max_datagram_size = datagram, .keys = keys_for(m)}};
+  racket::publisher pub{io, {.interfaces = {"lo"}, .max_datagram_size = datagram, .keys = keys_for(m), .protection = protection_for(m)}};
   bytes_stream s{"tput", bench_pool};
   std::vector<std::string> subjects;
   for (int i = 0; i < 1024; ++i) subjects.push_back("bench.t" + std::to_string(1000 + i));
@@ -1255,7 +1261,7 @@ int main(int argc, char** argv) {
     else if (a == "--keyed") latency_keyed = true;
     else {
       std::fprintf(stderr, "usage: racket_bench [--quick] [--json FILE] [--profile PAYLOAD] [--one-strand] "
-                           "[--keyed] [--only latency|scale|memory|SENDER[,SENDER...]]  (SENDER: raw, racket, racket_mt, racket_keyed, zmq, dds)\n");
+                           "[--keyed] [--only latency|scale|memory|SENDER[,SENDER...]]  (SENDER: raw, racket, racket_mt, racket_keyed, racket_auth, zmq, dds)\n");
       return 2;
     }
   }
@@ -1329,6 +1335,7 @@ int main(int argc, char** argv) {
       else if (name == "racket") senders.push_back(mode::racket);
       else if (name == "racket_mt") senders.push_back(mode::racket_mt);
       else if (name == "racket_keyed") senders.push_back(mode::racket_keyed);
+      else if (name == "racket_auth") senders.push_back(mode::racket_auth);
       else if (name == "zmq") senders.push_back(mode::zmq);
       else if (name == "dds") senders.push_back(mode::dds);
       else {

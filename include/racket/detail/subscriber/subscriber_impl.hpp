@@ -49,6 +49,7 @@ class subscriber_impl : public subscriber_engine<Transport, Clock> {
   using base::requests_;
   using base::mutex_;
   using base::channels_;
+  using base::sources_;
   using base::closed_;
   using base::handlers_;
   using base::batch_;
@@ -165,10 +166,11 @@ class subscriber_impl : public subscriber_engine<Transport, Clock> {
         if (channels_.unlink(handle, *info)) {
           // Nobody listens to this stream any more: its state goes, and its datagrams are foreign.
           clear_stream(*info->stream);
+          sources_.drop(info->stream->name);
           channels_.erase_stream(*info->ch, *info->stream);
         }
         if (--info->ch->subscriptions == 0) {
-          transport_.close_receiver(info->ch->receiver);
+          if (info->ch->receiver != 0) transport_.close_receiver(info->ch->receiver);
           info->ch->open = false;
         }
       }

@@ -140,7 +140,8 @@ class subscriber_impl : public subscriber_engine<Transport, Clock> {
         }
       }
       asio::post(transport_.get_executor(), [self = shared_self(), entry] { self->replay(entry); });
-      if (announcer_.enabled() && announce_ep.port != 0 && !this->keyed(stream_name)) {  // a keyed stream's name stays private
+      // Without multicast there is no announce channel to send on.
+      if (announcer_.enabled() && opts_.multicast && announce_ep.port != 0 && !this->keyed(stream_name)) {  // a keyed stream's name stays private
         announced_.add(handle, announce_ep, stream_name, std::string(entry->filter.str()));
         asio::post(transport_.get_executor(), [self = shared_self()] { self->start_announcing(); });
       }

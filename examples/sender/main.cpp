@@ -12,6 +12,7 @@
 #include "../common/payload.hpp"
 
 #include <racket/racket.hpp>
+#include <racket/detail/peers/peer_list.hpp>  // --peer checked as the publisher will
 
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -249,6 +250,11 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
   if (o.data && o.subjects.empty())
     throw rx::usage_error(std::string("option ") + (o.file.empty() ? "--data" : "--file") + " needs at least one --subject");
   if (o.no_multicast && o.peers.empty()) throw rx::usage_error("--no-multicast needs at least one --peer HOST:PORT");
+  for (const auto& p : o.peers) {  // the publisher would refuse it too, later and as a failure (exit 1)
+    racket::detail::peer_spec spec;
+    if (!racket::detail::parse_peer(p, spec))
+      throw rx::usage_error("--peer " + rx::quoted(p) + ": not HOST:PORT (an IPv4 address, [IPv6] or a name; port 1-65535)");
+  }
   return o;
 }
 

@@ -156,3 +156,47 @@ TEST_CASE("unicast peers: a late joiner with multicast off gets the current valu
   REQUIRE(run_until(io, [&] { return got.size() == 2; }, 5000ms));
   CHECK(sub.stats(s).snapshot_requests_sent >= 1);
 }
+
+TEST_CASE("unicast peers: a gap is repaired by asking the publisher's unicast source", "[unicast][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  racket::stream<std::string> s{"peers.repair", pool};
+  racket::subscriber sub{io, {.interfaces = {"lo"}, .unicast_port = 19407, .multicast = false}};
+  std::vector<std::string> got;
+  auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) { got.push_back(m.value); });
+  // A publisher of our own making, on a known port: sequence 1, then 3 (2 is "lost").
+  asio::ip::udp::socket raw(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 19408));
+  raw.non_blocking(true);
+  const std::uint64_t id = 0xABCDEF0123456789ull;
+  const auto send_seq = [&](std::uint64_t seq, const char* subject) {
+    std::vector<std::byte> buf(racket::wire::default_max_datagram_size);
+    racket::wire::datagram_writer w{buf};
+    w.begin(id, s.name());
+    racket::wire::record r;
+    r.sequence = seq;
+    r.interval_ms = 60000;
+    r.timestamp_ns = seq;
+    r.subject = subject;
+    REQUIRE(w.append(r));
+    const auto d = w.finish();
+    raw.send_to(asio::buffer(d.data(), d.size()), asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 19407));
+  };
+  send_seq(1, "a.one");
+  REQUIRE(run_until(io, [&] { return got.size() == 1; }));
+  send_seq(3, "a.three");
+  std::vector<std::byte> buf(65536);
+  bool snapshot = false, repair = false;
+  REQUIRE(run_until(io, [&] {
+    std::error_code ec;
+    for (;;) {
+      const std::size_t n = raw.receive(asio::buffer(buf), 0, ec);
+      if (ec) break;
+      const auto req = racket::wire::decode_request(std::span<const std::byte>(buf.data(), n), ec);
+      if (ec) continue;
+      if (req.full() && req.stream() == s.name()) snapshot = true;
+      if (req.target_publisher() == id && req.range_count() > 0) repair = true;
+    }
+    return snapshot && repair;
+  }));
+  CHECK(sub.stats(s).repairs_requested >= 1);
+}

@@ -61,6 +61,8 @@ struct receiver_options {
   bool list = false;
   std::uint64_t wait_ms = 7000;  // --list
   std::uint64_t announce_ms = 5000;  // 0: never
+  std::uint16_t listen_port = 0;     // --listen PORT (0: none)
+  bool no_multicast = false;
   std::string list_stream;       // --list STREAM: only that one
   std::string save_dir;          // --save DIR ("": off)
   std::uint64_t max_message = std::uint64_t{16} << 20;
@@ -174,6 +176,15 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
       ->type_name("N")
       ->default_str("1")
       ->check(rx::whole_number(0, 255));
+  app.add_option("--listen", o.listen_port,
+                 "also hear datagrams senders send to this UDP port by unicast\n"
+                 "(sender --peer HOST:PORT), for networks without multicast;\n"
+                 "snapshot and repair requests then go back to those senders")
+      ->type_name("PORT")
+      ->check(rx::whole_number(1, 65535));
+  app.add_flag("--no-multicast", o.no_multicast,
+               "join no multicast group: hear only the --listen port\n"
+               "(needs --listen)");
   app.add_option("--busy-poll", o.busy_poll_us,
                  "after the socket is drained, keep reading it without blocking\n"
                  "for DURATION before waiting again: lower latency for a busy\n"
@@ -220,6 +231,7 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
     }
   }
   if (o.once && o.count != 0) throw rx::usage_error("--once and --count do not go together (see --help)");
+  if (o.no_multicast && o.listen_port == 0) throw rx::usage_error("--no-multicast needs --listen PORT");
   if (app.count("--save") != 0) {
     if (o.list) throw rx::usage_error("--list takes no --save (see --help)");
     std::error_code fs_ec;
@@ -242,7 +254,9 @@ class receiver {
                                                    .max_message_size = static_cast<std::size_t>(opts.max_message),
                                                    .busy_poll = std::chrono::microseconds(opts.busy_poll_us),
                                                    .announce_period = std::chrono::milliseconds(opts.announce_ms),
-                                                   .keys = opts.keys.ring}),
+                                                   .keys = opts.keys.ring,
+                                                   .unicast_port = opts.listen_port,
+                                                   .multicast = !opts.no_multicast}),
         signals_(io, SIGINT, SIGTERM),
         timeout_(io),
         stats_timer_(io),

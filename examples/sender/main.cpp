@@ -12,6 +12,7 @@
 #include "../common/payload.hpp"
 
 #include <racket/racket.hpp>
+#include <racket/detail/peers/peer_list.hpp>  // --peer checked as the publisher will
 
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -78,6 +79,8 @@ struct sender_options {
   bool withdraw = false;
   bool exit_when_done = false;
   bool quiet = false;
+  std::vector<std::string> peers;  // --peer HOST:PORT
+  bool no_multicast = false;
 };
 
 // The bytes of --file PATH; a usage error (exit 2) naming the file when it cannot be read or
@@ -152,6 +155,14 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
       ->type_name("N")
       ->default_str("1")
       ->check(rx::whole_number(0, 255));
+  app.add_option("--peer", o.peers,
+                 "also send every datagram by unicast to HOST:PORT (a receiver\n"
+                 "--listen PORT), for networks without multicast: an IPv4\n"
+                 "address, [IPv6] or a name (re-resolved every 30 s); repeatable")
+      ->type_name("HOST:PORT");
+  app.add_flag("--no-multicast", o.no_multicast,
+               "send to the --peer addresses only: nothing to the multicast\n"
+               "group (needs --peer)");
   app.add_flag("--withdraw", o.withdraw,
                "withdraw every published subject at exit (receivers drop it\n"
                "at once instead of letting it expire)");
@@ -238,6 +249,12 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
   }
   if (o.data && o.subjects.empty())
     throw rx::usage_error(std::string("option ") + (o.file.empty() ? "--data" : "--file") + " needs at least one --subject");
+  if (o.no_multicast && o.peers.empty()) throw rx::usage_error("--no-multicast needs at least one --peer HOST:PORT");
+  for (const auto& p : o.peers) {  // the publisher would refuse it too, later and as a failure (exit 1)
+    racket::detail::peer_spec spec;
+    if (!racket::detail::parse_peer(p, spec))
+      throw rx::usage_error("--peer " + rx::quoted(p) + ": not HOST:PORT (an IPv4 address, [IPv6] or a name; port 1-65535)");
+  }
   return o;
 }
 
@@ -296,6 +313,8 @@ class sender {
                                                  .max_message_size = static_cast<std::size_t>(opts.max_message),
                                                  .seed = opts.seed,
                                                  .tail_probe_delay = std::chrono::milliseconds(opts.tail_probe_ms),
+                                                 .unicast_peers = opts.peers,
+                                                 .multicast = !opts.no_multicast,
                                                  .announce_period = std::chrono::milliseconds(opts.announce_ms),
                                                  .keys = opts.keys.ring}),
         signals_(io, SIGINT, SIGTERM),

@@ -238,6 +238,10 @@ class basic_publisher {
   /// Counters of one stream (all zero for a stream never published on).
   publisher_stream_stats stats(std::string_view stream_name) const { return impl_->stats(stream_name); }
 
+  /// What became of the sends to the unicast peers (`publisher_options::unicast_peers`):
+  /// failed sends and failed resolutions, counted. Any thread.
+  publisher_peer_stats peer_stats() const noexcept { return impl_->peer_stats(); }
+
   /// The publisher's executor (its transport's: a strand for `udp_transport`), on which its
   /// own work runs and its handlers run by default.
   executor_type get_executor() noexcept { return impl_->transport().get_executor(); }

@@ -16,6 +16,12 @@
 
 namespace racket {
 
+/// What became of a publisher's sends to its unicast peers (`publisher_options::unicast_peers`).
+struct publisher_peer_stats {
+  std::uint64_t peer_send_errors = 0;     ///< sends to a peer that failed (no route, refused...)
+  std::uint64_t peer_resolve_errors = 0;  ///< resolutions of a peer's name that failed
+};
+
 /// Options of a publisher, filled with designated initialisers:
 /// `racket::publisher_options{.interfaces = {"lo"}, .ttl = 2}`.
 struct publisher_options {
@@ -107,6 +113,28 @@ struct publisher_options {
   /// a long queue goes out in turns of 1 MiB, each after the transport's send backlog of the
   /// last has drained, so the memory a publisher holds for sending stays under it.
   std::size_t max_queued_bytes = std::size_t{16} << 20;
+
+  // Unicast peers, for networks without multicast (README, "Without multicast: unicast peers").
+
+  /// Every datagram the publisher sends (data, resends, fragments, snapshot answers,
+  /// announcements; a keyed stream's sealed as usual) also goes to each of these, once per
+  /// peer, by unicast from one socket per family (the routing table picks the interface). Each
+  /// entry is "host:port": an IPv4 literal, a bracketed IPv6 literal (`"[::1]:9000"`) or a
+  /// name, resolved at start and again every `peer_resolve_interval`. An entry that is not
+  /// "host:port" (or has port 0) makes the constructor throw `std::system_error` with
+  /// `errc::invalid_option`, naming it. A peer that cannot be reached never stops the sends to
+  /// the others: each failed send is counted (`publisher::peer_send_errors()`), and reported
+  /// to the error handler with the entry as its second argument, once until a send to it
+  /// succeeds again. Subscribers' snapshot and repair requests come back to the socket the
+  /// datagrams left from, and are answered as multicast ones are.
+  std::vector<std::string> unicast_peers{};
+  /// Send to the multicast groups (and hear requests there). `false`: unicast peers only: no
+  /// multicast send, no group joined; announcements then go to the peers alone.
+  bool multicast = true;
+  /// How often peers given by name are resolved again (on the executor, never blocking a
+  /// send); a failed resolution keeps the last good addresses, is counted
+  /// (`publisher::peer_resolve_errors()`) and reported. 0: resolved once, at start.
+  std::chrono::milliseconds peer_resolve_interval{30000};
 
   // Discovery (docs/wire-format.md, "Announcement (kind 3)"; docs/architecture.md, "Discovery").
 

@@ -132,6 +132,19 @@ struct subscriber_options {
   /// 700 bytes each; past it the one heard longest ago is forgotten. Only a datagram that
   /// proved authentic makes an entry.
   std::size_t max_keyed_senders = 4096;
+
+  // Unicast peers, for networks without multicast (README, "Without multicast: unicast peers").
+
+  /// Also listen on this UDP port (every address, one socket per family of the streams
+  /// subscribed) for datagrams publishers send to it as a unicast peer: they go to their
+  /// stream's subscriptions exactly as multicast ones do, and a value that arrives both ways
+  /// is delivered once. Snapshot and repair requests for a stream go back by unicast to the
+  /// addresses its datagrams came from (besides the request group while `multicast` is on).
+  /// 0: no unicast port.
+  std::uint16_t unicast_port = 0;
+  /// Join the streams' multicast groups. `false`: join none and hear only `unicast_port`
+  /// (requests then go only by unicast, to the publishers heard there).
+  bool multicast = true;
 };
 
 /// Counters of one stream on one subscriber (plain struct, copied out). Datagram-level

@@ -25,6 +25,8 @@
 #                byte-identical to DIR/SUBJECT; JSON size and xxh3 (= xxhsum -H3); a short
 #                preview in human output; a missing file, one over --max-message, a --save DIR
 #                that does not exist: named, exit 2
+#   peers        sender --peer / --no-multicast and receiver --listen / --no-multicast: values by
+#                unicast alone; a bad --peer, --no-multicast without --peer or --listen: exit 2
 #
 # Every case that sends runs only inside a private network namespace (CTest runs this script
 # through tests/tools/in_netns.sh): when an interface other than `lo` is visible the script
@@ -41,7 +43,7 @@ receiver="$2"
 demo="$3"
 shift 3
 cases=("$@")
-[ "${#cases[@]}" -gt 0 ] || cases=(help errors json stdin withdraw late_joiner demo version durations env positional quiet once hint size tail_probes json_stats list file)
+[ "${#cases[@]}" -gt 0 ] || cases=(help errors json stdin withdraw late_joiner demo version durations env positional quiet once hint size tail_probes json_stats list file peers)
 
 . "$(dirname "$0")/../tools/harness.sh"
 harness_start programs "$sender" "$receiver"
@@ -679,6 +681,23 @@ case_keys() {
   expect "and counted them too" grep -q -E 'final stats: printed=0 .* rejected=[1-9]' "$tmp/keys-none.err"
 }
 
+case_peers() {
+  run_bad sender "--peer 'nohost': not HOST:PORT" peers.plant a.b 1 --peer nohost --exit
+  run_bad sender "--peer '127.0.0.1:0': not HOST:PORT" peers.plant a.b 1 --peer 127.0.0.1:0 --exit
+  run_bad sender "--no-multicast needs at least one --peer" peers.plant a.b 1 --no-multicast --exit
+  run_bad receiver "--no-multicast needs --listen" peers.plant --no-multicast
+  needs_netns peers
+  start_receiver peers-uc peers.plant --listen 19611 --no-multicast --format json --count 2 --timeout 5000
+  start_receiver peers-mc peers.plant --timeout 1500
+  "$sender" peers.plant --subject p.a --subject p.b --data v --interval 0 --exit \
+    --peer 127.0.0.1:19611 --no-multicast >"$tmp/peers-sender.out" 2>"$tmp/peers-sender.err"
+  expect "sender --peer --no-multicast exits 0" [ "$?" -eq 0 ]
+  wait "${pids[-2]}"
+  expect "receiver --listen --no-multicast got both values" [ "$?" -eq 0 ]
+  wait "${pids[-1]}"
+  expect "a multicast-only receiver got nothing" [ ! -s "$tmp/peers-mc.out" ]
+}
+
 case_file() {
   # Without a network first: the command-line errors.
   run_bad sender "cannot read --file '$tmp/none.bin': No such file or directory" \
@@ -746,6 +765,7 @@ for c in "${cases[@]}"; do
     list) case_list ;;
     keys) case_keys ;;
     file) case_file ;;
+    peers) case_peers ;;
     *) echo "test_programs.sh: unknown case '$c'" >&2; exit 2 ;;
   esac
 done

@@ -83,6 +83,10 @@ struct outgoing_datagram {
 struct receive_info {
   /// Index of the receiving interface in the transport's selection (0 when unknown).
   std::uint32_t interface_index = 0;
+  /// The sender's address and port, for a datagram a unicast socket (`open_unicast`) received;
+  /// valid only during the handler's call. Null for the multicast receivers (`open_receiver`):
+  /// their hot path never decodes the sender's address.
+  const endpoint* source = nullptr;
 };
 
 /// Identifies one open receiver of a transport.
@@ -238,6 +242,25 @@ template <class T>
 concept backlog_reporting_transport = transport<T> && requires(T& t, const T& ct, std::function<void()> f) {
   { ct.send_backlog() } -> std::same_as<std::size_t>;
   { t.async_wait_send_backlog(std::move(f)) };
+};
+
+/// Optional: one unicast socket per address family, for networks without multicast (unicast
+/// peers). `open_unicast(family, port, handler, ec)` binds it to `port` on every address (0:
+/// a port the kernel picks) and returns the port bound (0 on failure, `ec` set); `handler` is
+/// called for each datagram sent to it, with `receive_info::source` set. A family opened
+/// again keeps its socket and returns its port (the handler is not replaced).
+/// `send_unicast(to, bytes)` sends one datagram from that socket to the unicast endpoint `to`
+/// (`endpoint::group` then holds a unicast address): once, whichever interface the routing
+/// table picks, as `{.ok = 1}`, `{.would_block = 1}` or `{.failed = 1}` (also when the family
+/// has no unicast socket). It counts in `stats()` but does not call the error handler: the
+/// caller knows which peer it was and reports that. `close_unicast(family)` closes the socket.
+template <class T>
+concept unicast_transport = transport<T> && requires(T& t, address_family family, std::uint16_t port,
+                                                     datagram_handler handler, const endpoint& to,
+                                                     std::span<const std::byte> bytes, std::error_code& ec) {
+  { t.open_unicast(family, port, std::move(handler), ec) } -> std::same_as<std::uint16_t>;
+  { t.send_unicast(to, bytes) } -> std::same_as<send_result>;
+  { t.close_unicast(family) };
 };
 
 }  // namespace racket

@@ -19,6 +19,7 @@
 #include "racket/transport/detail/udp/selection.hpp"
 #include "racket/transport/detail/udp/send_path.hpp"
 #include "racket/transport/detail/udp/send_port.hpp"
+#include "racket/transport/detail/udp/unicast.hpp"
 #include "racket/transport/interfaces.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -390,8 +391,73 @@ class udp_transport {
     auto receivers = std::move(receivers_);
     receivers_.clear();
     for (auto& [id, r] : receivers) shut(std::move(r));
+    for (auto& u : unicast_)
+      if (u) shut(std::move(u));
+    unicast_[0].reset();
+    unicast_[1].reset();
     v4_.close(core_.strand);
     v6_.close(core_.strand);
+  }
+
+  /// Opens the unicast socket of `family` (unicast peers, for networks without multicast; see
+  /// `unicast_transport`): bound to `port` on every address (0: the kernel picks one), with
+  /// `handler` called on the strand for each datagram sent to it, `receive_info::source` set
+  /// to its sender. One socket per family, whatever the interfaces: unicast follows the
+  /// routing table. Opened already: its port is returned and `handler` is dropped.
+  /// \returns the port bound, or 0 with `ec` set (e.g. the port is in use). Any thread.
+  std::uint16_t open_unicast(address_family family, std::uint16_t port, datagram_handler handler,
+                             std::error_code& ec) {
+    std::lock_guard lock(mutex_);
+    ec.clear();
+    auto& slot = unicast_[family == address_family::v4 ? 0 : 1];
+    if (slot) return slot->ep.port;
+    auto r = std::make_shared<detail::udp::receiver>(asio::any_io_executor(core_.strand));
+    r->family = family;
+    r->handler = std::move(handler);
+    if (!detail::udp::open_unicast_socket(*r, core_.options, port, ec)) return 0;
+    r->allocate();
+    slot = r;
+    receive_.arm_read(std::move(r));
+    return slot->ep.port;
+  }
+
+  /// Throwing overload of `open_unicast`.
+  /// \throws std::system_error naming the port.
+  std::uint16_t open_unicast(address_family family, std::uint16_t port, datagram_handler handler) {
+    std::error_code ec;
+    const auto bound = open_unicast(family, port, std::move(handler), ec);
+    detail::throw_if(ec, "unicast port " + std::to_string(port));
+    return bound;
+  }
+
+  /// The port of `family`'s unicast socket (0: none open). Any thread.
+  std::uint16_t unicast_port(address_family family) const {
+    std::lock_guard lock(mutex_);
+    const auto& slot = unicast_[family == address_family::v4 ? 0 : 1];
+    return slot ? slot->ep.port : 0;
+  }
+
+  /// Sends one datagram from the unicast socket of `to`'s family to the unicast endpoint `to`:
+  /// `{.ok = 1}` when the kernel took it, `{.would_block = 1}` when its buffer was full
+  /// (dropped; no backlog is kept for peers), `{.failed = 1}` on any other error (no route,
+  /// and so on) or when the family has no unicast socket. Counted in `stats()` like `send`;
+  /// the error handler is NOT called (the caller names the peer). Never blocks; any thread.
+  send_result send_unicast(const endpoint& to, std::span<const std::byte> bytes) {
+    std::lock_guard lock(mutex_);
+    const auto& slot = unicast_[to.group.is_v4() ? 0 : 1];
+    if (!slot) {
+      ++core_.stats.send_errors;
+      return {.failed = 1};
+    }
+    return detail::udp::send_unicast_datagram(core_, *slot, to, bytes);
+  }
+
+  /// Closes the unicast socket of `family` (nothing when none is open). Any thread.
+  void close_unicast(address_family family) {
+    std::lock_guard lock(mutex_);
+    auto& slot = unicast_[family == address_family::v4 ? 0 : 1];
+    if (slot) shut(std::move(slot));
+    slot.reset();
   }
 
   /// Every member locks the transport's own mutex where it needs to (see `thread_safe_transport`).
@@ -474,6 +540,7 @@ class udp_transport {
   family_state v4_;
   family_state v6_;
   detail::udp::receiver_map receivers_;
+  std::shared_ptr<detail::udp::receiver> unicast_[2];  // the unicast sockets, v4 and v6
   receiver_id next_id_ = 1;
   std::string last_bad_interface_;
   std::shared_ptr<rescan_state> rescan_;
@@ -494,6 +561,8 @@ static_assert(segmenting_transport<udp_transport>, "udp_transport::segmentation_
 static_assert(kind_filtering_transport<udp_transport>, "udp_transport::open_receiver(ep, handler, ec, kind)");
 static_assert(error_reporting_transport<udp_transport>, "udp_transport::set_error_handler(transport_error_handler)");
 static_assert(thread_safe_transport<udp_transport>, "udp_transport::thread_safe");
+static_assert(unicast_transport<udp_transport>,
+              "udp_transport::open_unicast(family, port, handler, ec) -> std::uint16_t, send_unicast, close_unicast");
 static_assert(backlog_reporting_transport<udp_transport>,
               "udp_transport::send_backlog() const -> std::size_t, async_wait_send_backlog(std::function<void()>)");
 

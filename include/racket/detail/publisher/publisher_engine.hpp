@@ -124,6 +124,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
       open_buf_.resize(wire::max_datagram_size_limit);
       gate_.seal_with(sealer_.get(), opts_.max_datagram_size + wire::seal_overhead);
     }
+    start_peers();
   }
 
   std::uint64_t id() const noexcept { return id_; }
@@ -139,6 +140,18 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     sealer_->rekey(ring);
     opener_->rekey(ring);
   }
+
+  // Any thread.
+  publisher_peer_stats peer_stats() const noexcept {
+    publisher_peer_stats out;
+    if constexpr (unicast_transport<Transport>) {
+      if (peers_) {
+        out.peer_send_errors = peers_->send_errors();
+        out.peer_resolve_errors = peers_->resolve_errors();
+      }
+    }
+    return out;
+  }
   const publisher_options& options() const noexcept { return opts_; }
 
   // Any thread. The transport keeps a copyable std::function: the handler (move-only ones
@@ -148,11 +161,15 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   void set_error_handler(Handler&& h) {
     if constexpr (error_reporting_transport<Transport>) {
       auto shared = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(h));
-      transport_.set_error_handler(
+      const transport_error_handler posting =
           [shared, ex = transport_.get_executor()](const std::error_code& ec, std::string_view interface_name) {
             const auto target = asio::get_associated_executor(*shared, ex);
             asio::post(target, [shared, ec, name = std::string(interface_name)] { (*shared)(ec, std::string_view(name)); });
-          });
+          };
+      transport_.set_error_handler(posting);
+      if constexpr (unicast_transport<Transport>) {
+        if (peers_) peers_->set_reporter(posting);  // a peer's failures, named by its entry
+      }
     } else {
       (void)h;  // nothing to report failures: the handler is never called
     }
@@ -183,6 +200,29 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     return id != 0 ? id : 1;
   }
 
+  // Unicast peers (publisher_options::unicast_peers): every datagram of the gate goes to them
+  // too, and what their socket hears (subscribers' requests) is handled as the request
+  // groups' is. Throws errc::invalid_option for a bad entry, for peers on a transport without
+  // the capability, and for multicast off without peers (nothing would ever leave).
+  void start_peers() {
+    if (opts_.unicast_peers.empty()) {
+      if (!opts_.multicast)
+        throw std::system_error(make_error_code(errc::invalid_option),
+                                "publisher_options::multicast = false needs publisher_options::unicast_peers");
+      return;
+    }
+    if constexpr (unicast_transport<Transport>) {
+      peers_ = std::make_shared<peer_fanout<Transport>>(transport_, opts_.unicast_peers, opts_.peer_resolve_interval);
+      gate_.send_to(peers_.get(), opts_.multicast);
+      peers_->start([this](std::span<const std::byte> d, const receive_info&) {
+        if (opts_.answer_snapshots) on_listener_datagram(d);
+      });
+    } else {
+      throw std::system_error(make_error_code(errc::invalid_option),
+                              "publisher_options::unicast_peers: this transport cannot send by unicast");
+    }
+  }
+
   // Under mutex_: the stream, made (its family opened on the transport) on first use.
   stream_state* find_or_add_stream(std::uint64_t key, const std::string& name, const endpoint& ep,
                                    const endpoint& announce_ep, std::error_code& ec) {
@@ -193,6 +233,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     return streams_.find_or_add(
         key, name, ep, ec,
         [this](address_family family, std::error_code& e) {
+          if (!opts_.multicast) return;  // peers only: no multicast interface is needed
           auto tlock = gate_.lock();
           transport_.open(family, e);
         },
@@ -294,7 +335,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   void ensure_listener(stream_state& s) {
     s.listener_checked = true;
     const endpoint at = request_endpoint(s.ep);
-    if (!opts_.answer_snapshots || listeners_.contains(at)) return;
+    if (!opts_.answer_snapshots || !opts_.multicast || listeners_.contains(at)) return;
     auto tlock = gate_.lock();
     listeners_.open(transport_, at,
                     [this](std::span<const std::byte> d, const receive_info&) { on_listener_datagram(d); });
@@ -551,6 +592,9 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     large_timer_.cancel();
     outbox_.clear();
     probes_.clear();
+    if constexpr (unicast_transport<Transport>) {
+      if (peers_) peers_->stop();
+    }
     auto tlock = gate_.lock();
     transport_.close();
   }
@@ -571,6 +615,8 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   std::vector<std::byte> open_buf_;
   std::size_t open_len_ = 0;  // declared before the gate, which points at sealer_ until it goes
 
+  // Unicast peers (none unless opts_.unicast_peers names some); the gate points at them.
+  std::shared_ptr<typename transport_gate<Transport>::fanout_type> peers_;
   // Executor only (the gate locks the transport where it must).
   transport_gate<Transport> gate_;
   packer<transport_gate<Transport>, stream_state> packer_;

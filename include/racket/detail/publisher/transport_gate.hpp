@@ -5,11 +5,13 @@
 // transport is not thread safe, marks the executor busy inside a send (a publish made from
 // an error handler run there queues instead of re-entering), seals the datagrams of keyed
 // streams (when given a sealer: the last step before the network, so no datagram of a keyed
-// stream leaves in clear whichever room made it), and keeps what became of the datagrams
+// stream leaves in clear whichever room made it), hands each datagram, once sealed, to the
+// unicast peers too (and, without multicast, to them alone), and keeps what became of the datagrams
 // since it was last asked (async_flush's result). The packer's Sender. Knows nothing of
 // streams, records or the queue.
 
 #include "racket/detail/clock.hpp"
+#include "racket/detail/peers/peer_fanout.hpp"
 #include "racket/detail/security/seals.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/transport/concepts.hpp"
@@ -19,6 +21,7 @@
 #include <mutex>
 #include <span>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace racket::detail {
@@ -37,6 +40,15 @@ class transport_gate {
   void seal_with(datagram_sealer* sealer, std::size_t max_sealed_size) {
     sealer_ = sealer;
     slot_ = max_sealed_size;
+  }
+
+  using fanout_type = std::conditional_t<unicast_transport<Transport>, peer_fanout<Transport>, no_peer_fanout>;
+
+  // From now on every datagram also goes to `peers` (none: no peers), and to the multicast
+  // groups only while `multicast`. Before any send.
+  void send_to(fanout_type* peers, bool multicast) noexcept {
+    peers_ = peers;
+    multicast_ = multicast;
   }
 
   std::unique_lock<std::mutex> lock() {
@@ -67,7 +79,7 @@ class transport_gate {
 
   bool segments() noexcept {
     if constexpr (segmenting_transport<Transport>) {
-      return transport_.segmentation_offload();
+      return multicast_ && transport_.segmentation_offload();
     } else {
       return false;
     }
@@ -85,7 +97,11 @@ class transport_gate {
     }
     auto tlock = lock();
     busy_ = true;
-    const send_result res = transport_.send(to, bytes);
+    send_result res{};
+    if (multicast_) [[likely]]
+      res = transport_.send(to, bytes);
+    if (peers_ != nullptr) [[unlikely]]
+      add(res, to_peers(bytes));
     busy_ = false;
     note(res);
     return res;
@@ -103,11 +119,15 @@ class transport_gate {
     }
     auto tlock = lock();
     busy_ = true;
-    if constexpr (batch_sending_transport<Transport>) {
+    if (!multicast_) [[unlikely]] {
+      for (outgoing_datagram& d : batch) d.result = send_result{};
+    } else if constexpr (batch_sending_transport<Transport>) {
       transport_.send_batch(batch);
     } else {
       for (outgoing_datagram& d : batch) d.result = transport_.send(d.to, d.bytes);
     }
+    if (peers_ != nullptr) [[unlikely]]
+      for (outgoing_datagram& d : batch) add(d.result, to_peers(d.bytes));
     busy_ = false;
     for (const outgoing_datagram& d : batch) note(d.result);
   }
@@ -124,6 +144,21 @@ class transport_gate {
     return ec ? std::span<const std::byte>{} : sealed;
   }
 
+  send_result to_peers(std::span<const std::byte> bytes) {
+    if constexpr (unicast_transport<Transport>) {
+      if (bytes.empty()) return {};  // a keyed datagram that could not be sealed leaves as nothing
+      return peers_->send(bytes);
+    } else {
+      return {};
+    }
+  }
+
+  static void add(send_result& to, const send_result& r) noexcept {
+    to.ok += r.ok;
+    to.failed += r.failed;
+    to.would_block += r.would_block;
+  }
+
   void note(const send_result& r) noexcept {
     if (r.ok != 0) [[likely]]
       return;
@@ -135,6 +170,8 @@ class transport_gate {
   }
 
   Transport& transport_;
+  fanout_type* peers_ = nullptr;  // the unicast peers, if any
+  bool multicast_ = true;         // publisher_options::multicast
   datagram_sealer* sealer_ = nullptr;  // keyed streams: the publisher's, or none
   std::size_t slot_ = 0;               // bytes of scratch_ per datagram of a batch
   std::vector<std::byte> scratch_;     // the sealed datagrams of the batch being sent

@@ -65,6 +65,14 @@ class channel_map {
     return nullptr;
   }
 
+  // The open channel that carries stream `name` (a datagram heard by unicast names its
+  // stream, not its group); null when none does.
+  channel_type* open_channel_named(std::string_view name) const {
+    for (const auto& [ep, ch] : channels_)
+      if (ch->open && ch->find(name) != nullptr) return ch.get();
+    return nullptr;
+  }
+
   const channel_type* channel_of(const stream_type& s) const {
     for (const auto& [ep, ch] : channels_) {
       if (ch->find(s.name) == &s) return ch.get();

@@ -5,12 +5,14 @@
 // gap repair"): its requester id, what a full request (for the subscriptions just made on a
 // stream), a repair request (one publisher's missing ranges) and a fragment request (missing
 // fragments of one message in progress) ask for, encoded and sent to the stream's request
-// group, sealed when the stream is keyed. Knows nothing of locks, timers or when a request is
+// group (and, with a unicast port, to the addresses the stream's publishers were heard from
+// by unicast), sealed when the stream is keyed. Knows nothing of locks, timers or when a request is
 // due; the caller serialises its calls (one encode buffer).
 
 #include "racket/detail/clock.hpp"
 #include "racket/detail/subscriber/channel.hpp"
 #include "racket/detail/subscriber/gap_tracker.hpp"
+#include "racket/detail/subscriber/unicast_sources.hpp"
 #include "racket/detail/security/seals.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/transport/concepts.hpp"
@@ -44,6 +46,28 @@ class requester {
   void seal_with(datagram_sealer* sealer) {
     sealer_ = sealer;
     sealed_.resize(wire::max_datagram_size_limit + wire::seal_overhead);
+  }
+
+  // From now on requests also go by unicast to the sources `sources` knows for their stream,
+  // and to the request group only while `multicast` (subscriber_options::unicast_port,
+  // ::multicast). Under the caller's serialisation, as every call.
+  void send_back_to(const unicast_sources* sources, bool multicast) noexcept {
+    sources_ = sources;
+    multicast_ = multicast;
+  }
+
+  // One full request for every subscription of `s` (its repair filter), to one unicast
+  // `source` only: a publisher first heard there.
+  template <class TimePoint>
+  bool request_snapshot_from(const endpoint& source, const stream_state<TimePoint>& s) {
+    if constexpr (unicast_transport<Transport>) {
+      const auto bytes = encode(wire::snapshot_request{.requester_id = id_, .stream = s.name, .filter = s.repair_filter()});
+      return !bytes.empty() && transport_->send_unicast(source, bytes).ok > 0;
+    } else {
+      (void)source;
+      (void)s;
+      return false;
+    }
   }
 
   // One full request for the subscriptions just made on `s` (its request filters).
@@ -92,22 +116,38 @@ class requester {
   }
 
  private:
-  bool send(const endpoint& ep, const wire::snapshot_request& r) {
+  // The request encoded, and sealed when its stream is keyed; empty when it cannot be (a
+  // keyed stream's request is never sent in clear).
+  std::span<const std::byte> encode(const wire::snapshot_request& r) {
     std::span<const std::byte> bytes = wire::encode_request(buffer_, r);
-    if (bytes.empty()) return false;
+    if (bytes.empty()) return {};
     if (sealer_ != nullptr) [[unlikely]] {
       std::error_code ec;
       bytes = sealer_->seal(bytes, sealed_, stamp_(transport_clock_t<Transport>::now()), ec);
-      if (ec) return false;  // keyed with accepted keys only: such a request is not sent in clear
+      if (ec) return {};
     }
-    const send_result res = transport_->send(request_endpoint(ep), bytes);
-    return res.ok > 0;
+    return bytes;
+  }
+
+  bool send(const endpoint& ep, const wire::snapshot_request& r) {
+    const std::span<const std::byte> bytes = encode(r);
+    if (bytes.empty()) return false;
+    bool sent = false;
+    if (multicast_) [[likely]]
+      sent = transport_->send(request_endpoint(ep), bytes).ok > 0;
+    if constexpr (unicast_transport<Transport>) {
+      if (sources_ != nullptr) [[unlikely]]
+        sources_->for_each(r.stream, [&](const endpoint& to) { sent |= transport_->send_unicast(to, bytes).ok > 0; });
+    }
+    return sent;
   }
 
   Transport* transport_;
   std::uint64_t id_ = 0;
   std::array<std::byte, wire::max_datagram_size_limit> buffer_{};
   datagram_sealer* sealer_ = nullptr;  // keyed streams: the subscriber's, or none
+  const unicast_sources* sources_ = nullptr;  // with a unicast port: where requests go back
+  bool multicast_ = true;
   std::vector<std::byte> sealed_;      // the sealed request
   wall_stamper<transport_clock_t<Transport>> stamp_;
 };

@@ -2,7 +2,8 @@
 #pragma once
 
 // The subscriber's receive side: the channels (a transport receiver per group and port in
-// use) and their streams, the receive path from a datagram (records, or a large message's
+// use) and their streams, the unicast port (subscriber_options::unicast_port: what it hears is
+// routed to its stream's channel; unicast_sources.hpp), the receive path from a datagram (records, or a large message's
 // fragments through the reassembler) to a batch of handler calls, the expiry, repair and
 // reassembly timers, and the one mutex that guards all of it. It alone locks (with the front
 // that derives from it), posts to the executor and arms timers; the rooms it drives do none
@@ -29,6 +30,7 @@
 #include "racket/detail/reassembly/reassembler.hpp"
 #include "racket/detail/subscriber/channel.hpp"
 #include "racket/detail/subscriber/channel_map.hpp"
+#include "racket/detail/subscriber/unicast_sources.hpp"
 #include "racket/detail/subscriber/dispatcher.hpp"
 #include "racket/detail/subscriber/expiry_heap.hpp"
 #include "racket/detail/subscriber/fragment_repairs.hpp"
@@ -115,6 +117,17 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
       open_buf_.resize(wire::max_datagram_size_limit);
       requests_.seal_with(sealer_.get());
     }
+    if (opts_.unicast_port != 0) {
+      if constexpr (unicast_transport<Transport>) {
+        requests_.send_back_to(&sources_, opts_.multicast);
+      } else {
+        throw std::system_error(make_error_code(errc::invalid_option),
+                                "subscriber_options::unicast_port: this transport cannot receive by unicast");
+      }
+    } else if (!opts_.multicast) {
+      throw std::system_error(make_error_code(errc::invalid_option),
+                              "subscriber_options::multicast = false needs subscriber_options::unicast_port");
+    }
   }
 
   ~subscriber_engine() { transport_.close(); }
@@ -150,6 +163,14 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
   // Under mutex_.
   channel* find_or_open_channel(const endpoint& ep, std::error_code& ec) {
     channel* ch = &channels_.find_or_add(ep);
+    if (!ch->open && opts_.unicast_port != 0) {
+      open_unicast(ep.group.is_v6() ? address_family::v6 : address_family::v4, ec);
+      if (ec) return nullptr;
+      if (!opts_.multicast) {  // the unicast port alone: no group, no receiver
+        ch->receiver = 0;
+        ch->open = true;
+      }
+    }
     if (!ch->open) {
       transport_.open(ep.group.is_v6() ? address_family::v6 : address_family::v4, ec);
       if (ec) return nullptr;
@@ -224,11 +245,81 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
     flush_callbacks();
   }
 
+  // The unicast socket of `family` (subscriber_options::unicast_port), opened once; the other
+  // family's too, best effort (a peer may send over either, whatever the pool's family).
+  void open_unicast(address_family family, std::error_code& ec) {
+    if constexpr (unicast_transport<Transport>) {
+      const auto handler = [this](std::span<const std::byte> d, const receive_info& info) { on_unicast_datagram(d, info); };
+      transport_.open_unicast(family, opts_.unicast_port, handler, ec);
+      if (ec) return;
+      std::error_code ignored;
+      transport_.open_unicast(family == address_family::v4 ? address_family::v6 : address_family::v4,
+                              opts_.unicast_port, handler, ignored);
+    } else {
+      (void)family;
+      (void)ec;
+    }
+  }
+
+  // A datagram heard on the unicast port: opened when sealed, then routed by the stream it
+  // names to that stream's channel, where it takes the multicast path (same decoding, same
+  // duplicate suppression). Its source is remembered per (stream, publisher) for requests,
+  // and a publisher first heard there is asked for a snapshot.
+  void on_unicast_datagram(std::span<const std::byte> bytes, const receive_info& info) {
+    if (wire::peek_kind(bytes) == wire::announcement_kind) [[unlikely]] {
+      on_unicast_announcement(bytes, info);
+      return;
+    }
+    if (opener_ != nullptr) [[unlikely]] {
+      bytes = guard(unicast_, bytes);
+      if (bytes.empty()) return;
+    }
+    std::string_view name;
+    std::uint64_t publisher = 0;
+    channel* ch = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      if (!unicast_sources::peek(bytes, name, publisher) ||
+          (ch = channels_.open_channel_named(name)) == nullptr) {
+        ++unicast_.foreign;  // another kind, or a stream not subscribed here
+        return;
+      }
+      if (info.source != nullptr && wire::peek_kind(bytes) != wire::kind::snapshot_request &&
+          sources_.note(name, publisher, *info.source) && opts_.request_snapshots) {
+        if (stream_state* s = ch->find(name); s != nullptr && requests_.request_snapshot_from(*info.source, *s))
+          ++s->stats.snapshot_requests_sent;
+      }
+    }
+    on_clear_datagram(*ch, bytes);
+  }
+
+  // A publisher's announcement heard on the unicast port (it goes to its peers too): for each
+  // stream it names that is subscribed here, its address is remembered and, the first time,
+  // asked for a snapshot. How a late joiner with multicast off learns of a quiet publisher.
+  void on_unicast_announcement(std::span<const std::byte> bytes, const receive_info& info) {
+    std::lock_guard lock(mutex_);
+    if (closed_ || info.source == nullptr) return;
+    const bool valid = unicast_sources::for_each_announced(
+        bytes, opts_.max_datagram_size, [&](std::string_view stream, std::uint64_t publisher) {
+          channel* ch = channels_.open_channel_named(stream);
+          stream_state* s = ch != nullptr ? ch->find(stream) : nullptr;
+          if (s == nullptr || !sources_.note(stream, publisher, *info.source) || !opts_.request_snapshots) return;
+          if (requests_.request_snapshot_from(*info.source, *s)) ++s->stats.snapshot_requests_sent;
+        });
+    if (!valid) ++unicast_.malformed;
+  }
+
   void on_datagram(channel& ch, std::span<const std::byte> bytes) {
     if (opener_ != nullptr) [[unlikely]] {  // keyed streams here: sealed ones are opened, clear ones checked
       bytes = guard(ch, bytes);
       if (bytes.empty()) return;
     }
+    on_clear_datagram(ch, bytes);
+  }
+
+  // A datagram in clear (opened, when it came sealed), from a group or the unicast port.
+  void on_clear_datagram(channel& ch, std::span<const std::byte> bytes) {
     if (wire::is_fragment_datagram(bytes)) [[unlikely]] {  // a large message's: on_fragment
       on_fragment_datagram(ch, bytes);
       return;
@@ -605,6 +696,10 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
   mutable std::mutex mutex_;
   channel_map<time_point> channels_;
   bool closed_ = false;
+  // The unicast port (subscriber_options::unicast_port): where requests go back per stream,
+  // and the counters of what arrived there before it had a channel (refused, foreign).
+  unicast_sources sources_;
+  channel unicast_;
   handler_slots handlers_;  // the error and loss handlers (their own lock)
   repair_type repairs_;  // one per (stream, publisher) with a repair to send
 

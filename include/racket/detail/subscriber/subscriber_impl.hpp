@@ -50,6 +50,7 @@ class subscriber_impl : public subscriber_engine<Transport, Clock> {
   using base::requests_;
   using base::mutex_;
   using base::channels_;
+  using base::sources_;
   using base::closed_;
   using base::handlers_;
   using base::batch_;
@@ -140,7 +141,8 @@ class subscriber_impl : public subscriber_engine<Transport, Clock> {
         }
       }
       asio::post(transport_.get_executor(), [self = shared_self(), entry] { self->replay(entry); });
-      if (announcer_.enabled() && announce_ep.port != 0 && !this->keyed(stream_name)) {  // a keyed stream's name stays private
+      // Without multicast there is no announce channel to send on.
+      if (announcer_.enabled() && opts_.multicast && announce_ep.port != 0 && !this->keyed(stream_name)) {  // a keyed stream's name stays private
         announced_.add(handle, announce_ep, stream_name, std::string(entry->filter.str()));
         asio::post(transport_.get_executor(), [self = shared_self()] { self->start_announcing(); });
       }
@@ -166,10 +168,11 @@ class subscriber_impl : public subscriber_engine<Transport, Clock> {
         if (channels_.unlink(handle, *info)) {
           // Nobody listens to this stream any more: its state goes, and its datagrams are foreign.
           clear_stream(*info->stream);
+          sources_.drop(info->stream->name);
           channels_.erase_stream(*info->ch, *info->stream);
         }
         if (--info->ch->subscriptions == 0) {
-          transport_.close_receiver(info->ch->receiver);
+          if (info->ch->receiver != 0) transport_.close_receiver(info->ch->receiver);
           info->ch->open = false;
         }
       }

@@ -171,6 +171,8 @@ class receive_loop {
       r.last_overflow = c.overflow;
     }
     if (c.has_ifindex) info.interface_index = position_of(r, c.ifindex);
+    if (r.unicast && r.source_of(i, r.sender)) [[unlikely]]
+      info.source = &r.sender;
     // Cut-off control data might have held the segment size: the buffer cannot be split.
     if ((h.msg_flags & MSG_TRUNC) != 0 || (r.gro && (h.msg_flags & MSG_CTRUNC) != 0)) {
       ++core_.stats.receive_errors;

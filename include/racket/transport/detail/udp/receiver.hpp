@@ -26,6 +26,7 @@
 #include <system_error>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -50,6 +51,7 @@ struct receiver {
     // datagrams costs a few pages of memory, not the whole batch.
     buffers = std::make_unique_for_overwrite<std::byte[]>(receive_batch * receive_slot_size);
     control.resize(receive_batch * control_size);
+    if (unicast) names.resize(receive_batch);
     iov.resize(receive_batch);
     msgs.resize(receive_batch);
     for (std::size_t i = 0; i < receive_batch; ++i) {
@@ -61,8 +63,8 @@ struct receiver {
 
   // The first `n` headers, as recvmmsg wants them: it rewrites only the lengths and flags
   // of the ones it filled, so after a call only those are reset (a lone datagram, the
-  // latency case, resets one, not all sixteen). No sender address is asked for: nothing
-  // uses it.
+  // latency case, resets one, not all sixteen). Only a unicast socket asks for the sender's
+  // address (requests go back there); a multicast receiver's datagrams need none.
   void reset_headers(std::size_t n = receive_batch) noexcept {
     for (std::size_t i = 0; i < n; ++i) {
       msghdr& h = msgs[i].msg_hdr;
@@ -71,6 +73,10 @@ struct receiver {
       h.msg_iovlen = 1;
       h.msg_control = control.data() + i * control_size;
       h.msg_controllen = control_size;
+      if (unicast) {
+        h.msg_name = &names[i];
+        h.msg_namelen = sizeof(sockaddr_storage);
+      }
       msgs[i].msg_len = 0;
     }
   }
@@ -131,7 +137,30 @@ struct receiver {
     socket.close(ignored);
   }
 
+  // The sender of buffer i of a unicast socket (false: no address, or not one of ours).
+  bool source_of(std::size_t i, endpoint& out) const noexcept {
+    const msghdr& h = msgs[i].msg_hdr;
+    if (!unicast || h.msg_name == nullptr) return false;
+    const auto& ss = names[i];
+    if (ss.ss_family == AF_INET && h.msg_namelen >= sizeof(sockaddr_in)) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+      out = endpoint{asio::ip::address_v4(ntohl(a->sin_addr.s_addr)), ntohs(a->sin_port)};
+      return true;
+    }
+    if (ss.ss_family == AF_INET6 && h.msg_namelen >= sizeof(sockaddr_in6)) {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+      asio::ip::address_v6::bytes_type b;
+      std::copy(a->sin6_addr.s6_addr, a->sin6_addr.s6_addr + 16, b.begin());
+      out = endpoint{asio::ip::address_v6(b, a->sin6_scope_id), ntohs(a->sin6_port)};
+      return true;
+    }
+    return false;
+  }
+
   receiver_id id = 0;
+  bool unicast = false;  // a unicast socket (open_unicast): no group, asks for senders' addresses
+  std::vector<sockaddr_storage> names;  // unicast only: the senders of the batch
+  endpoint sender;                      // unicast only: the sender of the datagram being handled
   endpoint ep;
   address_family family = address_family::v4;
   asio::ip::udp::socket socket;

@@ -110,6 +110,25 @@ TEST_CASE("xxh3: the same value as xxHash's scalar loop, at every size up to 4 K
 #endif
 }
 
+TEST_CASE("xxh3_prefixed: the hash of head and data joined, at every head size and across block edges", "[hash]") {
+  // A large message's content hash: names (0..512 bytes) then the payload, hashed in place.
+  const std::vector<std::byte> buf = test_bytes();
+  INFO("AVX2 loop in use: " << racket::detail::xxh3_uses_avx2());
+  std::vector<std::byte> joined;
+  for (std::size_t head = 0; head <= 512; head += (head < 20 ? 1 : 37)) {
+    for (const std::size_t size : {std::size_t{1}, std::size_t{64}, std::size_t{1024}, std::size_t{1025},
+                                   std::size_t{1088}, std::size_t{2047}, std::size_t{2048}, std::size_t{2049},
+                                   std::size_t{1024 * 3 - head}, std::size_t{5000}, std::size_t{65536}}) {
+      const std::byte* data = buf.data() + 7;  // not aligned
+      joined.assign(buf.data() + 40000, buf.data() + 40000 + head);
+      joined.insert(joined.end(), data, data + size);
+      INFO("head " << head << ", data " << size);
+      REQUIRE(racket::detail::xxh3_prefixed(buf.data() + 40000, head, data, size) ==
+              scalar_xxh3(joined.data(), joined.size()));
+    }
+  }
+}
+
 // Calls f with the stack moved down by `shift` bytes, so its frame lands at another alignment.
 template <class F>
 [[gnu::noinline]] void with_stack_shifted(std::size_t shift, F&& f) {

@@ -53,7 +53,11 @@ TEST_CASE("content_hash is XXH3-64 over the length-prefixed concatenation", "[wi
   check("sensors", "plant.temp", to_bytes("21.5"));
   check("s", "a", {});
   check(std::string(255, 's'), std::string(255, 'a'), bytes(1, std::byte{7}));  // streaming path
-  check("s", "a", bytes(5000, std::byte{0xAB}));                                // streaming path
+  check("s", "a", bytes(5000, std::byte{0xAB}));                                // names, then the payload in place
+  check(std::string(255, 's'), std::string(255, 'a'), bytes(1025, std::byte{3}));  // the longest names
+  bytes varied(3 << 20);  // a large message's payload, not one repeated byte
+  for (std::size_t i = 0; i < varied.size(); ++i) varied[i] = static_cast<std::byte>((i * 2654435761u) >> 13);
+  check("files", "maps.tile.42", varied);
   for (std::size_t n = 500; n < 520; ++n) check("st", "a.b", bytes(n, std::byte{1}));  // threshold
 
   // The length prefixes keep field boundaries apart.

@@ -71,6 +71,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <span>
 #include <string_view>
@@ -102,6 +103,43 @@ inline bool cpu_has_avx2() noexcept {
   static const bool has = __builtin_cpu_supports("avx2");
   return has;
 }
+
+// XXH3-64 of `head` followed by `data`, as if they were one buffer, by the AVX2 loop: what a
+// large message's content hash is (a few name bytes, then megabytes of payload), without
+// xxHash's streaming API, whose update runs the loop the header was compiled for (SSE2: half
+// the AVX2 speed, the largest hashing cost of a fragmented message). The long hash is a loop
+// over 1 KiB blocks (the default secret's 16 stripes) carrying only its accumulator from one
+// block to the next: the head and the data's first bytes are copied into whole blocks here,
+// accumulated and scrambled, and the loop then goes on over the rest of `data` in place, which
+// starts on a block boundary of the joined input. Preconditions: head_size <= 512,
+// size > 1024 (so the rest is longer than a stripe).
+inline constexpr std::size_t xxh3_prefixed_max_head = 512;
+inline constexpr std::size_t xxh3_block_bytes = 1024;
+
+__attribute__((__target__("avx2"))) inline std::uint64_t xxh3_prefixed_avx2(const void* head, std::size_t head_size,
+                                                                           const void* data,
+                                                                           std::size_t size) noexcept {
+  constexpr std::size_t secret_size = sizeof(XXH3_kSecret);
+  constexpr std::size_t stripes_per_block = (secret_size - XXH_STRIPE_LEN) / XXH_SECRET_CONSUME_RATE;
+  static_assert(stripes_per_block * XXH_STRIPE_LEN == xxh3_block_bytes);
+  alignas(64) xxh_u64 acc[XXH_ACC_NB] = XXH3_INIT_ACC;
+  alignas(64) xxh_u8 first[xxh3_block_bytes];
+  const std::size_t taken = xxh3_block_bytes - head_size;  // data bytes that complete the first block
+  std::memcpy(first, head, head_size);
+  std::memcpy(first + head_size, data, taken);
+#if XXH_VERSION_NUMBER == 801
+  XXH3_accumulate(acc, first, XXH3_kSecret, stripes_per_block, XXH3_accumulate_512_avx2);
+#else
+  XXH3_accumulate_avx2(acc, first, XXH3_kSecret, stripes_per_block);
+#endif
+  XXH3_scrambleAcc_avx2(acc, XXH3_kSecret + secret_size - XXH_STRIPE_LEN);
+  XXH3_hashLong_internal_loop(acc, static_cast<const xxh_u8*>(data) + taken, size - taken, XXH3_kSecret, secret_size,
+                              RACKET_XXH3_ACCUMULATE(avx2), XXH3_scrambleAcc_avx2);
+  const std::uint64_t h = XXH3_mergeAccs(acc, XXH3_kSecret + 11 /* XXH_SECRET_MERGEACCS_START */,
+                                         static_cast<xxh_u64>(head_size + size) * XXH_PRIME64_1);
+  _mm256_zeroupper();  // as in xxh3_long_avx2
+  return h;
+}
 #endif
 
 // Whether inputs longer than 240 bytes are hashed by the AVX2 loop.
@@ -128,6 +166,23 @@ inline std::uint64_t xxh3(const void* data, std::size_t size) noexcept {
 }
 
 inline std::uint64_t xxh3(std::string_view s) noexcept { return xxh3(s.data(), s.size()); }
+
+// XXH3-64 (seed 0) of `head` followed by `data`, as one input, for head_size <= 512 (names
+// before a payload). Large inputs take the AVX2 loop where xxh3 would; everything else
+// xxHash's streaming API. The same value either way.
+inline std::uint64_t xxh3_prefixed(const void* head, std::size_t head_size, const void* data,
+                                   std::size_t size) noexcept {
+#if RACKET_XXH3_DISPATCH
+  if (head_size <= xxh3_prefixed_max_head && size > xxh3_block_bytes && cpu_has_avx2())
+    return xxh3_prefixed_avx2(head, head_size, data, size);
+#endif
+  XXH3_state_t state;
+  XXH3_INITSTATE(&state);
+  XXH3_64bits_reset(&state);
+  XXH3_64bits_update(&state, head, head_size);
+  XXH3_64bits_update(&state, data, size);
+  return XXH3_64bits_digest(&state);
+}
 
 inline std::uint64_t xxh3(std::span<const std::byte> s) noexcept { return xxh3(s.data(), s.size()); }
 

@@ -147,15 +147,16 @@ inline std::uint64_t content_hash(std::string_view stream, std::string_view subj
     if (!payload.empty()) std::memcpy(p, payload.data(), payload.size());
     return detail::xxh3(buf, total);
   }
-  XXH3_state_t state;
-  XXH3_INITSTATE(&state);
-  XXH3_64bits_reset(&state);
-  XXH3_64bits_update(&state, &s_len, 1);
-  XXH3_64bits_update(&state, stream.data(), stream.size());
-  XXH3_64bits_update(&state, &l_len, 1);
-  XXH3_64bits_update(&state, subject.data(), subject.size());
-  XXH3_64bits_update(&state, payload.data(), payload.size());
-  return XXH3_64bits_digest(&state);
+  // Longer: the names in a small buffer, the payload where it is (detail::xxh3_prefixed).
+  unsigned char head[2 + 2 * max_name_length];
+  unsigned char* p = head;
+  *p++ = s_len;
+  std::memcpy(p, stream.data(), stream.size());
+  p += stream.size();
+  *p++ = l_len;
+  std::memcpy(p, subject.data(), subject.size());
+  p += subject.size();
+  return detail::xxh3_prefixed(head, static_cast<std::size_t>(p - head), payload.data(), payload.size());
 }
 
 /// Bytes of a datagram header for a stream name of `stream_len` bytes (17 + S).

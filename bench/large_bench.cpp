@@ -5,7 +5,8 @@
 // For each size (64 KiB, 1 MiB, 16 MiB): one publisher process and one subscriber process,
 // forked from this one, so they share nothing but the kernel.
 //   racket:  a publisher with default options publishes messages of that size as events
-//            (interval 0: no resends, no repair answers) on one subject, as fast as it accepts
+//            (interval 0: no resends; lost fragments repaired from the publisher's recent
+//            messages, `large_repair_window`) on subjects in turn, as fast as it accepts
 //            them (or paced); a subscriber with default options subscribes `*` with the
 //            zero-copy byte_view codec and counts whole deliveries.
 //   raw GSO: the same bytes cut into full datagrams of Racket's datagram size (1452), handed to
@@ -190,9 +191,12 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
   racket::publisher pub{io, {.interfaces = {"lo"}}};
   bytes_stream s{"large", bench_pool};
   std::vector<std::byte> msg(size, std::byte{0x5A});
-  // With an interval, each message stays cached (so a lost fragment is asked for and sent
-  // again) until its subject is published again: subjects in turn, 64 MiB of them at most.
-  const std::size_t subject_count = interval.count() == 0 ? 1 : std::max<std::size_t>(4, (std::size_t{64} << 20) / size);
+  // Subjects in turn, 64 MiB of them (4 at least): a message whose lost fragments are asked
+  // for and sent again completes after later ones, and a later message of the SAME subject
+  // would make it stale (dropped, as it must be). With an interval, each message stays cached
+  // until its subject is published again; without, the publisher keeps it for repair a while
+  // (publisher_options::large_repair_window).
+  const std::size_t subject_count = std::max<std::size_t>(4, (std::size_t{64} << 20) / size);
   std::vector<std::string> subjects;
   for (std::size_t k = 0; k < subject_count; ++k) subjects.push_back("bench.large." + std::to_string(k));
   io.run_for(50ms);
@@ -217,10 +221,12 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
     io.restart();
   }
   const double t_last = now_s();
-  // Every fragment goes out, and the requests for lost ones are answered: run until the count
-  // has not moved for 2.5 s (a stalled message's sixth request comes 1.26 s after it stalled).
+  // Every fragment goes out, and the requests for lost ones are answered (cached values from
+  // the cache, one-shot messages from the publisher's recent ones: large_repair_window): run
+  // until the count has not moved for 2.5 s (a stalled message's sixth request comes 1.26 s
+  // after it stalled).
   std::uint64_t fragments = 0;
-  for (double quiet_since = now_s(); now_s() - quiet_since < (interval.count() == 0 ? 0.2 : 2.5);) {
+  for (double quiet_since = now_s(); now_s() - quiet_since < 2.5;) {
     io.run_for(20ms);
     const auto f = pub.stats("large").fragments_sent;
     if (f != fragments) {
@@ -282,7 +288,7 @@ struct point {
   double message_rate() const { return seconds > 0 ? delivered_messages / seconds : 0; }
 };
 
-std::chrono::milliseconds racket_interval{0};  // --interval-ms (0: events, one subject)
+std::chrono::milliseconds racket_interval{0};  // --interval-ms (0: events; N > 0: cached values)
 
 point run_point(bool racket, std::size_t size, std::uint64_t n, double rate) {
   child sub = spawn([&](const auto& ready) {

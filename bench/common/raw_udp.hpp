@@ -6,6 +6,8 @@
 // and `gso_send`, one sendmsg handing a buffer of full datagrams to the kernel as one
 // UDP_SEGMENT send (the raw GSO reference). Knows nothing of Racket, processes or timing.
 
+#include "racket/subscriber_options.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -63,9 +65,10 @@ inline sockaddr_in raw_group(const char* group, std::uint16_t port) {
 // A socket bound to and joined on `group`:`port` on lo; recv gives up after `timeout_ms`.
 inline int raw_receiver(const char* group, std::uint16_t port, int timeout_ms) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  const int one = 1, rcvbuf = 4 << 20;  // as Racket's default
+  const int one = 1, rcvbuf = racket::subscriber_options{}.receive_buffer_size;  // as Racket's default
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);  // as Racket does where allowed
   const sockaddr_in a = raw_group(group, port);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) std::abort();
   ip_mreq m{};

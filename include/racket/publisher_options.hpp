@@ -46,6 +46,18 @@ struct publisher_options {
   /// (`wire::max_message_size_limit`): more makes the publisher's constructor throw
   /// `std::system_error` with `errc::invalid_option`.
   std::size_t max_message_size = std::size_t{16} << 20;
+  /// Large messages (sent as fragments) stay at hand this long after they were published, so
+  /// that a subscriber missing some of their fragments can ask for them again and complete
+  /// the message: one-shot messages (interval 0), which are never cached, and values replaced
+  /// since. (A subject's cached large value is always repaired from the cache.) Default 2 s,
+  /// the subscribers' default `reassembly_timeout`, past which none still waits for one; 0
+  /// keeps none, so a one-shot large message that loses a fragment is lost; negative makes
+  /// the constructor throw `std::system_error` with `errc::invalid_option`.
+  std::chrono::milliseconds large_repair_window{2000};
+  /// ... and the most payload bytes kept that way: the newest messages first; the payloads
+  /// are the ones the sends already hold (no copy), but they stay allocated while kept.
+  /// Default 32 MiB (two messages of the default `max_message_size`); 0 keeps none.
+  std::size_t large_repair_bytes = std::size_t{32} << 20;
   /// Each resend fires up to this fraction of the interval late, spread at random, so that
   /// subjects published together drift apart instead of resending in one burst forever.
   double resend_jitter = 0.05;

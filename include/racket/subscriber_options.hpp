@@ -25,8 +25,14 @@ struct subscriber_options {
   /// subscriber sends (`transport_options::ttl`): 1 keeps them on the local link; raise it
   /// (to the publishers' `ttl`) when publishers are routers away.
   int ttl = 1;
-  /// SO_RCVBUF requested per (group, port) socket.
-  int receive_buffer_size = 4 << 20;
+  /// SO_RCVBUF requested per (group, port) socket: what the kernel holds for the subscriber
+  /// while it is busy. The kernel caps the request at `net.core.rmem_max` (208 KiB on a stock
+  /// Debian, often raised for multicast receivers); a process with CAP_NET_ADMIN gets the
+  /// whole request (SO_RCVBUFFORCE). Default 32 MiB: a large message (the default 16 MiB
+  /// maximum) arrives as a burst of thousands of datagrams, and with 4 MiB a 16 MiB one lost
+  /// datagrams to the buffer on every run on loopback (docs/performance.md, "Large
+  /// messages"). Memory is taken only by what waits in it.
+  int receive_buffer_size = 32 << 20;
   /// How often the interface selection is re-run, so groups are joined on interfaces that
   /// appear (or come up) and dropped from ones that vanish; 0 disables.
   std::chrono::milliseconds rescan_interval{5000};

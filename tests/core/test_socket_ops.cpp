@@ -8,10 +8,12 @@
 #include <asio/ip/address.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 TEST_CASE("socket_ops: an IPv4 endpoint as a sockaddr_in", "[socket_ops]") {
   const racket::endpoint ep{asio::ip::make_address("239.255.1.2"), 19091};
@@ -45,4 +47,40 @@ TEST_CASE("socket_ops: which errors mean the kernel refuses segmentation itself"
   CHECK(racket::detail::udp_gro_option == 104);
   CHECK(racket::detail::max_segments == 64);
   CHECK(racket::detail::max_segmented_bytes == 65535 - 20 - 8);
+}
+
+namespace {
+int rmem_max() {
+  FILE* f = std::fopen("/proc/sys/net/core/rmem_max", "r");
+  if (f == nullptr) return -1;
+  int v = -1;
+  if (std::fscanf(f, "%d", &v) != 1) v = -1;
+  std::fclose(f);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("socket_ops: a receive buffer over rmem_max is forced where the process may, else capped",
+          "[socket_ops]") {
+  // Opens a socket and sends nothing: safe outside a private namespace.
+  const int cap = rmem_max();
+  REQUIRE(cap > 0);
+  const int want = cap * 2 + 4096;  // more than rmem_max lets SO_RCVBUF give
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(fd >= 0);
+  const int got = racket::detail::set_receive_buffer(fd, want);
+  // Whether this process may force a size (CAP_NET_ADMIN), asked of another socket.
+  const int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+  REQUIRE(probe >= 0);
+  const bool may_force = ::setsockopt(probe, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) == 0;
+  ::close(probe);
+  INFO("rmem_max " << cap << ", asked " << want << ", kernel reports " << got << ", may force " << may_force);
+  if (may_force)
+    CHECK(got / 2 >= want);  // the kernel reports twice what it holds in payload
+  else
+    CHECK(got / 2 == cap);
+  // A request under the cap is what SO_RCVBUF alone gives.
+  const int small = racket::detail::set_receive_buffer(fd, 64 << 10);
+  CHECK(small / 2 == (64 << 10));
+  ::close(fd);
 }

@@ -140,3 +140,45 @@ TEST_CASE("fragment_outbox: fragment ranges of a cached message are sent, clampe
     CHECK(box.add_ranges(s, "a.b", payload, 1000, 100 + i, 123, 0xABCDEF, ranges) == 3);
   CHECK(box.add_ranges(s, "a.b", payload, 1000, 999, 123, 0xABCDEF, ranges) == 0);
 }
+
+TEST_CASE("fragment_outbox: answers to fragment ranges go before the sends queued earlier, which then go on",
+          "[publisher][fragment_outbox]") {
+  stream s;
+  recording_sender sender;
+  racket::detail::fragment_outbox<stream> box(1, 1452);
+  const auto big = bytes_of_size(1'000'000);  // some 730 fragments: three turns
+  const auto old = bytes_of_size(100'000);
+  REQUIRE(box.add(s, "a.live", big, 0, 9, 123, 0x1111, false));
+  REQUIRE(box.pump(sender));  // the live send's first turn
+  const std::size_t first_turn = sender.log.size();
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> r1{{4, 5}}, r2{{7, 7}};
+  CHECK(box.add_ranges(s, "a.old", old, 0, 3, 123, 0x2222, r1) == 1);
+  CHECK(box.add_ranges(s, "a.old", old, 0, 2, 123, 0x3333, r2) == 1);
+  while (box.pump(sender)) {
+  }
+  // Next on the wire: the two answers in the order they came, then the live send from where
+  // it stopped, each of its fragments once.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> order;
+  for (std::size_t k = first_turn; k < sender.log.size(); ++k) {
+    std::error_code ec;
+    const auto fd = racket::wire::decode_fragment(sender.log[k].bytes, ec);
+    REQUIRE_FALSE(ec);
+    order.emplace_back(fd.frag.sequence, fd.frag.index);
+  }
+  REQUIRE(order.size() >= 3);
+  CHECK(order[0] == std::pair<std::uint64_t, std::uint32_t>{3, 4});
+  CHECK(order[1] == std::pair<std::uint64_t, std::uint32_t>{3, 5});
+  CHECK(order[2] == std::pair<std::uint64_t, std::uint32_t>{2, 7});
+  std::vector<std::uint32_t> live;
+  for (const auto& d : sender.log) {
+    std::error_code ec;
+    const auto fd = racket::wire::decode_fragment(d.bytes, ec);
+    if (fd.frag.sequence == 9) live.push_back(fd.frag.index);
+  }
+  REQUIRE_FALSE(live.empty());
+  for (std::size_t i = 0; i < live.size(); ++i) CHECK(live[i] == i);  // in order, none twice, none missing
+  std::error_code ec;
+  CHECK(live.size() == racket::wire::decode_fragment(sender.log.front().bytes, ec).frag.fragment_count());
+  CHECK(box.empty());
+  CHECK(box.live_bytes() == 0);
+}

@@ -313,3 +313,83 @@ TEST_CASE("Lost fragments of a cached 1 MiB value are asked for and re-sent: it 
     CHECK(sub.stats(s).reassembly_bytes == 0);
   }
 }
+
+namespace {
+// One one-shot (interval 0) 1 MiB message under 5-10 % loss; returns what the subscriber got
+// and what it was told was lost.
+struct one_shot_result {
+  std::vector<delivery> got;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> lost;
+  racket::subscriber_stream_stats sub;
+  racket::publisher_stream_stats pub;
+  std::uint64_t hash = 0;
+  int waited_ms = 0;
+};
+
+one_shot_result one_shot_under_loss(std::uint64_t seed, const racket::publisher_options& po) {
+  one_shot_result out;
+  bed b{700 + seed};
+  b.net.set_faults({.loss = seed % 2 == 0 ? 0.10 : 0.05, .jitter = 20us, .reorder = 0.05, .reorder_delay = 300us});
+  const racket::stream<std::string> s{"large", pool};
+  sim_subscriber sub{b.sub_node, racket::subscriber_options{.seed = seed + 1}};
+  sub.set_loss_handler([&](const racket::loss_event& e) { out.lost.emplace_back(e.first, e.last); });
+  auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
+    out.got.push_back({std::string(m.subject), m.sequence, m.value.size(), hash_of(m.value)});
+  });
+  b.net.run_for(20ms);
+  racket::publisher_options o = po;
+  o.seed = seed + 2;
+  sim_publisher pub{b.pub_node, o};
+  const std::string payload = pattern(std::size_t{1} << 20, seed);
+  out.hash = hash_of(payload);
+  pub.publish(s, "maps.event", payload, 0ms);  // one-shot: never cached, never re-sent whole
+  for (; out.waited_ms < 5000 && out.got.empty() && out.lost.empty(); out.waited_ms += 10) b.net.run_for(10ms);
+  b.net.run_for(500ms);
+  out.sub = sub.stats(s);
+  out.pub = pub.stats("large");
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Lost fragments of a one-shot 1 MiB message are asked for and re-sent from the publisher's recent messages",
+          "[sim][large][repair]") {
+  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+    INFO("seed " << seed);
+    const one_shot_result r = one_shot_under_loss(seed, {});
+    REQUIRE(r.got.size() == 1);  // once
+    CHECK(r.waited_ms <= 1000);
+    CHECK(r.got[0].sequence == 1);
+    CHECK(r.got[0].size == std::size_t{1} << 20);
+    CHECK(r.got[0].hash == r.hash);
+    CHECK(r.lost.empty());
+    CHECK(r.sub.fragment_requests_sent > 0);
+    CHECK(r.pub.fragment_requests_answered > 0);
+    CHECK(r.pub.cached_subjects == 0);
+    CHECK(r.sub.messages_lost == 0);
+    CHECK(r.sub.reassembly_bytes == 0);
+  }
+}
+
+TEST_CASE("With large_repair_window 0 a one-shot large message that lost fragments is reported lost", "[sim][large][repair]") {
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    INFO("seed " << seed);
+    const one_shot_result r = one_shot_under_loss(seed, racket::publisher_options{.large_repair_window = 0ms});
+    CHECK(r.got.empty());
+    REQUIRE(r.lost.size() == 1);
+    CHECK(r.lost[0] == std::pair<std::uint64_t, std::uint64_t>{1, 1});
+    CHECK(r.sub.fragment_requests_sent > 0);  // asked, in vain
+    CHECK(r.pub.fragment_requests_answered == 0);
+    CHECK(r.sub.messages_lost == 1);
+  }
+}
+
+TEST_CASE("A negative large_repair_window is refused with invalid_option", "[sim][large]") {
+  bed b{45};
+  try {
+    sim_publisher p{b.pub_node, racket::publisher_options{.large_repair_window = -1ms}};
+    FAIL("no exception");
+  } catch (const std::system_error& e) {
+    CHECK(e.code() == racket::errc::invalid_option);
+    CHECK(std::string(e.what()).find("large_repair_window") != std::string::npos);
+  }
+}

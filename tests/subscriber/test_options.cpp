@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 TEST_CASE("subscriber options have their documented defaults", "[subscriber][options]") {
   const racket::subscriber_options o;
   CHECK(o.interfaces.empty());
-  CHECK(o.receive_buffer_size == 4 << 20);
+  CHECK(o.receive_buffer_size == 32 << 20);
   CHECK(o.rescan_interval == 5s);
   CHECK(o.expiry_factor == 3);
   CHECK(o.max_subjects_per_stream == 1'000'000);

@@ -57,11 +57,12 @@ class fragment_outbox {
       for (const auto& j : jobs_)
         if (j->stream == &s && j->msg.sequence == sequence && j->subject == subject && j->whole) return true;
     }
-    job* j = make_job(s, subject, std::move(payload), interval_ms, sequence, timestamp_ns, content_hash, resend);
+    auto j = make_job(s, subject, std::move(payload), interval_ms, sequence, timestamp_ns, content_hash, resend);
     if (j == nullptr) return false;
     j->ranges.push_back({0, j->cut->fragment_count() - 1});
     j->next = 0;
     if (!resend) live_bytes_ += j->payload->size();
+    jobs_.push_back(std::move(j));
     return true;
   }
 
@@ -73,30 +74,35 @@ class fragment_outbox {
                          std::uint64_t sequence, std::uint64_t timestamp_ns, std::uint64_t content_hash,
                          std::span<const std::pair<std::uint32_t, std::uint32_t>> ranges) {
     if (answers_ >= max_fragment_answers || ranges.empty()) return 0;
-    job* j = make_job(s, subject, std::move(payload), interval_ms, sequence, timestamp_ns, content_hash, true);
+    auto j = make_job(s, subject, std::move(payload), interval_ms, sequence, timestamp_ns, content_hash, true);
     if (j == nullptr) return 0;
     const std::uint32_t n = j->cut->fragment_count();
     for (auto [first, last] : ranges) {
       if (first >= n || first > last) continue;
       last = std::min(last, n - 1);
-      if (!still_queued(s, sequence, subject, first, last, *j)) j->ranges.push_back({first, last});
+      if (!still_queued(s, sequence, subject, first, last)) j->ranges.push_back({first, last});
     }
-    if (j->ranges.empty()) {
-      jobs_.pop_back();
-      return 0;
-    }
+    if (j->ranges.empty()) return 0;
     std::sort(j->ranges.begin(), j->ranges.end());
     j->whole = false;
     j->next = j->ranges.front().first;
+    const std::size_t queued = j->ranges.size();
+    // Answers go before every other send, in the order they came (the first `answers_` jobs
+    // are the answers queued): a few fragments that complete a message a subscriber holds
+    // in part, ahead of the megabytes of the messages after it, which would otherwise push
+    // it out of the subscriber's reassembly caps before its repair arrived. A send they
+    // overtake in its middle goes on where it stopped.
+    jobs_.insert(jobs_.begin() + static_cast<std::ptrdiff_t>(answers_), std::move(j));
     ++answers_;
-    return j->ranges.size();
+    return queued;
   }
 
  private:
   struct job;
 
-  job* make_job(Stream& s, std::string_view subject, shared_bytes payload, std::uint32_t interval_ms,
-                std::uint64_t sequence, std::uint64_t timestamp_ns, std::uint64_t content_hash, bool resend) {
+  std::unique_ptr<job> make_job(Stream& s, std::string_view subject, shared_bytes payload, std::uint32_t interval_ms,
+                                std::uint64_t sequence, std::uint64_t timestamp_ns, std::uint64_t content_hash,
+                                bool resend) {
     auto j = std::make_unique<job>();
     j->stream = &s;
     j->subject.assign(subject);
@@ -110,16 +116,14 @@ class fragment_outbox {
                                  .payload = std::span<const std::byte>(*j->payload)};
     j->cut.emplace(publisher_id_, s.name, j->msg, max_datagram_size_, content_hash);
     if (!j->cut->valid()) return nullptr;
-    jobs_.push_back(std::move(j));
-    return jobs_.back().get();
+    return j;
   }
 
-  // Whether a queued send of the message (other than `self`) will still send every fragment
-  // of [first, last].
+  // Whether a queued send of the message will still send every fragment of [first, last].
   bool still_queued(const Stream& s, std::uint64_t sequence, std::string_view subject, std::uint32_t first,
-                    std::uint32_t last, const job& self) const {
+                    std::uint32_t last) const {
     for (const auto& j : jobs_) {
-      if (j.get() == &self || j->stream != &s || j->msg.sequence != sequence || j->subject != subject) continue;
+      if (j->stream != &s || j->msg.sequence != sequence || j->subject != subject) continue;
       for (std::size_t r = j->range; r < j->ranges.size(); ++r) {
         const std::uint32_t from = r == j->range ? j->next : j->ranges[r].first;
         if (from <= first && last <= j->ranges[r].second) return true;

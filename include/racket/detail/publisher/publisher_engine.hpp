@@ -43,6 +43,7 @@
 #include "racket/detail/publisher/publication_announcements.hpp"
 #include "racket/detail/publisher/publish_queue.hpp"
 #include "racket/detail/publisher/publisher_stream.hpp"
+#include "racket/detail/publisher/recent_large.hpp"
 #include "racket/detail/publisher/request_listeners.hpp"
 #include "racket/detail/publisher/resend_packing.hpp"
 #include "racket/detail/publisher/resend_schedule.hpp"
@@ -113,6 +114,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
         answers_(opts_),
         large_timer_(transport_.make_timer()),
         outbox_(id_, opts_.max_datagram_size),
+        recent_large_(opts_.large_repair_bytes, opts_.large_repair_window),
         announce_timer_(transport_.make_timer()),
         announced_(id_, opts_.announce_period, make_identity(opts_.host_name, opts_.process_id, opts_.program_name),
                    opts_.max_datagram_size) {
@@ -188,6 +190,10 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
                               "publisher_options::max_message_size of " + std::to_string(o.max_message_size) +
                                   " bytes is over the limit of " + std::to_string(wire::max_message_size_limit) +
                                   " bytes (64 MiB)");
+    if (o.large_repair_window.count() < 0)
+      throw std::system_error(make_error_code(errc::invalid_option),
+                              "publisher_options::large_repair_window is negative (" +
+                                  std::to_string(o.large_repair_window.count()) + " ms)");
     o.max_datagram_size = std::clamp<std::size_t>(o.max_datagram_size, 64, wire::max_datagram_size_limit);
     // With keys, every datagram leaves sealed: the writers fill what is left after the seal.
     if (!o.keys.empty()) o.max_datagram_size = std::max<std::size_t>(o.max_datagram_size, 64 + wire::seal_overhead) - wire::seal_overhead;
@@ -265,6 +271,10 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
         large_streams_.push_back(&s);
       }
     }
+    // Kept a while for repair, cached or not (recent_large.hpp): a one-shot message, or a
+    // value replaced before every subscriber had all of it, can still be completed.
+    recent_large_.prune(now);
+    recent_large_.add({&s, subject, bytes, sequence, stamp, hash, interval_ms, now});
     outbox_.add(s, subject, std::move(bytes), interval_ms, sequence, stamp, hash, false);
     pump_fragments();
     arm_large_timer();
@@ -310,6 +320,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     if (shut_down_) return;
     time_point next = time_point::max();
     for (stream_state* st : large_streams_) next = std::min(next, st->large.next_due());
+    next = std::min(next, recent_large_.next_expiry());  // the store lets go of its payloads in time
     if (next == time_point::max()) return;
     large_timer_.arm(next, this->weak_from_this(), [](publisher_engine& self) { self.on_large_timer(); });
   }
@@ -319,6 +330,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   void on_large_timer() {
     if (shut_down_) return;
     const time_point now = Clock::now();
+    recent_large_.prune(now);
     for (stream_state* st : large_streams_) {
       st->large.take_due(now, [&](std::string_view subject, const large_value<time_point>& v) {
         outbox_.add(*st, subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash, true);
@@ -484,21 +496,39 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   }
 
   // A request's fragment ranges (docs/wire-format.md, "Fragment ranges in a repair request"):
-  // those of a message still cached as a subject's large value are queued in the outbox (flag
-  // resend, its sequence), paced by its turns; others are ignored (the receiver times out).
+  // those of a message still cached as a subject's large value, or sent lately (one-shot or
+  // replaced since: recent_large.hpp), are queued in the outbox (flag resend, its sequence)
+  // ahead of the other sends, paced by its turns; others are ignored (the receiver times out).
   void answer_fragments(stream_state& s, const wire::request_view& req) {
     bool answered = false;
     std::vector<std::pair<std::uint32_t, std::uint32_t>>& ranges = fragment_ranges_;
-    s.large.for_each([&](std::string_view subject, const large_value<time_point>& v) {
+    std::vector<std::uint64_t>& done = fragment_sequences_;
+    done.clear();
+    const auto answer = [&](std::string_view subject, const shared_bytes& payload, std::uint32_t interval_ms,
+                            std::uint64_t sequence, std::uint64_t timestamp_ns, std::uint64_t content_hash) {
       ranges.clear();
       for (std::size_t i = 0; i < req.fragment_range_count(); ++i) {
         const wire::fragment_range g = req.fragment_range_at(i);
-        if (g.sequence == v.sequence) ranges.emplace_back(g.first, g.last);
+        if (g.sequence == sequence) ranges.emplace_back(g.first, g.last);
       }
       if (ranges.empty()) return;
-      answered |= outbox_.add_ranges(s, subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash,
-                                     ranges) != 0;
+      done.push_back(sequence);
+      answered |= outbox_.add_ranges(s, subject, payload, interval_ms, sequence, timestamp_ns, content_hash, ranges) != 0;
+    };
+    s.large.for_each([&](std::string_view subject, const large_value<time_point>& v) {
+      answer(subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash);
     });
+    if (recent_large_.size() != 0) {
+      recent_large_.prune(Clock::now());
+      for (std::size_t i = 0; i < req.fragment_range_count(); ++i) {
+        const std::uint64_t sequence = req.fragment_range_at(i).sequence;
+        if (std::find(done.begin(), done.end(), sequence) != done.end()) continue;
+        if (const auto* e = recent_large_.find(&s, sequence))
+          answer(e->subject, e->payload, e->interval_ms, e->sequence, e->timestamp_ns, e->content_hash);
+        else
+          done.push_back(sequence);  // not held: not looked for again in this request
+      }
+    }
     if (!answered) return;
     bump(s.counters.fragment_requests_answered);
     pump_fragments();
@@ -591,6 +621,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     announced_.clear();
     large_timer_.cancel();
     outbox_.clear();
+    recent_large_.clear();
     probes_.clear();
     if constexpr (unicast_transport<Transport>) {
       if (peers_) peers_->stop();
@@ -639,7 +670,9 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   fragment_outbox<stream_state> outbox_;
   std::vector<stream_state*> large_streams_;  // streams that ever held a large value
   bool pumping_ = false;                      // a fragment turn is under way or waiting
+  recent_large<stream_state, time_point> recent_large_;  // large messages sent lately, for repair
   std::vector<std::pair<std::uint32_t, std::uint32_t>> fragment_ranges_;  // scratch of answer_fragments
+  std::vector<std::uint64_t> fragment_sequences_;                          // scratch of answer_fragments
 
   // Discovery (executor only).
   earliest_timer<typename Transport::timer_type> announce_timer_;

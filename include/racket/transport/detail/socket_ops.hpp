@@ -82,6 +82,24 @@ inline bool set_int_opt(int fd, int level, int name, int value, std::error_code&
   return set_opt(fd, level, name, &value, sizeof value, ec);
 }
 
+// SO_RCVBUF of `bytes`, best effort. The kernel caps the request at net.core.rmem_max (often
+// 208 KiB); a process allowed to (CAP_NET_ADMIN in the socket's network namespace) then gets
+// the size asked for through SO_RCVBUFFORCE, as administrators raise rmem_max for multicast
+// receivers. Returns the buffer the kernel reports (twice the payload bytes it holds, its
+// bookkeeping included), 0 when it cannot be read.
+inline int set_receive_buffer(int fd, int bytes) noexcept {
+  std::error_code e;
+  set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, bytes, e);
+  int got = 0;
+  socklen_t len = sizeof got;
+  if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) != 0) return 0;
+  if (got / 2 < bytes && set_int_opt(fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes, e)) {
+    len = sizeof got;
+    if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) != 0) return 0;
+  }
+  return got;
+}
+
 // IPv4 membership by interface index (ip_mreqn), so interfaces without an address or with
 // several addresses are unambiguous.
 inline bool change_membership_v4(int fd, int option, const asio::ip::address_v4& group,

@@ -198,9 +198,9 @@ inline bool open_receive_socket(receiver& r, const transport_options& options, i
   const int fd = r.socket.native_handle();
   std::error_code e;
   if (!set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1, e)) return fail(e);
-  // Best effort: the kernel caps it at rmem_max, and a refusal must not stop receiving.
-  set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, options.receive_buffer_size, e);
-  e.clear();
+  // Best effort: capped at rmem_max unless the process may force it (set_receive_buffer),
+  // and a refusal must not stop receiving.
+  set_receive_buffer(fd, options.receive_buffer_size);
   if (!set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, e)) return fail(e);
   const bool filtered = only_kind >= 0 && only_kind <= 255;
   // Best effort (Linux 5.0+): without it the kernel splits coalesced datagrams itself.

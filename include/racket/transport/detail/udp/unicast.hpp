@@ -39,7 +39,7 @@ inline bool open_unicast_socket(receiver& r, const transport_options& options, s
   };
   const int fd = r.socket.native_handle();
   std::error_code e;
-  set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, options.receive_buffer_size, e);
+  set_receive_buffer(fd, options.receive_buffer_size);
   set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, options.send_buffer_size, e);
   e.clear();
   if (!set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, e)) return fail(e);

@@ -357,6 +357,70 @@ std::string rate_text(const point& p) {
   return b;
 }
 
+// --passes: what each pass over a large message's bytes costs here, in user space, with no
+// network: the passes Racket makes on top of the kernel's copy, which is all raw GSO pays
+// (docs/performance.md, "Large messages", "Where the rest goes"). Over a 1 MiB message the
+// caches hold (hashed and copied 64 times) and over 64 MiB they do not (a stream of large
+// messages, each in memory of its own); best of 5.
+void print_passes() {
+  constexpr std::size_t fragment = 1369;  // a fragment's payload in a 1452-byte datagram (wire-format.md)
+  constexpr std::size_t header = 83;      // the fragment datagram's bytes before it
+  std::uint64_t sink = 0;
+  std::printf("| pass over a large message's payload | side | 1 MiB in cache: GB/s, ns/B | 64 MiB: GB/s, ns/B |\n"
+              "|---|---|---|---|\n");
+  struct pass {
+    const char* what;
+    const char* side;
+    double seconds[2];
+  };
+  std::vector<pass> rows{{"copy at publish (memcpy)", "publisher", {}},
+                         {"content hash (XXH3-64 of names and payload)", "both", {}},
+                         {"fragment copy into a turn's datagrams", "publisher", {}},
+                         {"datagram checksums (XXH3-64 of 1444 bytes each)", "both", {}},
+                         {"fragment copy into the reassembly buffer", "subscriber", {}}};
+  const std::size_t sizes[2] = {std::size_t{1} << 20, std::size_t{64} << 20};
+  for (int z = 0; z < 2; ++z) {
+    const std::size_t total = sizes[z];
+    const int reps = z == 0 ? 64 : 1;
+    std::vector<std::byte> src(total), dst(total), turn(256 * datagram);
+    for (std::size_t i = 0; i < total; ++i) src[i] = static_cast<std::byte>((i * 2654435761u) >> 11);
+    std::memset(dst.data(), 1, total);
+    std::memset(turn.data(), 1, turn.size());
+    const auto best = [&](auto&& f) {
+      double b = 1e9;
+      for (int k = 0; k < 5; ++k) {
+        const double t0 = now_s();
+        for (int r = 0; r < reps; ++r) f();
+        b = std::min(b, (now_s() - t0) / reps);
+      }
+      return b;
+    };
+    rows[0].seconds[z] = best([&] { std::memcpy(dst.data(), src.data(), total); });
+    rows[1].seconds[z] = best([&] { sink += racket::wire::content_hash("large", "bench.large.0", src); });
+    rows[2].seconds[z] = best([&] {
+      for (std::size_t off = 0, k = 0; off < total; off += fragment, ++k)
+        std::memcpy(turn.data() + (k % 256) * datagram + header, src.data() + off, std::min(fragment, total - off));
+    });
+    rows[3].seconds[z] = best([&] {
+      for (std::size_t off = 0, k = 0; off < total; off += fragment, ++k)
+        sink += racket::detail::xxh3(turn.data() + (k % 256) * datagram, datagram - 8);
+    });
+    rows[4].seconds[z] = best([&] {
+      for (std::size_t off = 0, k = 0; off < total; off += fragment, ++k)
+        std::memcpy(dst.data() + off, turn.data() + (k % 256) * datagram + header, std::min(fragment, total - off));
+    });
+  }
+  for (const pass& p : rows) {
+    std::printf("| %s | %s |", p.what, p.side);
+    for (int z = 0; z < 2; ++z) {
+      const double b = static_cast<double>(sizes[z]);
+      std::printf(" %.1f, %.3f |", b / p.seconds[z] / 1e9, p.seconds[z] * 1e9 / b);
+    }
+    std::printf("\n");
+  }
+  std::printf("\n(load average %s; sink %llu)\n", load_average().c_str(), static_cast<unsigned long long>(sink & 1));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -369,6 +433,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--passes") {
+      print_passes();  // sends nothing
+      return 0;
+    }
     if (a == "--quick") quick = true;
     else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
     else if (a == "--interval-ms" && i + 1 < argc) racket_interval = std::chrono::milliseconds(std::atol(argv[++i]));
@@ -383,7 +451,8 @@ int main(int argc, char** argv) {
         at = comma + 1;
       }
     } else {
-      std::fprintf(stderr, "usage: large_bench [--quick] [--repeat N] [--sizes BYTES[,BYTES...]] [--mib-per-point N] [--interval-ms N]\n");
+      std::fprintf(stderr, "usage: large_bench [--quick] [--repeat N] [--sizes BYTES[,BYTES...]] [--mib-per-point N] [--interval-ms N]\n"
+                           "       large_bench --passes   (the cost of each pass over the bytes; sends nothing)\n");
       return 2;
     }
   }

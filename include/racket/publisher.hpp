@@ -186,6 +186,10 @@ class basic_publisher {
   ///   `send_errors`);
   /// - `std::errc::no_buffer_space`: none was refused, but at least one found every
   ///   interface's send buffer (and backlog) full and was dropped.
+  /// Large messages (sent as fragments, in turns of their own) count too: it completes only
+  /// once every fragment of those published before the call has been handed over (their
+  /// send failures are counted in `send_errors`, not reported here), or with
+  /// `errc::not_open` when the publisher closed before they all went.
   /// Any completion token (a callback, `asio::use_future`, `asio::use_awaitable`, deferred);
   /// the handler runs on its associated executor (default: `get_executor()`), never inside
   /// this call. Any thread. After `would_block`, publish again once it completes.

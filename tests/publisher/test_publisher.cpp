@@ -109,6 +109,36 @@ TEST_CASE("async_flush with a callback completes on the executor after the queue
   CHECK(calls == 1);
 }
 
+TEST_CASE("async_flush waits for the fragment turns of the large messages published before it",
+          "[publisher][async_flush][large]") {
+  bed b;
+  const std::string big(std::size_t{1} << 20, 'x');  // some 770 fragments: several turns
+  b.pub->publish(b.s, "big.a", big, 0ms);
+  b.pub->publish(b.s, "small", std::string("v"));
+  b.pub->publish(b.s, "big.b", big, 1000ms);
+  std::optional<std::error_code> got;
+  std::uint64_t fragments_then = 0;
+  b.pub->async_flush([&](std::error_code ec) {
+    got = ec;
+    fragments_then = b.pub->stats("async").fragments_sent;
+  });
+  REQUIRE(b.net.run_until([&] { return got.has_value(); }, 2s));
+  CHECK_FALSE(*got);
+  b.net.run_for(200ms);  // well before big.b's first resend (1 s)
+  const std::uint64_t fragments = b.pub->stats("async").fragments_sent;
+  CHECK(fragments > 2 * 700);
+  CHECK(fragments_then == fragments);  // every fragment had gone when it completed
+
+  SECTION("closed before the fragments went: not_open") {
+    b.pub->publish(b.s, "big.c", big, 0ms);
+    std::optional<std::error_code> late;
+    b.pub->async_flush([&](std::error_code ec) { late = ec; });
+    b.pub->close();
+    REQUIRE(b.net.run_until([&] { return late.has_value(); }, 2s));
+    CHECK(*late == racket::errc::not_open);
+  }
+}
+
 TEST_CASE("async_flush reports not_open once closed, and io_error when no interface took a datagram",
           "[publisher][async_flush]") {
   SECTION("closed") {

@@ -47,6 +47,11 @@ class fragment_outbox {
   bool empty() const noexcept { return jobs_.empty(); }
   // Bytes of payload of the live sends not finished yet (what a publish is bounded by).
   std::size_t live_bytes() const noexcept { return live_bytes_; }
+  // Live sends queued so far, and those of them whose every fragment was handed to the
+  // sender (or dropped by `clear`): live sends finish in the order they were queued, so
+  // live_finished() >= n means the first n have gone (what async_flush waits for).
+  std::uint64_t live_queued() const noexcept { return live_queued_; }
+  std::uint64_t live_finished() const noexcept { return live_finished_; }
 
   // Queues a message. `resend`: a periodic resend (flag resend, its own sequence), skipped
   // when a send of the same subject and sequence is still queued. False when the message
@@ -61,7 +66,10 @@ class fragment_outbox {
     if (j == nullptr) return false;
     j->ranges.push_back({0, j->cut->fragment_count() - 1});
     j->next = 0;
-    if (!resend) live_bytes_ += j->payload->size();
+    if (!resend) {
+      live_bytes_ += j->payload->size();
+      ++live_queued_;
+    }
     jobs_.push_back(std::move(j));
     return true;
   }
@@ -164,7 +172,10 @@ class fragment_outbox {
         i += len;
       }
       if (j.range == j.ranges.size()) {
-        if (!j.resend) live_bytes_ -= j.payload->size();
+        if (!j.resend) {
+          live_bytes_ -= j.payload->size();
+          ++live_finished_;
+        }
         if (!j.whole) --answers_;
         jobs_.pop_front();
       }
@@ -185,6 +196,7 @@ class fragment_outbox {
   void clear() noexcept {
     jobs_.clear();
     live_bytes_ = 0;
+    live_finished_ = live_queued_;
     answers_ = 0;
   }
 
@@ -206,6 +218,8 @@ class fragment_outbox {
   std::size_t max_datagram_size_;
   std::deque<std::unique_ptr<job>> jobs_;
   std::size_t live_bytes_ = 0;
+  std::uint64_t live_queued_ = 0;
+  std::uint64_t live_finished_ = 0;
   std::size_t answers_ = 0;  // queued answers to fragment ranges
   std::vector<std::byte> buffer_;          // one turn's datagrams
   std::vector<outgoing_datagram> batch_;   // one turn's batch

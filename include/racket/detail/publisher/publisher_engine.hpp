@@ -64,6 +64,7 @@
 #include <asio/post.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -291,6 +292,20 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     return interval;
   }
 
+  // Calls `done` (void(std::error_code)) once every large message published so far has had
+  // all its fragments handed to the transport: at once when none is under way, else after
+  // the fragment turn that sends the last of them; `not_open` if the publisher shuts down
+  // first (its unsent fragments are dropped). What async_flush waits for after its records.
+  void when_large_sent(std::function<void(std::error_code)> done) {
+    if (shut_down_) {
+      done(make_error_code(errc::not_open));
+    } else if (outbox_.live_finished() >= outbox_.live_queued()) {
+      done(std::error_code{});
+    } else {
+      large_waiters_.push_back({outbox_.live_queued(), std::move(done)});
+    }
+  }
+
   // Starts sending the outbox's fragments unless a turn is under way or waiting.
   void pump_fragments() {
     if (pumping_ || outbox_.empty()) return;
@@ -301,7 +316,13 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   // One turn of the outbox (fragment_outbox.hpp), then the next one behind the strand's other
   // work, or once the transport's send backlog has drained where it keeps one.
   void fragment_turn() {
-    if (shut_down_ || !outbox_.pump(gate_)) {
+    const bool more = !shut_down_ && outbox_.pump(gate_);
+    while (!large_waiters_.empty() && large_waiters_.front().target <= outbox_.live_finished()) {
+      auto done = std::move(large_waiters_.front().done);
+      large_waiters_.pop_front();
+      done(std::error_code{});
+    }
+    if (!more) {
       pumping_ = false;
       return;
     }
@@ -622,6 +643,8 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     large_timer_.cancel();
     outbox_.clear();
     recent_large_.clear();
+    for (auto& w : large_waiters_) w.done(make_error_code(errc::not_open));
+    large_waiters_.clear();
     probes_.clear();
     if constexpr (unicast_transport<Transport>) {
       if (peers_) peers_->stop();
@@ -673,6 +696,11 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   recent_large<stream_state, time_point> recent_large_;  // large messages sent lately, for repair
   std::vector<std::pair<std::uint32_t, std::uint32_t>> fragment_ranges_;  // scratch of answer_fragments
   std::vector<std::uint64_t> fragment_sequences_;                          // scratch of answer_fragments
+  struct large_waiter {
+    std::uint64_t target;  // outbox_.live_finished() it waits for
+    std::function<void(std::error_code)> done;
+  };
+  std::deque<large_waiter> large_waiters_;  // when_large_sent calls waiting for fragment turns
 
   // Discovery (executor only).
   earliest_timer<typename Transport::timer_type> announce_timer_;

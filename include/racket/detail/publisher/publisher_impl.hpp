@@ -30,6 +30,7 @@
 #include <asio/post.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -96,6 +97,17 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     auto done = std::make_shared<pending>(std::forward<Handler>(handler), transport_.get_executor());
     // Made before the lock (it allocates); copyable for the waiters' std::function.
     std::function<void(std::error_code)> waiter = [done](std::error_code ec) { done->complete(ec); };
+    if (large_published_.load(std::memory_order_acquire)) {
+      // Large messages go out in fragment turns of their own, after their records' flush:
+      // once the records have gone, one more hop through the strand (behind the large
+      // publishes posted before this call, which then sit in the outbox), then wait for the
+      // turns that send the large messages queued by then (when_large_sent).
+      waiter = [self = shared_self(), done](std::error_code ec) {
+        asio::post(self->strand_, [self, done, ec] {
+          self->when_large_sent([done, ec](std::error_code large) { done->complete(ec ? ec : large); });
+        });
+      };
+    }
     bool closed = false;
     bool queued = false;
     {
@@ -111,7 +123,7 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
       done->complete(make_error_code(errc::not_open));
     } else if (!queued) {
       asio::post(transport_.get_executor(),
-                 [self = shared_self(), done] { done->complete(self->last_flush_losses_); });
+                 [self = shared_self(), waiter = std::move(waiter)] { waiter(self->last_flush_losses_); });
     }
   }
 
@@ -271,6 +283,7 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
         return;
       }
       large_posted_bytes_ += payload.size();
+      large_published_.store(true, std::memory_order_release);
       direct = on_executor && !gate_.busy() && !flush_posted_ && pending_.empty() && flushing_bytes_ == 0 &&
                !shut_down_;
     }
@@ -434,6 +447,7 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
   std::vector<std::function<void(std::error_code)>> waiters_;  // executor only: flush_waiters_ the running flush took
   std::error_code last_flush_losses_;  // executor only: what became of the last flush's datagrams
   std::size_t large_posted_bytes_ = 0;  // large payloads posted to the executor, not yet processed (under mutex_)
+  std::atomic<bool> large_published_{false};  // any thread: a large message was ever published (async_flush waits for fragments)
 };
 
 }  // namespace racket::detail

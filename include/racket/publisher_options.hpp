@@ -56,8 +56,11 @@ struct publisher_options {
   std::chrono::milliseconds large_repair_window{2000};
   /// ... and the most payload bytes kept that way: the newest messages first; the payloads
   /// are the ones the sends already hold (no copy), but they stay allocated while kept.
-  /// Default 32 MiB (two messages of the default `max_message_size`); 0 keeps none.
-  std::size_t large_repair_bytes = std::size_t{32} << 20;
+  /// Default 64 MiB: four messages of the default `max_message_size`, and at a sustained
+  /// 1 GB/s some 60 ms of history, room for a subscriber's first request (20 ms after its
+  /// message stalled) to find it; a message pushed out before its request came is not
+  /// repaired (the subscriber reports it lost). 0 keeps none.
+  std::size_t large_repair_bytes = std::size_t{64} << 20;
   /// Each resend fires up to this fraction of the interval late, spread at random, so that
   /// subjects published together drift apart instead of resending in one burst forever.
   double resend_jitter = 0.05;

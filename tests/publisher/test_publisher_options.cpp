@@ -37,7 +37,7 @@ TEST_CASE("publisher_options: defaults are the documented ones", "[publisher][pu
   CHECK(o.max_queued_bytes == std::size_t{16} << 20);
   CHECK(o.max_message_size == std::size_t{16} << 20);
   CHECK(o.large_repair_window == 2000ms);
-  CHECK(o.large_repair_bytes == std::size_t{32} << 20);
+  CHECK(o.large_repair_bytes == std::size_t{64} << 20);
   CHECK(o.announce_period == 5s);
   CHECK(o.host_name.empty());
   CHECK(o.process_id == 0);

@@ -6,8 +6,8 @@
 # translation unit for three tests/net files took 53.5 s at -O3 against 123 s for the three
 # apart (g++ 12). Every preset (gcc, clang, asan, tsan; so CI, .ci/run) builds in batches of
 # six. What one executable per file also proved, that each header compiles on its own, is
-# proven by racket_header_check instead (tests/header_check.cmake): one generated translation
-# unit per header under include/racket. The default stays 1, one executable per file, for a
+# proven by racket_header_check instead (tests/header_check.cmake, built by the gcc preset):
+# one generated translation unit per header under include/racket. The default stays 1, one executable per file, for a
 # plain build; a developer who wants that from a preset (to build and run one test file
 # alone, or to see that a test file compiles on its own) adds -DRACKET_TEST_BATCH=1.
 #

@@ -335,11 +335,7 @@ one_shot_result one_shot_under_loss(std::uint64_t seed, const racket::publisher_
   bed b{700 + seed};
   b.net.set_faults({.loss = seed % 2 == 0 ? 0.10 : 0.05, .jitter = 20us, .reorder = 0.05, .reorder_delay = 300us});
   const racket::stream<std::string> s{"large", pool};
-  sim_subscriber sub{b.sub_node, racket::subscriber_options{.seed = seed + 1}};
-  sub.set_loss_handler([&](const racket::loss_event& e) { out.lost.emplace_back(e.first, e.last); });
-  auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
-    out.got.push_back({std::string(m.subject), m.sequence, m.value.size(), hash_of(m.value)});
-  });
+  recorder r{b, s, seed + 1};
   b.net.run_for(20ms);
   racket::publisher_options o = po;
   o.seed = seed + 2;
@@ -347,9 +343,11 @@ one_shot_result one_shot_under_loss(std::uint64_t seed, const racket::publisher_
   const std::string payload = pattern(std::size_t{1} << 20, seed);
   out.hash = hash_of(payload);
   pub.publish(s, "maps.event", payload, 0ms);  // one-shot: never cached, never re-sent whole
-  for (; out.waited_ms < 5000 && out.got.empty() && out.lost.empty(); out.waited_ms += 10) b.net.run_for(10ms);
+  for (; out.waited_ms < 5000 && r.got.empty() && r.lost.empty(); out.waited_ms += 10) b.net.run_for(10ms);
   b.net.run_for(500ms);
-  out.sub = sub.stats(s);
+  out.got = r.got;
+  out.lost = r.lost;
+  out.sub = r.sub.stats(s);
   out.pub = pub.stats("large");
   return out;
 }

@@ -30,9 +30,9 @@
 #include "common/measures.hpp"
 #include "common/processes.hpp"
 #include "common/raw_udp.hpp"
+#include "common/stop_when.hpp"
 
 #include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
 
 #include <fcntl.h>
 #include <time.h>
@@ -112,22 +112,12 @@ result racket_subscriber(std::size_t size, std::uint64_t expected, const std::fu
   io.run_for(100ms);  // the subscription's replay runs: live delivery is on
   const bool reset = reset_peak_rss();
   const double rss0 = reset ? rss_bytes() : peak_rss_bytes();
-  asio::steady_timer idle{sub.get_executor()};
   const double started = now_s();
-  std::function<void()> check = [&] {
-    idle.expires_after(20ms);
-    idle.async_wait([&](std::error_code) {
-      const double t = now_s();
-      // Done when every message came, or nothing came for 3 s (the rest was lost: a one-shot
-      // message missing a fragment is given up after the reassembly timeout, 2 s).
-      if (deliveries >= static_cast<double>(expected) || t - std::max(started, last) > 3) {
-        io.stop();
-        return;
-      }
-      check();
-    });
-  };
-  check();
+  // Done when every message came, or nothing came for 3 s (the rest was lost: a one-shot
+  // message missing a fragment is given up after the reassembly timeout, 2 s).
+  const stop_when finished(io, sub.get_executor(), 20ms, [&] {
+    return deliveries >= static_cast<double>(expected) || now_s() - std::max(started, last) > 3;
+  });
   ready();
   io.restart();
   io.run();

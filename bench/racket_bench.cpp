@@ -18,6 +18,7 @@
 #include "common/measures.hpp"
 #include "common/processes.hpp"
 #include "common/raw_udp.hpp"
+#include "common/stop_when.hpp"
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
@@ -414,20 +415,11 @@ result tput_subscriber(mode m, std::size_t payload, const std::function<void()>&
   auto h = sub.subscribe(s, "*", [&](const racket::message<racket::byte_view>&) { a.one(); });
   io.run_for(100ms);  // the subscription's replay runs: live delivery is on
   // On the subscriber's strand, like its handler: the check reads what the handler counts.
-  asio::steady_timer idle{sub.get_executor()};
   const double started = now_s();
-  std::function<void()> check = [&] {
-    idle.expires_after(50ms);
-    idle.async_wait([&](std::error_code) {
-      const double t = now_s();
-      if ((a.count > 0 && t - a.last > 0.3) || t - started > 60) {
-        io.stop();
-        return;
-      }
-      check();
-    });
-  };
-  check();
+  const stop_when finished(io, sub.get_executor(), 50ms, [&] {
+    const double t = now_s();
+    return (a.count > 0 && t - a.last > 0.3) || t - started > 60;
+  });
   ready();
   io.restart();
   if (m == mode::racket_mt) {

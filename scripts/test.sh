@@ -3,6 +3,8 @@
 # multicast tests in private network namespaces, and the CMake consumer tests.
 # Usage: scripts/test.sh [PRESET...]   (default: gcc clang; also asan, tsan)
 #   gcc, clang  Release (-O3), what a plain `cmake -DCMAKE_BUILD_TYPE=Release` build makes
+#               (but for the test files, compiled six to a translation unit, and the header
+#               check racket_header_check: tests/test_batches.cmake, tests/header_check.cmake)
 #   asan        clang++ with AddressSanitizer + UndefinedBehaviorSanitizer, every test
 #   tsan        clang++ with ThreadSanitizer, every test
 # Environment:

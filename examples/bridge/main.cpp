@@ -90,29 +90,16 @@ std::variant<bridge_options, int> parse(int argc, char** argv) {
                  "share it, and none imports its own site's messages")
       ->type_name("NAME");
   rx::add_pool_options(app, o.net);
-  app.add_option("--ttl", o.ttl, "multicast TTL / hop limit, 0..255, of what the bridge sends on the LAN")
-      ->type_name("N")
-      ->default_str("1")
-      ->check(rx::whole_number(0, 255));
-  app.add_option("--announce-period", o.announce_ms,
-                 "announce the bridge's publisher and subscriptions this often,\n"
-                 "+-20 % (other bridges skip publishers announced as 'bridge')")
-      ->type_name("DURATION")
-      ->default_str("5s")
-      ->transform(rx::duration(rx::bare_unit::milliseconds, 1, 86'400'000));
-  app.add_option("--max-message", o.max_message, "largest payload imported, in bytes (at most 64 MiB)")
-      ->type_name("BYTES")
-      ->default_str(std::to_string(o.max_message))
-      ->check(rx::whole_number(1, racket::wire::max_message_size_limit));
-  app.add_option("--stats", o.stats_ms, "also print the stats every DURATION while running")
-      ->type_name("DURATION")
-      ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
-  app.add_option("--format", o.format_text,
-                 "output format: human (lines on stderr), or json (one object per\n"
-                 "line on stdout: link events, errors and stats)")
-      ->type_name("human|json")
-      ->default_str("human")
-      ->check(CLI::IsMember({"human", "json"}).description(""));
+  rx::add_ttl_option(app, o.ttl, "multicast TTL / hop limit, 0..255, of what the bridge sends on the LAN");
+  rx::add_announce_option(app, o.announce_ms,
+                          "announce the bridge's publisher and subscriptions this often,\n"
+                          "+-20 % (other bridges skip publishers announced as 'bridge')",
+                          1);
+  rx::add_max_message_option(app, o.max_message, "largest payload imported, in bytes (at most 64 MiB)");
+  rx::add_stats_option(app, o.stats_ms, "also print the stats every DURATION while running");
+  rx::add_format_option(app, o.format_text,
+                        "output format: human (lines on stderr), or json (one object per\n"
+                        "line on stdout: link events, errors and stats)");
   app.add_flag("-q,--quiet", o.quiet, "print only errors (no banner, no link events, no stats)");
   app.footer(
       "Stats: the forwarding counters (exported, skipped_own, skipped_bridge, skipped_echo,\n"
@@ -207,24 +194,11 @@ class runner {
     }
   }
 
-  template <class Counters>
-  static void add_words(std::string& out, const Counters& c) {
-    rb::for_each_counter(c, [&](std::string_view name, std::uint64_t v) {
-      if (!out.empty()) out += ' ';
-      out.append(name);
-      out += '=';
-      out += std::to_string(v);
-    });
-  }
-
   void print_stats(bool final) {
     const auto rules = bridge_.rule_counters();
     const auto link = bridge_.counters();
     if (opts_.json) {
-      nlohmann::ordered_json j;
-      j["event"] = "stats";
-      j["program"] = "bridge";
-      j["final"] = final;
+      auto j = rx::stats_event(program, final);
       j["site"] = opts_.site;
       j["time_ns"] = rx::now_ns();
       nlohmann::ordered_json c = nlohmann::ordered_json::object();
@@ -235,18 +209,18 @@ class runner {
       rx::emit_json(j);
     } else {
       std::string words;
-      add_words(words, rules);
-      add_words(words, link);
-      std::fprintf(stderr, "bridge: %s: %s\n", final ? "final stats" : "stats", words.c_str());
+      const auto add = [&](std::string_view name, std::uint64_t v) { rx::append_counter_word(words, {}, name, v); };
+      rb::for_each_counter(rules, add);
+      rb::for_each_counter(link, add);
+      rx::print_stats_line(program, final, words);
     }
   }
 
   void arm_stats() {
-    stats_timer_.expires_after(std::chrono::milliseconds(opts_.stats_ms));
-    stats_timer_.async_wait([this](const std::error_code& ec) {
-      if (ec || stopping_) return;
+    rx::repeat_every(stats_timer_, std::chrono::milliseconds(opts_.stats_ms), [this] {
+      if (stopping_) return false;
       print_stats(false);
-      arm_stats();
+      return true;
     });
   }
 
@@ -270,11 +244,7 @@ class runner {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int status = rx::exit_ok;
-  try {
-    auto parsed = parse(argc, argv);
-    if (const int* s = std::get_if<int>(&parsed)) return *s;
-    const auto& opts = std::get<bridge_options>(parsed);
+  const int status = rx::run_program(program, argc, argv, parse, [](const bridge_options& opts) {
     const auto net = rx::resolve_network(opts.net);
     for (const auto& name : opts.streams) {
       std::error_code ec;
@@ -291,29 +261,19 @@ int main(int argc, char** argv) {
     config.ttl = opts.ttl;
     config.announce_period = std::chrono::milliseconds(opts.announce_ms);
     config.max_message = static_cast<std::size_t>(opts.max_message);
-    {
-      asio::io_context io;
-      runner r(io, opts, std::move(config));
-      if (!opts.quiet) {
-        std::string streams;
-        for (const auto& s : opts.streams) streams += (streams.empty() ? "" : ", ") + rx::quoted(s);
-        std::string urls;
-        for (const auto& u : opts.nats_urls) urls += (urls.empty() ? "" : ",") + u;
-        std::fprintf(stderr, "bridge: site %s, streams %s, filter %s, LAN via %s, publisher %s, NATS %s\n",
-                     rx::quoted(opts.site).c_str(), streams.c_str(), rx::quoted(opts.filter).c_str(),
-                     rx::interface_names(net.interfaces).c_str(), rx::to_hex(r.publisher_id()).c_str(), urls.c_str());
-      }
-      r.start();
-      io.run();
-      status = r.wait();
+    asio::io_context io;
+    runner r(io, opts, std::move(config));
+    if (!opts.quiet) {
+      std::string urls;
+      for (const auto& u : opts.nats_urls) urls += (urls.empty() ? "" : ",") + u;
+      std::fprintf(stderr, "bridge: site %s, streams %s, filter %s, LAN via %s, publisher %s, NATS %s\n",
+                   rx::quoted(opts.site).c_str(), rx::quoted_list(opts.streams).c_str(), rx::quoted(opts.filter).c_str(),
+                   rx::interface_names(net.interfaces).c_str(), rx::to_hex(r.publisher_id()).c_str(), urls.c_str());
     }
-  } catch (const rx::fatal_error& e) {
-    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
-    status = e.status();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
-    status = rx::exit_failure;
-  }
+    r.start();
+    io.run();
+    return r.wait();
+  });
   nats_CloseAndWait(2000);  // the client's threads end before the process does
   return status;
 }

@@ -1,5 +1,5 @@
-// Output formatting shared by the `sender` and `receiver` examples: payloads as text or hex,
-// JSON lines (nlohmann/json), every counter of a stats struct as text or JSON, times.
+// Output formatting shared by the example programs: payloads as text or hex, JSON lines
+// (nlohmann/json), every counter of a stats struct as text or JSON, the stats lines, times.
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -132,12 +132,36 @@ inline void put_bytes(nlohmann::ordered_json& j, const std::string& key, std::st
   }
 }
 
-/// One JSON line (compact, ending in a newline) on `out`, flushed.
-inline void emit_json(const nlohmann::ordered_json& j, std::FILE* out = stdout) {
-  const std::string line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+/// One line (a newline added) on `out`, flushed.
+inline void emit_line(const std::string& line, std::FILE* out = stdout) {
   std::fwrite(line.data(), 1, line.size(), out);
   std::fputc('\n', out);
   std::fflush(out);
+}
+
+/// One JSON line (compact, ending in a newline) on `out`, flushed.
+inline void emit_json(const nlohmann::ordered_json& j, std::FILE* out = stdout) {
+  emit_line(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace), out);
+}
+
+/// The start of a JSON stats line, {"event":"stats","program":PROGRAM,"final":FINAL}: the
+/// program adds its fields and emits it.
+inline nlohmann::ordered_json stats_event(std::string_view program, bool final) {
+  nlohmann::ordered_json j;
+  j["event"] = "stats";
+  j["program"] = std::string(program);
+  j["final"] = final;
+  return j;
+}
+
+/// Appends the word "PREFIXNAME=VALUE" to `words` (a space first when it is not empty).
+inline void append_counter_word(std::string& words, std::string_view prefix, std::string_view name,
+                                std::uint64_t value) {
+  if (!words.empty()) words += ' ';
+  words.append(prefix);
+  words.append(name);
+  words += '=';
+  words += std::to_string(value);
 }
 
 /// Every counter of a stats struct (`racket::for_each_counter`) as "name=value" words, each
@@ -145,13 +169,8 @@ inline void emit_json(const nlohmann::ordered_json& j, std::FILE* out = stdout) 
 template <class Stats>
 std::string counter_words(const Stats& s, std::string_view prefix = {}) {
   std::string out;
-  racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) {
-    if (!out.empty()) out += ' ';
-    out.append(prefix);
-    out.append(name);
-    out += '=';
-    out += std::to_string(value);
-  });
+  racket::for_each_counter(
+      s, [&](std::string_view name, std::uint64_t value) { append_counter_word(out, prefix, name, value); });
   return out;
 }
 
@@ -161,6 +180,12 @@ nlohmann::ordered_json counter_object(const Stats& s) {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   racket::for_each_counter(s, [&](std::string_view name, std::uint64_t value) { j[std::string(name)] = value; });
   return j;
+}
+
+/// The human stats line on stderr: "PROGRAM: stats: WORDS" ("final stats" at exit).
+inline void print_stats_line(std::string_view program, bool final, const std::string& words) {
+  std::fprintf(stderr, "%.*s: %s: %s\n", static_cast<int>(program.size()), program.data(),
+               final ? "final stats" : "stats", words.c_str());
 }
 
 /// Wall-clock time now, ns since the Unix epoch.

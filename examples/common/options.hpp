@@ -1,11 +1,15 @@
-// Command-line pieces shared by the `sender` and `receiver` examples, over CLI11: the options
-// both have (pool, ports, interfaces and stream, with defaults from RACKET_POOL, RACKET_PORTS
-// and RACKET_INTERFACES), durations with units, number checks that name the bad value, and
-// the one way both programs end on a bad command line (one line on stderr, exit status 2).
+// Command-line pieces shared by the example programs (sender, receiver, monitor, bridge), over
+// CLI11: the options they have in common (pool, ports, interfaces and stream, with defaults
+// from RACKET_POOL, RACKET_PORTS and RACKET_INTERFACES; --format, --stats, --ttl, ...),
+// durations with units, number checks that name the bad value, the one way every program ends
+// on a bad command line (one line on stderr, exit status 2) or on an error (run_program), and
+// the timer behind --stats (repeat_every).
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <racket/racket.hpp>
+
+#include <asio/steady_timer.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -14,12 +18,15 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #ifndef RACKET_EXAMPLES_VERSION
@@ -28,7 +35,7 @@
 
 namespace racket_examples {
 
-/// Exit statuses of both programs.
+/// Exit statuses of the programs.
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_failure = 1;  // runtime failure, --count not reached, --once got nothing
 inline constexpr int exit_usage = 2;    // bad command line
@@ -181,7 +188,7 @@ inline std::optional<int> parse_command_line(CLI::App& app, const std::string& p
   return std::nullopt;
 }
 
-/// Options both programs share: where the stream lives and which interfaces carry it.
+/// Options every program shares: where the stream lives and which interfaces carry it.
 struct network_options {
   std::string pool_prefix = "239.255.0.0/16";
   std::string ports = "19090-19097";
@@ -280,6 +287,93 @@ inline std::string interface_names(const std::vector<racket::interface_info>& in
     out += i.name;
   }
   return out;
+}
+
+/// "'a', 'b'": each item quoted, for a banner or a hint.
+inline std::string quoted_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + racket_examples::quoted(item);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options several programs take, each with its program's help text.
+
+/// --format human|json (default human) into `text`.
+inline void add_format_option(CLI::App& app, std::string& text, const std::string& help) {
+  app.add_option("--format", text, help)
+      ->type_name("human|json")
+      ->default_str("human")
+      ->check(CLI::IsMember({"human", "json"}).description(""));
+}
+
+/// --stats DURATION (milliseconds; not given: 0).
+inline void add_stats_option(CLI::App& app, std::uint64_t& ms, const std::string& help) {
+  app.add_option("--stats", ms, help)
+      ->type_name("DURATION")
+      ->transform(duration(bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
+}
+
+/// --announce-period DURATION (milliseconds, default 5s, at least `min_ms`).
+inline void add_announce_option(CLI::App& app, std::uint64_t& ms, const std::string& help, std::uint64_t min_ms) {
+  app.add_option("--announce-period", ms, help)
+      ->type_name("DURATION")
+      ->default_str("5s")
+      ->transform(duration(bare_unit::milliseconds, min_ms, 86'400'000));
+}
+
+/// --ttl N, 0..255 (default 1).
+inline void add_ttl_option(CLI::App& app, int& ttl, const std::string& help) {
+  app.add_option("--ttl", ttl, help)->type_name("N")->default_str("1")->check(whole_number(0, 255));
+}
+
+/// --max-message BYTES, 1 to the library's limit (64 MiB); the default shown is `bytes`.
+inline void add_max_message_option(CLI::App& app, std::uint64_t& bytes, const std::string& help) {
+  app.add_option("--max-message", bytes, help)
+      ->type_name("BYTES")
+      ->default_str(std::to_string(bytes))
+      ->check(whole_number(1, racket::wire::max_message_size_limit));
+}
+
+/// --expiry-factor N (default 3).
+inline void add_expiry_factor_option(CLI::App& app, unsigned& n) {
+  app.add_option("--expiry-factor", n, "a subject not refreshed within N resend intervals expires")
+      ->type_name("N")
+      ->default_str("3")
+      ->check(whole_number(1, 1000000));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running.
+
+/// A program's main: `parse(argc, argv)` returns the options (a std::variant<Options, int>
+/// holding the exit status instead when the program ends now: --help, --version, a bad command
+/// line), then `body(options)` runs the program and returns its exit status. An exception is
+/// one line "PROGRAM: MESSAGE" on stderr and the exit status of a `fatal_error`, else 1.
+template <class Parse, class Body>
+int run_program(std::string_view program, int argc, char** argv, Parse parse, Body body) {
+  try {
+    auto parsed = parse(argc, argv);
+    if (const int* status = std::get_if<int>(&parsed)) return *status;
+    return body(std::as_const(std::get<0>(parsed)));
+  } catch (const fatal_error& e) {
+    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
+    return e.status();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
+    return exit_failure;
+  }
+}
+
+/// Calls `tick()` every `period` on `timer` (--stats), until the timer is cancelled or
+/// `tick()` returns false.
+template <class Tick>
+void repeat_every(asio::steady_timer& timer, std::chrono::milliseconds period, Tick tick) {
+  timer.expires_after(period);
+  timer.async_wait([&timer, period, tick = std::move(tick)](const std::error_code& ec) mutable {
+    if (ec || !tick()) return;
+    repeat_every(timer, period, std::move(tick));
+  });
 }
 
 }  // namespace racket_examples

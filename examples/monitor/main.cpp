@@ -99,16 +99,11 @@ std::variant<monitor_options, int> parse(int argc, char** argv) {
   app.add_option("--http", o.http, "serve HTTP on this address and port (port 0: any free one)")
       ->type_name("ADDR:PORT")
       ->default_str(o.http);
-  app.add_option("--announce-period", o.announce_ms,
-                 "announce the monitor's subscriptions (for receiver --list)\n"
-                 "this often, +-20 %; 0: never")
-      ->type_name("DURATION")
-      ->default_str("5s")
-      ->transform(rx::duration(rx::bare_unit::milliseconds, 0, 86'400'000));
-  app.add_option("--expiry-factor", o.expiry_factor, "a subject not refreshed within N resend intervals expires")
-      ->type_name("N")
-      ->default_str("3")
-      ->check(rx::whole_number(1, 1000000));
+  rx::add_announce_option(app, o.announce_ms,
+                          "announce the monitor's subscriptions (for receiver --list)\n"
+                          "this often, +-20 %; 0: never",
+                          0);
+  rx::add_expiry_factor_option(app, o.expiry_factor);
   app.add_option("--max-streams", o.max_streams, "watch at most N streams; more announced are ignored")
       ->type_name("N")
       ->default_str("64")
@@ -295,10 +290,7 @@ void add_routes(httplib::Server& server, const mon::shared_model& shared, const 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    auto parsed = parse(argc, argv);
-    if (const int* status = std::get_if<int>(&parsed)) return *status;
-    const auto& opts = std::get<monitor_options>(parsed);
+  return rx::run_program(program, argc, argv, parse, [](const monitor_options& opts) {
     const auto net = rx::resolve_network(opts.net);
 
     mon::shared_model shared;
@@ -347,11 +339,5 @@ int main(int argc, char** argv) {
     http.join();
     std::fprintf(stderr, "monitor: stopped\n");
     return rx::exit_ok;
-  } catch (const rx::fatal_error& e) {
-    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
-    return e.status();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
-    return rx::exit_failure;
-  }
+  });
 }

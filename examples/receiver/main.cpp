@@ -95,24 +95,21 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
       ->type_name("F")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("--format", o.format_text,
-                 "output format:\n"
-                 "  human: TIME  SUBJECT  SIZE  PAYLOAD  publisher=ID seq=N\n"
-                 "         new|changed [resend]; a PAYLOAD over 256 bytes is\n"
-                 "         shown as its first 64 and '... (+N bytes)'\n"
-                 "         TIME  SUBJECT  REMOVED (expired|withdrawn|evicted)\n"
-                 "  json:  one object per line, all on stdout: messages\n"
-                 "         {\"event\":\"message\", stream, subject, size, xxh3\n"
-                 "         (XXH3-64 of the payload, seed 0, 16 hex digits),\n"
-                 "         payload (payload_hex when not printable UTF-8; left\n"
-                 "         out over 64 KiB), publisher,\n"
-                 "         sequence, timestamp_ns, received_ns, interval_ms, new,\n"
-                 "         resend}; removals {\"event\":\"removed\", ..., reason};\n"
-                 "         stats {\"event\":\"stats\", final, printed, counters,\n"
-                 "         transport}")
-      ->type_name("human|json")
-      ->default_str("human")
-      ->check(CLI::IsMember({"human", "json"}).description(""));
+  rx::add_format_option(app, o.format_text,
+                        "output format:\n"
+                        "  human: TIME  SUBJECT  SIZE  PAYLOAD  publisher=ID seq=N\n"
+                        "         new|changed [resend]; a PAYLOAD over 256 bytes is\n"
+                        "         shown as its first 64 and '... (+N bytes)'\n"
+                        "         TIME  SUBJECT  REMOVED (expired|withdrawn|evicted)\n"
+                        "  json:  one object per line, all on stdout: messages\n"
+                        "         {\"event\":\"message\", stream, subject, size, xxh3\n"
+                        "         (XXH3-64 of the payload, seed 0, 16 hex digits),\n"
+                        "         payload (payload_hex when not printable UTF-8; left\n"
+                        "         out over 64 KiB), publisher,\n"
+                        "         sequence, timestamp_ns, received_ns, interval_ms, new,\n"
+                        "         resend}; removals {\"event\":\"removed\", ..., reason};\n"
+                        "         stats {\"event\":\"stats\", final, printed, counters,\n"
+                        "         transport}");
   app.add_option("-c,--count", o.count, "exit after N printed messages")
       ->type_name("N")
       ->check(rx::whole_number(1, std::numeric_limits<std::uint64_t>::max()));
@@ -137,26 +134,19 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
       ->type_name("DURATION")
       ->default_str("7s")
       ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
-  app.add_option("--announce-period", o.announce_ms,
-                 "announce the subscriptions (for receiver --list and other\n"
-                 "directories) this often, +-20 %; 0: never")
-      ->type_name("DURATION")
-      ->default_str("5s")
-      ->transform(rx::duration(rx::bare_unit::milliseconds, 0, 86'400'000));
-  app.add_option("--stats", o.stats_ms, "print the stats every DURATION")
-      ->type_name("DURATION")
-      ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
+  rx::add_announce_option(app, o.announce_ms,
+                          "announce the subscriptions (for receiver --list and other\n"
+                          "directories) this often, +-20 %; 0: never",
+                          0);
+  rx::add_stats_option(app, o.stats_ms, "print the stats every DURATION");
   app.add_option("--save", o.save_dir,
                  "write each delivered payload to DIR/SUBJECT (a temporary file\n"
                  "in DIR, then renamed: a reader never sees half a file); DIR\n"
                  "must exist; a subject containing '/' is not saved (an error)")
       ->type_name("DIR");
-  app.add_option("--max-message", o.max_message,
-                 "largest message accepted, in bytes (at most 64 MiB); larger\n"
-                 "ones are dropped and counted")
-      ->type_name("BYTES")
-      ->default_str(std::to_string(o.max_message))
-      ->check(rx::whole_number(1, racket::wire::max_message_size_limit));
+  rx::add_max_message_option(app, o.max_message,
+                             "largest message accepted, in bytes (at most 64 MiB); larger\n"
+                             "ones are dropped and counted");
   app.add_flag("-q,--quiet", o.quiet, "no line per message or removal; the banner, hint and stats stay");
   app.add_option("--hint-after", o.hint_ms,
                  "when nothing arrived for this long, print one hint on stderr\n"
@@ -164,18 +154,11 @@ std::variant<receiver_options, int> parse(int argc, char** argv) {
       ->type_name("DURATION")
       ->default_str("3s")
       ->transform(rx::duration(rx::bare_unit::milliseconds, 0, std::uint64_t{1} << 40));
-  app.add_option("--expiry-factor", o.expiry_factor,
-                 "a subject not refreshed within N resend intervals expires")
-      ->type_name("N")
-      ->default_str("3")
-      ->check(rx::whole_number(1, 1000000));
-  app.add_option("--ttl", o.ttl,
-                 "TTL / hop limit of the snapshot and repair requests and the\n"
-                 "announcements this receiver sends, 0..255 (1: this link only;\n"
-                 "give the publishers' --ttl when they are routers away)")
-      ->type_name("N")
-      ->default_str("1")
-      ->check(rx::whole_number(0, 255));
+  rx::add_expiry_factor_option(app, o.expiry_factor);
+  rx::add_ttl_option(app, o.ttl,
+                     "TTL / hop limit of the snapshot and repair requests and the\n"
+                     "announcements this receiver sends, 0..255 (1: this link only;\n"
+                     "give the publishers' --ttl when they are routers away)");
   app.add_option("--listen", o.listen_port,
                  "also hear datagrams senders send to this UDP port by unicast\n"
                  "(sender --peer HOST:PORT), for networks without multicast;\n"
@@ -389,7 +372,7 @@ class receiver {
       j["resend"] = resend;
       rx::emit_json(j);
     } else {
-      emit(rx::clock_time(received_ns) + "  " + rx::human_text(subject) + "  " + std::to_string(payload.size()) +
+      rx::emit_line(rx::clock_time(received_ns) + "  " + rx::human_text(subject) + "  " + std::to_string(payload.size()) +
            "  " + rx::payload_preview(payload) + "  publisher=" + rx::to_hex(publisher) +
            " seq=" + std::to_string(sequence) + (is_new ? " new" : " changed") + (resend ? " resend" : ""));
     }
@@ -423,14 +406,8 @@ class receiver {
       j["received_ns"] = rx::now_ns();
       rx::emit_json(j);
     } else {
-      emit(rx::clock_time(rx::now_ns()) + "  " + rx::human_text(r.subject) + "  REMOVED (" + reason + ")");
+      rx::emit_line(rx::clock_time(rx::now_ns()) + "  " + rx::human_text(r.subject) + "  REMOVED (" + reason + ")");
     }
-  }
-
-  static void emit(const std::string& line) {
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-    std::fflush(stdout);
   }
 
   // One hint, on stderr, when nothing was printed: where the receiver listens and what to
@@ -439,8 +416,7 @@ class receiver {
     const auto stats = subscriber_.stats(stream_);
     const std::string where = "group " + net_.endpoint.group.to_string() + " port " +
                               std::to_string(net_.endpoint.port) + " on " + rx::interface_names(net_.interfaces);
-    std::string filters;
-    for (const auto& f : opts_.filters) filters += (filters.empty() ? "" : ", ") + rx::quoted(f);
+    const std::string filters = rx::quoted_list(opts_.filters);
     std::string hint;
     if (stats.received != 0) {
       hint = "receiver: hint: " + std::to_string(stats.received) + " records of stream " +
@@ -467,10 +443,7 @@ class receiver {
     const auto stream_stats = subscriber_.stats(stream_);
     const auto transport_stats = subscriber_.transport_statistics();
     if (opts_.format == output_format::json) {
-      nlohmann::ordered_json j;
-      j["event"] = "stats";
-      j["program"] = "receiver";
-      j["final"] = final;
+      auto j = rx::stats_event(program, final);
       j["stream"] = stream_.name();
       j["time_ns"] = rx::now_ns();
       j["printed"] = printed_;
@@ -478,18 +451,17 @@ class receiver {
       j["transport"] = rx::counter_object(transport_stats);
       rx::emit_json(j);
     } else {
-      std::fprintf(stderr, "receiver: %s: printed=%llu %s %s\n", final ? "final stats" : "stats",
-                   static_cast<unsigned long long>(printed_), rx::counter_words(stream_stats).c_str(),
-                   rx::counter_words(transport_stats, "transport.").c_str());
+      rx::print_stats_line(program, final,
+                           "printed=" + std::to_string(printed_) + " " + rx::counter_words(stream_stats) + " " +
+                               rx::counter_words(transport_stats, "transport."));
     }
   }
 
   void arm_stats() {
-    stats_timer_.expires_after(std::chrono::milliseconds(opts_.stats_ms));
-    stats_timer_.async_wait([this](const std::error_code& ec) {
-      if (ec || stopped_) return;
+    rx::repeat_every(stats_timer_, std::chrono::milliseconds(opts_.stats_ms), [this] {
+      if (stopped_) return false;
       print_stats(false);
-      arm_stats();
+      return true;
     });
   }
 
@@ -522,10 +494,7 @@ class receiver {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    auto parsed = parse(argc, argv);
-    if (const int* status = std::get_if<int>(&parsed)) return *status;
-    const auto& opts = std::get<receiver_options>(parsed);
+  return rx::run_program(program, argc, argv, parse, [](const receiver_options& opts) {
     const auto net = rx::resolve_network(opts.net);
     if (opts.list)
       return rx::run_list(net, opts.net.interfaces, opts.wait_ms, opts.format == output_format::json, opts.list_stream);
@@ -536,18 +505,10 @@ int main(int argc, char** argv) {
     } else {
       r.start();
     }
-    std::string filters;
-    for (const auto& f : opts.filters) filters += (filters.empty() ? "" : ", ") + rx::quoted(f);
     std::fprintf(stderr, "receiver: stream %s on %s via %s, filter %s%s\n", rx::quoted(opts.net.stream_name).c_str(),
-                 net.endpoint.to_string().c_str(), rx::interface_names(net.interfaces).c_str(), filters.c_str(),
-                 opts.once ? ", once" : "");
+                 net.endpoint.to_string().c_str(), rx::interface_names(net.interfaces).c_str(),
+                 rx::quoted_list(opts.filters).c_str(), opts.once ? ", once" : "");
     io.run();
     return r.finish();
-  } catch (const rx::fatal_error& e) {
-    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
-    return e.status();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
-    return rx::exit_failure;
-  }
+  });
 }

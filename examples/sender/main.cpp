@@ -151,10 +151,7 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
   app.add_option("--rate", o.rate, "pace publishing at R messages per second (default: no pacing)")
       ->type_name("R")
       ->check(rx::positive_number());
-  app.add_option("--ttl", o.ttl, "multicast TTL / hop limit, 0..255 (1: this link only)")
-      ->type_name("N")
-      ->default_str("1")
-      ->check(rx::whole_number(0, 255));
+  rx::add_ttl_option(app, o.ttl, "multicast TTL / hop limit, 0..255 (1: this link only)");
   app.add_option("--peer", o.peers,
                  "also send every datagram by unicast to HOST:PORT (a receiver\n"
                  "--listen PORT), for networks without multicast: an IPv4\n"
@@ -176,12 +173,9 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
       ->type_name("BYTES")
       ->default_str(std::to_string(o.max_datagram))
       ->check(rx::whole_number(128, racket::wire::max_datagram_size_limit));
-  app.add_option("--max-message", o.max_message,
-                 "largest payload published, in bytes (at most 64 MiB): a\n"
-                 "payload over one datagram goes out in fragments")
-      ->type_name("BYTES")
-      ->default_str(std::to_string(o.max_message))
-      ->check(rx::whole_number(1, racket::wire::max_message_size_limit));
+  rx::add_max_message_option(app, o.max_message,
+                             "largest payload published, in bytes (at most 64 MiB): a\n"
+                             "payload over one datagram goes out in fragments");
   app.add_option("--tail-probes", o.tail_probe_ms,
                  "when a stream falls quiet its newest record is re-sent this\n"
                  "long after, then 3 and 9 times as long after that, so that\n"
@@ -190,21 +184,14 @@ std::variant<sender_options, int> parse(int argc, char** argv) {
       ->type_name("DURATION")
       ->default_str("10ms")
       ->transform(rx::duration(rx::bare_unit::milliseconds, 0, 3'600'000));
-  app.add_option("--announce-period", o.announce_ms,
-                 "announce the stream (for receiver --list and other directories)\n"
-                 "this often, +-20 %; 0: never")
-      ->type_name("DURATION")
-      ->default_str("5s")
-      ->transform(rx::duration(rx::bare_unit::milliseconds, 0, 86'400'000));
-  app.add_option("--stats", o.stats_ms, "also print the stats every DURATION while running")
-      ->type_name("DURATION")
-      ->transform(rx::duration(rx::bare_unit::milliseconds, 1, std::uint64_t{1} << 40));
-  app.add_option("--format", o.format_text,
-                 "output format: human, or json (one object per line: published\n"
-                 "messages and stats, all on stdout)")
-      ->type_name("human|json")
-      ->default_str("human")
-      ->check(CLI::IsMember({"human", "json"}).description(""));
+  rx::add_announce_option(app, o.announce_ms,
+                          "announce the stream (for receiver --list and other directories)\n"
+                          "this often, +-20 %; 0: never",
+                          0);
+  rx::add_stats_option(app, o.stats_ms, "also print the stats every DURATION while running");
+  rx::add_format_option(app, o.format_text,
+                        "output format: human, or json (one object per line: published\n"
+                        "messages and stats, all on stdout)");
   app.add_flag("-q,--quiet", o.quiet, "print only errors (no banner, no echo of published messages, no stats)");
   // The echo of a published message: the payload shown whole up to 256 bytes, else its
   // first 64 and the count of the rest; in JSON only up to 64 KiB (size and xxh3 always).
@@ -499,26 +486,22 @@ class sender {
   void print_stats(bool final) {
     const auto stats = publisher_.stats(stream_.name());
     if (opts_.format == output_format::json) {
-      nlohmann::ordered_json j;
-      j["event"] = "stats";
-      j["program"] = "sender";
-      j["final"] = final;
+      auto j = rx::stats_event(program, final);
       j["stream"] = stream_.name();
       j["time_ns"] = rx::now_ns();
       j["counters"] = rx::counter_object(stats);
       std::lock_guard lock(output_mutex_);
       rx::emit_json(j);
     } else {
-      std::fprintf(stderr, "sender: %s: %s\n", final ? "final stats" : "stats", rx::counter_words(stats).c_str());
+      rx::print_stats_line(program, final, rx::counter_words(stats));
     }
   }
 
   void arm_stats() {
-    stats_timer_.expires_after(std::chrono::milliseconds(opts_.stats_ms));
-    stats_timer_.async_wait([this](const std::error_code& ec) {
-      if (ec || stop_.load()) return;
+    rx::repeat_every(stats_timer_, std::chrono::milliseconds(opts_.stats_ms), [this] {
+      if (stop_.load()) return false;
       print_stats(false);
-      arm_stats();
+      return true;
     });
   }
 
@@ -572,10 +555,7 @@ class sender {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    auto parsed = parse(argc, argv);
-    if (const int* status = std::get_if<int>(&parsed)) return *status;
-    const auto& opts = std::get<sender_options>(parsed);
+  return rx::run_program(program, argc, argv, parse, [](const sender_options& opts) {
     const auto net = rx::resolve_network(opts.net);
     asio::io_context io;
     sender s(io, opts, net);
@@ -589,11 +569,5 @@ int main(int argc, char** argv) {
     s.start();
     io.run();
     return s.wait();
-  } catch (const rx::fatal_error& e) {
-    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
-    return e.status();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), e.what());
-    return rx::exit_failure;
-  }
+  });
 }

@@ -1,18 +1,26 @@
 // SPDX-License-Identifier: MIT
 // What every test on real sockets shares: the guard that refuses to send outside a private
-// network namespace, and waiting on a condition with a deadline (never a bare sleep).
+// network namespace, waiting on a condition with a deadline (never a bare sleep), and the
+// small pieces of the transport tests (datagrams as bytes and strings, endpoints, a handler
+// that collects what arrives).
 #pragma once
 
 #include "catch.hpp"
 #include "net/netns_guard.hpp"
 
+#include "racket/endpoint.hpp"
+#include "racket/transport/concepts.hpp"
+
 #include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <span>
 #include <string>
@@ -71,5 +79,34 @@ inline void run_for(asio::io_context& io, std::chrono::milliseconds d) {
   if (io.stopped()) io.restart();
   io.run_for(d);
 }
+
+// The bytes of `s`, a datagram to send.
+inline std::vector<std::byte> bytes_of(const std::string& s) {
+  std::vector<std::byte> out;
+  for (char c : s) out.push_back(static_cast<std::byte>(c));
+  return out;
+}
+
+// A datagram's bytes as a string, to compare.
+inline std::string string_of(std::span<const std::byte> d) {
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+}
+
+// Group address (IPv4 or IPv6) and port.
+inline endpoint ep(const char* group, std::uint16_t port) { return endpoint{asio::ip::make_address(group), port}; }
+
+// What a transport delivered to handler(): each datagram as a string, and the index of the
+// interface it arrived on.
+struct collected {
+  std::vector<std::string> datagrams;
+  std::vector<std::uint32_t> interfaces;
+  datagram_handler handler() {
+    return [this](std::span<const std::byte> d, const receive_info& info) {
+      datagrams.push_back(string_of(d));
+      interfaces.push_back(info.interface_index);
+    };
+  }
+  bool has(const std::string& s) const { return std::find(datagrams.begin(), datagrams.end(), s) != datagrams.end(); }
+};
 
 }  // namespace racket::test

@@ -35,12 +35,11 @@ using racket::endpoint;
 using racket::outgoing_datagram;
 using racket::receive_info;
 using racket::udp_transport;
+using racket::test::ep;
 using racket::test::run_for;
 using racket::test::run_until;
 
 using bytes = std::vector<std::byte>;
-
-endpoint ep(const char* group, std::uint16_t port) { return endpoint{asio::ip::make_address(group), port}; }
 
 // Datagram `id` of `size` bytes: the id, then bytes that depend on id and offset, so a datagram
 // split at the wrong place, merged with another or reordered never compares equal.

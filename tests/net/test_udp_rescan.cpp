@@ -7,8 +7,6 @@
 #include "catch.hpp"
 #include "net/net_test.hpp"
 
-#include <asio/ip/address.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,22 +19,15 @@
 
 namespace {
 
+using racket::test::bytes_of;
+using racket::test::collected;
+using racket::test::ep;
 using racket::test::run_for;
 using racket::test::run_until;
 
 using namespace std::chrono_literals;
 using racket::address_family;
-using racket::endpoint;
-using racket::receive_info;
 using racket::udp_transport;
-
-std::vector<std::byte> bytes_of(const std::string& s) {
-  std::vector<std::byte> out;
-  for (char c : s) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
-
-endpoint ep(const char* group, std::uint16_t port) { return endpoint{asio::ip::make_address(group), port}; }
 
 bool joined_on(const std::string& device, const std::string& group) {
   return racket::test::joined_groups_v4()[device].count(racket::test::igmp_key(group)) == 1;
@@ -56,18 +47,6 @@ std::uint32_t position(const udp_transport& t, address_family f, const std::stri
     if (all[i].name == name) return static_cast<std::uint32_t>(i);
   return 99;
 }
-
-struct collected {
-  std::vector<std::string> datagrams;
-  std::vector<std::uint32_t> interfaces;
-  racket::datagram_handler handler() {
-    return [this](std::span<const std::byte> d, const receive_info& info) {
-      datagrams.emplace_back(reinterpret_cast<const char*>(d.data()), d.size());
-      interfaces.push_back(info.interface_index);
-    };
-  }
-  bool has(const std::string& s) const { return std::find(datagrams.begin(), datagrams.end(), s) != datagrams.end(); }
-};
 
 }  // namespace
 

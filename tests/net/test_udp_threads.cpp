@@ -32,10 +32,9 @@ using racket::address_family;
 using racket::endpoint;
 using racket::receive_info;
 using racket::udp_transport;
+using racket::test::ep;
 using racket::test::io_threads;
 using racket::test::wait_until;
-
-endpoint ep(const char* group, std::uint16_t port) { return endpoint{asio::ip::make_address(group), port}; }
 
 // Counts handler calls and notices two of them overlapping (which the strand forbids).
 struct overlap_probe {

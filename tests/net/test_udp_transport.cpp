@@ -19,37 +19,18 @@
 
 namespace {
 
+using racket::test::bytes_of;
+using racket::test::collected;
+using racket::test::ep;
 using racket::test::run_for;
 using racket::test::run_until;
+using racket::test::string_of;
 
 using namespace std::chrono_literals;
 using racket::address_family;
 using racket::endpoint;
 using racket::receive_info;
 using racket::udp_transport;
-
-std::vector<std::byte> bytes_of(const std::string& s) {
-  std::vector<std::byte> out;
-  for (char c : s) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
-
-std::string string_of(std::span<const std::byte> d) {
-  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
-}
-
-endpoint ep(const char* group, std::uint16_t port) { return endpoint{asio::ip::make_address(group), port}; }
-
-struct collected {
-  std::vector<std::string> datagrams;
-  std::vector<std::uint32_t> interfaces;
-  racket::datagram_handler handler() {
-    return [this](std::span<const std::byte> d, const receive_info& info) {
-      datagrams.push_back(string_of(d));
-      interfaces.push_back(info.interface_index);
-    };
-  }
-};
 
 }  // namespace
 

@@ -20,13 +20,8 @@ using racket::address_family;
 using racket::endpoint;
 using racket::receive_info;
 using racket::udp_transport;
+using racket::test::bytes_of;
 using racket::test::run_until;
-
-std::vector<std::byte> bytes_of(const std::string& s) {
-  std::vector<std::byte> out;
-  for (char c : s) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
 
 struct heard {
   std::vector<std::string> datagrams;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // What the tests of the simulated network share: a group, 4-byte payloads, a transport that
-// records what it hears, one that only sends, a one-LAN network, and the binomial tolerance.
+// records what it hears, one that only sends, a one-LAN network (and one with a publisher's
+// and a subscriber's node on it), and the binomial tolerance.
 #pragma once
 
 #include "catch.hpp"
@@ -89,6 +90,19 @@ struct one_lan {
 
   racket::sim::network net;
   std::size_t lan;
+};
+
+// A network with one LAN ("lan") and two nodes attached to it as "eth0": "pub" and "sub".
+struct pub_sub_lan {
+  explicit pub_sub_lan(std::uint64_t seed = 1) : net(seed) {
+    lan = net.add_lan("lan");
+    net.attach(pub_node, lan, "eth0");
+    net.attach(sub_node, lan, "eth0");
+  }
+  racket::sim::network net;
+  std::size_t lan = 0;
+  racket::sim::node& pub_node = net.add_node("pub");
+  racket::sim::node& sub_node = net.add_node("sub");
 };
 
 // Largest deviation accepted from a binomial mean: 5 standard deviations. For a fixed seed the

@@ -8,6 +8,7 @@
 #include "racket/publisher.hpp"
 
 #include "catch.hpp"
+#include "sim_test.hpp"
 
 #include "racket/detail/hash.hpp"
 #include "racket/simulation/network.hpp"
@@ -52,16 +53,25 @@ struct delivery {
   std::uint64_t hash;
 };
 
-struct bed {
-  explicit bed(std::uint64_t seed) : net(seed) {
-    lan = net.add_lan("lan");
-    net.attach(pub_node, lan, "eth0");
-    net.attach(sub_node, lan, "eth0");
+using bed = sim_test::pub_sub_lan;
+
+// A subscriber on the bed's "sub" node to every subject of `s`: records each delivery, and
+// each range of sequence numbers its loss handler reports.
+struct recorder {
+  recorder(bed& b, const racket::stream<std::string>& s, std::uint64_t seed)
+      : sub{b.sub_node, racket::subscriber_options{.seed = seed}} {
+    sub.set_loss_handler([this](const racket::loss_event& e) { lost.emplace_back(e.first, e.last); });
+    handle = sub.subscribe(s, "*", [this](const racket::message<std::string>& m) {
+      got.push_back({std::string(m.subject), m.sequence, m.value.size(), hash_of(m.value)});
+    });
   }
-  sim::network net;
-  std::size_t lan = 0;
-  sim::node& pub_node = net.add_node("pub");
-  sim::node& sub_node = net.add_node("sub");
+  recorder(const recorder&) = delete;
+  recorder& operator=(const recorder&) = delete;
+
+  sim_subscriber sub;
+  std::vector<delivery> got;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> lost;
+  racket::subscription handle;
 };
 
 std::size_t seed_count(std::size_t fallback) {
@@ -76,13 +86,10 @@ void run_seed(std::uint64_t seed, std::size_t size, std::size_t count, double lo
   bed b{seed};
   b.net.set_faults({.loss = loss, .duplicate = dup, .jitter = 20us, .reorder = reorder, .reorder_delay = 300us});
   const racket::stream<std::string> s{"large", pool};
-  sim_subscriber sub{b.sub_node, racket::subscriber_options{.seed = seed + 1}};
-  std::vector<delivery> got;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> lost;
-  sub.set_loss_handler([&](const racket::loss_event& e) { lost.emplace_back(e.first, e.last); });
-  auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
-    got.push_back({std::string(m.subject), m.sequence, m.value.size(), hash_of(m.value)});
-  });
+  recorder r{b, s, seed + 1};
+  auto& sub = r.sub;
+  const auto& got = r.got;
+  const auto& lost = r.lost;
   b.net.run_for(10ms);
   sim_publisher pub{b.pub_node, racket::publisher_options{.seed = seed + 2}};
   std::vector<std::uint64_t> hashes;
@@ -282,13 +289,10 @@ TEST_CASE("Lost fragments of a cached 1 MiB value are asked for and re-sent: it 
     bed b{300 + seed};
     b.net.set_faults({.loss = seed % 2 == 0 ? 0.10 : 0.05, .jitter = 20us, .reorder = 0.05, .reorder_delay = 300us});
     const racket::stream<std::string> s{"large", pool};
-    sim_subscriber sub{b.sub_node, racket::subscriber_options{.seed = seed + 1}};
-    std::vector<delivery> got;
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> lost;
-    sub.set_loss_handler([&](const racket::loss_event& e) { lost.emplace_back(e.first, e.last); });
-    auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
-      got.push_back({std::string(m.subject), m.sequence, m.value.size(), hash_of(m.value)});
-    });
+    recorder r{b, s, seed + 1};
+    auto& sub = r.sub;
+    const auto& got = r.got;
+    const auto& lost = r.lost;
     b.net.run_for(20ms);
     sim_publisher pub{b.pub_node, racket::publisher_options{.seed = seed + 2}};
     const std::string payload = pattern(std::size_t{1} << 20, seed);
@@ -331,11 +335,7 @@ one_shot_result one_shot_under_loss(std::uint64_t seed, const racket::publisher_
   bed b{700 + seed};
   b.net.set_faults({.loss = seed % 2 == 0 ? 0.10 : 0.05, .jitter = 20us, .reorder = 0.05, .reorder_delay = 300us});
   const racket::stream<std::string> s{"large", pool};
-  sim_subscriber sub{b.sub_node, racket::subscriber_options{.seed = seed + 1}};
-  sub.set_loss_handler([&](const racket::loss_event& e) { out.lost.emplace_back(e.first, e.last); });
-  auto h = sub.subscribe(s, "*", [&](const racket::message<std::string>& m) {
-    out.got.push_back({std::string(m.subject), m.sequence, m.value.size(), hash_of(m.value)});
-  });
+  recorder r{b, s, seed + 1};
   b.net.run_for(20ms);
   racket::publisher_options o = po;
   o.seed = seed + 2;
@@ -343,9 +343,11 @@ one_shot_result one_shot_under_loss(std::uint64_t seed, const racket::publisher_
   const std::string payload = pattern(std::size_t{1} << 20, seed);
   out.hash = hash_of(payload);
   pub.publish(s, "maps.event", payload, 0ms);  // one-shot: never cached, never re-sent whole
-  for (; out.waited_ms < 5000 && out.got.empty() && out.lost.empty(); out.waited_ms += 10) b.net.run_for(10ms);
+  for (; out.waited_ms < 5000 && r.got.empty() && r.lost.empty(); out.waited_ms += 10) b.net.run_for(10ms);
   b.net.run_for(500ms);
-  out.sub = sub.stats(s);
+  out.got = r.got;
+  out.lost = r.lost;
+  out.sub = r.sub.stats(s);
   out.pub = pub.stats("large");
   return out;
 }

@@ -4,6 +4,7 @@
 #include "racket/subscriber.hpp"
 
 #include "catch.hpp"
+#include "sim_test.hpp"
 
 #include "racket/publisher.hpp"
 #include "racket/simulation/network.hpp"
@@ -24,17 +25,7 @@ namespace {
 using sim_publisher = racket::basic_publisher<sim::transport>;
 using sim_subscriber = racket::basic_subscriber<sim::transport>;
 
-struct bed {
-  explicit bed(std::uint64_t seed = 1) : net(seed) {
-    lan = net.add_lan("lan");
-    net.attach(pub_node, lan, "eth0");
-    net.attach(sub_node, lan, "eth0");
-  }
-  sim::network net;
-  std::size_t lan = 0;
-  sim::node& pub_node = net.add_node("pub");
-  sim::node& sub_node = net.add_node("sub");
-};
+using bed = sim_test::pub_sub_lan;
 
 const racket::multicast_pool pool{};
 

@@ -395,3 +395,80 @@ TEST_CASE("A negative large_repair_window is refused with invalid_option", "[sim
     CHECK(std::string(e.what()).find("large_repair_window") != std::string::npos);
   }
 }
+
+namespace {
+// A one-shot 1 MiB message sent while the subscriber is cut off, the cut healed once every
+// fragment has gone: only the publisher's tail probes can tell the subscriber about it.
+struct lost_whole_result {
+  std::vector<delivery> got;
+  racket::subscriber_stream_stats sub;
+  racket::publisher_stream_stats pub;
+  std::uint64_t hash = 0;
+};
+
+lost_whole_result lost_whole(const racket::publisher_options& po) {
+  lost_whole_result out;
+  bed b{91};
+  const racket::stream<std::string> s{"large", pool};
+  recorder r{b, s, 5};
+  b.net.run_for(20ms);
+  racket::publisher_options o = po;
+  o.seed = 6;
+  sim_publisher pub{b.pub_node, o};
+  const std::string payload = pattern(std::size_t{1} << 20, 91);
+  out.hash = hash_of(payload);
+  b.net.partition({&b.pub_node}, {&b.sub_node});
+  pub.publish(s, "maps.event", payload, 0ms);
+  for (int i = 0; i < 200 && pub.stats("large").fragments_sent < 700; ++i) b.net.run_for(100us);
+  REQUIRE(pub.stats("large").fragments_sent > 700);  // every fragment went into the cut
+  CHECK(pub.stats("large").tail_probes == 0);        // none due yet: the first comes 10 ms after
+  b.net.heal();
+  for (int i = 0; i < 300 && r.got.empty(); ++i) b.net.run_for(10ms);
+  b.net.run_for(500ms);
+  out.got = r.got;
+  out.sub = r.sub.stats(s);
+  out.pub = pub.stats("large");
+  return out;
+}
+}  // namespace
+
+TEST_CASE("A one-shot large message lost whole is found through its tail probe and repaired", "[sim][large][repair]") {
+  const lost_whole_result r = lost_whole({});
+  REQUIRE(r.got.size() == 1);  // once
+  CHECK(r.got[0].size == std::size_t{1} << 20);
+  CHECK(r.got[0].hash == r.hash);
+  CHECK(r.pub.tail_probes >= 1);
+  CHECK(r.pub.tail_probes <= 3);
+  CHECK(r.sub.fragment_requests_sent > 0);
+  CHECK(r.pub.fragment_requests_answered > 0);
+  CHECK(r.sub.reassembly_bytes == 0);
+}
+
+TEST_CASE("Without tail probes a one-shot large message lost whole stays unknown", "[sim][large][repair]") {
+  const lost_whole_result r = lost_whole(racket::publisher_options{.tail_probe_delay = 0ms});
+  CHECK(r.got.empty());
+  CHECK(r.pub.tail_probes == 0);
+  CHECK(r.sub.fragment_requests_sent == 0);
+}
+
+TEST_CASE("Tail probes of a large message that arrived cost no request and no second delivery", "[sim][large][repair]") {
+  bed b{92};
+  const racket::stream<std::string> s{"large", pool};
+  recorder r{b, s, 7};
+  b.net.run_for(20ms);
+  sim_publisher pub{b.pub_node, racket::publisher_options{.seed = 8}};
+  const std::string payload = pattern(std::size_t{1} << 20, 92);
+  pub.publish(s, "maps.event", payload, 0ms);
+  b.net.run_for(1s);  // the probes at 10, 40 and 130 ms after the last fragment
+  REQUIRE(r.got.size() == 1);
+  CHECK(pub.stats("large").tail_probes == 3);
+  CHECK(r.sub.stats(s).fragment_requests_sent == 0);
+  CHECK(pub.stats("large").fragment_requests_answered == 0);
+  CHECK(r.sub.stats(s).reassembly_bytes == 0);
+  // A newer publish on the stream stops the probes of the older message.
+  pub.publish(s, "maps.event", pattern(std::size_t{1} << 20, 93), 0ms);
+  pub.publish(s, "maps.small", std::string("v"), 0ms);
+  b.net.run_for(1s);
+  CHECK(r.got.size() == 3);
+  CHECK(pub.stats("large").tail_probes <= 3 + 3);  // the small record's own probes only
+}

@@ -35,6 +35,9 @@ inline constexpr std::size_t fragment_turn_datagrams = 256;
 // Answers to fragment ranges queued at once at most (each for one message, at most 64
 // ranges): past it a further answer is refused until some are sent.
 inline constexpr std::size_t max_fragment_answers = 64;
+// In a range given to add_ranges: the message's last fragment, whatever its count (a tail
+// probe).
+inline constexpr std::uint32_t last_fragment = 0xFFFFFFFFu;
 
 // `Sender`: send_batch(std::span<outgoing_datagram>) (the transport gate); `Stream`: has
 // `name`, `ep` and `counters`.
@@ -86,6 +89,7 @@ class fragment_outbox {
     if (j == nullptr) return 0;
     const std::uint32_t n = j->cut->fragment_count();
     for (auto [first, last] : ranges) {
+      if (first == last_fragment) first = n - 1;
       if (first >= n || first > last) continue;
       last = std::min(last, n - 1);
       if (!still_queued(s, sequence, subject, first, last)) j->ranges.push_back({first, last});
@@ -175,6 +179,7 @@ class fragment_outbox {
         if (!j.resend) {
           live_bytes_ -= j.payload->size();
           ++live_finished_;
+          finished_.emplace_back(j.stream, j.msg.sequence);
         }
         if (!j.whole) --answers_;
         jobs_.pop_front();
@@ -193,8 +198,17 @@ class fragment_outbox {
     return !jobs_.empty();
   }
 
+  // Calls f(Stream&, std::uint64_t sequence) for each live send finished since the last call,
+  // in order (the publisher's tail probes start from there).
+  template <class F>
+  void take_finished(F&& f) {
+    for (auto [stream, sequence] : finished_) f(*stream, sequence);
+    finished_.clear();
+  }
+
   void clear() noexcept {
     jobs_.clear();
+    finished_.clear();
     live_bytes_ = 0;
     live_finished_ = live_queued_;
     answers_ = 0;
@@ -220,6 +234,7 @@ class fragment_outbox {
   std::size_t live_bytes_ = 0;
   std::uint64_t live_queued_ = 0;
   std::uint64_t live_finished_ = 0;
+  std::vector<std::pair<Stream*, std::uint64_t>> finished_;  // live sends finished, not yet taken
   std::size_t answers_ = 0;  // queued answers to fragment ranges
   std::vector<std::byte> buffer_;          // one turn's datagrams
   std::vector<outgoing_datagram> batch_;   // one turn's batch

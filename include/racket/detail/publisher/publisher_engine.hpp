@@ -317,6 +317,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   // work, or once the transport's send backlog has drained where it keeps one.
   void fragment_turn() {
     const bool more = !shut_down_ && outbox_.pump(gate_);
+    outbox_.take_finished([this](stream_state& s, std::uint64_t sequence) { start_large_probe(s, sequence); });
     while (!large_waiters_.empty() && large_waiters_.front().target <= outbox_.live_finished()) {
       auto done = std::move(large_waiters_.front().done);
       large_waiters_.pop_front();
@@ -337,11 +338,63 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     asio::post(strand_, [self = this->shared_from_this()] { self->fragment_turn(); });
   }
 
+  // Tail probes of large messages: once the last fragment of a stream's newest message has
+  // gone, that fragment is sent again (flag resend, ahead of the other sends) after the probe
+  // delay, then 3 and 9 times as long after that (tail_probes.hpp does the same for records).
+  // It carries the message's sequence and size: a subscriber that lost the end of it, or
+  // all of it, learns what it misses and asks for it. Stops when the stream publishes
+  // anything newer, or the message is neither cached nor among the recent ones any more.
+  void start_large_probe(stream_state& s, std::uint64_t sequence) {
+    if (probes_.delay().count() <= 0 || s.next_sequence != sequence + 1) return;
+    const auto step = std::chrono::duration_cast<duration>(probes_.delay());
+    const time_point due = Clock::now() + step;
+    for (large_probe& p : large_probes_) {
+      if (p.stream != &s) continue;
+      p = {&s, sequence, due, step, tail_probes<stream_state, Clock>::probe_count};
+      arm_large_timer();
+      return;
+    }
+    large_probes_.push_back({&s, sequence, due, step, tail_probes<stream_state, Clock>::probe_count});
+    arm_large_timer();
+  }
+
+  void fire_large_probes(time_point now) {
+    bool sent = false;
+    std::erase_if(large_probes_, [&](large_probe& p) {
+      if (p.due > now) return false;
+      stream_state& s = *p.stream;
+      if (s.next_sequence != p.sequence + 1) return true;  // something newer went out since
+      static constexpr std::pair<std::uint32_t, std::uint32_t> tail[1] = {{last_fragment, last_fragment}};
+      bool held = false;
+      const auto probe = [&](std::string_view subject, const shared_bytes& payload, std::uint32_t interval_ms,
+                             std::uint64_t timestamp_ns, std::uint64_t content_hash) {
+        held = true;
+        if (outbox_.add_ranges(s, subject, payload, interval_ms, p.sequence, timestamp_ns, content_hash, tail) != 0) {
+          bump(s.counters.tail_probes);
+          sent = true;
+        }
+      };
+      s.large.for_each([&](std::string_view subject, const large_value<time_point>& v) {
+        if (!held && v.sequence == p.sequence) probe(subject, v.payload, v.interval_ms, v.timestamp_ns, v.content_hash);
+      });
+      if (!held) {
+        if (const auto* e = recent_large_.find(&s, p.sequence))
+          probe(e->subject, e->payload, e->interval_ms, e->timestamp_ns, e->content_hash);
+      }
+      if (!held || --p.left == 0) return true;
+      p.step *= 3;
+      p.due = now + p.step;
+      return false;
+    });
+    if (sent) pump_fragments();
+  }
+
   void arm_large_timer() {
     if (shut_down_) return;
     time_point next = time_point::max();
     for (stream_state* st : large_streams_) next = std::min(next, st->large.next_due());
     next = std::min(next, recent_large_.next_expiry());  // the store lets go of its payloads in time
+    for (const large_probe& p : large_probes_) next = std::min(next, p.due);
     if (next == time_point::max()) return;
     large_timer_.arm(next, this->weak_from_this(), [](publisher_engine& self) { self.on_large_timer(); });
   }
@@ -352,6 +405,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     if (shut_down_) return;
     const time_point now = Clock::now();
     recent_large_.prune(now);
+    fire_large_probes(now);
     for (stream_state* st : large_streams_) {
       st->large.take_due(now, [&](std::string_view subject, const large_value<time_point>& v) {
         outbox_.add(*st, subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash, true);
@@ -643,6 +697,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     large_timer_.cancel();
     outbox_.clear();
     recent_large_.clear();
+    large_probes_.clear();
     for (auto& w : large_waiters_) w.done(make_error_code(errc::not_open));
     large_waiters_.clear();
     probes_.clear();
@@ -701,6 +756,14 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     std::function<void(std::error_code)> done;
   };
   std::deque<large_waiter> large_waiters_;  // when_large_sent calls waiting for fragment turns
+  struct large_probe {
+    stream_state* stream;
+    std::uint64_t sequence;  // the stream's newest message, large
+    time_point due;
+    duration step;
+    int left;  // probes still to send
+  };
+  std::vector<large_probe> large_probes_;  // at most one per stream
 
   // Discovery (executor only).
   earliest_timer<typename Transport::timer_type> announce_timer_;

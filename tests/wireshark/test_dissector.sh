@@ -51,6 +51,15 @@ capture_in_netns() {
     cat "$tmp/dumpcap.err"
     exit 1
   }
+  # "Capturing on" can come before the capture is live (a run missed the sender's first three
+  # datagrams): send a start sentinel (port 7) until the file holds one, then start sending.
+  local tenths=100
+  until tshark -n -r "$tmp/live.pcapng" -Y 'udp.dstport == 7' 2>/dev/null | grep -q .; do
+    [ "$tenths" -gt 0 ] || { echo "FAIL: no start sentinel reached the capture file within 10 s"; exit 1; }
+    python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"start of test", ("127.0.0.1", 7))'
+    sleep 0.1
+    tenths=$((tenths - 1))
+  done
 
   "$sender" "$demo" --subject ws.a --subject ws.b --subject ws.c --data hello --interval 300ms --withdraw \
     --announce-period 300ms \
@@ -73,7 +82,7 @@ capture_in_netns() {
   # dumpcap drops what it has not read yet when it stops: end with a sentinel datagram and
   # stop only once the file holds it, so everything sent before it is in the file too.
   python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"end of test", ("127.0.0.1", 9))'
-  local tenths=100
+  tenths=100
   until tshark -n -r "$tmp/live.pcapng" -Y 'udp.dstport == 9' 2>/dev/null | grep -q .; do
     [ "$tenths" -gt 0 ] || { echo "FAIL: the sentinel datagram never reached the capture file"; exit 1; }
     sleep 0.1

@@ -138,7 +138,7 @@ class udp_transport {
   template <class Executor>
     requires std::is_constructible_v<asio::any_io_executor, const Executor&>
   udp_transport(const Executor& ex, const transport_options& options)
-      : core_(executor_type(asio::any_io_executor(ex)), options) {}
+      : core_(executor_type(ex), options) {}
 
   /// Creates a closed transport on the application's strand `s` itself (an
   /// `asio::make_strand(io)`, any `asio::strand`), not on a strand inside it: its work is
@@ -149,6 +149,10 @@ class udp_transport {
     requires std::is_constructible_v<asio::any_io_executor, const Executor&>
   udp_transport(const asio::strand<Executor>& s, const transport_options& options)
       : core_(executor_type(s), options) {}
+
+  /// Creates a closed transport on another transport's strand (a publisher's or subscriber's
+  /// `get_executor()`): the same strand, as above.
+  udp_transport(const executor_type& s, const transport_options& options) : core_(s, options) {}
 
   /// Creates a closed transport on a new strand of `ctx`'s executor (an `asio::io_context`, a
   /// thread pool).
@@ -326,7 +330,7 @@ class udp_transport {
     if (ec) return 0;
     family_state& fs = state(family);
 
-    auto r = std::make_shared<detail::udp::receiver>(asio::any_io_executor(core_.strand));
+    auto r = std::make_shared<detail::udp::receiver>(core_.strand.io_object_executor());
     r->ep = ep;
     r->handler = std::move(handler);
     r->family = family;
@@ -411,7 +415,7 @@ class udp_transport {
     ec.clear();
     auto& slot = unicast_[family == address_family::v4 ? 0 : 1];
     if (slot) return slot->ep.port;
-    auto r = std::make_shared<detail::udp::receiver>(asio::any_io_executor(core_.strand));
+    auto r = std::make_shared<detail::udp::receiver>(core_.strand.io_object_executor());
     r->family = family;
     r->handler = std::move(handler);
     if (!detail::udp::open_unicast_socket(*r, core_.options, port, ec)) return 0;

@@ -10,6 +10,7 @@
 // the transport: it checks its own `closed` flag, which close() sets, before touching the core.
 
 #include "racket/transport/concepts.hpp"
+#include "racket/transport/detail/udp/serial_executor.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/post.hpp>
@@ -33,9 +34,9 @@ inline address_family family_of(const endpoint& ep) noexcept {
   return ep.group.is_v4() ? address_family::v4 : address_family::v6;
 }
 
-// The strand a transport runs on: over any executor (an io_context's, a thread pool's, a
-// strand of the application's: ours then runs inside theirs).
-using strand_type = asio::strand<asio::any_io_executor>;
+// The strand a transport runs on: over any executor (an io_context's, a thread pool's), or a
+// strand of the application's itself (serial_executor.hpp).
+using strand_type = serial_executor;
 
 // The counters of transport_stats, readable from any thread. Written on the strand (reads,
 // flushes of the backlog) and under the transport's mutex (sends, opens, rescans): two writers

@@ -14,6 +14,7 @@
 #include "racket/transport/detail/udp/receive_control.hpp"
 #include "racket/transport/detail/udp/receiver.hpp"
 
+#include <asio/bind_executor.hpp>
 #include <asio/post.hpp>
 #include <asio/socket_base.hpp>
 
@@ -54,7 +55,9 @@ class receive_loop {
   // copied: no atomic count changes per wake-up).
   void arm_read(std::shared_ptr<receiver> r) {
     receiver& rr = *r;
-    rr.socket.async_wait(asio::socket_base::wait_read, [this, r = std::move(r)](const std::error_code& ec) mutable {
+    // Bound to the strand itself, not left to the socket's type-erased executor: the
+    // completion then takes the strand's concrete path (serial_executor.hpp).
+    rr.socket.async_wait(asio::socket_base::wait_read, asio::bind_executor(core_.strand, [this, r = std::move(r)](const std::error_code& ec) mutable {
       // `closed` is set by close_receiver/close (and so the destructor) before the socket
       // goes: checked before touching `this`.
       if (r->closed) return;
@@ -64,7 +67,7 @@ class receive_loop {
         return;
       }
       drain(std::move(r));
-    });
+    }));
   }
 
  private:

@@ -11,6 +11,7 @@
 #include "racket/transport/interfaces.hpp"
 
 #include <asio/any_io_executor.hpp>
+#include <asio/bind_executor.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/ip/udp.hpp>
 #include <asio/socket_base.hpp>
@@ -87,7 +88,7 @@ inline void configure_send_socket(send_port& port, address_family family, const 
 inline std::shared_ptr<send_port> open_send_port(core& c, const interface_info& itf, address_family family,
                                                  std::error_code& ec, std::error_code& option_ec) {
   const transport_options& options = c.options;
-  auto port = std::make_shared<send_port>(asio::any_io_executor(c.strand), c.backlog);
+  auto port = std::make_shared<send_port>(c.strand.io_object_executor(), c.backlog);
   port->name = itf.name;
   port->ifindex = itf.index;
   port->socket.open(family == address_family::v4 ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
@@ -127,7 +128,7 @@ inline void flush(core& c, const std::shared_ptr<send_port>& port);
 inline void arm_flush(core& c, const std::shared_ptr<send_port>& port) {
   if (port->flushing) return;
   port->flushing = true;
-  port->socket.async_wait(asio::socket_base::wait_write, [&c, port](const std::error_code& ec) {
+  port->socket.async_wait(asio::socket_base::wait_write, asio::bind_executor(c.strand, [&c, port](const std::error_code& ec) {
     // `closed` is set by close(), which the destructor runs: checked before touching `c`.
     if (port->closed) return;
     port->flushing = false;
@@ -136,7 +137,7 @@ inline void arm_flush(core& c, const std::shared_ptr<send_port>& port) {
       return;
     }
     flush(c, port);
-  });
+  }));
 }
 
 // Sends the backlog in order until it is empty or the kernel says EAGAIN again (then waits).

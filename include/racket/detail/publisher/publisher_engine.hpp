@@ -38,6 +38,7 @@
 #include "racket/detail/publisher/cache.hpp"
 #include "racket/detail/publisher/counters.hpp"
 #include "racket/detail/publisher/fragment_outbox.hpp"
+#include "racket/detail/publisher/large_probes.hpp"
 #include "racket/detail/publisher/large_values.hpp"
 #include "racket/detail/publisher/packer.hpp"
 #include "racket/detail/publisher/publication_announcements.hpp"
@@ -116,6 +117,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
         large_timer_(transport_.make_timer()),
         outbox_(id_, opts_.max_datagram_size),
         recent_large_(opts_.large_repair_bytes, opts_.large_repair_window),
+        large_probes_(opts_.tail_probe_delay),
         announce_timer_(transport_.make_timer()),
         announced_(id_, opts_.announce_period, make_identity(opts_.host_name, opts_.process_id, opts_.program_name),
                    opts_.max_datagram_size) {
@@ -317,7 +319,9 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   // work, or once the transport's send backlog has drained where it keeps one.
   void fragment_turn() {
     const bool more = !shut_down_ && outbox_.pump(gate_);
-    outbox_.take_finished([this](stream_state& s, std::uint64_t sequence) { start_large_probe(s, sequence); });
+    outbox_.take_finished([this](stream_state& s, std::uint64_t sequence) {
+      if (large_probes_.start(s, sequence, Clock::now())) arm_large_timer();
+    });
     while (!large_waiters_.empty() && large_waiters_.front().target <= outbox_.live_finished()) {
       auto done = std::move(large_waiters_.front().done);
       large_waiters_.pop_front();
@@ -338,53 +342,30 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     asio::post(strand_, [self = this->shared_from_this()] { self->fragment_turn(); });
   }
 
-  // Tail probes of large messages: once the last fragment of a stream's newest message has
-  // gone, that fragment is sent again (flag resend, ahead of the other sends) after the probe
-  // delay, then 3 and 9 times as long after that (tail_probes.hpp does the same for records).
-  // It carries the message's sequence and size: a subscriber that lost the end of it, or
-  // all of it, learns what it misses and asks for it. Stops when the stream publishes
-  // anything newer, or the message is neither cached nor among the recent ones any more.
-  void start_large_probe(stream_state& s, std::uint64_t sequence) {
-    if (probes_.delay().count() <= 0 || s.next_sequence != sequence + 1) return;
-    const auto step = std::chrono::duration_cast<duration>(probes_.delay());
-    const time_point due = Clock::now() + step;
-    for (large_probe& p : large_probes_) {
-      if (p.stream != &s) continue;
-      p = {&s, sequence, due, step, tail_probes<stream_state, Clock>::probe_count};
-      arm_large_timer();
-      return;
-    }
-    large_probes_.push_back({&s, sequence, due, step, tail_probes<stream_state, Clock>::probe_count});
-    arm_large_timer();
-  }
-
+  // The tail probes of large messages due (large_probes.hpp): each the last fragment of its
+  // stream's newest message, flag resend, ahead of the other sends, while the message is
+  // cached or among the recent ones (else its probes end).
   void fire_large_probes(time_point now) {
     bool sent = false;
-    std::erase_if(large_probes_, [&](large_probe& p) {
-      if (p.due > now) return false;
-      stream_state& s = *p.stream;
-      if (s.next_sequence != p.sequence + 1) return true;  // something newer went out since
+    large_probes_.fire(now, [&](stream_state& s, std::uint64_t sequence) {
       static constexpr std::pair<std::uint32_t, std::uint32_t> tail[1] = {{last_fragment, last_fragment}};
       bool held = false;
       const auto probe = [&](std::string_view subject, const shared_bytes& payload, std::uint32_t interval_ms,
                              std::uint64_t timestamp_ns, std::uint64_t content_hash) {
         held = true;
-        if (outbox_.add_ranges(s, subject, payload, interval_ms, p.sequence, timestamp_ns, content_hash, tail) != 0) {
+        if (outbox_.add_ranges(s, subject, payload, interval_ms, sequence, timestamp_ns, content_hash, tail) != 0) {
           bump(s.counters.tail_probes);
           sent = true;
         }
       };
       s.large.for_each([&](std::string_view subject, const large_value<time_point>& v) {
-        if (!held && v.sequence == p.sequence) probe(subject, v.payload, v.interval_ms, v.timestamp_ns, v.content_hash);
+        if (!held && v.sequence == sequence) probe(subject, v.payload, v.interval_ms, v.timestamp_ns, v.content_hash);
       });
       if (!held) {
-        if (const auto* e = recent_large_.find(&s, p.sequence))
+        if (const auto* e = recent_large_.find(&s, sequence))
           probe(e->subject, e->payload, e->interval_ms, e->timestamp_ns, e->content_hash);
       }
-      if (!held || --p.left == 0) return true;
-      p.step *= 3;
-      p.due = now + p.step;
-      return false;
+      return held;
     });
     if (sent) pump_fragments();
   }
@@ -394,7 +375,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     time_point next = time_point::max();
     for (stream_state* st : large_streams_) next = std::min(next, st->large.next_due());
     next = std::min(next, recent_large_.next_expiry());  // the store lets go of its payloads in time
-    for (const large_probe& p : large_probes_) next = std::min(next, p.due);
+    next = std::min(next, large_probes_.next_due());
     if (next == time_point::max()) return;
     large_timer_.arm(next, this->weak_from_this(), [](publisher_engine& self) { self.on_large_timer(); });
   }
@@ -756,14 +737,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     std::function<void(std::error_code)> done;
   };
   std::deque<large_waiter> large_waiters_;  // when_large_sent calls waiting for fragment turns
-  struct large_probe {
-    stream_state* stream;
-    std::uint64_t sequence;  // the stream's newest message, large
-    time_point due;
-    duration step;
-    int left;  // probes still to send
-  };
-  std::vector<large_probe> large_probes_;  // at most one per stream
+  large_probes<stream_state, Clock> large_probes_;  // tail probes of large messages
 
   // Discovery (executor only).
   earliest_timer<typename Transport::timer_type> announce_timer_;

@@ -18,7 +18,7 @@ struct stream {
   std::uint64_t next_sequence = 1;
 };
 
-using probes = racket::detail::large_probes<stream, no_clock>;
+using probes = racket::detail::large_probes<stream, time_point>;
 
 }  // namespace
 

@@ -18,18 +18,16 @@
 namespace racket::detail {
 
 // `Stream`: the publisher's stream; this room reads its `next_sequence`.
-template <class Stream, class Clock>
+template <class Stream, class TimePoint>
 class large_probes {
  public:
-  using time_point = typename Clock::time_point;
-
   // `delay`: from the last fragment to the first probe; 0 turns probes off.
   explicit large_probes(std::chrono::milliseconds delay) : delay_(delay) {}
 
   // The last fragment of message `sequence` of `s` went at `now`: its probes start, in place
   // of the stream's earlier ones, unless probes are off or the stream has published anything
   // newer. True when they did (the caller wakes by next_due()).
-  bool start(Stream& s, std::uint64_t sequence, time_point now) {
+  bool start(Stream& s, std::uint64_t sequence, TimePoint now) {
     if (delay_.count() <= 0 || s.next_sequence != sequence + 1) return false;
     for (entry& p : entries_) {
       if (p.stream != &s) continue;
@@ -46,7 +44,7 @@ class large_probes {
   // message's last fragment again and returns false when the message is held no more, which
   // ends its probes. The probes of a stream that published anything newer end unsent.
   template <class Probe>
-  void fire(time_point now, Probe&& probe) {
+  void fire(TimePoint now, Probe&& probe) {
     std::erase_if(entries_, [&](entry& p) {
       if (p.schedule.due > now) return false;
       if (p.stream->next_sequence != p.sequence + 1) return true;  // something newer went out since
@@ -54,9 +52,9 @@ class large_probes {
     });
   }
 
-  // When the next probe is due (time_point::max(): none is).
-  time_point next_due() const noexcept {
-    time_point next = time_point::max();
+  // When the next probe is due (TimePoint::max(): none is).
+  TimePoint next_due() const noexcept {
+    TimePoint next = TimePoint::max();
     for (const entry& p : entries_) next = std::min(next, p.schedule.due);
     return next;
   }
@@ -68,7 +66,7 @@ class large_probes {
   struct entry {
     Stream* stream;
     std::uint64_t sequence;  // the stream's newest message, large
-    probe_schedule<time_point> schedule;
+    probe_schedule<TimePoint> schedule;
   };
 
   std::chrono::milliseconds delay_;

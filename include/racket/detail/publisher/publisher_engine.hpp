@@ -5,8 +5,9 @@
 // everything the publisher does on its own. It runs the rooms: process (cache, resend
 // schedule, packer) → send; resend timer → schedule → packing; answer timer → tail probes and
 // snapshot answers; announce timer → announcements of the streams (detail/announce/); large
-// messages (fragment outbox, their cache, paced turns, their resend timer); and at the end,
-// the withdrawals and the transport's close. It owns the transport, the streams and the one
+// messages, once numbered, and requests' fragment ranges → the large sender (large_sender.hpp:
+// their cache, paced fragment turns, resends, tail probes and repair); and at the end, the
+// withdrawals and the transport's close. It owns the transport, the streams and the one
 // mutex. It knows nothing of the publish queue, the threads that publish or flushes: the
 // thread front (publisher_impl.hpp) derives from it and calls `process` for each record it
 // takes. See docs/architecture.md ("Threading", "Publisher: choices", "Snapshots and gap
@@ -37,13 +38,12 @@
 #include "racket/detail/hash.hpp"
 #include "racket/detail/publisher/cache.hpp"
 #include "racket/detail/publisher/counters.hpp"
-#include "racket/detail/publisher/fragment_outbox.hpp"
+#include "racket/detail/publisher/large_sender.hpp"
 #include "racket/detail/publisher/large_values.hpp"
 #include "racket/detail/publisher/packer.hpp"
 #include "racket/detail/publisher/publication_announcements.hpp"
 #include "racket/detail/publisher/publish_queue.hpp"
 #include "racket/detail/publisher/publisher_stream.hpp"
-#include "racket/detail/publisher/recent_large.hpp"
 #include "racket/detail/publisher/request_listeners.hpp"
 #include "racket/detail/publisher/resend_packing.hpp"
 #include "racket/detail/publisher/resend_schedule.hpp"
@@ -64,7 +64,6 @@
 #include <asio/post.hpp>
 
 #include <algorithm>
-#include <deque>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -90,6 +89,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   using duration = typename Clock::duration;
   using stream_state = publisher_stream<Clock>;
   using executor_type = typename Transport::executor_type;
+  using large_sender_type = large_sender<Transport, Clock, stream_state>;
 
   // `ctx`: whatever the transport is made from (an io_context or an executor for UDP, a node
   // in simulation).
@@ -113,9 +113,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
         resends_(opts_.resend_coalesce, opts_.resend_jitter),
         probes_(opts_.tail_probe_delay),
         answers_(opts_),
-        large_timer_(transport_.make_timer()),
-        outbox_(id_, opts_.max_datagram_size),
-        recent_large_(opts_.large_repair_bytes, opts_.large_repair_window),
+        large_(transport_, gate_, id_, opts_),
         announce_timer_(transport_.make_timer()),
         announced_(id_, opts_.announce_period, make_identity(opts_.host_name, opts_.process_id, opts_.program_name),
                    opts_.max_datagram_size) {
@@ -249,8 +247,9 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
 
   // --- executor only from here on ---
 
-  // One large message: a sequence number, the cache (a small value of the subject goes), and
-  // its fragments into the outbox, which sends them a turn at a time.
+  // One large message: a sequence number and a timestamp, the subject's small value dropped,
+  // and the rest to the large sender (large_sender.hpp: the cache of large values, the
+  // fragments' paced turns).
   void publish_large(stream_state& s, const std::string& subject, shared_bytes bytes, std::uint32_t interval_ms) {
     const time_point now = Clock::now();
     if (!s.listener_checked) {
@@ -260,160 +259,20 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     const std::uint64_t sequence = s.next_sequence++;
     const std::uint64_t stamp = stamp_(now);
     bump(s.counters.published);
-    const std::uint64_t hash = wire::content_hash(s.name, subject, std::span<const std::byte>(*bytes));
     const auto found = s.cache.find(subject);
     if (found.found()) uncache(s, found);
-    if (interval_ms == 0) {
-      drop_large(s, subject);
-    } else if (s.large.store(subject, {bytes, sequence, stamp, hash, interval_ms, {}}, now)) {
-      bump(s.counters.cached_subjects);
-      if (!s.has_large) {
-        s.has_large = true;
-        large_streams_.push_back(&s);
-      }
-    }
-    // Kept a while for repair, cached or not (recent_large.hpp): a one-shot message, or a
-    // value replaced before every subscriber had all of it, can still be completed.
-    recent_large_.prune(now);
-    recent_large_.add({&s, subject, bytes, sequence, stamp, hash, interval_ms, now});
-    outbox_.add(s, subject, std::move(bytes), interval_ms, sequence, stamp, hash, false);
-    pump_fragments();
-    arm_large_timer();
+    large().publish(s, subject, std::move(bytes), sequence, stamp, interval_ms, now);
   }
 
-  // A small record (or a tombstone) of a subject replaces its large value: returns the
-  // interval it had (0: none held).
-  std::uint32_t drop_large(stream_state& s, std::string_view subject) {
-    const std::uint32_t interval = s.large.remove(subject);
-    if (interval != 0) {
-      auto& cached = s.counters.cached_subjects;
-      cached.store(cached.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    }
-    return interval;
-  }
+  // What async_flush waits for after its records: every large message published so far
+  // handed to the transport (large_sender::when_sent).
+  void when_large_sent(std::function<void(std::error_code)> done) { large_.when_sent(std::move(done)); }
 
-  // Calls `done` (void(std::error_code)) once every large message published so far has had
-  // all its fragments handed to the transport: at once when none is under way, else after
-  // the fragment turn that sends the last of them; `not_open` if the publisher shuts down
-  // first (its unsent fragments are dropped). What async_flush waits for after its records.
-  void when_large_sent(std::function<void(std::error_code)> done) {
-    if (shut_down_) {
-      done(make_error_code(errc::not_open));
-    } else if (outbox_.live_finished() >= outbox_.live_queued()) {
-      done(std::error_code{});
-    } else {
-      large_waiters_.push_back({outbox_.live_queued(), std::move(done)});
-    }
-  }
-
-  // Starts sending the outbox's fragments unless a turn is under way or waiting.
-  void pump_fragments() {
-    if (pumping_ || outbox_.empty()) return;
-    pumping_ = true;
-    fragment_turn();
-  }
-
-  // One turn of the outbox (fragment_outbox.hpp), then the next one behind the strand's other
-  // work, or once the transport's send backlog has drained where it keeps one.
-  void fragment_turn() {
-    const bool more = !shut_down_ && outbox_.pump(gate_);
-    outbox_.take_finished([this](stream_state& s, std::uint64_t sequence) { start_large_probe(s, sequence); });
-    while (!large_waiters_.empty() && large_waiters_.front().target <= outbox_.live_finished()) {
-      auto done = std::move(large_waiters_.front().done);
-      large_waiters_.pop_front();
-      done(std::error_code{});
-    }
-    if (!more) {
-      pumping_ = false;
-      return;
-    }
-    if constexpr (backlog_reporting_transport<Transport>) {
-      if (transport_.send_backlog() != 0) {
-        transport_.async_wait_send_backlog([weak = this->weak_from_this()] {
-          if (auto self = weak.lock()) self->fragment_turn();
-        });
-        return;
-      }
-    }
-    asio::post(strand_, [self = this->shared_from_this()] { self->fragment_turn(); });
-  }
-
-  // Tail probes of large messages: once the last fragment of a stream's newest message has
-  // gone, that fragment is sent again (flag resend, ahead of the other sends) after the probe
-  // delay, then 3 and 9 times as long after that (tail_probes.hpp does the same for records).
-  // It carries the message's sequence and size: a subscriber that lost the end of it, or
-  // all of it, learns what it misses and asks for it. Stops when the stream publishes
-  // anything newer, or the message is neither cached nor among the recent ones any more.
-  void start_large_probe(stream_state& s, std::uint64_t sequence) {
-    if (probes_.delay().count() <= 0 || s.next_sequence != sequence + 1) return;
-    const auto step = std::chrono::duration_cast<duration>(probes_.delay());
-    const time_point due = Clock::now() + step;
-    for (large_probe& p : large_probes_) {
-      if (p.stream != &s) continue;
-      p = {&s, sequence, due, step, tail_probes<stream_state, Clock>::probe_count};
-      arm_large_timer();
-      return;
-    }
-    large_probes_.push_back({&s, sequence, due, step, tail_probes<stream_state, Clock>::probe_count});
-    arm_large_timer();
-  }
-
-  void fire_large_probes(time_point now) {
-    bool sent = false;
-    std::erase_if(large_probes_, [&](large_probe& p) {
-      if (p.due > now) return false;
-      stream_state& s = *p.stream;
-      if (s.next_sequence != p.sequence + 1) return true;  // something newer went out since
-      static constexpr std::pair<std::uint32_t, std::uint32_t> tail[1] = {{last_fragment, last_fragment}};
-      bool held = false;
-      const auto probe = [&](std::string_view subject, const shared_bytes& payload, std::uint32_t interval_ms,
-                             std::uint64_t timestamp_ns, std::uint64_t content_hash) {
-        held = true;
-        if (outbox_.add_ranges(s, subject, payload, interval_ms, p.sequence, timestamp_ns, content_hash, tail) != 0) {
-          bump(s.counters.tail_probes);
-          sent = true;
-        }
-      };
-      s.large.for_each([&](std::string_view subject, const large_value<time_point>& v) {
-        if (!held && v.sequence == p.sequence) probe(subject, v.payload, v.interval_ms, v.timestamp_ns, v.content_hash);
-      });
-      if (!held) {
-        if (const auto* e = recent_large_.find(&s, p.sequence))
-          probe(e->subject, e->payload, e->interval_ms, e->timestamp_ns, e->content_hash);
-      }
-      if (!held || --p.left == 0) return true;
-      p.step *= 3;
-      p.due = now + p.step;
-      return false;
-    });
-    if (sent) pump_fragments();
-  }
-
-  void arm_large_timer() {
-    if (shut_down_) return;
-    time_point next = time_point::max();
-    for (stream_state* st : large_streams_) next = std::min(next, st->large.next_due());
-    next = std::min(next, recent_large_.next_expiry());  // the store lets go of its payloads in time
-    for (const large_probe& p : large_probes_) next = std::min(next, p.due);
-    if (next == time_point::max()) return;
-    large_timer_.arm(next, this->weak_from_this(), [](publisher_engine& self) { self.on_large_timer(); });
-  }
-
-  // Periodic resends of large values: each due one's fragments queued (flag resend, its own
-  // sequence) unless its resend is still queued, sent by the outbox's turns.
-  void on_large_timer() {
-    if (shut_down_) return;
-    const time_point now = Clock::now();
-    recent_large_.prune(now);
-    fire_large_probes(now);
-    for (stream_state* st : large_streams_) {
-      st->large.take_due(now, [&](std::string_view subject, const large_value<time_point>& v) {
-        outbox_.add(*st, subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash, true);
-        bump(st->counters.resent);
-      });
-    }
-    pump_fragments();
-    arm_large_timer();
+  // The large sender, bound on first use: its timer and fragment turns hold it through this
+  // engine (an aliasing pointer), which owns the transport and the gate it sends with.
+  large_sender_type& large() {
+    if (!large_.bound()) large_.bind(std::shared_ptr<large_sender_type>(this->shared_from_this(), &large_));
+    return large_;
   }
 
   // Opens the stream's listener for snapshot requests, once, when its first message goes out:
@@ -449,7 +308,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
 
     const auto found = s.cache.find(subject);
     // A subject's large value (fragments) goes with any record of it.
-    const std::uint32_t large_interval = s.large.empty() ? 0 : drop_large(s, subject);
+    const std::uint32_t large_interval = s.large.empty() ? 0 : large_.drop(s, subject);
     if (withdraw) {
       r.flags = wire::flags::tombstone;
       r.interval_ms = found.found() ? s.cache[found.index].interval_ms : large_interval;
@@ -522,17 +381,17 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     if (shut_down_) return;
     const time_point now = Clock::now();
     const auto send = [this](stream_state& s, const wire::record& r) { append(s, r); };
-    // A large value an answer selects: its fragments, flag resend, under its cached sequence
-    // (skipped when a resend of it is still queued), in the outbox's paced turns.
-    bool large = false;
-    const auto send_large = [this, &large](stream_state& s, std::string_view subject, const large_value<time_point>& v) {
-      outbox_.add(s, subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash, true);
-      large = true;
+    // A large value an answer selects: its fragments, in the large sender's paced turns.
+    bool large_queued = false;
+    const auto send_large = [this, &large_queued](stream_state& s, std::string_view subject,
+                                                  const large_value<time_point>& v) {
+      large_.answer(s, subject, v);
+      large_queued = true;
     };
     const time_point probes_next = probes_.fire(now, send);
     const time_point next = std::min(probes_next, answers_.run(now, send, send_large));
     send_open_writers(now);
-    if (large) pump_fragments();
+    if (large_queued) large().pump();
     if (next != time_point::max()) arm_answer_timer(next);
   }
 
@@ -562,51 +421,12 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     }
     const time_point now = Clock::now();
     if (req.fragment_range_count() != 0 && req.range_count() == 0) [[unlikely]] {
-      if (answers_.admit(*s, req, now)) answer_fragments(*s, req);
+      if (answers_.admit(*s, req, now)) large().answer_fragments(*s, req);
       return;
     }
     const time_point at = answers_.request(*s, req, now, rng_);
     if (at != time_point::max()) arm_answer_timer(at);
-    if (req.fragment_range_count() != 0) answer_fragments(*s, req);
-  }
-
-  // A request's fragment ranges (docs/wire-format.md, "Fragment ranges in a repair request"):
-  // those of a message still cached as a subject's large value, or sent lately (one-shot or
-  // replaced since: recent_large.hpp), are queued in the outbox (flag resend, its sequence)
-  // ahead of the other sends, paced by its turns; others are ignored (the receiver times out).
-  void answer_fragments(stream_state& s, const wire::request_view& req) {
-    bool answered = false;
-    std::vector<std::pair<std::uint32_t, std::uint32_t>>& ranges = fragment_ranges_;
-    std::vector<std::uint64_t>& done = fragment_sequences_;
-    done.clear();
-    const auto answer = [&](std::string_view subject, const shared_bytes& payload, std::uint32_t interval_ms,
-                            std::uint64_t sequence, std::uint64_t timestamp_ns, std::uint64_t content_hash) {
-      ranges.clear();
-      for (std::size_t i = 0; i < req.fragment_range_count(); ++i) {
-        const wire::fragment_range g = req.fragment_range_at(i);
-        if (g.sequence == sequence) ranges.emplace_back(g.first, g.last);
-      }
-      if (ranges.empty()) return;
-      done.push_back(sequence);
-      answered |= outbox_.add_ranges(s, subject, payload, interval_ms, sequence, timestamp_ns, content_hash, ranges) != 0;
-    };
-    s.large.for_each([&](std::string_view subject, const large_value<time_point>& v) {
-      answer(subject, v.payload, v.interval_ms, v.sequence, v.timestamp_ns, v.content_hash);
-    });
-    if (recent_large_.size() != 0) {
-      recent_large_.prune(Clock::now());
-      for (std::size_t i = 0; i < req.fragment_range_count(); ++i) {
-        const std::uint64_t sequence = req.fragment_range_at(i).sequence;
-        if (std::find(done.begin(), done.end(), sequence) != done.end()) continue;
-        if (const auto* e = recent_large_.find(&s, sequence))
-          answer(e->subject, e->payload, e->interval_ms, e->sequence, e->timestamp_ns, e->content_hash);
-        else
-          done.push_back(sequence);  // not held: not looked for again in this request
-      }
-    }
-    if (!answered) return;
-    bump(s.counters.fragment_requests_answered);
-    pump_fragments();
+    if (req.fragment_range_count() != 0) large().answer_fragments(*s, req);
   }
 
   // A sealed datagram on a request group: true, with the request in open_buf_, when it is
@@ -694,12 +514,7 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     answers_.clear();
     announce_timer_.cancel();
     announced_.clear();
-    large_timer_.cancel();
-    outbox_.clear();
-    recent_large_.clear();
-    large_probes_.clear();
-    for (auto& w : large_waiters_) w.done(make_error_code(errc::not_open));
-    large_waiters_.clear();
+    large_.close();
     probes_.clear();
     if constexpr (unicast_transport<Transport>) {
       if (peers_) peers_->stop();
@@ -743,27 +558,8 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   stream_registry<stream_state> streams_;
   bool shut_down_ = false;
 
-  // Large messages (executor only).
-  earliest_timer<typename Transport::timer_type> large_timer_;  // the earliest due resend of a large value
-  fragment_outbox<stream_state> outbox_;
-  std::vector<stream_state*> large_streams_;  // streams that ever held a large value
-  bool pumping_ = false;                      // a fragment turn is under way or waiting
-  recent_large<stream_state, time_point> recent_large_;  // large messages sent lately, for repair
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> fragment_ranges_;  // scratch of answer_fragments
-  std::vector<std::uint64_t> fragment_sequences_;                          // scratch of answer_fragments
-  struct large_waiter {
-    std::uint64_t target;  // outbox_.live_finished() it waits for
-    std::function<void(std::error_code)> done;
-  };
-  std::deque<large_waiter> large_waiters_;  // when_large_sent calls waiting for fragment turns
-  struct large_probe {
-    stream_state* stream;
-    std::uint64_t sequence;  // the stream's newest message, large
-    time_point due;
-    duration step;
-    int left;  // probes still to send
-  };
-  std::vector<large_probe> large_probes_;  // at most one per stream
+  // Large messages (executor only): after the transport and the gate, which it uses.
+  large_sender_type large_;
 
   // Discovery (executor only).
   earliest_timer<typename Transport::timer_type> announce_timer_;

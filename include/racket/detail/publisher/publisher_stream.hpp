@@ -37,7 +37,7 @@ struct publisher_stream {
   stream_answers<time_point> answers;  // snapshot_responder.hpp (executor only)
   tail_probe<time_point> probe;        // tail_probes.hpp (executor only)
   large_value_cache<time_point> large; // large_values.hpp: values sent as fragments (executor only)
-  bool has_large = false;              // listed in the publisher's streams with large values
+  bool has_large = false;              // listed in the large sender's streams (large_sender.hpp)
   // Discovery (executor only, but for announce_ep, set when the stream is made): the pool's
   // announce channel, and `published` and the time at the last announcement (for the rate).
   endpoint announce_ep;

@@ -2,12 +2,14 @@
 #pragma once
 
 // Tail probes: when a stream falls quiet, its newest record is sent again (flag `resend`, its
-// own sequence) the probe delay after the last send, then 3 and 9 times as long after that,
-// so that subscribers detect a lost tail (docs/architecture.md, "Tail probes"). Which record,
-// and when; time comes in as a parameter. Knows nothing of datagrams, sockets or locks.
+// own sequence) the probe delay after the last send, then 3 and 9 times as long after that
+// (probe_schedule.hpp), so that subscribers detect a lost tail (docs/architecture.md, "Tail
+// probes"). Which record, and when; time comes in as a parameter. Knows nothing of
+// datagrams, sockets or locks.
 
 #include "racket/detail/config.hpp"
 #include "racket/detail/publisher/counters.hpp"
+#include "racket/detail/publisher/probe_schedule.hpp"
 #include "racket/wire.hpp"
 
 #include <algorithm>
@@ -26,9 +28,7 @@ struct tail_probe {
   // copies them into `data`.
   wire::record record;
   std::vector<std::byte> data;
-  TimePoint due{};
-  typename TimePoint::duration step{};
-  int left = 0;
+  probe_schedule<TimePoint> schedule;
   bool dirty = false;   // `record` changed since the last restart
   bool listed = false;  // in tail_probes' list
 
@@ -49,8 +49,6 @@ class tail_probes {
  public:
   using time_point = typename Clock::time_point;
   using duration = typename Clock::duration;
-
-  static constexpr int probe_count = 3;
 
   // `delay`: from the last send to the first probe; 0 turns probes off.
   explicit tail_probes(std::chrono::milliseconds delay) : delay_(delay) {}
@@ -81,9 +79,7 @@ class tail_probes {
     if (!r.payload.empty()) std::memcpy(p.data.data() + r.subject.size(), r.payload.data(), r.payload.size());
     r.subject = {reinterpret_cast<const char*>(p.data.data()), r.subject.size()};
     r.payload = {p.data.data() + r.subject.size(), r.payload.size()};
-    p.left = probe_count;
-    p.step = std::chrono::duration_cast<duration>(delay_);
-    p.due = now + std::chrono::duration_cast<duration>(delay_);
+    p.schedule.start(now, delay_);
     if (!p.listed) {
       p.listed = true;
       streams_.push_back(&s);
@@ -100,22 +96,20 @@ class tail_probes {
     for (std::size_t i = 0; i < streams_.size();) {
       Stream& s = *streams_[i];
       tail_probe<time_point>& p = s.probe;
-      if (p.left > 0 && p.due <= now) {
+      if (p.schedule.due_by(now)) {
         if (p.record.sequence + 1 == s.next_sequence) {
           send(s, p.resend_record());
           bump(s.counters.tail_probes);
         }
-        --p.left;
-        p.step *= 3;
-        p.due = now + p.step;
+        p.schedule.advance(now);
       }
-      if (p.left <= 0) {
+      if (p.schedule.left <= 0) {
         p.listed = false;
         streams_[i] = streams_.back();
         streams_.pop_back();
         continue;
       }
-      next = std::min(next, p.due);
+      next = std::min(next, p.schedule.due);
       ++i;
     }
     return next;

@@ -181,54 +181,65 @@ struct receiver {
 
 using receiver_map = std::map<receiver_id, std::shared_ptr<receiver>>;
 
-// Opens r's socket for r.ep and r.family, sets its options and binds it, before any join: with
-// SO_REUSEADDR, SO_RCVBUF (best effort), SO_RXQ_OVFL, packet info, UDP_GRO when asked (best
-// effort, not for a kind-filtered receiver), IP(V6)_MULTICAST_ALL off, bound to the group
-// (link-scope IPv6 without a scope id: the wildcard), the kind filter when `only_kind` is
-// 0..255, non-blocking. False with `ec` set (and the socket closed) when a step fails.
-inline bool open_receive_socket(receiver& r, const transport_options& options, int only_kind, std::error_code& ec) {
-  const endpoint& ep = r.ep;
+// What opening every receiver's socket shares, a group's or the unicast one: a socket of
+// r.family with SO_RCVBUF (best effort: capped at rmem_max unless the process may force it,
+// set_receive_buffer, and a refusal must not stop receiving), SO_RXQ_OVFL and, for v6, IPv6
+// only; then `setup(fd, e)`: the socket's own options and its bind, false with `e` set when a
+// step fails; then non-blocking. False with `ec` set (and the socket closed) when a step fails.
+template <class Setup>
+bool open_socket(receiver& r, const transport_options& options, std::error_code& ec, Setup&& setup) {
   const bool v4 = r.family == address_family::v4;
   r.socket.open(v4 ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
   if (ec) return false;
-  const auto fail = [&](std::error_code e) {
-    r.abandon(e, ec);
-    return false;
-  };
   const int fd = r.socket.native_handle();
   std::error_code e;
-  if (!set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1, e)) return fail(e);
-  // Best effort: capped at rmem_max unless the process may force it (set_receive_buffer),
-  // and a refusal must not stop receiving.
   set_receive_buffer(fd, options.receive_buffer_size);
-  if (!set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, e)) return fail(e);
-  const bool filtered = only_kind >= 0 && only_kind <= 255;
-  // Best effort (Linux 5.0+): without it the kernel splits coalesced datagrams itself.
-  if (options.segmentation_offload && !filtered) r.gro = set_int_opt(fd, udp_level, udp_gro_option, 1, e);
-  e.clear();
-  if (v4) {
-    if (!set_int_opt(fd, IPPROTO_IP, IP_PKTINFO, 1, e)) return fail(e);
-    if (!set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, e)) return fail(e);
-  } else {
-    if (!set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, e)) return fail(e);
-    if (!set_int_opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, e)) return fail(e);
-#ifdef IPV6_MULTICAST_ALL
-    // Linux >= 4.20; older kernels keep the default (deliver all joined groups), which the
-    // bind to the group address already narrows to this group.
-    set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, e);
+  bool ok = set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, e) &&
+            (v4 || set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, e)) && setup(fd, e);
+  if (ok) {
     e.clear();
-#endif
+    r.socket.non_blocking(true, e);
+    ok = !e;
   }
-  // A link-scope IPv6 group (ff02::/16, ff12::/16) cannot be bound without a scope id: such
-  // a receiver binds the wildcard address instead and relies on IPV6_MULTICAST_ALL = 0.
-  const bool wildcard = !v4 && ep.group.to_v6().is_multicast_link_local() && ep.group.to_v6().scope_id() == 0;
-  r.socket.bind(asio::ip::udp::endpoint(wildcard ? asio::ip::address(asio::ip::address_v6::any()) : ep.group, ep.port),
-                e);
-  if (e) return fail(e);
-  if (filtered) attach_kind_filter(fd, static_cast<std::uint8_t>(only_kind));
-  r.socket.non_blocking(true, e);
-  if (e) return fail(e);
-  return true;
+  if (!ok) r.abandon(e, ec);
+  return ok;
+}
+
+// Opens r's socket for r.ep and r.family (open_socket), sets its options and binds it, before
+// any join: with SO_REUSEADDR, packet info, UDP_GRO when asked (best effort, not for a
+// kind-filtered receiver), IP(V6)_MULTICAST_ALL off, bound to the group (link-scope IPv6
+// without a scope id: the wildcard), the kind filter when `only_kind` is 0..255. False with
+// `ec` set (and the socket closed) when a step fails.
+inline bool open_receive_socket(receiver& r, const transport_options& options, int only_kind, std::error_code& ec) {
+  return open_socket(r, options, ec, [&](int fd, std::error_code& e) {
+    const endpoint& ep = r.ep;
+    const bool v4 = r.family == address_family::v4;
+    if (!set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1, e)) return false;
+    const bool filtered = only_kind >= 0 && only_kind <= 255;
+    // Best effort (Linux 5.0+): without it the kernel splits coalesced datagrams itself.
+    if (options.segmentation_offload && !filtered) r.gro = set_int_opt(fd, udp_level, udp_gro_option, 1, e);
+    e.clear();
+    if (v4) {
+      if (!set_int_opt(fd, IPPROTO_IP, IP_PKTINFO, 1, e)) return false;
+      if (!set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, e)) return false;
+    } else {
+      if (!set_int_opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, e)) return false;
+#ifdef IPV6_MULTICAST_ALL
+      // Linux >= 4.20; older kernels keep the default (deliver all joined groups), which the
+      // bind to the group address already narrows to this group.
+      set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, e);
+      e.clear();
+#endif
+    }
+    // A link-scope IPv6 group (ff02::/16, ff12::/16) cannot be bound without a scope id: such
+    // a receiver binds the wildcard address instead and relies on IPV6_MULTICAST_ALL = 0.
+    const bool wildcard = !v4 && ep.group.to_v6().is_multicast_link_local() && ep.group.to_v6().scope_id() == 0;
+    r.socket.bind(
+        asio::ip::udp::endpoint(wildcard ? asio::ip::address(asio::ip::address_v6::any()) : ep.group, ep.port), e);
+    if (e) return false;
+    if (filtered) attach_kind_filter(fd, static_cast<std::uint8_t>(only_kind));
+    return true;
+  });
 }
 
 }  // namespace racket::detail::udp

@@ -24,35 +24,22 @@
 
 namespace racket::detail::udp {
 
-// Opens r's socket as the family's unicast socket: SO_RCVBUF and SO_SNDBUF (best effort),
-// SO_RXQ_OVFL, IPv6 only for v6, bound to the wildcard address and `port` (0: any),
-// non-blocking. No group, no GRO. False with `ec` set (and the socket closed) on failure.
+// Opens r's socket as the family's unicast socket (open_socket: SO_RCVBUF, SO_RXQ_OVFL, IPv6
+// only for v6, non-blocking): SO_SNDBUF (best effort), bound to the wildcard address and
+// `port` (0: any). No group, no GRO. False with `ec` set (and the socket closed) on failure.
 inline bool open_unicast_socket(receiver& r, const transport_options& options, std::uint16_t port,
                                 std::error_code& ec) {
-  const bool v4 = r.family == address_family::v4;
   r.unicast = true;
-  r.socket.open(v4 ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
-  if (ec) return false;
-  const auto fail = [&](std::error_code e) {
-    r.abandon(e, ec);
-    return false;
-  };
-  const int fd = r.socket.native_handle();
-  std::error_code e;
-  set_receive_buffer(fd, options.receive_buffer_size);
-  set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, options.send_buffer_size, e);
-  e.clear();
-  if (!set_int_opt(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, e)) return fail(e);
-  if (!v4 && !set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, e)) return fail(e);
-  const asio::ip::address any = v4 ? asio::ip::address(asio::ip::address_v4::any())
-                                   : asio::ip::address(asio::ip::address_v6::any());
-  r.socket.bind(asio::ip::udp::endpoint(any, port), e);
-  if (e) return fail(e);
-  r.ep = endpoint{any, r.socket.local_endpoint(e).port()};
-  if (e) return fail(e);
-  r.socket.non_blocking(true, e);
-  if (e) return fail(e);
-  return true;
+  return open_socket(r, options, ec, [&](int fd, std::error_code& e) {
+    set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, options.send_buffer_size, e);
+    e.clear();
+    const asio::ip::address any = r.family == address_family::v4 ? asio::ip::address(asio::ip::address_v4::any())
+                                                                 : asio::ip::address(asio::ip::address_v6::any());
+    r.socket.bind(asio::ip::udp::endpoint(any, port), e);
+    if (e) return false;
+    r.ep = endpoint{any, r.socket.local_endpoint(e).port()};
+    return !e;
+  });
 }
 
 // One datagram from r's unicast socket to `to`, counted in c's stats; never blocks, never

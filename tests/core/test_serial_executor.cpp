@@ -13,8 +13,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <stdexcept>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 using racket::detail::udp::serial_executor;
 
@@ -133,4 +136,163 @@ TEST_CASE("serial_executor: on a thread pool, jobs never overlap", "[serial_exec
   pool.join();
   CHECK(done == 2000);
   CHECK(overlaps == 0);
+}
+
+// The io_context path (io_strand.hpp): the strand's own way in and out, not Asio's.
+
+TEST_CASE("serial_executor: a free strand is entered at once from a thread running the io_context, a busy one later",
+          "[serial_executor]") {
+  asio::io_context io;
+  const serial_executor a(io.get_executor()), b(io.get_executor());
+  bool inline_ran = false, both = false, after = false;
+  asio::post(a, [&] {
+    asio::dispatch(b, [&] {
+      inline_ran = true;
+      both = a.running_in_this_thread() && b.running_in_this_thread();
+    });
+    after = inline_ran;  // b was free: its job ran inside the dispatch
+  });
+  io.run();
+  CHECK(after);
+  CHECK(both);
+
+  // From a thread that does not run the io_context: never at once, and try_run_here says so.
+  io.restart();
+  bool ran = false, tried = true;
+  int try_calls = 0;
+  std::thread([&] {
+    tried = b.try_run_here([&] { ++try_calls; });
+    asio::dispatch(b, [&] { ran = true; });
+  }).join();
+  CHECK_FALSE(tried);
+  CHECK(try_calls == 0);
+  CHECK_FALSE(ran);
+  io.run();
+  CHECK(ran);
+
+  // Busy on another thread: queued, run once that thread lets go.
+  io.restart();
+  std::atomic<bool> holding{false}, release{false};
+  std::atomic<int> order{0};
+  std::atomic<int> held_done{-1}, queued_ran{-1};
+  bool queued_tried = true;
+  auto guard = asio::make_work_guard(io);
+  std::thread t([&] { io.run(); });
+  asio::post(b, [&] {
+    holding = true;
+    while (!release) std::this_thread::yield();
+    held_done = order++;
+  });
+  asio::post(io, [&] {  // on the io_context, not on b
+    while (!holding) std::this_thread::yield();
+    queued_tried = b.try_run_here([] {});
+    asio::dispatch(b, [&] { queued_ran = order++; });
+    release = true;
+  });
+  std::thread t2([&] { io.run(); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (queued_ran < 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  guard.reset();
+  t.join();
+  t2.join();
+  CHECK_FALSE(queued_tried);
+  CHECK(held_done == 0);
+  CHECK(queued_ran == 1);
+}
+
+TEST_CASE("serial_executor: an io_context on 4 threads: a strand's jobs never overlap, each sender's stay in order",
+          "[serial_executor]") {
+  asio::io_context io;
+  const serial_executor s[2] = {serial_executor(io.get_executor()), serial_executor(io.get_executor())};
+  constexpr int senders = 4, jobs = 4000;
+  std::atomic<int> inside[2] = {0, 0};
+  std::atomic<int> overlaps{0}, out_of_order{0}, done{0};
+  int last[2][senders];  // per strand, per sender: the last job seen (touched on that strand only)
+  for (auto& row : last)
+    for (int& v : row) v = -1;
+  const auto job = [&](int k, int sender, int n) {
+    if (inside[k].fetch_add(1) != 0) overlaps.fetch_add(1);
+    if (!s[k].running_in_this_thread()) overlaps.fetch_add(1);
+    if (n <= last[k][sender]) out_of_order.fetch_add(1);
+    last[k][sender] = n;
+    inside[k].fetch_sub(1);
+    done.fetch_add(1);
+  };
+  auto guard = asio::make_work_guard(io);
+  std::vector<std::thread> runners;
+  for (int i = 0; i < 4; ++i) runners.emplace_back([&] { io.run(); });
+  // Senders 0 and 1 are threads of their own (their jobs queue); 2 and 3 send from jobs on the
+  // io_context (their dispatches enter a free strand at once).
+  std::vector<std::thread> outside;
+  for (int sender = 0; sender < 2; ++sender) {
+    outside.emplace_back([&, sender] {
+      for (int n = 0; n < jobs; ++n) {
+        const int k = n % 2;
+        if (n % 3 == 0) {
+          asio::dispatch(s[k], [&, k, sender, n] { job(k, sender, n); });
+        } else {
+          asio::post(s[k], [&, k, sender, n] { job(k, sender, n); });
+        }
+      }
+    });
+  }
+  for (int sender = 2; sender < senders; ++sender) {
+    asio::post(io, [&, sender] {
+      for (int n = 0; n < jobs; ++n) {
+        const int k = n % 2;
+        asio::dispatch(s[k], [&, k, sender, n] { job(k, sender, n); });
+      }
+    });
+  }
+  for (auto& t : outside) t.join();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (done < senders * jobs && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  guard.reset();
+  for (auto& t : runners) t.join();
+  CHECK(done == senders * jobs);
+  CHECK(overlaps == 0);
+  CHECK(out_of_order == 0);
+}
+
+TEST_CASE("serial_executor: a job that throws lets the strand go, and the jobs queued behind it still run",
+          "[serial_executor]") {
+  asio::io_context io;
+  const serial_executor a(io.get_executor());
+  std::vector<int> ran;
+  asio::post(a, [] { throw std::runtime_error("job"); });
+  asio::post(a, [&] { ran.push_back(1); });
+  asio::post(a, [&] { ran.push_back(2); });
+  CHECK_THROWS_AS(io.run(), std::runtime_error);
+  io.restart();
+  io.run();
+  CHECK(ran == std::vector<int>{1, 2});
+  // Entered at once (a dispatch from the io_context onto a free strand), then thrown out of.
+  io.restart();
+  bool again = false;
+  asio::post(io, [&] {
+    CHECK_THROWS_AS(asio::dispatch(a, [] { throw std::runtime_error("inline"); }), std::runtime_error);
+    CHECK_FALSE(a.running_in_this_thread());
+    asio::dispatch(a, [&] { again = true; });  // free again: runs at once
+    CHECK(again);
+  });
+  io.run();
+  CHECK(again);
+}
+
+TEST_CASE("serial_executor: the io_context's destruction destroys the jobs still queued, which may hold the strand",
+          "[serial_executor]") {
+  struct holder {
+    serial_executor strand;
+    bool* destroyed;
+    ~holder() { *destroyed = true; }
+  };
+  bool destroyed = false;
+  {
+    auto io = std::make_unique<asio::io_context>();
+    const serial_executor a(io->get_executor());
+    // The job holds the strand that holds the job: only the shutdown breaks the cycle.
+    asio::post(a, [h = std::shared_ptr<holder>(new holder{a, &destroyed})] { (void)h; });
+    io.reset();
+  }
+  CHECK(destroyed);
 }

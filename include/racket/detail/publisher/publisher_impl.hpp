@@ -168,6 +168,14 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     // keeps its place: then this record queues behind it. (The strand is asked through the
     // copy kept here: a copy per call would cost two atomic reference count changes.)
     const bool on_executor = strand_.running_in_this_thread();
+    // A thread that runs the io_context and finds the strand free (a subscriber's handler
+    // answering, say) enters it here and takes that path from inside: the record is not
+    // copied into the queue, and no flush goes through the strand's queue.
+    if (!on_executor && run_here_if_free(strand_, [&] {
+          enqueue(key, stream_name, ep, announce_ep, subject, payload, interval_ms, withdraw, ec);
+        })) {
+      return;
+    }
     stream_state* direct = nullptr;
     {
       std::lock_guard lock(mutex_);
@@ -218,6 +226,17 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
       } else {
         asio::post(strand_, [self = shared_self()] { self->flush(); });  // from inside a send
       }
+    }
+  }
+
+  // Runs `f` on the executor now if this thread can enter it at once (udp_transport's
+  // serial_executor::try_run_here); false, `f` not run, for executors without that.
+  template <class F>
+  static bool run_here_if_free(const executor_type& ex, F&& f) {
+    if constexpr (requires { ex.try_run_here(f); }) {
+      return ex.try_run_here(f);
+    } else {
+      return false;
     }
   }
 

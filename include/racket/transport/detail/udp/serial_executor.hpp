@@ -2,21 +2,29 @@
 #pragma once
 
 // The strand a udp_transport runs on, and with it every publisher, subscriber and directory
-// made on one (`executor_type`, `get_executor()`): an Asio executor that is an
-// `asio::strand<asio::io_context::executor_type>` when the transport was made on an
-// io_context (the context, its executor, an `any_io_executor` holding it, or a strand of it),
-// and an `asio::strand<asio::any_io_executor>` on anything else (a thread pool, another
-// executor). One type for both, so that the public classes need no executor parameter; no
-// type erasure on the common path: a strand over `any_io_executor` calls through the inner
-// executor's function table several times per hop (a `prefer` that copies it, the invoker's
-// copy, move and destroy), which cost some 0.5 µs per message on the latency path of this
-// machine (docs/performance.md, "Latency and the strand's executor"). Knows nothing of
+// made on one (`executor_type`, `get_executor()`): an Asio executor that runs its functions one
+// at a time. Made on an io_context (the context, its executor, or an `any_io_executor` holding
+// it) it is an io_strand (io_strand.hpp: Asio's strand over the io_context's own executor,
+// with a lock-free way in and out of a free strand); made on a strand, that strand itself
+// (`asio::strand<io_context::executor_type>`, tracked or not, or `asio::strand<E>` for any
+// other E); on anything else (a thread pool, another executor) an
+// `asio::strand<asio::any_io_executor>`. One type for all, so that the public classes need no
+// executor parameter; no type erasure on the common path: a strand over `any_io_executor`
+// calls through the inner executor's function table several times per hop (a `prefer` that
+// copies it, the invoker's copy, move and destroy), which cost some 0.5 µs per message on the
+// latency path of this machine, and Asio's strand over the concrete executor still some 0.5 µs
+// more than none (docs/performance.md, "Latency and the strand's executor"). Knows nothing of
 // sockets or of what runs on it.
 //
 // Properties: `blocking.never` is kept (execute then posts; by default it dispatches, running
-// the function at once when called on the strand, as a strand does); `outstanding_work` is
-// passed to the strand inside (a tracked copy keeps its context's work count up);
-// `relationship` and `allocator` are hints it does not take.
+// the function at once when called on the strand, or from a thread running the io_context
+// when the strand is free, as a strand does); `outstanding_work` is passed to the strand
+// inside (a tracked copy keeps its context's work count up); `relationship` and `allocator`
+// are hints it does not take. `try_run_here` is its own: run now if the strand can be entered
+// at once, else say so (the publisher's way to send from a subscriber's handler without
+// copying the record into its queue).
+
+#include "racket/transport/detail/udp/io_strand.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/execution.hpp>
@@ -35,6 +43,11 @@
 namespace racket::detail::udp {
 
 template <class T>
+inline constexpr bool is_io_strand = false;
+template <class E>
+inline constexpr bool is_io_strand<basic_io_strand<E>> = true;
+
+template <class T>
 inline constexpr bool is_strand = false;
 template <class E>
 inline constexpr bool is_strand<asio::strand<E>> = true;
@@ -43,7 +56,7 @@ class serial_executor {
   using io_executor = asio::io_context::executor_type;
   using io_tracked_executor = std::decay_t<decltype(asio::prefer(std::declval<const io_executor&>(),
                                                                  asio::execution::outstanding_work.tracked))>;
-  using io_strand = asio::strand<io_executor>;
+  using asio_io_strand = asio::strand<io_executor>;
   using io_tracked_strand = asio::strand<io_tracked_executor>;
   using any_strand = asio::strand<asio::any_io_executor>;
 
@@ -70,10 +83,34 @@ class serial_executor {
   void execute(F&& f) const {
     std::visit(
         [&](const auto& s) {
-          if (never_) {
+          if constexpr (is_io_strand<std::remove_cvref_t<decltype(s)>>) {
+            if (never_) {
+              s.post(std::forward<F>(f));
+            } else {
+              s.dispatch(std::forward<F>(f));
+            }
+          } else if (never_) {
             asio::require(s, asio::execution::blocking.never).execute(std::forward<F>(f));
           } else {
             s.execute(std::forward<F>(f));
+          }
+        },
+        s_);
+  }
+
+  /// Runs `f` now, on the strand, when the calling thread can enter it at once (it is inside
+  /// it; or, on an io_strand, it runs the io_context and the strand is free): true. Else
+  /// false and `f` is untouched (the caller queues its work some other way).
+  template <class F>
+  bool try_run_here(F&& f) const {
+    return std::visit(
+        [&](const auto& s) {
+          if constexpr (is_io_strand<std::remove_cvref_t<decltype(s)>>) {
+            return s.try_run_here(f);
+          } else {
+            if (!s.running_in_this_thread()) return false;
+            f();
+            return true;
           }
         },
         s_);
@@ -90,13 +127,22 @@ class serial_executor {
   /// object in an `any_io_executor`, too large for its inline storage, so allocated per
   /// operation), else the strand.
   asio::any_io_executor io_object_executor() const {
-    if (const auto* s = std::get_if<io_strand>(&s_)) return s->get_inner_executor();
+    if (const auto* s = std::get_if<io_strand>(&s_)) return s->inner();
+    if (const auto* s = std::get_if<tracked_io_strand>(&s_)) return s->inner();
+    if (const auto* s = std::get_if<asio_io_strand>(&s_)) return s->get_inner_executor();
     return asio::any_io_executor(*this);
   }
 
   asio::execution_context& query(asio::execution::context_t) const noexcept {
     return std::visit(
-        [](const auto& s) -> asio::execution_context& { return asio::query(s, asio::execution::context); }, s_);
+        [](const auto& s) -> asio::execution_context& {
+          if constexpr (is_io_strand<std::remove_cvref_t<decltype(s)>>) {
+            return s.context();
+          } else {
+            return asio::query(s, asio::execution::context);
+          }
+        },
+        s_);
   }
 
   asio::execution::blocking_t query(asio::execution::blocking_t) const noexcept {
@@ -118,7 +164,9 @@ class serial_executor {
 
   serial_executor prefer(asio::execution::outstanding_work_t::tracked_t) const noexcept {
     serial_executor e(*this);
-    if (const auto* s = std::get_if<io_strand>(&s_)) {
+    if (const auto* o = std::get_if<io_strand>(&s_)) {
+      e.s_ = o->tracked();
+    } else if (const auto* s = std::get_if<asio_io_strand>(&s_)) {
       e.s_ = asio::prefer(*s, asio::execution::outstanding_work.tracked);
     } else if (const auto* a = std::get_if<any_strand>(&s_)) {
       e.s_ = asio::prefer(*a, asio::execution::outstanding_work.tracked);
@@ -134,6 +182,20 @@ class serial_executor {
 
   friend bool operator==(const serial_executor& a, const serial_executor& b) noexcept {
     if (a.never_ != b.never_) return false;
+    const bool p = is_ours(a.s_), q = is_ours(b.s_);
+    if (p || q) {  // no copies
+      if (!p || !q) return false;
+      return std::visit(
+          [](const auto& x, const auto& y) {
+            if constexpr (is_io_strand<std::remove_cvref_t<decltype(x)>> &&
+                          is_io_strand<std::remove_cvref_t<decltype(y)>>) {
+              return x == y;
+            } else {
+              return false;
+            }
+          },
+          a.s_, b.s_);
+    }
     const auto x = a.untracked(), y = b.untracked();
     if (x.index() != y.index()) return false;
     return std::visit(
@@ -142,7 +204,11 @@ class serial_executor {
   friend bool operator!=(const serial_executor& a, const serial_executor& b) noexcept { return !(a == b); }
 
  private:
-  using strands = std::variant<io_strand, io_tracked_strand, any_strand>;
+  using strands = std::variant<io_strand, tracked_io_strand, asio_io_strand, io_tracked_strand, any_strand>;
+
+  static bool is_ours(const strands& s) noexcept {
+    return std::holds_alternative<io_strand>(s) || std::holds_alternative<tracked_io_strand>(s);
+  }
 
   template <class Executor>
   static strands make(const Executor& ex) {
@@ -158,7 +224,7 @@ class serial_executor {
   template <class Executor>
   static strands wrap(const asio::strand<Executor>& s) {
     if constexpr (std::is_same_v<Executor, io_executor>) {
-      return io_strand(s);
+      return asio_io_strand(s);
     } else if constexpr (std::is_same_v<Executor, io_tracked_executor>) {
       return io_tracked_strand(s);
     } else {
@@ -168,8 +234,9 @@ class serial_executor {
 
   // The same strand without outstanding work (tracked io strands back to plain ones).
   strands untracked() const noexcept {
+    if (const auto* o = std::get_if<tracked_io_strand>(&s_)) return o->untracked();
     if (const auto* t = std::get_if<io_tracked_strand>(&s_))
-      return io_strand(asio::prefer(*t, asio::execution::outstanding_work.untracked));
+      return asio_io_strand(asio::prefer(*t, asio::execution::outstanding_work.untracked));
     if (const auto* a = std::get_if<any_strand>(&s_))
       return any_strand(asio::prefer(*a, asio::execution::outstanding_work.untracked));
     return s_;

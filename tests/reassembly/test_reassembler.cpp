@@ -417,3 +417,32 @@ TEST_CASE("reassembler: 1,000 seeds of loss, duplication and reordering of a 1 M
   CHECK(completed + reported >= 990);
   CHECK(reported > 100);
 }
+
+TEST_CASE("a header-checksummed fragment damaged in its payload makes its whole message fail the content hash",
+          "[reassembly]") {
+  // The datagram's checksum covers the head only (docs/wire-format.md, "Header-checksummed
+  // fragments"): the damaged datagram decodes, and the message must be dropped, counted and
+  // reported at completion, never delivered damaged.
+  auto m = cut("files", 7, 3, payload_of(5000), 1452, 0, "files.cfg", wire::flags::header_checksum);
+  REQUIRE(m.size() == 4);
+  bytes damaged = m.datagrams[2];
+  damaged[damaged.size() - 8 - 100] ^= std::byte{0x20};  // a payload byte of fragment 2
+  std::error_code ec;
+  const wire::fragment_datagram g = wire::decode_fragment(damaged, ec);
+  REQUIRE_FALSE(ec);  // not the datagram's to catch
+  REQUIRE(g.frag.index == 2);
+  harness h;
+  h.feed_all(m, {0, 1});
+  assembled_message out;
+  CHECK(h.r.add("files", 7, g.frag, at(0ms), out) == fragment_outcome::added);
+  CHECK(h.feed(m, 3) == fragment_outcome::hash_mismatch);
+  CHECK(h.delivered.empty());
+  REQUIRE(h.lost.size() == 1);
+  CHECK(h.lost[0].reason == loss_reason::hash_mismatch);
+  CHECK(h.r.counters().hash_mismatch == 1);
+  CHECK(h.r.bytes_in_use() == 0);
+  // Sent again intact (a resend of a cached value), it completes.
+  h.feed_all(m, in_order(m.size()));
+  REQUIRE(h.delivered.size() == 1);
+  CHECK(intact(h.delivered[0], m));
+}

@@ -161,8 +161,9 @@ class fragment_outbox {
       job& j = *jobs_.front();
       const std::size_t run_start = batch_.size();
       while (j.range < j.ranges.size() && used < fragment_turn_datagrams) {
+        // Header-checksummed (docs/wire-format.md): the payload is read by the content hash only.
         const auto bytes = j.cut->encode(j.next, std::span<std::byte>(buffer_.data() + used * m, m),
-                                         j.resend ? wire::flags::resend : std::uint8_t{0});
+                                         (j.resend ? wire::flags::resend : std::uint8_t{0}) | wire::flags::header_checksum);
         batch_.push_back(outgoing_datagram{.to = j.stream->ep, .bytes = bytes});
         stream_of_.push_back(j.stream);
         ++used;

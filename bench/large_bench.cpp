@@ -188,10 +188,22 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
   // Without --copy: each message a buffer the bench gives up (publish of a shared_ptr, no copy
   // at publish), taken from a pool of buffers the publisher no longer holds (it keeps recent
   // messages for repair), as an application that fills a fresh buffer per message would.
+  // The pool is filled before the clock starts (as raw GSO's one buffer is), with what the
+  // publisher keeps at most (large_repair_bytes of recent messages) and a few in flight.
   std::vector<std::shared_ptr<std::vector<std::byte>>> pool;
+  if (!racket_copy) {
+    const std::size_t held = racket::publisher_options{}.large_repair_bytes / size + 8;
+    for (std::size_t k = 0; k < held; ++k) pool.push_back(std::make_shared<std::vector<std::byte>>(size, std::byte{0x5A}));
+  }
+  std::size_t next_buffer = 0;
   const auto free_buffer = [&]() -> std::shared_ptr<std::vector<std::byte>>& {
-    for (auto& b : pool)
-      if (b.use_count() == 1) return b;  // the publisher runs on this thread: no race
+    for (std::size_t k = 0; k < pool.size(); ++k) {  // round robin: the oldest first
+      auto& b = pool[(next_buffer + k) % pool.size()];
+      if (b.use_count() == 1) {  // the publisher runs on this thread: no race
+        next_buffer = (next_buffer + k + 1) % pool.size();
+        return b;
+      }
+    }
     return pool.emplace_back(std::make_shared<std::vector<std::byte>>(size, std::byte{0x5A}));
   };
   // Subjects in turn, 64 MiB of them (4 at least): a message whose lost fragments are asked

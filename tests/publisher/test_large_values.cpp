@@ -55,7 +55,7 @@ TEST_CASE("large_value_cache: each value is due an interval after it was stored,
   CHECK(c.next_due() == t0 + 5300ms);
 }
 
-TEST_CASE("copy_bytes owns a copy; share_bytes keeps the caller's bytes alive without copying",
+TEST_CASE("copy_bytes owns a copy, share_bytes keeps the caller's bytes alive without copying",
           "[publisher][large_values]") {
   std::vector<std::byte> src(1000, std::byte{3});
   const auto copy = racket::detail::copy_bytes(src);

@@ -6,10 +6,11 @@
 // ranges) cut by `wire::fragmenter`, sent in index order a turn at a time. A turn writes at
 // most `fragment_turn_datagrams` fragment datagrams, each as its head and trailer plus the
 // slice of the message's payload where it lies (no copy: outgoing_datagram::rest), and hands
-// them to the sender in one batch, cut into runs of full datagrams (at most 64 and 65507 bytes, what one UDP GSO send
-// takes); the publisher starts the next turn once the strand's other work, and the
-// transport's send backlog, have gone (that is the pacing: docs/architecture.md, "Large
-// messages"). Knows nothing of the cache, timers, locks or when a message is resent.
+// them to the sender in one batch, cut into runs of full datagrams (at most 64 and 65507
+// bytes, what one UDP GSO send takes); the publisher starts the next turn once the strand's
+// other work, and the transport's send backlog, have gone (that is the pacing:
+// docs/architecture.md, "Large messages"). Knows nothing of the cache, timers, locks or when a
+// message is resent.
 
 #include "racket/detail/publisher/counters.hpp"
 #include "racket/detail/publisher/large_values.hpp"

@@ -4,9 +4,9 @@
 // How a udp_transport sends: a datagram or a batch on every send port of its family, with
 // `sendto` for one datagram and one `sendmmsg` per port for a batch (runs as segmented sends,
 // UDP GSO, while the port has it; a datagram in pieces as one iovec per piece), the per-port
-// EAGAIN backlog, the fallback to single sends
-// when the kernel refuses segmentation, and the per-datagram results and counters. Called
-// under the transport's mutex, and takes no lock itself. Knows nothing of receivers or rescans.
+// EAGAIN backlog, the fallback to single sends when the kernel refuses segmentation, and the
+// per-datagram results and counters. Called under the transport's mutex, and takes no lock
+// itself. Knows nothing of receivers or rescans.
 
 #include "racket/error.hpp"
 #include "racket/transport/concepts.hpp"

@@ -446,3 +446,36 @@ TEST_CASE("a header-checksummed fragment damaged in its payload makes its whole 
   REQUIRE(h.delivered.size() == 1);
   CHECK(intact(h.delivered[0], m));
 }
+
+TEST_CASE("a handed-out message's buffer, recycled, carries the next message that fits it", "[reassembly]") {
+  harness h;
+  auto a = cut("files", 7, 3, payload_of(5000, 1), 1452);
+  auto b = cut("files", 7, 4, payload_of(4000, 2), 1452);   // fits a's buffer (not under half of it)
+  auto c = cut("files", 7, 5, payload_of(1000, 3), 1452);   // under half of it: a fresh buffer
+  auto d = cut("files", 7, 6, payload_of(9000, 4), 1452);   // larger: a fresh buffer
+  assembled_message out;
+  for (std::size_t k = 0; k < a.size(); ++k) (void)h.r.add("files", 7, a[k], at(0ms), out);
+  REQUIRE(out.size == 5000);
+  CHECK(out.capacity == 5000);
+  const std::byte* const buffer = out.data.get();
+  h.r.recycle(out);
+  CHECK(out.data == nullptr);
+  CHECK(h.r.spare_bytes() == 5000);
+  for (std::size_t k = 0; k < c.size(); ++k) (void)h.r.add("files", 7, c[k], at(1ms), out);
+  REQUIRE(out.size == 1000);
+  CHECK(out.data.get() != buffer);
+  CHECK(h.r.counters().buffers_reused == 0);
+  for (std::size_t k = 0; k < b.size(); ++k) (void)h.r.add("files", 7, b[k], at(2ms), out);
+  REQUIRE(out.size == 4000);
+  CHECK(out.data.get() == buffer);  // the same memory, holding b's bytes whole
+  CHECK(out.capacity == 5000);
+  CHECK(std::ranges::equal(out.payload(), b.payload));
+  CHECK(h.r.counters().buffers_reused == 1);
+  CHECK(h.r.spare_bytes() == 0);
+  h.r.recycle(out);
+  for (std::size_t k = 0; k < d.size(); ++k) (void)h.r.add("files", 7, d[k], at(3ms), out);
+  REQUIRE(out.size == 9000);
+  CHECK(std::ranges::equal(out.payload(), d.payload));
+  CHECK(h.r.spare_bytes() == 5000);  // kept for a message that fits it
+  CHECK(h.r.bytes_in_use() == 0);
+}

@@ -7,7 +7,8 @@
 //   racket:  a publisher with default options publishes messages of that size as events
 //            (interval 0: no resends; lost fragments repaired from the publisher's recent
 //            messages, `large_repair_window`) on subjects in turn, as fast as it accepts
-//            them (or paced); a subscriber with default options subscribes `*` with the
+//            them (or paced), each a buffer it gives up (publish of a shared_ptr: no copy;
+//            `--copy`: publish of a byte_view, copied at publish); a subscriber with default options subscribes `*` with the
 //            zero-copy byte_view codec and counts whole deliveries.
 //   raw GSO: the same bytes cut into full datagrams of Racket's datagram size (1452), handed to
 //            the kernel as UDP_SEGMENT sends of up to 64 datagrams; the receiver reads with
@@ -23,7 +24,7 @@
 //
 // It sends multicast: it refuses to run unless `lo` is its only interface.
 //   unshare -n sh -c 'ip link set lo up; build/gcc/bench/large_bench [--quick] [--repeat N]
-//                     [--sizes 65536,1048576,16777216] [--mib-per-point N]'
+//                     [--sizes 65536,1048576,16777216] [--mib-per-point N] [--copy]'
 #include "racket/racket.hpp"
 
 #include "common/loopback_guard.hpp"
@@ -46,6 +47,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -175,12 +177,35 @@ result raw_subscriber(std::size_t size, std::uint64_t expected, const std::funct
 // accepted, [3] CPU s, [4] publishes refused (not would_block), [5] would_block answers,
 // [6] datagrams sent (Racket's count; raw: sends of GSO runs).
 
+bool racket_copy = false;  // --copy: publish copies each message (publish of a byte_view)
+
 result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chrono::milliseconds interval,
                         const std::function<void()>& ready) {
   asio::io_context io;
   racket::publisher pub{io, {.interfaces = {"lo"}}};
   bytes_stream s{"large", bench_pool};
   std::vector<std::byte> msg(size, std::byte{0x5A});
+  // Without --copy: each message a buffer the bench gives up (publish of a shared_ptr, no copy
+  // at publish), taken from a pool of buffers the publisher no longer holds (it keeps recent
+  // messages for repair), as an application that fills a fresh buffer per message would.
+  // The pool is filled before the clock starts (as raw GSO's one buffer is), with what the
+  // publisher keeps at most (large_repair_bytes of recent messages) and a few in flight.
+  std::vector<std::shared_ptr<std::vector<std::byte>>> pool;
+  if (!racket_copy) {
+    const std::size_t held = racket::publisher_options{}.large_repair_bytes / size + 8;
+    for (std::size_t k = 0; k < held; ++k) pool.push_back(std::make_shared<std::vector<std::byte>>(size, std::byte{0x5A}));
+  }
+  std::size_t next_buffer = 0;
+  const auto free_buffer = [&]() -> std::shared_ptr<std::vector<std::byte>>& {
+    for (std::size_t k = 0; k < pool.size(); ++k) {  // round robin: the oldest first
+      auto& b = pool[(next_buffer + k) % pool.size()];
+      if (b.use_count() == 1) {  // the publisher runs on this thread: no race
+        next_buffer = (next_buffer + k + 1) % pool.size();
+        return b;
+      }
+    }
+    return pool.emplace_back(std::make_shared<std::vector<std::byte>>(size, std::byte{0x5A}));
+  };
   // Subjects in turn, 64 MiB of them (4 at least): a message whose lost fragments are asked
   // for and sent again completes after later ones, and a later message of the SAME subject
   // would make it stale (dropped, as it must be). With an interval, each message stays cached
@@ -199,9 +224,18 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
   };
   for (std::uint64_t i = 0; i < n; ++i) {
     pace(rate, t0, static_cast<double>(i), run_a_while);
-    std::memcpy(msg.data(), &i, sizeof i);  // each message differs (no duplicate suppression)
+    std::shared_ptr<std::vector<std::byte>> shared;
+    if (racket_copy) {
+      std::memcpy(msg.data(), &i, sizeof i);  // each message differs (no duplicate suppression)
+    } else {
+      shared = free_buffer();
+      std::memcpy(shared->data(), &i, sizeof i);
+    }
     for (;;) {
-      pub.publish(s, subjects[i % subject_count], racket::byte_view(msg), interval, ec);
+      if (racket_copy)
+        pub.publish(s, subjects[i % subject_count], racket::byte_view(msg), interval, ec);
+      else
+        pub.publish(s, subjects[i % subject_count], std::shared_ptr<const std::vector<std::byte>>(shared), interval, ec);
       if (ec != racket::errc::would_block) break;
       ++blocked;
       io.run_one_for(5ms);  // the outbox holds a message's worth: let it send
@@ -429,6 +463,7 @@ int main(int argc, char** argv) {
     }
     if (a == "--quick") quick = true;
     else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--copy") racket_copy = true;
     else if (a == "--interval-ms" && i + 1 < argc) racket_interval = std::chrono::milliseconds(std::atol(argv[++i]));
     else if (a == "--mib-per-point" && i + 1 < argc) mib_per_point = std::strtod(argv[++i], nullptr);
     else if (a == "--sizes" && i + 1 < argc) {
@@ -441,7 +476,7 @@ int main(int argc, char** argv) {
         at = comma + 1;
       }
     } else {
-      std::fprintf(stderr, "usage: large_bench [--quick] [--repeat N] [--sizes BYTES[,BYTES...]] [--mib-per-point N] [--interval-ms N]\n"
+      std::fprintf(stderr, "usage: large_bench [--quick] [--repeat N] [--sizes BYTES[,BYTES...]] [--mib-per-point N] [--interval-ms N] [--copy]\n"
                            "       large_bench --passes   (the cost of each pass over the bytes; sends nothing)\n");
       return 2;
     }
@@ -453,9 +488,10 @@ int main(int argc, char** argv) {
   }
   if (mib_per_point <= 0) mib_per_point = quick ? 64 : 256;
   std::printf("# %s\n", command.c_str());
-  std::printf("# datagram %zu B, raw GSO runs of %zu datagrams; %.0f MiB per point; racket interval %lld ms; "
-              "load average before: %s\n\n",
+  std::printf("# datagram %zu B, raw GSO runs of %zu datagrams; %.0f MiB per point; racket interval %lld ms, "
+              "publish %s; load average before: %s\n\n",
               datagram, gso_segments(datagram), mib_per_point, static_cast<long long>(racket_interval.count()),
+              racket_copy ? "copying (byte_view)" : "shared (no copy)",
               load_average().c_str());
   std::printf("| size | run | racket MB/s (full / no-loss) | raw GSO MB/s (full / no-loss) | ratio (no-loss) | "
               "racket pub CPU / sub CPU | raw pub CPU / sub CPU | racket at full speed: msgs delivered of sent, sub kernel drops, fragment answers | sub peak RSS growth | ÷ size | load |\n");

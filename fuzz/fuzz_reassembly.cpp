@@ -185,6 +185,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (const honest& h : hs)
         if (h.hash == out.content_hash && h.stream == std::string_view{stream})
           RACKET_FUZZ_CHECK(out.size == h.total && std::memcmp(out.data.get(), h.payload.data(), h.total) == 0);
+      RACKET_FUZZ_CHECK(out.capacity >= out.size);
+      r.recycle(out);  // as the subscriber does once delivered: the next message may reuse it
+      RACKET_FUZZ_CHECK(out.data == nullptr && r.spare_bytes() <= limits.max_message_size);
     }
     RACKET_FUZZ_CHECK(r.messages_in_progress() <= limits.max_messages_per_stream * limits.max_streams);
     // The charges of the messages held add up to every total, and every total is under its cap.

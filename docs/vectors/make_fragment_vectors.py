@@ -4,7 +4,7 @@ section alone: a fragment record encoder and the request extension that names fr
 Shares only the basic helpers (xxh3 via the xxhsum CLI, varint, zigzag, header) with
 make_vectors.py, nothing with include/racket/wire.
 
-    python3 docs/vectors/make_fragment_vectors.py     # prints vectors F1..F4
+    python3 docs/vectors/make_fragment_vectors.py     # prints vectors F1..F6
 SPDX-License-Identifier: MIT"""
 import os
 import struct
@@ -15,6 +15,7 @@ from make_vectors import (KIND_DATA, KIND_REQUEST, RESEND, SAME_INTERVAL, SEQUEN
                           header, pattern, varint, xxh3, zigzag)
 
 FRAGMENT = 0x08
+HEADER_CHECKSUM = 0x40
 MIN_FRAGMENT_SIZE = 64
 
 
@@ -47,9 +48,12 @@ def fragment_datagram(pub, stream, flags, interval, seq, ts, subject, payload, f
         rec += varint(zigzag(seq))
     rec += varint(zigzag(ts))
     rec += struct.pack("<IIHQ", t, k, f, content_hash(stream, subject, payload))
-    rec += subject + part
+    rec += subject
+    head = header(KIND_DATA, 1, pub, stream) + rec
+    rec += part
     d = header(KIND_DATA, 1, pub, stream) + rec
-    return d + struct.pack("<Q", xxh3(d)), rec
+    # header_checksum: the checksum covers the bytes before the payload only
+    return d + struct.pack("<Q", xxh3(head if flags & HEADER_CHECKSUM else d)), rec
 
 
 def fragment_request(requester, stream, filt, target, ranges, fragments):
@@ -75,6 +79,8 @@ FRAGMENT_VECTORS = {  # name -> (flags, fragment index)
     "F1": (0, 0),
     "F2": (RESEND, 1),
     "F3": (0, 2),
+    "F5": (HEADER_CHECKSUM, 0),
+    "F6": (HEADER_CHECKSUM | RESEND, 2),
 }
 REQUEST_VECTOR = (0xFEDCBA9876543210, STREAM, b"", PUB, [(40, 41)], [(42, 1, 1), (43, 0, 4)])
 

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -38,6 +39,24 @@ namespace detail {
 inline std::vector<std::byte>& encode_scratch() {
   thread_local std::vector<std::byte> scratch;
   return scratch;
+}
+
+// What `publish` of a `std::shared_ptr<U>` on a `stream<T, C>` shares: the stream's own `T`
+// through its viewing codec, or on a byte_view stream any contiguous range of std::byte.
+template <class T, class C, class U>
+concept shareable_payload =
+    (std::same_as<U, T> && viewing_codec<C, T>) ||
+    (std::same_as<T, byte_view> && std::same_as<C, byte_view_codec> && !std::same_as<U, byte_view> &&
+     std::ranges::contiguous_range<const U> && std::ranges::sized_range<const U> &&
+     std::same_as<std::ranges::range_value_t<const U>, std::byte>);
+
+template <class T, class C, class U>
+byte_view shared_view(const U& value) noexcept {
+  if constexpr (std::same_as<U, T>) {
+    return C::view(value);
+  } else {
+    return byte_view(std::ranges::data(value), std::ranges::size(value));
+  }
 }
 
 // The size of the payload the calling thread last tried to publish (for error messages).
@@ -139,6 +158,49 @@ class basic_publisher {
                std::chrono::milliseconds interval = std::chrono::milliseconds{0}) {
     std::error_code ec;
     publish(s, subject, value, interval, ec);
+    if (ec) detail::throw_error(ec, describe("publish", s.name(), subject, ec));
+  }
+
+  /// Publishes a value the caller gives up, without copying it: for a large payload (one
+  /// that travels as fragments) the publisher keeps `value` itself, shared, for as long as it
+  /// needs the bytes (the fragment sends, the subject's cached value with an interval, the
+  /// recent messages kept for repair: `large_repair_window`), and drops its reference then.
+  /// The bytes must not change from the call until the last reference is gone: hand over a
+  /// `std::shared_ptr<const ...>` and write nothing through another pointer to it. Publishing
+  /// one such value on many subjects, or many times, shares it. A payload that fits one
+  /// datagram is copied into it as with the other overload.
+  ///
+  /// `value` is a `std::shared_ptr` to the stream's own `T` (whose codec must be a
+  /// `viewing_codec`: the built-in ones are), or, on a `stream<byte_view>`, to any contiguous
+  /// range of `std::byte` (a `std::vector<std::byte>`, say). Errors as for `publish`; on an
+  /// error the publisher keeps no reference. Any thread.
+  ///
+  /// ```cpp
+  /// racket::stream<racket::byte_view> files{"files", racket::multicast_pool{}};
+  /// auto image = std::make_shared<const std::vector<std::byte>>(read_file("map.png"));
+  /// pub.publish(files, "maps.tile42", image, std::chrono::seconds{10});  // no copy of the bytes
+  /// ```
+  template <class T, class C, class U>
+    requires detail::shareable_payload<T, C, std::remove_const_t<U>>
+  void publish(const stream<T, C>& s, std::string_view subject, std::shared_ptr<U> value,
+               std::chrono::milliseconds interval, std::error_code& ec) {
+    if (value == nullptr) {
+      ec = std::make_error_code(std::errc::invalid_argument);
+      return;
+    }
+    const byte_view payload = detail::shared_view<T, C>(*value);
+    detail::last_encoded_size() = payload.size();
+    impl_->enqueue(s.key(), s.name(), s.endpoint(), s.announce_endpoint(), subject, payload, to_interval(interval, ec),
+                   false, ec, std::shared_ptr<const void>(std::move(value)));
+  }
+
+  /// Throwing overload of the shared `publish`.
+  template <class T, class C, class U>
+    requires detail::shareable_payload<T, C, std::remove_const_t<U>>
+  void publish(const stream<T, C>& s, std::string_view subject, std::shared_ptr<U> value,
+               std::chrono::milliseconds interval = std::chrono::milliseconds{0}) {
+    std::error_code ec;
+    publish(s, subject, std::move(value), interval, ec);
     if (ec) detail::throw_error(ec, describe("publish", s.name(), subject, ec));
   }
 

@@ -255,3 +255,40 @@ TEST_CASE("send_layout: a layout is reused from batch to batch", "[send_layout]"
   CHECK_FALSE(l.build_segmented(second.batch));
   CHECK(entry_sizes(l.runs()) == std::vector<std::size_t>{1, 1});
 }
+
+TEST_CASE("send_layout: a datagram in pieces gets an iovec per piece, plain and in a run", "[send_layout]") {
+  std::vector<std::byte> heads(3 * 10, std::byte{1}), payload(3 * 80, std::byte{2}), trailers(3 * 8, std::byte{3});
+  std::vector<outgoing_datagram> batch;
+  for (std::size_t i = 0; i < 3; ++i) {
+    outgoing_datagram d{.to = group_a, .bytes = std::span<const std::byte>(heads).subspan(i * 10, 10)};
+    d.rest[0] = std::span<const std::byte>(payload).subspan(i * 80, i == 2 ? 40 : 80);
+    d.rest[1] = std::span<const std::byte>(trailers).subspan(i * 8, 8);
+    batch.push_back(d);
+  }
+  batch[0].run_length = 3;  // 98, 98, 58 bytes
+  batch_layout l;
+  REQUIRE(l.collect(batch, address_family::v4));
+  l.prepare(batch);
+  CHECK(l.datagram_size(0) == 98);
+  CHECK(l.datagram_size(2) == 58);
+  send_layout& plain = l.plain();
+  REQUIRE(plain.msgs.size() == 3);
+  for (std::size_t k = 0; k < 3; ++k) {
+    const msghdr& h = plain.msgs[k].msg_hdr;
+    REQUIRE(h.msg_iovlen == 3);
+    CHECK(h.msg_iov[0].iov_base == batch[k].bytes.data());
+    CHECK(h.msg_iov[1].iov_base == batch[k].rest[0].data());
+    CHECK(h.msg_iov[1].iov_len == batch[k].rest[0].size());
+    CHECK(h.msg_iov[2].iov_base == batch[k].rest[1].data());
+  }
+  REQUIRE(l.build_segmented(batch));
+  const send_layout& runs = l.runs();
+  CHECK(entry_sizes(runs) == std::vector<std::size_t>{3});
+  const msghdr& h = runs.msgs[0].msg_hdr;
+  CHECK(h.msg_iovlen == 9);  // three pieces of each of three datagrams
+  CHECK(h.msg_iov == &l.iov(0));
+  CHECK(segment_size_of(runs.msgs[0]) == 98);  // the datagram's size, not its first piece's
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < h.msg_iovlen; ++i) total += h.msg_iov[i].iov_len;
+  CHECK(total == 98 + 98 + 58);
+}

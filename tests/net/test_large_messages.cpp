@@ -9,9 +9,14 @@
 
 #include "racket/detail/hash.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -53,4 +58,56 @@ TEST_CASE("a 4 MiB message over lo arrives whole", "[net][large]") {
   const auto ss = sub.stats(s);
   CHECK(ss.messages_reassembled == 1);
   CHECK(ss.messages_lost == 0);
+}
+
+TEST_CASE("shared large values published from two threads while two threads run the io_context arrive whole",
+          "[net][large][shared]") {
+  REQUIRE_PRIVATE_NETNS();
+  asio::io_context io;
+  racket::stream<racket::byte_view> s{"large.shared.udp", pool};
+  racket::subscriber sub{io, {.interfaces = {"lo"}}};
+  std::mutex m;
+  std::condition_variable arrived;
+  std::vector<std::uint64_t> hashes;
+  auto h = sub.subscribe(s, "*", [&](const racket::message<racket::byte_view>& msg) {
+    const std::uint64_t x = racket::detail::xxh3(msg.value.data(), msg.value.size());
+    std::lock_guard lock(m);
+    hashes.push_back(x);
+    arrived.notify_all();
+  });
+  racket::publisher pub{io, {.interfaces = {"lo"}}};
+  auto work = asio::make_work_guard(io);
+  std::thread runners[2] = {std::thread([&] { io.run(); }), std::thread([&] { io.run(); })};
+  std::vector<std::uint64_t> expected;
+  std::vector<std::shared_ptr<const std::vector<std::byte>>> values;
+  for (std::uint32_t k = 0; k < 4; ++k) {
+    std::vector<std::byte> v((std::size_t{1} << 20) + k * 1000);
+    std::uint32_t x = 777 + k;
+    for (auto& b : v) {
+      x = x * 1664525u + 1013904223u;
+      b = static_cast<std::byte>(x >> 24);
+    }
+    expected.push_back(racket::detail::xxh3(v.data(), v.size()));
+    values.push_back(std::make_shared<const std::vector<std::byte>>(std::move(v)));
+  }
+  std::thread publishers[2];
+  for (int t = 0; t < 2; ++t) {
+    publishers[t] = std::thread([&, t] {
+      for (int k = t; k < 4; k += 2) pub.publish(s, "files.v" + std::to_string(k), values[k], 0ms);
+    });
+  }
+  for (auto& t : publishers) t.join();
+  {
+    std::unique_lock lock(m);
+    arrived.wait_for(lock, 10s, [&] { return hashes.size() >= 4; });
+  }
+  work.reset();
+  pub.close();
+  io.stop();
+  for (auto& t : runners) t.join();
+  std::lock_guard lock(m);
+  REQUIRE(hashes.size() == 4);
+  std::sort(hashes.begin(), hashes.end());
+  std::sort(expected.begin(), expected.end());
+  CHECK(hashes == expected);
 }

@@ -212,6 +212,52 @@ TEST_CASE("udp gso: a run goes out as one segmented send and arrives as separate
   CHECK(buffers[1].second == 1000);
 }
 
+TEST_CASE("udp gso: datagrams in pieces go out whole, in a segmented run, one by one, and alone",
+          "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  for (const bool offload : {true, false}) {
+    CAPTURE(offload);
+    asio::io_context io;
+    udp_transport tx(io, {.interfaces = {"lo"}, .segmentation_offload = offload});
+    udp_transport rx(io, {.interfaces = {"lo"}, .segmentation_offload = offload});
+    tx.open(address_family::v4);
+    group_rx g(rx, "239.255.3.9", 19115);
+    // Each datagram as a fragment goes: a head, a slice of one shared payload, a trailer.
+    const bytes message = payload(7, 20 * 1000);
+    std::vector<bytes> heads, trailers;
+    heads.reserve(40);
+    trailers.reserve(40);
+    std::vector<outgoing_datagram> batch;
+    std::vector<bytes> expect;
+    const auto add = [&](std::size_t slice_at, std::size_t slice, std::uint16_t run) {
+      heads.push_back(payload(static_cast<std::uint32_t>(100 + heads.size()), 40));
+      trailers.push_back(payload(static_cast<std::uint32_t>(200 + trailers.size()), 8));
+      outgoing_datagram d{.to = g.to, .bytes = heads.back(), .run_length = run};
+      d.rest[0] = std::span<const std::byte>(message).subspan(slice_at, slice);
+      d.rest[1] = trailers.back();
+      batch.push_back(d);
+      bytes whole(heads.back());
+      whole.insert(whole.end(), d.rest[0].begin(), d.rest[0].end());
+      whole.insert(whole.end(), trailers.back().begin(), trailers.back().end());
+      expect.push_back(std::move(whole));
+    };
+    for (std::size_t k = 0; k < 19; ++k) add(k * 1000, 1000, k == 0 ? 20 : 0);  // a run of 20: 1048 bytes each
+    add(19 * 1000, 500, 0);                                                      // its shorter last
+    tx.send_batch(batch);
+    check_all_ok(batch);
+    std::vector<outgoing_datagram> lone{batch[3]};  // a batch of one in pieces
+    lone[0].run_length = 0;
+    tx.send_batch(lone);
+    check_all_ok(lone);
+    expect.push_back(expect[3]);
+    REQUIRE(run_until(io, [&] { return g.datagrams.size() >= expect.size(); }));
+    run_for(io, 20ms);
+    CHECK(g.datagrams == expect);
+    CHECK(tx.stats().segmented_sends == (offload ? 1u : 0u));
+    CHECK(tx.stats().bytes_sent == 19 * 1048 + 548 + 1048);
+  }
+}
+
 TEST_CASE("udp gso: runs over 64 segments or 65507 bytes are split into chunks", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
   lo_transports lo;

@@ -68,7 +68,10 @@ struct recording_sender {
   void send_batch(std::span<racket::outgoing_datagram> batch) {
     ++batches;
     for (auto& d : batch) {
-      keep(d.to, d.bytes, d.run_length, true);
+      // A datagram in pieces (a fragment: head, payload slice, trailer) as the wire has it.
+      std::vector<std::byte> whole(d.bytes.begin(), d.bytes.end());
+      for (const auto& piece : d.rest) whole.insert(whole.end(), piece.begin(), piece.end());
+      keep(d.to, whole, d.run_length, true);
       d.result = {.ok = 2};  // two interfaces took it
     }
   }

@@ -46,7 +46,7 @@ struct rig {
 
   // Publishes `size` bytes on `s` as the stream's next message.
   void publish(stream& s, std::size_t size, std::uint32_t interval_ms) {
-    auto bytes = std::make_shared<const std::vector<std::byte>>(size, std::byte{7});
+    auto bytes = racket::detail::copy_bytes(std::vector<std::byte>(size, std::byte{7}));
     large->publish(s, "files.a", std::move(bytes), s.next_sequence++, 99, interval_ms, sim::clock::now());
   }
 

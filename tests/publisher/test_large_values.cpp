@@ -17,7 +17,7 @@ using tp = clock_type::time_point;
 using cache = racket::detail::large_value_cache<tp>;
 
 cache::value value(std::uint64_t seq, std::uint32_t interval_ms) {
-  return {std::make_shared<const std::vector<std::byte>>(100), seq, 1, 2, interval_ms, {}};
+  return {racket::detail::copy_bytes(std::vector<std::byte>(100)), seq, 1, 2, interval_ms, {}};
 }
 }  // namespace
 
@@ -53,4 +53,28 @@ TEST_CASE("large_value_cache: each value is due an interval after it was stored,
   c.take_due(t0 + 5000ms, [&](std::string_view s, const cache::value&) { due.emplace_back(s); });
   CHECK(due.size() == 2);
   CHECK(c.next_due() == t0 + 5300ms);
+}
+
+TEST_CASE("copy_bytes owns a copy, share_bytes keeps the caller's bytes alive without copying",
+          "[publisher][large_values]") {
+  std::vector<std::byte> src(1000, std::byte{3});
+  const auto copy = racket::detail::copy_bytes(src);
+  CHECK(copy->size() == 1000);
+  CHECK(copy->data() != src.data());
+  src[0] = std::byte{9};
+  CHECK((*copy)[0] == std::byte{3});  // a copy: the caller's later writes do not reach it
+
+  auto owned = std::make_shared<const std::vector<std::byte>>(2000, std::byte{5});
+  const std::byte* where = owned->data();
+  std::weak_ptr<const std::vector<std::byte>> watch = owned;
+  auto shared = racket::detail::share_bytes(owned, *owned);
+  owned.reset();
+  CHECK_FALSE(watch.expired());  // the shared bytes hold the caller's value
+  CHECK(shared->data() == where);  // the same bytes, not a copy
+  CHECK(shared->size() == 2000);
+  auto other = shared;  // what the cache, the recent store and the sends each hold
+  shared.reset();
+  CHECK_FALSE(watch.expired());
+  other.reset();
+  CHECK(watch.expired());  // the last holder gone: the caller's value freed
 }

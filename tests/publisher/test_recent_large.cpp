@@ -18,7 +18,7 @@ using tp = std::chrono::steady_clock::time_point;
 using store = racket::detail::recent_large<stream, tp>;
 
 store::entry message(stream& s, std::uint64_t sequence, std::size_t size, tp sent) {
-  return {&s, "files.m" + std::to_string(sequence), std::make_shared<const std::vector<std::byte>>(size), sequence,
+  return {&s, "files.m" + std::to_string(sequence), racket::detail::copy_bytes(std::vector<std::byte>(size)), sequence,
           7, 9, 0, sent};
 }
 }  // namespace
@@ -93,7 +93,7 @@ TEST_CASE("recent_large holds the payload it is given, not a copy, until it lets
   store r{1 << 20, 2000ms};
   const tp t0{};
   auto e = message(a, 1, 100, t0);
-  const std::weak_ptr<const std::vector<std::byte>> watch = e.payload;
+  const std::weak_ptr<const std::span<const std::byte>> watch = e.payload;
   const auto* data = e.payload->data();
   r.add(std::move(e));
   CHECK(r.find(&a, 1)->payload->data() == data);

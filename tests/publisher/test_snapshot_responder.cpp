@@ -81,7 +81,7 @@ struct fixture {
 
   // Caches a large value of `subject` (it takes the stream's next number).
   void cache_large(const std::string& subject, std::size_t size) {
-    auto bytes = std::make_shared<const std::vector<std::byte>>(size, std::byte{7});
+    auto bytes = racket::detail::copy_bytes(std::vector<std::byte>(size, std::byte{7}));
     s.large.store(subject, {bytes, s.next_sequence++, 3, 99, 1000, {}}, at(0ms));
   }
 

@@ -6,8 +6,12 @@
 
 #include "catch.hpp"
 
+#include "racket/simulation/network.hpp"
+#include "racket/simulation/transport.hpp"
+
 #include <asio/ip/address.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -115,3 +119,60 @@ TEST_CASE("transport_gate: keyed streams leave sealed, one at a time and in a ba
   CHECK(batch[0].bytes.size() == 100 + racket::wire::seal_overhead);  // what the counters see
 }
 #endif
+
+namespace {
+
+// A whole transport (the simulated one) that takes batches in pieces (gathering_transport),
+// recording what it was handed.
+struct gathering_fake : racket::sim::transport {
+  using racket::sim::transport::transport;
+  static constexpr bool gathers = true;
+  std::vector<racket::outgoing_datagram> handed;
+  void send_batch(std::span<racket::outgoing_datagram> batch) {
+    for (auto& d : batch) {
+      d.result = {.ok = 1};
+      handed.push_back(d);
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("transport_gate: a datagram in pieces is joined for a transport that cannot gather, passed as it is to one that can",
+          "[transport_gate]") {
+  const std::byte head[3]{std::byte{1}, std::byte{2}, std::byte{3}};
+  const std::byte payload[4]{std::byte{4}, std::byte{5}, std::byte{6}, std::byte{7}};
+  const std::byte trailer[2]{std::byte{8}, std::byte{9}};
+  const std::byte whole[9]{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}, std::byte{5},
+                           std::byte{6}, std::byte{7}, std::byte{8}, std::byte{9}};
+  const auto pieces = [&] {
+    std::vector<racket::outgoing_datagram> batch(2, racket::outgoing_datagram{.to = to, .bytes = head,
+                                                                              .rest = {payload, trailer}});
+    batch.push_back(racket::outgoing_datagram{to, head});  // one piece: as it was
+    return batch;
+  };
+  {
+    fake_transport t;  // no send_batch: one send per datagram, each whole
+    racket::detail::transport_gate<fake_transport> gate(t);
+    auto batch = pieces();
+    gate.send_batch(batch);
+    REQUIRE(t.sent.size() == 3);
+    CHECK(std::ranges::equal(t.sent[0], whole));
+    CHECK(std::ranges::equal(t.sent[1], whole));
+    CHECK(std::ranges::equal(t.sent[2], head));
+  }
+  {
+    racket::sim::network net{1};
+    gathering_fake t{net.add_node("pub")};
+    static_assert(racket::gathering_transport<gathering_fake>);
+    racket::detail::transport_gate<gathering_fake> gate(t);
+    auto batch = pieces();
+    gate.send_batch(batch);
+    REQUIRE(t.handed.size() == 3);
+    CHECK(t.handed[0].bytes.data() == head);  // not copied
+    CHECK(t.handed[0].rest[0].data() == payload);
+    CHECK(t.handed[0].rest[1].data() == trailer);
+    CHECK(t.handed[0].size() == 9);
+    CHECK_FALSE(t.handed[2].gathered());
+  }
+}

@@ -417,3 +417,65 @@ TEST_CASE("reassembler: 1,000 seeds of loss, duplication and reordering of a 1 M
   CHECK(completed + reported >= 990);
   CHECK(reported > 100);
 }
+
+TEST_CASE("a header-checksummed fragment damaged in its payload makes its whole message fail the content hash",
+          "[reassembly]") {
+  // The datagram's checksum covers the head only (docs/wire-format.md, "Header-checksummed
+  // fragments"): the damaged datagram decodes, and the message must be dropped, counted and
+  // reported at completion, never delivered damaged.
+  auto m = cut("files", 7, 3, payload_of(5000), 1452, 0, "files.cfg", wire::flags::header_checksum);
+  REQUIRE(m.size() == 4);
+  bytes damaged = m.datagrams[2];
+  damaged[damaged.size() - 8 - 100] ^= std::byte{0x20};  // a payload byte of fragment 2
+  std::error_code ec;
+  const wire::fragment_datagram g = wire::decode_fragment(damaged, ec);
+  REQUIRE_FALSE(ec);  // not the datagram's to catch
+  REQUIRE(g.frag.index == 2);
+  harness h;
+  h.feed_all(m, {0, 1});
+  assembled_message out;
+  CHECK(h.r.add("files", 7, g.frag, at(0ms), out) == fragment_outcome::added);
+  CHECK(h.feed(m, 3) == fragment_outcome::hash_mismatch);
+  CHECK(h.delivered.empty());
+  REQUIRE(h.lost.size() == 1);
+  CHECK(h.lost[0].reason == loss_reason::hash_mismatch);
+  CHECK(h.r.counters().hash_mismatch == 1);
+  CHECK(h.r.bytes_in_use() == 0);
+  // Sent again intact (a resend of a cached value), it completes.
+  h.feed_all(m, in_order(m.size()));
+  REQUIRE(h.delivered.size() == 1);
+  CHECK(intact(h.delivered[0], m));
+}
+
+TEST_CASE("a handed-out message's buffer, recycled, carries the next message that fits it", "[reassembly]") {
+  harness h;
+  auto a = cut("files", 7, 3, payload_of(5000, 1), 1452);
+  auto b = cut("files", 7, 4, payload_of(4000, 2), 1452);   // fits a's buffer (not under half of it)
+  auto c = cut("files", 7, 5, payload_of(1000, 3), 1452);   // under half of it: a fresh buffer
+  auto d = cut("files", 7, 6, payload_of(9000, 4), 1452);   // larger: a fresh buffer
+  assembled_message out;
+  for (std::size_t k = 0; k < a.size(); ++k) (void)h.r.add("files", 7, a[k], at(0ms), out);
+  REQUIRE(out.size == 5000);
+  CHECK(out.capacity == 5000);
+  const std::byte* const buffer = out.data.get();
+  h.r.recycle(out);
+  CHECK(out.data == nullptr);
+  CHECK(h.r.spare_bytes() == 5000);
+  for (std::size_t k = 0; k < c.size(); ++k) (void)h.r.add("files", 7, c[k], at(1ms), out);
+  REQUIRE(out.size == 1000);
+  CHECK(out.data.get() != buffer);
+  CHECK(h.r.counters().buffers_reused == 0);
+  for (std::size_t k = 0; k < b.size(); ++k) (void)h.r.add("files", 7, b[k], at(2ms), out);
+  REQUIRE(out.size == 4000);
+  CHECK(out.data.get() == buffer);  // the same memory, holding b's bytes whole
+  CHECK(out.capacity == 5000);
+  CHECK(std::ranges::equal(out.payload(), b.payload));
+  CHECK(h.r.counters().buffers_reused == 1);
+  CHECK(h.r.spare_bytes() == 0);
+  h.r.recycle(out);
+  for (std::size_t k = 0; k < d.size(); ++k) (void)h.r.add("files", 7, d[k], at(3ms), out);
+  REQUIRE(out.size == 9000);
+  CHECK(std::ranges::equal(out.payload(), d.payload));
+  CHECK(h.r.spare_bytes() == 5000);  // kept for a message that fits it
+  CHECK(h.r.bytes_in_use() == 0);
+}

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -230,6 +231,77 @@ TEST_CASE("a publish over max_message_size fails with payload_too_large naming b
   } catch (const std::system_error& e) {
     CHECK(e.code() == racket::errc::invalid_option);
   }
+}
+
+TEST_CASE("publish of a shared_ptr sends the caller's bytes without a copy, and lets go of them once done",
+          "[sim][large][shared]") {
+  bed b{46};
+  const racket::stream<std::string> s{"large.shared", pool};
+  sim_publisher pub{b.pub_node, racket::publisher_options{.large_repair_window = 500ms, .resend_jitter = 0, .seed = 13}};
+  recorder r{b, s, 14};
+  b.net.run_for(10ms);
+  auto value = std::make_shared<const std::string>(pattern(std::size_t{1} << 20, 15));
+  const std::uint64_t expected = hash_of(*value);
+  std::weak_ptr<const std::string> watch = value;
+  pub.publish(s, "map.tile", std::move(value), 1000ms);  // given up: no copy
+  CHECK_FALSE(watch.expired());  // held: the fragment sends, the cache, the recent store
+  b.net.run_for(2500ms);  // sent, and resent from the very same bytes
+  REQUIRE(r.got.size() == 1);
+  CHECK(r.got[0].hash == expected);
+  CHECK(pub.stats("large.shared").resent >= 2);
+  CHECK_FALSE(watch.expired());  // still the subject's cached value
+  pub.withdraw(s, "map.tile");
+  b.net.run_for(1s);  // out of the cache at once, out of the recent store after large_repair_window
+  CHECK(watch.expired());
+
+  // A shared one-shot message: held for repair a while, then let go.
+  auto event = std::make_shared<std::string>(pattern(300'000, 16));
+  watch = event;
+  pub.publish(s, "event", std::shared_ptr<const std::string>(event), 0ms);
+  event.reset();
+  b.net.run_for(100ms);
+  REQUIRE(r.got.size() == 2);
+  CHECK(r.got[1].size == 300'000);
+  CHECK_FALSE(watch.expired());
+  b.net.run_for(1s);
+  CHECK(watch.expired());
+
+  // A payload that fits one datagram is copied into it: no reference kept.
+  auto small = std::make_shared<const std::string>("small");
+  pub.publish(s, "small", small, 1000ms);
+  CHECK(small.use_count() == 1);
+  b.net.run_for(10ms);
+  REQUIRE(r.got.size() == 3);
+  CHECK(r.got[2].size == 5);
+
+  std::error_code ec;
+  pub.publish(s, "null", std::shared_ptr<const std::string>{}, 0ms, ec);
+  CHECK(ec == std::errc::invalid_argument);
+  auto too_large = std::make_shared<const std::string>(pattern(racket::publisher_options{}.max_message_size + 1, 1));
+  pub.publish(s, "x", too_large, 0ms, ec);
+  CHECK(ec == racket::errc::payload_too_large);
+  CHECK(too_large.use_count() == 1);  // refused: no reference kept
+}
+
+TEST_CASE("a byte_view stream takes a shared std::vector<std::byte>", "[sim][large][shared]") {
+  bed b{47};
+  const racket::stream<racket::byte_view> s{"large.bytes", pool};
+  sim_publisher pub{b.pub_node, racket::publisher_options{.seed = 17}};
+  sim_subscriber sub{b.sub_node, racket::subscriber_options{.seed = 18}};
+  std::vector<std::uint64_t> got;
+  auto h = sub.subscribe(s, "*", [&](const racket::message<racket::byte_view>& m) {
+    got.push_back(racket::detail::xxh3(m.value.data(), m.value.size()));
+  });
+  b.net.run_for(10ms);
+  const std::string text = pattern(200'000, 19);
+  auto bytes = std::make_shared<std::vector<std::byte>>(reinterpret_cast<const std::byte*>(text.data()),
+                                                        reinterpret_cast<const std::byte*>(text.data()) + text.size());
+  pub.publish(s, "a", bytes, 0ms);  // a shared_ptr to non-const is accepted too
+  pub.publish(s, "b", bytes, 0ms);  // one buffer on two subjects: shared by both sends
+  b.net.run_for(100ms);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0] == hash_of(text));
+  CHECK(got[1] == hash_of(text));
 }
 
 TEST_CASE("a cached 1 MiB value completes under 20 % loss from the fragments of several resends", "[sim][large]") {

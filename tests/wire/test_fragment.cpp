@@ -23,7 +23,7 @@ std::error_code fragment_error(std::span<const std::byte> d, std::size_t max_siz
 
 }  // namespace
 
-TEST_CASE("vectors F1-F3 decode to the documented fields", "[wire][fragment]") {
+TEST_CASE("vectors F1-F3, F5-F6 decode to the documented fields", "[wire][fragment]") {
   const bytes payload = frag_payload();
   const struct {
     const char* name;
@@ -35,6 +35,8 @@ TEST_CASE("vectors F1-F3 decode to the documented fields", "[wire][fragment]") {
       {"F1", 0, 0, 138, 0xcd4718f417e8714b},
       {"F2", wire::flags::resend, 1, 138, 0xe22d3db5a3275cd5},
       {"F3", 0, 2, 96, 0xfd8c51328fb86387},
+      {"F5", 0, 0, 138, 0x61c89c1084588578},
+      {"F6", wire::flags::resend, 2, 96, 0xedd325cc0b98d2ca},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
@@ -64,9 +66,10 @@ TEST_CASE("vectors F1-F3 decode to the documented fields", "[wire][fragment]") {
     CHECK(std::memcmp(f.bytes.data(), payload.data() + f.offset(), f.bytes.size()) == 0);
     // The hash carried is the content hash of the whole message.
     CHECK(wire::content_hash(frag_stream, frag_subject, payload) == frag_hash);
-    // The decoder of small records refuses fragment datagrams whole.
+    // The decoder of small records refuses fragment datagrams whole: by the flag, or first by
+    // the checksum, which it takes over the whole datagram.
     (void)wire::decode(d, ec);
-    CHECK(ec == err(errc::bad_record));
+    CHECK(ec == err(c.name[1] < '5' ? errc::bad_record : errc::bad_checksum));
   }
 }
 
@@ -149,12 +152,18 @@ TEST_CASE("decode_fragment errors, in the documented order", "[wire][fragment]")
     raw_fragment r;  // F5, one field at a time
     r.flags = 0x00;  // not a fragment
     bad_record(r);
-    for (std::uint8_t extra : {0x01, 0x40, 0x80, 0x06}) {
+    for (std::uint8_t extra : {0x01, 0x80, 0x06}) {
       CAPTURE(int{extra});
       raw_fragment x;
       x.flags = static_cast<std::uint8_t>(0x08 | extra);
       bad_record(x);
     }
+    // 0x40 with a checksum over the whole datagram: FC, over the head only, fails first.
+    raw_fragment x;
+    x.flags = 0x48;
+    CHECK(fragment_error(x.encode()) == err(errc::bad_checksum));
+    x.flags = 0x49;  // ... also before a flag F5 refuses
+    CHECK(fragment_error(x.encode()) == err(errc::bad_checksum));
   }
   {
     raw_fragment r;
@@ -231,5 +240,32 @@ TEST_CASE("decode_fragment rejects every single-bit flip of a vector", "[wire][f
     d[i / 8] ^= static_cast<std::byte>(1u << (i % 8));
     CAPTURE(i);
     CHECK(fragment_error(d));
+  }
+}
+
+TEST_CASE("a header-checksummed fragment: its checksum covers the head, a damaged payload decodes", "[wire][fragment]") {
+  const bytes good = doc_fragment_vector("F5");
+  constexpr std::size_t head = 66;  // header, record fields and subject: what the checksum covers
+  CHECK(racket::detail::load_u64(good.data() + good.size() - 8) == racket::detail::xxh3(good.data(), head));
+  for (std::size_t i = 0; i < good.size() * 8; ++i) {
+    bytes d = good;
+    d[i / 8] ^= static_cast<std::byte>(1u << (i % 8));
+    CAPTURE(i);
+    const std::size_t at = i / 8;
+    if (at >= head && at < good.size() - 8) {
+      // The payload: not the datagram's to check; the message's content hash catches it.
+      std::error_code ec;
+      const wire::fragment_datagram g = wire::decode_fragment(d, ec);
+      REQUIRE_FALSE(ec);
+      CHECK(g.frag.content_hash == frag_hash);
+      CHECK(wire::content_hash(frag_stream, frag_subject, g.frag.bytes) != frag_hash);
+    } else {
+      CHECK(fragment_error(d));  // header, fields, subject or trailer: refused
+    }
+  }
+  // Cut short, a header-checksummed datagram still fails in bounds.
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    CAPTURE(n);
+    CHECK(fragment_error(bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n))));
   }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The fragmenter (wire/fragmenter.hpp): vectors F1-F3 encoded byte for byte as
+// The fragmenter (wire/fragmenter.hpp): vectors F1-F3, F5-F6 encoded byte for byte as
 // docs/wire-format.md gives them, full datagrams for GSO, re-sends, and round trips through
 // decode_fragment of messages up to the format's limit.
 #include "racket/wire/fragmenter.hpp"
@@ -40,6 +40,32 @@ TEST_CASE("the fragmenter writes vectors F1-F3", "[wire][fragment]") {
   CHECK(f.datagram_size(0) == 138);
   CHECK(f.datagram_size(1) == 138);
   CHECK(f.datagram_size(2) == 96);
+}
+
+TEST_CASE("the fragmenter writes vectors F5-F6: header-checksummed, whole or in three parts", "[wire][fragment]") {
+  const bytes payload = frag_payload();
+  const wire::fragmenter f{frag_pub, frag_stream, frag_message(payload), frag_max_datagram,
+                           wire::content_hash(frag_stream, frag_subject, payload)};
+  bytes buf(frag_max_datagram);
+  CHECK(to_hex(f.encode(0, buf, wire::flags::header_checksum)) == to_hex(doc_fragment_vector("F5")));
+  CHECK(to_hex(f.encode(2, buf, wire::flags::header_checksum | wire::flags::resend)) ==
+        to_hex(doc_fragment_vector("F6")));
+  const auto joined = [&](const wire::fragmenter::parts& p) {
+    bytes d(p.head.begin(), p.head.end());
+    d.insert(d.end(), p.payload.begin(), p.payload.end());
+    d.insert(d.end(), p.trailer.begin(), p.trailer.end());
+    return d;
+  };
+  bytes head(f.head_size() + 8);
+  const auto p0 = f.encode_parts(0, head);
+  CHECK(p0.payload.data() == payload.data());  // the message's own bytes, not a copy
+  CHECK(p0.head.size() == 66);
+  CHECK(p0.trailer.data() == p0.head.data() + p0.head.size());
+  CHECK(to_hex(joined(p0)) == to_hex(doc_fragment_vector("F5")));
+  const auto p2 = f.encode_parts(2, head, wire::flags::resend);
+  CHECK(p2.payload.data() == payload.data() + 128);
+  CHECK(to_hex(joined(p2)) == to_hex(doc_fragment_vector("F6")));
+  CHECK(f.head_size() >= p0.head.size());
 }
 
 TEST_CASE("a re-send of a snapshot answer's fragment carries resend alone", "[wire][fragment]") {

@@ -167,8 +167,8 @@ def read_fragment_vectors(doc):
     return out
 
 
-# Vectors F1 to F4 as the document states their inputs: one message of 150 bytes (byte k is k)
-# in fragments of 64, and a request naming fragments.
+# Vectors F1 to F6 as the document states their inputs: one message of 150 bytes (byte k is k)
+# in fragments of 64 (F5 and F6 header-checksummed), and a request naming fragments.
 FRAGMENT_PAYLOAD = bytes(range(150))
 FRAGMENT_EXPECTED = {
     n: {"racket.kind": ["1"], "racket.record_count": ["1"], "racket.stream": ["sensors"],
@@ -179,7 +179,7 @@ FRAGMENT_EXPECTED = {
         "racket.record.payload_len": [str(len(FRAGMENT_PAYLOAD[64 * k:64 * k + 64]))],
         "racket.record.payload": [FRAGMENT_PAYLOAD[64 * k:64 * k + 64].hex()],
         "racket.padding_len": ["0"], "racket.checksum.status": ["good"]}
-    for n, flags, k in (("F1", "0x08", 0), ("F2", "0x0a", 1), ("F3", "0x08", 2))
+    for n, flags, k in (("F1", "0x08", 0), ("F2", "0x0a", 1), ("F3", "0x08", 2), ("F5", "0x48", 0), ("F6", "0x4a", 2))
 }
 FRAGMENT_EXPECTED["F4"] = {
     "racket.kind": ["2"], "racket.stream": ["sensors"], "racket.requester_id": ["0xfedcba9876543210"],
@@ -189,12 +189,14 @@ FRAGMENT_EXPECTED["F4"] = {
     "racket.checksum.status": ["good"],
 }
 FRAGMENT_INFO = {"F1": "plant.map seq=42 frag=0/3", "F2": "plant.map seq=42 resend frag=1/3",
-                 "F3": "plant.map seq=42 frag=2/3", "F4": "fragments=42:1-1,43:0-4"}
+                 "F3": "plant.map seq=42 frag=2/3", "F4": "fragments=42:1-1,43:0-4",
+                 "F5": "plant.map seq=42 frag=0/3", "F6": "plant.map seq=42 resend frag=2/3"}
 
 
 def run_fragment_vectors(doc, lua, work):
     vectors = read_fragment_vectors(doc)
-    check("the document has fragment vectors F1 to F4", sorted(vectors) == ["F1", "F2", "F3", "F4"], f"got {sorted(vectors)}")
+    check("the document has fragment vectors F1 to F6", sorted(vectors) == ["F1", "F2", "F3", "F4", "F5", "F6"],
+          f"got {sorted(vectors)}")
     names = sorted(vectors)
     pcap = f"{work}/fragments.pcap"
     write_pcap(pcap, [frame(vectors[n]) for n in names])

@@ -279,7 +279,8 @@ local function flag_names(flags)
   if has(flags, 0x10) then names[#names + 1] = "sequence_next" end
   if has(flags, 0x20) then names[#names + 1] = "same_interval" end
   if has(flags, 0x08) then names[#names + 1] = "fragment" end
-  if has(flags, 0x40) or has(flags, 0x80) then names[#names + 1] = "RESERVED" end
+  if has(flags, 0x08) and has(flags, 0x40) then names[#names + 1] = "header_checksum" end
+  if (has(flags, 0x40) and not has(flags, 0x08)) or has(flags, 0x80) then names[#names + 1] = "RESERVED" end
   if #names == 0 then return "none" end
   return table.concat(names, ", ")
 end
@@ -354,16 +355,17 @@ local function undecoded(tree, tvb, from, to)
   if to > from then tree:add(F.undecoded, tvb(from, to - from)) end
 end
 
--- Shows the 8-byte trailer at size - 8 and verifies it: XXH3-64 of every byte before it.
+-- Shows the 8-byte trailer at size - 8 and verifies it: XXH3-64 of every byte before it, or
+-- of the first `covered` bytes (a header-checksummed fragment: up to the end of its subject).
 -- Returns false when it does not match.
-local function add_trailer(tree, tvb, size)
+local function add_trailer(tree, tvb, size, covered)
   local item = tree:add_le(F.checksum, tvb(size - TRAILER_SIZE, TRAILER_SIZE))
   if not racket.prefs.verify_checksum then
     tree:add(F.checksum_state, "unverified"):set_generated()
     return true
   end
   local carried = tvb(size - TRAILER_SIZE, TRAILER_SIZE):le_uint64()
-  local computed = xxh3.hash(tvb, size - TRAILER_SIZE)
+  local computed = xxh3.hash(tvb, covered or (size - TRAILER_SIZE))
   if not computed then  -- under 17 bytes: cannot happen, header and trailer are longer
     tree:add(F.checksum_state, "unverified"):set_generated()
     return true
@@ -506,6 +508,7 @@ local function dissect_record(tvb, tree, index, off, limit, prev, problems)
     subject = tvb(off, l):raw()
   end
   off = off + l
+  if fragment and has(flags, 0x40) then prev.checksum_covers = off end  -- header-checksummed
   -- An empty payload too, so that tshark's field output has one payload per record.
   local pitem = rec:add(F.payload, tvb(off, p))
   if p == 0 then pitem:set_text("Payload: (empty)") end
@@ -520,7 +523,7 @@ local function dissect_record(tvb, tree, index, off, limit, prev, problems)
 
   -- Check 14d: the record's bytes are all there; its values are checked now (F5 for fragments).
   local bad = {}
-  if has(flags, 0x40) or has(flags, 0x80) then bad[#bad + 1] = "a reserved flag bit is set" end
+  if (has(flags, 0x40) and not fragment) or has(flags, 0x80) then bad[#bad + 1] = "a reserved flag bit is set" end
   if fragment then
     if index ~= 1 or prev.count ~= 1 then bad[#bad + 1] = "a fragment record that is not its datagram's only record" end
     if has(flags, 0x01) then bad[#bad + 1] = "a fragmented tombstone" end
@@ -624,7 +627,7 @@ local function dissect_data(tvb, pinfo, tree, size)
   else
     undecoded(tree, tvb, off, limit)
   end
-  if not add_trailer(tree, tvb, size) then
+  if not add_trailer(tree, tvb, size, prev.checksum_covers) then
     table.insert(problems, 1, "bad_checksum")  -- the decoder checks it before the records
   end
 

@@ -77,6 +77,17 @@ struct outgoing_datagram {
   /// that cannot sends them one by one, which is always correct. 0 or 1: on its own.
   std::uint16_t run_length = 0;
   send_result result{};
+  /// Bytes that follow `bytes` in the same datagram, in order (empty: none): the datagram is
+  /// `bytes`, then `rest[0]`, then `rest[1]`, sent without joining them first (a fragment of a
+  /// large message: its head, then its payload slice where the message lies, then its
+  /// trailer). Only a `gathering_transport` is handed such a datagram; the publisher joins the
+  /// pieces for any other.
+  std::span<const std::byte> rest[2] = {};
+
+  /// The datagram's size: every piece.
+  std::size_t size() const noexcept { return bytes.size() + rest[0].size() + rest[1].size(); }
+  /// Whether it is in more than one piece.
+  bool gathered() const noexcept { return !rest[0].empty() || !rest[1].empty(); }
 };
 
 /// Where a datagram came from.
@@ -224,6 +235,13 @@ concept kind_filtering_transport =
 template <class T>
 concept error_reporting_transport = transport<T> && requires(T& t, transport_error_handler handler) {
   { t.set_error_handler(std::move(handler)) };
+};
+
+/// Optional: `static constexpr bool gathers = true` says `send_batch` sends a datagram in pieces
+/// (`outgoing_datagram::rest`) as one datagram, scatter-gather, without joining them first.
+template <class T>
+concept gathering_transport = batch_sending_transport<T> && requires {
+  requires T::gathers;
 };
 
 /// Optional: `static constexpr bool thread_safe = true` says every member may be called from

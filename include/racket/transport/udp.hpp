@@ -274,7 +274,7 @@ class udp_transport {
   void send_batch(std::span<outgoing_datagram> batch) {
     std::lock_guard lock(mutex_);
     for (outgoing_datagram& d : batch) d.result = send_result{};
-    if (batch.size() == 1 && batch[0].run_length <= 1) {
+    if (batch.size() == 1 && batch[0].run_length <= 1 && !batch[0].gathered()) {
       // The idle publisher's case (the latency path): one sendto per port, without building
       // the batch's index, address and iovec tables.
       batch[0].result = send_.send(state(detail::udp::family_of(batch[0].to)), batch[0].to, batch[0].bytes);
@@ -466,6 +466,9 @@ class udp_transport {
 
   /// Every member locks the transport's own mutex where it needs to (see `thread_safe_transport`).
   static constexpr bool thread_safe = true;
+  /// `send_batch` sends a datagram in pieces (`outgoing_datagram::rest`) with one iovec per
+  /// piece (see `gathering_transport`).
+  static constexpr bool gathers = true;
 
   /// Counters since construction (a copy, each counter read once). Any thread.
   transport_stats stats() const noexcept { return core_.stats.load(); }
@@ -565,6 +568,7 @@ static_assert(segmenting_transport<udp_transport>, "udp_transport::segmentation_
 static_assert(kind_filtering_transport<udp_transport>, "udp_transport::open_receiver(ep, handler, ec, kind)");
 static_assert(error_reporting_transport<udp_transport>, "udp_transport::set_error_handler(transport_error_handler)");
 static_assert(thread_safe_transport<udp_transport>, "udp_transport::thread_safe");
+static_assert(gathering_transport<udp_transport>, "udp_transport::gathers");
 static_assert(unicast_transport<udp_transport>,
               "udp_transport::open_unicast(family, port, handler, ec) -> std::uint16_t, send_unicast, close_unicast");
 static_assert(backlog_reporting_transport<udp_transport>,

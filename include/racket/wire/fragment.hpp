@@ -6,7 +6,9 @@
 // functions, `is_fragment_datagram` (routing) and `decode_fragment`. Knows nothing of writing
 // fragments (fragmenter.hpp), of requests, nor of reassembling messages.
 //
-//   fragment datagram = header (record_count 1), fragment record, padding, trailer
+//   fragment datagram = header (record_count 1), fragment record, padding, trailer (XXH3-64
+//                       of everything before it; with flag 0x40, of everything before the
+//                       payload bytes)
 //   fragment record   = u8 flags (0x08 set), u8 L, varint P, [varint interval_ms],
 //                       [varint zigzag(sequence)], varint zigzag(timestamp), u32 total_size T,
 //                       u32 fragment_index K, u16 fragment_size F, u64 content_hash,
@@ -30,6 +32,10 @@ namespace flags {
 /// A fragment record: one slice of a message too large for one record. Travels alone in its
 /// datagram; `decode` rejects it (`bad_record`), `decode_fragment` reads it.
 inline constexpr std::uint8_t fragment = 0x08;
+/// On a fragment record only: the datagram's checksum covers its bytes up to the end of the
+/// subject (header and record fields), not the payload slice, which the message's content
+/// hash covers once reassembled (docs/wire-format.md, "Header-checksummed fragments").
+inline constexpr std::uint8_t header_checksum = 0x40;
 }  // namespace flags
 
 /// The largest message (total payload) the format can carry: 64 MiB.
@@ -141,7 +147,13 @@ inline fragment_datagram decode_fragment(std::span<const std::byte> bytes, std::
   const std::size_t records_off = header_size(s_len);
   if (n < records_off + trailer_size) return fail(errc::truncated);
   const std::size_t trailer_off = n - trailer_size;
-  if (detail::xxh3(d, trailer_off) != detail::load_u64(d + trailer_off)) return fail(errc::bad_checksum);
+  // A header-checksummed fragment (flags byte 0x40, with 0x08) is checked once its record's
+  // fields are read, over the bytes before its payload (check FC); any other, here.
+  constexpr std::uint8_t header_only = flags::fragment | flags::header_checksum;
+  const bool header_checked =
+      records_off < trailer_off && (std::to_integer<std::uint8_t>(d[records_off]) & header_only) == header_only;
+  if (!header_checked && detail::xxh3(d, trailer_off) != detail::load_u64(d + trailer_off))
+    return fail(errc::bad_checksum);
   const std::string_view stream{reinterpret_cast<const char*>(d + header_fixed_size), s_len};
   if (detail::load_u16(d + 6) == 0 || std::memchr(stream.data(), 0, s_len) != nullptr) return fail(errc::bad_record);
   if (detail::load_u16(d + 6) != 1) return fail(errc::bad_record);  // F1
@@ -176,9 +188,11 @@ inline fragment_datagram decode_fragment(std::span<const std::byte> bytes, std::
   p += fragment_fields_size;
   const auto avail = static_cast<std::size_t>(end - p);
   if (payload_len > avail || l > avail - payload_len) return fail(errc::bad_length);  // F4
+  if (header_checked && detail::xxh3(d, static_cast<std::size_t>(p + l - d)) != detail::load_u64(d + trailer_off))
+    return fail(errc::bad_checksum);  // FC
   const std::string_view subject{reinterpret_cast<const char*>(p), l};
   constexpr std::uint8_t allowed = flags::fragment | flags::resend | flags::snapshot | flags::sequence_next |
-                                   flags::same_interval;
+                                   flags::same_interval | flags::header_checksum;
   constexpr std::uint8_t resend_and_snapshot = flags::resend | flags::snapshot;
   if ((f & flags::fragment) == 0 || (f & ~allowed) != 0 || (f & resend_and_snapshot) == resend_and_snapshot ||
       sequence == 0 || !detail::is_valid_wire_subject(subject) || payload_len == 0 || total == 0 ||

@@ -76,23 +76,61 @@ class fragmenter {
   }
 
   /// Writes fragment `index` as a whole datagram at the start of `buffer` and returns it.
-  /// `extra_flags` `flags::resend` writes it as a re-send (flags `resend` alone, whatever the
-  /// message's: a repair answer, a periodic resend, a tail probe).
+  /// `extra_flags`: `flags::resend` writes it as a re-send (flags `resend` alone, whatever the
+  /// message's: a repair answer, a periodic resend, a tail probe); `flags::header_checksum`
+  /// makes its checksum cover the bytes before the payload only (the payload is still copied).
   /// Preconditions: `valid()`, `index < fragment_count()`, `buffer.size() >= datagram_size(index)`.
   std::span<const std::byte> encode(std::uint32_t index, std::span<std::byte> buffer,
                                     std::uint8_t extra_flags = 0) const noexcept {
     assert(valid() && index < count_ && buffer.size() >= datagram_size(index));
+    assert((extra_flags & ~(flags::resend | flags::header_checksum)) == 0);
+    const std::size_t head = write_head(index, buffer, extra_flags);
+    const std::size_t p_len = fragment_bytes(m_.payload.size(), size_, index);
+    std::memcpy(buffer.data() + head, m_.payload.data() + std::size_t{index} * size_, p_len);
+    const std::size_t body = head + p_len;
+    if ((extra_flags & flags::header_checksum) == 0) return seal(buffer, body, body + trailer_size);
+    detail::store_u64(buffer.data() + body, detail::xxh3(buffer.data(), head));
+    return buffer.first(body + trailer_size);
+  }
+
+  /// Fragment `index` as the three pieces its datagram is made of, without copying the payload:
+  /// `head` (header, record fields and subject) and `trailer` (its checksum) written into
+  /// `buffer`, `payload` the message's own slice. Always header-checksummed (the checksum cannot
+  /// cover bytes it does not read). The datagram is head, payload, trailer back to back: hand them
+  /// to a scatter-gather send. `extra_flags`: `flags::resend` or none.
+  /// Preconditions: `valid()`, `index < fragment_count()`, `buffer.size() >= head_size() + 8`.
+  struct parts {
+    std::span<const std::byte> head;
+    std::span<const std::byte> payload;
+    std::span<const std::byte> trailer;
+  };
+  parts encode_parts(std::uint32_t index, std::span<std::byte> buffer, std::uint8_t extra_flags = 0) const noexcept {
+    assert(valid() && index < count_ && buffer.size() >= head_size() + trailer_size);
     assert((extra_flags & ~flags::resend) == 0);
+    const std::size_t head = write_head(index, buffer, extra_flags | flags::header_checksum);
+    detail::store_u64(buffer.data() + head, detail::xxh3(buffer.data(), head));
+    const std::size_t p_len = fragment_bytes(m_.payload.size(), size_, index);
+    return {buffer.first(head), m_.payload.subspan(std::size_t{index} * size_, p_len),
+            buffer.subspan(head, trailer_size)};
+  }
+  /// The most bytes of `parts::head` (the head of a fragment whose P takes the longest varint).
+  std::size_t head_size() const noexcept {
+    return fragment_overhead(stream_.size(), m_.subject.size(), m_.interval_ms, m_.sequence, m_.timestamp_ns) -
+           trailer_size + detail::varint_size(size_);
+  }
+
+ private:
+  // Header, record fields and subject of fragment `index`; returns their size.
+  std::size_t write_head(std::uint32_t index, std::span<std::byte> buffer, std::uint8_t extra_flags) const noexcept {
     // A re-send is a repeat with the message's sequence: `resend`, never `snapshot` with it.
     const std::uint8_t meaning =
         (extra_flags & flags::resend) != 0 ? flags::resend : static_cast<std::uint8_t>(m_.flags);
-    const std::size_t offset = std::size_t{index} * size_;
     const std::size_t p_len = fragment_bytes(m_.payload.size(), size_, index);
     std::byte* p = buffer.data() + write_data_header(buffer, publisher_id_, stream_, 1);
     const bool seq_next = m_.sequence == 1;
     const bool same_interval = m_.interval_ms == 0;
-    *p++ = static_cast<std::byte>(meaning | flags::fragment | (seq_next ? flags::sequence_next : 0) |
-                                  (same_interval ? flags::same_interval : 0));
+    *p++ = static_cast<std::byte>(meaning | flags::fragment | (extra_flags & flags::header_checksum) |
+                                  (seq_next ? flags::sequence_next : 0) | (same_interval ? flags::same_interval : 0));
     *p++ = static_cast<std::byte>(m_.subject.size());
     p = detail::store_varint(p, p_len);
     if (!same_interval) p = detail::store_varint(p, m_.interval_ms);
@@ -105,13 +143,9 @@ class fragmenter {
     p += fragment_fields_size;
     std::memcpy(p, m_.subject.data(), m_.subject.size());
     p += m_.subject.size();
-    std::memcpy(p, m_.payload.data() + offset, p_len);
-    p += p_len;
-    const auto body = static_cast<std::size_t>(p - buffer.data());
-    return seal(buffer, body, body + trailer_size);
+    return static_cast<std::size_t>(p - buffer.data());
   }
 
- private:
   std::uint64_t publisher_id_;
   std::string_view stream_;
   large_message m_;

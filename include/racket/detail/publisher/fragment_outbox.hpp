@@ -4,11 +4,13 @@
 // The fragment sends a publisher has under way: each a large message (live, a periodic
 // resend, a snapshot answer) or some of its fragments (an answer to a request's fragment
 // ranges) cut by `wire::fragmenter`, sent in index order a turn at a time. A turn writes at
-// most `fragment_turn_datagrams` fragment datagrams and hands them to the sender in one
-// batch, cut into runs of full datagrams (at most 64 and 65507 bytes, what one UDP GSO send
-// takes); the publisher starts the next turn once the strand's other work, and the
-// transport's send backlog, have gone (that is the pacing: docs/architecture.md, "Large
-// messages"). Knows nothing of the cache, timers, locks or when a message is resent.
+// most `fragment_turn_datagrams` fragment datagrams, each as its head and trailer plus the
+// slice of the message's payload where it lies (no copy: outgoing_datagram::rest), and hands
+// them to the sender in one batch, cut into runs of full datagrams (at most 64 and 65507
+// bytes, what one UDP GSO send takes); the publisher starts the next turn once the strand's
+// other work, and the transport's send backlog, have gone (that is the pacing:
+// docs/architecture.md, "Large messages"). Knows nothing of the cache, timers, locks or when a
+// message is resent.
 
 #include "racket/detail/publisher/counters.hpp"
 #include "racket/detail/publisher/large_values.hpp"
@@ -161,9 +163,12 @@ class fragment_outbox {
       job& j = *jobs_.front();
       const std::size_t run_start = batch_.size();
       while (j.range < j.ranges.size() && used < fragment_turn_datagrams) {
-        const auto bytes = j.cut->encode(j.next, std::span<std::byte>(buffer_.data() + used * m, m),
-                                         j.resend ? wire::flags::resend : std::uint8_t{0});
-        batch_.push_back(outgoing_datagram{.to = j.stream->ep, .bytes = bytes});
+        // Header-checksummed (docs/wire-format.md), in three pieces: its head and trailer
+        // written here, its payload where the message lies. Not copied; read by the kernel.
+        const auto parts = j.cut->encode_parts(j.next, std::span<std::byte>(buffer_.data() + used * m, m),
+                                               j.resend ? wire::flags::resend : std::uint8_t{0});
+        batch_.push_back(
+            outgoing_datagram{.to = j.stream->ep, .bytes = parts.head, .rest = {parts.payload, parts.trailer}});
         stream_of_.push_back(j.stream);
         ++used;
         if (j.next++ == j.ranges[j.range].second && ++j.range < j.ranges.size()) j.next = j.ranges[j.range].first;
@@ -171,8 +176,8 @@ class fragment_outbox {
       // Runs of full datagrams (all but a message's last are exactly m bytes).
       for (std::size_t i = run_start; i < batch_.size();) {
         std::size_t len = 1;
-        while (i + len < batch_.size() && len < max_run && batch_[i + len - 1].bytes.size() == m) ++len;
-        if (len > 1 && batch_[i].bytes.size() == m) batch_[i].run_length = static_cast<std::uint16_t>(len);
+        while (i + len < batch_.size() && len < max_run && batch_[i + len - 1].size() == m) ++len;
+        if (len > 1 && batch_[i].size() == m) batch_[i].run_length = static_cast<std::uint16_t>(len);
         i += len;
       }
       if (j.range == j.ranges.size()) {
@@ -182,15 +187,17 @@ class fragment_outbox {
           finished_.emplace_back(j.stream, j.msg.sequence);
         }
         if (!j.whole) --answers_;
+        done_.push_back(std::move(jobs_.front()));  // its payload in the batch until it is sent
         jobs_.pop_front();
       }
     }
     sender.send_batch(std::span<outgoing_datagram>(batch_));
+    done_.clear();
     for (std::size_t k = 0; k < batch_.size(); ++k) {
       auto& c = stream_of_[k]->counters;
       const send_result& res = batch_[k].result;
       bump(c.datagrams_sent, res.ok);
-      bump(c.bytes_sent, std::uint64_t{res.ok} * batch_[k].bytes.size());
+      bump(c.bytes_sent, std::uint64_t{res.ok} * batch_[k].size());
       bump(c.send_errors, res.failed + res.would_block);
       bump(c.fragments_sent);
     }
@@ -236,7 +243,8 @@ class fragment_outbox {
   std::uint64_t live_finished_ = 0;
   std::vector<std::pair<Stream*, std::uint64_t>> finished_;  // live sends finished, not yet taken
   std::size_t answers_ = 0;  // queued answers to fragment ranges
-  std::vector<std::byte> buffer_;          // one turn's datagrams
+  std::vector<std::byte> buffer_;          // one turn's datagram heads and trailers
+  std::vector<std::unique_ptr<job>> done_;  // jobs finished in this turn, kept until it is sent
   std::vector<outgoing_datagram> batch_;   // one turn's batch
   std::vector<Stream*> stream_of_;         // each batch entry's stream (counting)
 };

@@ -13,14 +13,41 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace racket::detail {
 
-// A large payload, owned once and shared by the cache and the sends that read it.
-using shared_bytes = std::shared_ptr<const std::vector<std::byte>>;
+// A large payload, held once and shared by the cache, the recent store and the sends that
+// read it: a pointer to its bytes whose control block keeps them alive. Those are either the
+// publisher's own copy (`copy_bytes`, what `publish` of a value makes) or a value the caller
+// gave up (`share_bytes`, `publish` of a shared_ptr: no copy). Never written through.
+using shared_bytes = std::shared_ptr<const std::span<const std::byte>>;
+
+// The publisher's own copy of `bytes`.
+inline shared_bytes copy_bytes(std::span<const std::byte> bytes) {
+  struct held {
+    std::vector<std::byte> copy;
+    std::span<const std::byte> view;
+  };
+  auto h = std::make_shared<held>();
+  h->copy.assign(bytes.begin(), bytes.end());
+  h->view = h->copy;
+  return {h, &h->view};
+}
+
+// `bytes`, kept alive by `owner` (which must hold them unchanged for as long as the result or
+// a copy of it lives).
+inline shared_bytes share_bytes(std::shared_ptr<const void> owner, std::span<const std::byte> bytes) {
+  struct held {
+    std::shared_ptr<const void> owner;
+    std::span<const std::byte> view;
+  };
+  auto h = std::make_shared<const held>(held{std::move(owner), bytes});
+  return {h, &h->view};
+}
 
 template <class TimePoint>
 struct large_value {

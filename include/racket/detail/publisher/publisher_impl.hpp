@@ -143,12 +143,13 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     });
   }
 
-  // Any thread. `payload` is already encoded.
+  // Any thread. `payload` is already encoded. `owner`, when given, keeps `payload` alive and
+  // unchanged (a value the caller gave up): a large payload is then shared, not copied.
   // `key`: the stream object's `key()` (0: none), which stands for `stream_name` and `ep`.
   // `announce_ep`: the stream's announce channel, read only when the stream is new.
   void enqueue(std::uint64_t key, const std::string& stream_name, const endpoint& ep, const endpoint& announce_ep,
                std::string_view subject, byte_view payload, std::uint32_t interval_ms, bool withdraw,
-               std::error_code& ec) {
+               std::error_code& ec, std::shared_ptr<const void> owner = nullptr) {
     // Cleared first: the calls below report through `ec` and are read back from it, so one
     // left over from the caller's last call (a would_block) must not be taken for theirs.
     ec.clear();
@@ -158,7 +159,7 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     }
     if (payload.size() > wire::max_payload(opts_.max_datagram_size, stream_name.size(), subject.size()))
         [[unlikely]] {
-      enqueue_large(key, stream_name, ep, announce_ep, subject, payload, interval_ms, ec);
+      enqueue_large(key, stream_name, ep, announce_ep, subject, payload, interval_ms, ec, std::move(owner));
       return;
     }
     bool post = false;
@@ -274,7 +275,7 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
   // past which a publish is `would_block` (one message alone always passes).
   void enqueue_large(std::uint64_t key, const std::string& stream_name, const endpoint& ep,
                      const endpoint& announce_ep, std::string_view subject, byte_view payload,
-                     std::uint32_t interval_ms, std::error_code& ec) {
+                     std::uint32_t interval_ms, std::error_code& ec, std::shared_ptr<const void> owner) {
     // The largest overhead a fragment of this message can have (any sequence and timestamp).
     const bool fits = wire::fragment_size_for(opts_.max_datagram_size, stream_name.size(), subject.size(), interval_ms,
                                               ~std::uint64_t{0}, ~std::uint64_t{0}) != 0;
@@ -282,7 +283,8 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
       ec = make_error_code(errc::payload_too_large);
       return;
     }
-    auto bytes = std::make_shared<const std::vector<std::byte>>(payload.begin(), payload.end());
+    // A payload the caller gave up (`owner`) is shared as it is; any other is copied, once.
+    shared_bytes bytes = owner ? share_bytes(std::move(owner), payload) : copy_bytes(payload);
     const bool on_executor = strand_.running_in_this_thread();
     stream_state* s = nullptr;
     bool direct = false;

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <span>
 #include <system_error>
@@ -108,8 +109,11 @@ class transport_gate {
   }
 
   // One `send_batch` (one sendmmsg per interface) where the transport has it, else one `send`
-  // per datagram.
+  // per datagram. A datagram in pieces (outgoing_datagram::rest) goes as it is to a gathering
+  // transport, multicast only; it is joined first (a copy) for any other, for sealing, and
+  // for the unicast peers.
   void send_batch(std::span<outgoing_datagram> batch) {
+    if (!gathering_transport<Transport> || sealer_ != nullptr || peers_ != nullptr) join(batch);
     if (sealer_ != nullptr) [[unlikely]] {
       // A run stays a run: its datagrams were one size, and sealing adds the same to each.
       scratch_.resize(batch.size() * slot_);
@@ -144,6 +148,27 @@ class transport_gate {
     return ec ? std::span<const std::byte>{} : sealed;
   }
 
+  // Every datagram of `batch` in pieces joined into one, in `joined_` (valid until the next
+  // batch). Keeps a run a run: the pieces of each added up to its size.
+  void join(std::span<outgoing_datagram> batch) {
+    std::size_t total = 0;
+    for (const outgoing_datagram& d : batch)
+      if (d.gathered()) total += d.size();
+    if (total == 0) return;
+    joined_.resize(total);
+    std::byte* p = joined_.data();
+    for (outgoing_datagram& d : batch) {
+      if (!d.gathered()) continue;
+      std::byte* const start = p;
+      for (const auto piece : {d.bytes, d.rest[0], d.rest[1]}) {
+        if (!piece.empty()) std::memcpy(p, piece.data(), piece.size());
+        p += piece.size();
+      }
+      d.bytes = std::span<const std::byte>(start, p);
+      d.rest[0] = d.rest[1] = {};
+    }
+  }
+
   send_result to_peers(std::span<const std::byte> bytes) {
     if constexpr (unicast_transport<Transport>) {
       if (bytes.empty()) return {};  // a keyed datagram that could not be sealed leaves as nothing
@@ -175,6 +200,7 @@ class transport_gate {
   datagram_sealer* sealer_ = nullptr;  // keyed streams: the publisher's, or none
   std::size_t slot_ = 0;               // bytes of scratch_ per datagram of a batch
   std::vector<std::byte> scratch_;     // the sealed datagrams of the batch being sent
+  std::vector<std::byte> joined_;      // datagrams in pieces joined (see join)
   std::size_t last_growth_ = 0;        // what sealing added to the last datagram of `send`
   wall_stamper<clock_type> stamp_;     // the seal's timestamp (freshness)
   std::mutex mutex_;

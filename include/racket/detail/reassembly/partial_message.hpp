@@ -33,6 +33,7 @@ struct assembled_message {
   std::string subject;
   std::unique_ptr<std::byte[]> data;
   std::size_t size = 0;
+  std::size_t capacity = 0;  // bytes `data` holds (at least `size`: a reused buffer may hold more)
 
   std::span<const std::byte> payload() const noexcept { return {data.get(), size}; }
 };
@@ -55,9 +56,11 @@ class partial_message {
   static constexpr std::size_t entry_overhead = 256;
 
   // Starts a message from its first fragment to arrive (which `add` must then be given).
-  // The payload buffer is allocated uninitialised: pages no fragment touched cost no memory.
+  // The payload buffer is `reuse` when given (a buffer of `reuse_capacity` bytes, at least
+  // T), else allocated uninitialised: pages no fragment touched cost no memory.
   // Throws only std::bad_alloc.
-  partial_message(std::uint64_t publisher_id, const wire::fragment& f)
+  partial_message(std::uint64_t publisher_id, const wire::fragment& f, std::unique_ptr<std::byte[]> reuse = nullptr,
+                  std::size_t reuse_capacity = 0)
       : publisher_id_(publisher_id),
         sequence_(f.sequence),
         timestamp_ns_(f.timestamp_ns),
@@ -66,9 +69,16 @@ class partial_message {
         interval_ms_(f.interval_ms),
         fragment_size_(f.fragment_size),
         subject_(f.subject),
-        data_(new std::byte[f.total_size]),
         bitmap_(f.fragment_count()),
-        charge_(charge_for(f)) {}
+        charge_(charge_for(f)) {
+    if (reuse != nullptr && reuse_capacity >= total_) {
+      data_ = std::move(reuse);
+      capacity_ = reuse_capacity;
+    } else {
+      data_.reset(new std::byte[total_]);
+      capacity_ = total_;
+    }
+  }
 
   std::uint64_t publisher_id() const noexcept { return publisher_id_; }
   std::uint64_t sequence() const noexcept { return sequence_; }
@@ -122,6 +132,7 @@ class partial_message {
     m.subject = std::move(subject_);
     m.data = std::move(data_);
     m.size = total_;
+    m.capacity = capacity_;
     return m;
   }
 
@@ -136,9 +147,10 @@ class partial_message {
   bool original_seen_ = false;  // a fragment without `resend` arrived
   bool snapshot_ = false;       // ... and it had `snapshot`
   std::string subject_;
-  std::unique_ptr<std::byte[]> data_;
   fragment_bitmap bitmap_;
   std::size_t charge_;
+  std::unique_ptr<std::byte[]> data_;
+  std::size_t capacity_ = 0;  // bytes data_ holds
 };
 
 }  // namespace racket::detail

@@ -80,6 +80,7 @@ struct reassembly_counters {
   std::uint64_t no_room = 0;
   std::uint64_t evicted = 0;
   std::uint64_t timed_out = 0;
+  std::uint64_t buffers_reused = 0;  // messages started in a recycled buffer (no fresh memory)
 };
 
 template <class TimePoint = std::chrono::steady_clock::time_point>
@@ -117,7 +118,17 @@ class reassembler {
       if (charge > limits_.max_bytes_per_stream || charge > limits_.max_bytes_per_publisher)
         return count(fragment_outcome::too_large);
       make_room(*s, publisher_id, charge, on_lost);
-      s->messages.push_back(entry{std::make_unique<partial_message>(publisher_id, f), now, 0});
+      // The spare buffer when it fits (and is not over twice the size: its excess is not
+      // charged), so a stream of large messages reuses memory already mapped.
+      std::unique_ptr<partial_message> m;
+      if (spare_ != nullptr && spare_capacity_ >= f.total_size && spare_capacity_ / 2 <= f.total_size) {
+        m = std::make_unique<partial_message>(publisher_id, f, std::move(spare_), spare_capacity_);
+        spare_capacity_ = 0;
+        ++counters_.buffers_reused;
+      } else {
+        m = std::make_unique<partial_message>(publisher_id, f);
+      }
+      s->messages.push_back(entry{std::move(m), now, 0});
       at = s->messages.size() - 1;
       s->bytes += charge;
       publisher_bytes_[publisher_id] += charge;
@@ -148,6 +159,20 @@ class reassembler {
     ++counters_.completed;
     return fragment_outcome::completed;
   }
+
+  // Keeps the buffer of a message handed out (`m.data`, once its reader is done with it) for
+  // the next message that fits it: one buffer at most, the largest, up to the maximum message
+  // size. What it holds is no message's: it counts against no cap.
+  void recycle(assembled_message& m) noexcept {
+    if (m.data != nullptr && m.capacity <= limits_.max_message_size && m.capacity > spare_capacity_) {
+      spare_ = std::move(m.data);
+      spare_capacity_ = m.capacity;
+    }
+    m.data.reset();
+    m.size = m.capacity = 0;
+  }
+  // Bytes of the spare buffer held (0: none).
+  std::size_t spare_bytes() const noexcept { return spare_capacity_; }
 
   fragment_outcome add(std::string_view stream, std::uint64_t publisher_id, const wire::fragment& f, TimePoint now,
                        assembled_message& out) {
@@ -354,6 +379,8 @@ class reassembler {
 
   reassembly_limits limits_;
   reassembly_counters counters_;
+  std::unique_ptr<std::byte[]> spare_;  // a handed-out message's buffer, for reuse (recycle)
+  std::size_t spare_capacity_ = 0;
   std::unordered_map<std::string, stream_state, name_hash, std::equal_to<>> streams_;
   std::unordered_map<std::uint64_t, std::size_t, id_hash> publisher_bytes_;
   std::size_t total_bytes_ = 0;

@@ -472,6 +472,9 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
     schedule(s, pre.expiry);
     if (pre.what != subject_table<time_point>::outcome::deliver) return;
     const auto lost = [this](const lost_message& m) { report_lost(m); };
+    // The last message handed out was delivered with its batch: its buffer, already mapped,
+    // goes back for the next large message (a fresh one faults in page by page).
+    if (completed_.data != nullptr) reassembly_.recycle(completed_);
     const fragment_outcome o = reassembly_.add(fd.stream, fd.publisher_id, f, now, completed_, lost);
     switch (o) {
       case fragment_outcome::started:

@@ -29,7 +29,8 @@ struct segment_control {
 
 // sendmmsg entries over a batch_layout's iovecs and addresses (whose index is the datagram's
 // position in the layout). Entry e holds positions [first[e], first[e + 1]); an entry of
-// several is one segmented send.
+// several is one segmented send. A datagram in pieces (outgoing_datagram::rest) has an iovec
+// per piece: an entry's iovecs are those of its datagrams, back to back.
 struct send_layout {
   std::vector<mmsghdr> msgs;
   std::vector<std::size_t> first;
@@ -57,16 +58,24 @@ class batch_layout {
     return runs;
   }
 
-  // The collected datagrams' addresses and iovecs; forgets the plain layout of the last batch.
+  // The collected datagrams' addresses and iovecs (one per non-empty piece, the first always);
+  // forgets the plain layout of the last batch.
   void prepare(std::span<const outgoing_datagram> batch) {
     const std::size_t n = index_.size();
     addrs_.clear();
-    iov_.resize(n);
+    iov_.clear();
+    iov_first_.resize(n + 1);
+    size_.resize(n);
     for (std::size_t k = 0; k < n; ++k) {
       const outgoing_datagram& d = batch[index_[k]];
       addrs_.emplace_back(d.to);
-      iov_[k] = iovec{const_cast<std::byte*>(d.bytes.data()), d.bytes.size()};
+      iov_first_[k] = iov_.size();
+      iov_.push_back(iovec{const_cast<std::byte*>(d.bytes.data()), d.bytes.size()});
+      for (const auto& piece : d.rest)
+        if (!piece.empty()) iov_.push_back(iovec{const_cast<std::byte*>(piece.data()), piece.size()});
+      size_[k] = d.size();
     }
+    iov_first_[n] = iov_.size();
     plain_.built = false;
   }
 
@@ -76,7 +85,10 @@ class batch_layout {
   std::size_t index(std::size_t k) const noexcept { return index_[k]; }
   const std::vector<std::size_t>& indices() const noexcept { return index_; }
   const socket_address& address(std::size_t k) const noexcept { return addrs_[k]; }
-  const iovec& iov(std::size_t k) const noexcept { return iov_[k]; }
+  // The first iovec of the datagram at position k (its others follow it).
+  const iovec& iov(std::size_t k) const noexcept { return iov_[iov_first_[k]]; }
+  // The size of the datagram at position k (all its pieces).
+  std::size_t datagram_size(std::size_t k) const noexcept { return size_[k]; }
 
   // The layout of the last build_segmented.
   send_layout& runs() noexcept { return runs_; }
@@ -92,9 +104,9 @@ class batch_layout {
       const std::size_t run_end = k + valid_run(batch, k, n);
       while (k < run_end) {  // chunks of at most max_segments datagrams and max_segmented_bytes
         const std::size_t start = k;
-        std::size_t bytes = iov_[k].iov_len;
-        for (++k; k < run_end && k - start < max_segments && bytes + iov_[k].iov_len <= max_segmented_bytes; ++k)
-          bytes += iov_[k].iov_len;
+        std::size_t bytes = size_[k];
+        for (++k; k < run_end && k - start < max_segments && bytes + size_[k] <= max_segmented_bytes; ++k)
+          bytes += size_[k];
         l.entry_at[start] = l.first.size();
         l.first.push_back(start);
         if (k - start > 1) ++segmented;
@@ -110,8 +122,8 @@ class batch_layout {
       l.msgs[e] = mmsghdr{};
       h.msg_name = const_cast<sockaddr*>(addrs_[from].get());
       h.msg_namelen = addrs_[from].size;
-      h.msg_iov = &iov_[from];
-      h.msg_iovlen = l.first[e + 1] - from;
+      h.msg_iov = &iov_[iov_first_[from]];
+      h.msg_iovlen = iov_first_[l.first[e + 1]] - iov_first_[from];
       if (!l.segmented(e)) continue;
       h.msg_control = l.controls[e].bytes;
       h.msg_controllen = sizeof l.controls[e].bytes;
@@ -119,7 +131,7 @@ class batch_layout {
       c->cmsg_level = udp_level;
       c->cmsg_type = udp_segment_option;
       c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-      const auto size = static_cast<std::uint16_t>(iov_[from].iov_len);
+      const auto size = static_cast<std::uint16_t>(size_[from]);
       std::memcpy(CMSG_DATA(c), &size, sizeof size);
     }
     l.built = true;
@@ -139,8 +151,8 @@ class batch_layout {
       l.msgs[k] = mmsghdr{};
       l.msgs[k].msg_hdr.msg_name = const_cast<sockaddr*>(addrs_[k].get());
       l.msgs[k].msg_hdr.msg_namelen = addrs_[k].size;
-      l.msgs[k].msg_hdr.msg_iov = &iov_[k];
-      l.msgs[k].msg_hdr.msg_iovlen = 1;
+      l.msgs[k].msg_hdr.msg_iov = &iov_[iov_first_[k]];
+      l.msgs[k].msg_hdr.msg_iovlen = iov_first_[k + 1] - iov_first_[k];
     }
     l.first[n] = n;
     l.built = true;
@@ -154,13 +166,13 @@ class batch_layout {
     const std::size_t i = index_[k];
     const outgoing_datagram& head = batch[i];
     const std::size_t r = head.run_length;
-    const std::size_t size = head.bytes.size();
+    const std::size_t size = head.size();
     if (r <= 1 || r > n - k || size == 0 || size > max_segmented_bytes) return 1;
     for (std::size_t j = 1; j < r; ++j) {
       if (index_[k + j] != i + j) return 1;  // another family's datagram in between
       const outgoing_datagram& d = batch[i + j];
       if (d.to != head.to) return 1;
-      const std::size_t s = d.bytes.size();
+      const std::size_t s = d.size();
       if (j + 1 < r ? s != size : (s == 0 || s > size)) return 1;
     }
     return r;
@@ -168,7 +180,9 @@ class batch_layout {
 
   std::vector<std::size_t> index_;        // position -> the datagram's index in the batch
   std::vector<socket_address> addrs_;     // per position
-  std::vector<iovec> iov_;                // per position
+  std::vector<iovec> iov_;                // per piece, the pieces of each position in turn
+  std::vector<std::size_t> iov_first_;    // position -> its first iovec (and n -> iov_.size())
+  std::vector<std::size_t> size_;         // position -> its datagram's size
   send_layout plain_;                     // one entry per datagram
   send_layout runs_;                      // one entry per run chunk or single datagram
 };

@@ -3,9 +3,10 @@
 
 // How a udp_transport sends: a datagram or a batch on every send port of its family, with
 // `sendto` for one datagram and one `sendmmsg` per port for a batch (runs as segmented sends,
-// UDP GSO, while the port has it), the per-port EAGAIN backlog, the fallback to single sends
-// when the kernel refuses segmentation, and the per-datagram results and counters. Called
-// under the transport's mutex, and takes no lock itself. Knows nothing of receivers or rescans.
+// UDP GSO, while the port has it; a datagram in pieces as one iovec per piece), the per-port
+// EAGAIN backlog, the fallback to single sends when the kernel refuses segmentation, and the
+// per-datagram results and counters. Called under the transport's mutex, and takes no lock
+// itself. Knows nothing of receivers or rescans.
 
 #include "racket/error.hpp"
 #include "racket/transport/concepts.hpp"
@@ -20,6 +21,7 @@
 #include <memory>
 #include <span>
 #include <system_error>
+#include <vector>
 
 #include <sys/socket.h>
 
@@ -122,7 +124,7 @@ class send_path {
           outgoing_datagram& d = batch[layout_.index(k)];
           ++d.result.ok;
           ++core_.stats.datagrams_sent;
-          core_.stats.bytes_sent += d.bytes.size();
+          core_.stats.bytes_sent += d.size();
         }
         continue;
       }
@@ -133,7 +135,7 @@ class send_path {
         bool queued = false;
         for (; k < entry_end; ++k) {
           outgoing_datagram& d = batch[layout_.index(k)];
-          if (enqueue(*port, layout_.address(k), d.bytes)) {
+          if (enqueue(*port, layout_.address(k), joined(d))) {
             ++d.result.ok;
             queued = true;
           } else {
@@ -167,7 +169,7 @@ class send_path {
     }
     for (; k < n; ++k) {  // behind a backlog: keep the order
       outgoing_datagram& d = batch[layout_.index(k)];
-      if (enqueue(*port, layout_.address(k), d.bytes)) {
+      if (enqueue(*port, layout_.address(k), joined(d))) {
         ++d.result.ok;
       } else {
         ++d.result.would_block;
@@ -176,8 +178,18 @@ class send_path {
     }
   }
 
+  // The datagram in one piece, for the backlog (which keeps a copy anyway): its bytes, or its
+  // pieces joined in `joined_`, valid until the next call.
+  std::span<const std::byte> joined(const outgoing_datagram& d) {
+    if (!d.gathered()) return d.bytes;
+    joined_.assign(d.bytes.begin(), d.bytes.end());
+    for (const auto& piece : d.rest) joined_.insert(joined_.end(), piece.begin(), piece.end());
+    return joined_;
+  }
+
   core& core_;
   batch_layout layout_;  // reused: a batch allocates nothing in steady state
+  std::vector<std::byte> joined_;  // a datagram in pieces joined for the backlog
 };
 
 }  // namespace racket::detail::udp

@@ -178,11 +178,13 @@ class basic_io_strand {
   /// it, or runs the io_context and the strand is free): true. Else false, `f` untouched.
   template <class F>
   bool try_run_here(F& f) const {
+    // A thread inside the strand runs the io_context (functions run nowhere else), so a
+    // publishing thread of the application's own pays one thread-local look here, no more.
+    if (!s_->inner.running_in_this_thread()) return false;
     if (running_in_this_thread()) {
       f();
       return true;
     }
-    if (!s_->inner.running_in_this_thread()) return false;
     std::uint32_t expected = 0;
     if (!s_->state.compare_exchange_strong(expected, io_strand_state::locked, std::memory_order_acquire,
                                            std::memory_order_relaxed))

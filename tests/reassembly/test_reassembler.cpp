@@ -67,6 +67,20 @@ bool intact(const assembled_message& a, const message_fragments& m) {
          a.subject == m.subject && a.content_hash == wire::content_hash(m.stream, m.subject, m.payload);
 }
 
+// Fragment 3 completes a message whose payload one damaged fragment spoilt: it fails the
+// content hash, is reported lost and holds nothing; sent again intact, it is delivered whole.
+void completes_damaged_then_whole(harness& h, const message_fragments& m) {
+  CHECK(h.feed(m, 3) == fragment_outcome::hash_mismatch);
+  CHECK(h.delivered.empty());
+  REQUIRE(h.lost.size() == 1);
+  CHECK(h.lost[0].reason == loss_reason::hash_mismatch);
+  CHECK(h.r.counters().hash_mismatch == 1);
+  CHECK(h.r.bytes_in_use() == 0);
+  h.feed_all(m, in_order(m.size()));
+  REQUIRE(h.delivered.size() == 1);
+  CHECK(intact(h.delivered[0], m));
+}
+
 }  // namespace
 
 TEST_CASE("reassembler: in order, reversed, shuffled, duplicated", "[reassembly]") {
@@ -180,15 +194,7 @@ TEST_CASE("reassembler: conflicting bytes, a forged first copy, inconsistent tot
     assembled_message out;
     CHECK(h.r.add("files", 7, f, at(0ms), out) == fragment_outcome::started);
     h.feed_all(m, {0, 2});
-    CHECK(h.feed(m, 3) == fragment_outcome::hash_mismatch);
-    CHECK(h.delivered.empty());
-    REQUIRE(h.lost.size() == 1);
-    CHECK(h.lost[0].reason == loss_reason::hash_mismatch);
-    CHECK(h.r.counters().hash_mismatch == 1);
-    CHECK(h.r.bytes_in_use() == 0);
-    h.feed_all(m, in_order(m.size()));
-    REQUIRE(h.delivered.size() == 1);
-    CHECK(intact(h.delivered[0], m));
+    completes_damaged_then_whole(h, m);
   }
   {
     // Another total for the same (stream, publisher, sequence): inconsistent, dropped.
@@ -435,16 +441,7 @@ TEST_CASE("a header-checksummed fragment damaged in its payload makes its whole 
   h.feed_all(m, {0, 1});
   assembled_message out;
   CHECK(h.r.add("files", 7, g.frag, at(0ms), out) == fragment_outcome::added);
-  CHECK(h.feed(m, 3) == fragment_outcome::hash_mismatch);
-  CHECK(h.delivered.empty());
-  REQUIRE(h.lost.size() == 1);
-  CHECK(h.lost[0].reason == loss_reason::hash_mismatch);
-  CHECK(h.r.counters().hash_mismatch == 1);
-  CHECK(h.r.bytes_in_use() == 0);
-  // Sent again intact (a resend of a cached value), it completes.
-  h.feed_all(m, in_order(m.size()));
-  REQUIRE(h.delivered.size() == 1);
-  CHECK(intact(h.delivered[0], m));
+  completes_damaged_then_whole(h, m);  // sent again intact (a resend of a cached value), it completes
 }
 
 TEST_CASE("a handed-out message's buffer, recycled, carries the next message that fits it", "[reassembly]") {

@@ -3,6 +3,7 @@
 // async_flush's wait ends after its last one, its tail probes and periodic resends follow, a
 // request's fragment ranges are answered, and a close drops what is left.
 #include "racket/detail/publisher/large_sender.hpp"
+#include "racket/wire.hpp"
 
 #include "catch.hpp"
 
@@ -47,7 +48,8 @@ struct rig {
   // Publishes `size` bytes on `s` as the stream's next message.
   void publish(stream& s, std::size_t size, std::uint32_t interval_ms) {
     auto bytes = racket::detail::copy_bytes(std::vector<std::byte>(size, std::byte{7}));
-    large->publish(s, "files.a", std::move(bytes), s.next_sequence++, 99, interval_ms, sim::clock::now());
+    const std::uint64_t hash = racket::wire::content_hash(s.name, "files.a", std::span<const std::byte>(*bytes));
+    large->publish(s, "files.a", std::move(bytes), hash, s.next_sequence++, 99, interval_ms, sim::clock::now());
   }
 
   sim_test::pub_sub_lan lan;

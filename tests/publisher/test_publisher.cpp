@@ -333,6 +333,42 @@ TEST_CASE("the direct path (on the executor, nothing queued) is never refused", 
   CHECK(b.pub->stats("async").would_block == 1);
 }
 
+TEST_CASE("large messages count against the bound until their fragments are sent, not only until the executor took them",
+          "[publisher][would_block][large]") {
+  // Bound max(max_queued_bytes, max_message_size) = 1 MiB; each message 400 KB, three fragment
+  // turns for two. (The bound once counted a large message only until the executor had taken
+  // it into its fragment outbox: a publisher faster than its network queued without end.)
+  bed b{racket::publisher_options{.max_message_size = std::size_t{1} << 20, .max_queued_bytes = std::size_t{1} << 20}};
+  const std::string value(400'000, 'L');
+  std::error_code ec;
+  b.pub->publish(b.s, "big.1", value, 0ms, ec);
+  REQUIRE_FALSE(ec);
+  b.pub->publish(b.s, "big.2", value, 0ms, ec);
+  REQUIRE_FALSE(ec);
+  b.pub->publish(b.s, "big.3", value, 0ms, ec);  // 1.2 MB posted: over
+  CHECK(ec == racket::errc::would_block);
+
+  // Handler by handler until the executor has taken both: their fragments are still going out.
+  for (int i = 0; i < 100 && b.pub->stats("async").published < 2; ++i) b.net.context().poll_one();
+  REQUIRE(b.pub->stats("async").published == 2);
+  const std::uint64_t fragments = b.pub->stats("async").fragments_sent;
+  INFO("fragments sent so far " << fragments);
+  REQUIRE(fragments < 2 * (value.size() / 1400));
+  b.pub->publish(b.s, "big.3", value, 0ms, ec);
+  CHECK(ec == racket::errc::would_block);
+  CHECK(b.pub->stats("async").would_block == 2);
+
+  // Once everything went out, the bound takes messages again.
+  std::optional<std::error_code> flushed;
+  b.pub->async_flush([&](std::error_code e) { flushed = e; });
+  REQUIRE(b.net.run_until([&] { return flushed.has_value(); }, 5s));
+  CHECK_FALSE(*flushed);
+  b.pub->publish(b.s, "big.3", value, 0ms, ec);
+  CHECK_FALSE(ec);
+  b.pub->publish(b.s, "big.4", value, 0ms, ec);
+  CHECK_FALSE(ec);
+}
+
 TEST_CASE("set_error_handler takes move-only handlers and std::function alike", "[publisher][error_handler]") {
   // The simulated transport reports nothing: this checks what compiles and is accepted; the
   // calls themselves are checked on real UDP (tests/net/test_publisher_threads.cpp).

@@ -26,6 +26,7 @@
 #include <asio/post.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -67,13 +68,14 @@ class large_sender {
   bool bound() const noexcept { return !self_.expired(); }
   void bind(std::weak_ptr<large_sender> self) noexcept { self_ = std::move(self); }
 
-  // One large message of `s`, numbered and stamped by the caller: cached as the subject's
-  // large value (interval 0: the subject's large value dropped), kept a while for repair, its
-  // fragments queued in the outbox and sent a turn at a time. The caller drops the subject's
-  // small value.
-  void publish(Stream& s, const std::string& subject, shared_bytes bytes, std::uint64_t sequence,
+  // One large message of `s`, numbered and stamped by the caller, `hash` its content hash
+  // (wire::content_hash of the stream's name, `subject` and `bytes`, computed by the caller:
+  // the publisher does it on the publishing thread): cached as the subject's large value
+  // (interval 0: the subject's large value dropped), kept a while for repair, its fragments
+  // queued in the outbox and sent a turn at a time. The caller drops the subject's small
+  // value.
+  void publish(Stream& s, const std::string& subject, shared_bytes bytes, std::uint64_t hash, std::uint64_t sequence,
                std::uint64_t stamp, std::uint32_t interval_ms, time_point now) {
-    const std::uint64_t hash = wire::content_hash(s.name, subject, std::span<const std::byte>(*bytes));
     if (interval_ms == 0) {
       drop(s, subject);
     } else if (s.large.store(subject, {bytes, sequence, stamp, hash, interval_ms, {}}, now)) {
@@ -88,9 +90,16 @@ class large_sender {
     recent_.prune(now);
     recent_.add({&s, subject, bytes, sequence, stamp, hash, interval_ms, now});
     outbox_.add(s, subject, std::move(bytes), interval_ms, sequence, stamp, hash, false);
+    note_queued();
     pump();
     arm_timer();
   }
+
+  // Any thread: the payload bytes of the messages published (not resends or answers) whose
+  // fragments are not all handed to the transport yet. A publish counts them against its
+  // bound (publisher_impl::enqueue_large), so a publisher faster than its network is told
+  // would_block instead of queueing without end. Written by the executor after each change.
+  std::size_t queued_bytes() const noexcept { return queued_bytes_.load(std::memory_order_acquire); }
 
   // A small record (or a tombstone) of a subject replaces its large value: returns the
   // interval it had (0: none held).
@@ -175,6 +184,7 @@ class large_sender {
     closed_ = true;
     timer_.cancel();
     outbox_.clear();
+    note_queued();
     recent_.clear();
     probes_.clear();
     for (auto& w : waiters_) w.done(make_error_code(errc::not_open));
@@ -182,10 +192,13 @@ class large_sender {
   }
 
  private:
+  void note_queued() noexcept { queued_bytes_.store(outbox_.live_bytes(), std::memory_order_release); }
+
   // One turn of the outbox (fragment_outbox.hpp), then the next one behind the strand's other
   // work, or once the transport's send backlog has drained where it keeps one.
   void fragment_turn() {
     const bool more = !closed_ && outbox_.pump(gate_);
+    note_queued();
     outbox_.take_finished([this](Stream& s, std::uint64_t sequence) {
       if (probes_.start(s, sequence, Clock::now())) arm_timer();
     });
@@ -270,6 +283,7 @@ class large_sender {
   std::weak_ptr<large_sender> self_;
   earliest_timer<typename Transport::timer_type> timer_;  // resends, probes, the recent store's expiry
   fragment_outbox<Stream> outbox_;
+  std::atomic<std::size_t> queued_bytes_{0};  // outbox_.live_bytes(), for any thread (queued_bytes)
   std::vector<Stream*> streams_;  // streams that ever held a large value
   bool pumping_ = false;          // a fragment turn is under way or waiting
   bool closed_ = false;

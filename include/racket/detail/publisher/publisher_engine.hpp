@@ -250,7 +250,8 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   // One large message: a sequence number and a timestamp, the subject's small value dropped,
   // and the rest to the large sender (large_sender.hpp: the cache of large values, the
   // fragments' paced turns).
-  void publish_large(stream_state& s, const std::string& subject, shared_bytes bytes, std::uint32_t interval_ms) {
+  void publish_large(stream_state& s, const std::string& subject, shared_bytes bytes, std::uint64_t hash,
+                     std::uint32_t interval_ms) {
     const time_point now = Clock::now();
     if (!s.listener_checked) {
       ensure_listener(s);
@@ -261,12 +262,16 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
     bump(s.counters.published);
     const auto found = s.cache.find(subject);
     if (found.found()) uncache(s, found);
-    large().publish(s, subject, std::move(bytes), sequence, stamp, interval_ms, now);
+    large().publish(s, subject, std::move(bytes), hash, sequence, stamp, interval_ms, now);
   }
 
   // What async_flush waits for after its records: every large message published so far
   // handed to the transport (large_sender::when_sent).
   void when_large_sent(std::function<void(std::error_code)> done) { large_.when_sent(std::move(done)); }
+
+  // Any thread: the payload bytes of large messages queued in the large sender's outbox and
+  // not all sent yet (large_sender::queued_bytes).
+  std::size_t large_queued_bytes() const noexcept { return large_.queued_bytes(); }
 
   // The large sender, bound on first use: its timer and fragment turns hold it through this
   // engine (an aliasing pointer), which owns the transport and the gate it sends with.

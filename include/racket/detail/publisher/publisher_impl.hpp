@@ -268,11 +268,15 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     return std::static_pointer_cast<publisher_impl>(this->shared_from_this());
   }
 
-  // Any thread: a payload over one record (docs/architecture.md, "Large messages"). Copied
-  // once, before the lock, into the buffer the cache and the fragment sends share; then
-  // processed on the executor (at once when called there and idle). Bounded: the large
+  // Any thread: a payload over one record (docs/architecture.md, "Large messages"). Admitted
+  // under the lock, then copied once (unless shared) into the buffer the cache and the
+  // fragment sends share, and hashed, on this thread; then processed on the executor (at
+  // once when called there and idle). Bounded: the large
   // payloads posted and not yet sent may total max(max_queued_bytes, max_message_size),
-  // past which a publish is `would_block` (one message alone always passes).
+  // past which a publish is `would_block` (one message alone always passes). "Not yet
+  // sent": posted to the executor (large_posted_bytes_) or queued in the large sender's
+  // outbox with fragments still to go (large_queued_bytes); a message moving from one to
+  // the other is counted in both for a moment (process_large), never in neither.
   void enqueue_large(std::uint64_t key, const std::string& stream_name, const endpoint& ep,
                      const endpoint& announce_ep, std::string_view subject, byte_view payload,
                      std::uint32_t interval_ms, std::error_code& ec, std::shared_ptr<const void> owner) {
@@ -283,8 +287,6 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
       ec = make_error_code(errc::payload_too_large);
       return;
     }
-    // A payload the caller gave up (`owner`) is shared as it is; any other is copied, once.
-    shared_bytes bytes = owner ? share_bytes(std::move(owner), payload) : copy_bytes(payload);
     const bool on_executor = strand_.running_in_this_thread();
     stream_state* s = nullptr;
     bool direct = false;
@@ -297,9 +299,10 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
       s = find_or_add_stream(key, stream_name, ep, announce_ep, ec);
       if (ec) return;
       const std::size_t bound = std::max(opts_.max_queued_bytes, opts_.max_message_size);
-      if (large_posted_bytes_ != 0 && payload.size() > bound - std::min(bound, large_posted_bytes_)) {
+      const std::size_t queued = large_posted_bytes_ + this->large_queued_bytes();
+      if (queued != 0 && payload.size() > bound - std::min(bound, queued)) {
         s->counters.would_block.fetch_add(1, std::memory_order_relaxed);
-        last_queued_bytes() = large_posted_bytes_;
+        last_queued_bytes() = queued;
         ec = make_error_code(errc::would_block);
         return;
       }
@@ -308,26 +311,48 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
       direct = on_executor && !gate_.busy() && !flush_posted_ && pending_.empty() && flushing_bytes_ == 0 &&
                !shut_down_;
     }
+    // Admitted (a refusal costs no pass over the payload). A payload the caller gave up
+    // (`owner`) is shared as it is; any other is copied, once. Then its content hash: the one
+    // pass over the whole payload the publisher makes, here on the publishing thread, not on
+    // the executor, so a publisher whose io_context runs on other threads hashes the next
+    // message while they send this one.
+    shared_bytes bytes;
+    std::uint64_t hash = 0;
+    try {
+      bytes = owner ? share_bytes(std::move(owner), payload) : copy_bytes(payload);
+      hash = wire::content_hash(stream_name, subject, std::span<const std::byte>(*bytes));
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      large_posted_bytes_ -= payload.size();
+      throw;
+    }
     ec.clear();
     if (direct) {
-      process_large(*s, std::string(subject), std::move(bytes), interval_ms);
+      process_large(*s, std::string(subject), std::move(bytes), hash, interval_ms);
     } else {
-      asio::post(strand_, [self = shared_self(), s, subj = std::string(subject), b = std::move(bytes),
-                           interval_ms]() mutable { self->process_large(*s, subj, std::move(b), interval_ms); });
+      asio::post(strand_, [self = shared_self(), s, subj = std::string(subject), b = std::move(bytes), hash,
+                           interval_ms]() mutable { self->process_large(*s, subj, std::move(b), hash, interval_ms); });
     }
   }
 
   // --- executor only from here on ---
 
-  // A large payload posted by enqueue_large: no longer counted against the bound, and sent
-  // unless the publisher shut down meanwhile.
-  void process_large(stream_state& s, const std::string& subject, shared_bytes bytes, std::uint32_t interval_ms) {
+  // A large payload posted by enqueue_large: sent unless the publisher shut down meanwhile,
+  // and no longer counted as posted once the large sender counts it as queued (so that a
+  // publish on another thread never sees it in neither count).
+  void process_large(stream_state& s, const std::string& subject, shared_bytes bytes, std::uint64_t hash,
+                     std::uint32_t interval_ms) {
+    const std::size_t size = bytes->size();
+    bool shut = false;
     {
       std::lock_guard lock(mutex_);
-      large_posted_bytes_ -= bytes->size();
-      if (shut_down_) return;
+      shut = shut_down_;
+      if (shut) large_posted_bytes_ -= size;
     }
-    this->publish_large(s, subject, std::move(bytes), interval_ms);
+    if (shut) return;
+    this->publish_large(s, subject, std::move(bytes), hash, interval_ms);
+    std::lock_guard lock(mutex_);
+    large_posted_bytes_ -= size;
   }
 
   // Starts a flush, unless one is under way: that one takes the queue when it has sent its

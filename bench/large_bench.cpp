@@ -13,6 +13,12 @@
 //   raw GSO: the same bytes cut into full datagrams of Racket's datagram size (1452), handed to
 //            the kernel as UDP_SEGMENT sends of up to 64 datagrams; the receiver reads with
 //            UDP_GRO and counts bytes.
+//   raw GSO, hashing: the same, with each message's content hash computed before its sends,
+//            as Racket's protocol requires (every fragment carries it): from the one buffer
+//            (the most any sender that hashes can reach against raw GSO), and from as many
+//            buffers as Racket's publisher is given, taken in turn (as cold in the caches as
+//            Racket's: what the protocol and the bench's buffers cost before any of Racket's
+//            own code). Racket's rate is given against each.
 // Delivered MB/s = payload bytes delivered / (the last delivery - the first send), both read
 // on the steady clock, which every process on the machine shares. A point with more than
 // 0.1 % of its bytes lost is re-run paced at 0.9, 0.7, 0.5 and 0.3 x its delivered rate; the
@@ -24,7 +30,7 @@
 //
 // It sends multicast: it refuses to run unless `lo` is its only interface.
 //   unshare -n sh -c 'ip link set lo up; build/gcc/bench/large_bench [--quick] [--repeat N]
-//                     [--sizes 65536,1048576,16777216] [--mib-per-point N] [--copy]'
+//                     [--sizes 65536,1048576,16777216] [--mib-per-point N] [--copy] [--io-thread]'
 #include "racket/racket.hpp"
 
 #include "common/loopback_guard.hpp"
@@ -33,13 +39,17 @@
 #include "common/raw_udp.hpp"
 #include "common/stop_when.hpp"
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -48,7 +58,9 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -178,6 +190,11 @@ result raw_subscriber(std::size_t size, std::uint64_t expected, const std::funct
 // [6] datagrams sent (Racket's count; raw: sends of GSO runs).
 
 bool racket_copy = false;  // --copy: publish copies each message (publish of a byte_view)
+// --io-thread: the publisher's io_context runs on a thread of its own while the bench's thread
+// publishes (the usual Asio program), instead of the bench's thread running it between
+// publishes. The publishing thread then copies (with --copy) and hashes each message while the
+// io thread sends the ones before it.
+bool racket_io_thread = false;
 
 result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chrono::milliseconds interval,
                         const std::function<void()>& ready) {
@@ -199,7 +216,8 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
   const auto free_buffer = [&]() -> std::shared_ptr<std::vector<std::byte>>& {
     for (std::size_t k = 0; k < pool.size(); ++k) {  // round robin: the oldest first
       auto& b = pool[(next_buffer + k) % pool.size()];
-      if (b.use_count() == 1) {  // the publisher runs on this thread: no race
+      if (b.use_count() == 1) {  // the publisher has let go of it (on this thread, or the io thread's)
+        std::atomic_thread_fence(std::memory_order_acquire);  // its last release happened before our writes
         next_buffer = (next_buffer + k + 1) % pool.size();
         return b;
       }
@@ -215,12 +233,24 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
   std::vector<std::string> subjects;
   for (std::size_t k = 0; k < subject_count; ++k) subjects.push_back("bench.large." + std::to_string(k));
   io.run_for(50ms);
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::thread io_thread;
+  if (racket_io_thread) {
+    io.restart();
+    work.emplace(io.get_executor());
+    io_thread = std::thread([&] { io.run(); });
+  }
   ready();
   const double c0 = cpu_s(), t0 = now_s();
   std::error_code ec;
   std::uint64_t sent = 0, failed = 0, blocked = 0;
+  // While early, or refused (would_block: the outbox holds max_queued_bytes): let the sends go
+  // on, on this thread or, with --io-thread, on the io thread.
   auto run_a_while = [&](double s) {
-    io.run_one_for(std::chrono::microseconds(static_cast<long>(std::min(s, 0.005) * 1e6) + 1));
+    if (racket_io_thread)
+      sleep_s(std::min(s, 0.0001));
+    else
+      io.run_one_for(std::chrono::microseconds(static_cast<long>(std::min(s, 0.005) * 1e6) + 1));
   };
   for (std::uint64_t i = 0; i < n; ++i) {
     pace(rate, t0, static_cast<double>(i), run_a_while);
@@ -238,11 +268,13 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
         pub.publish(s, subjects[i % subject_count], std::shared_ptr<const std::vector<std::byte>>(shared), interval, ec);
       if (ec != racket::errc::would_block) break;
       ++blocked;
-      io.run_one_for(5ms);  // the outbox holds a message's worth: let it send
+      run_a_while(0.005);
     }
     if (ec) ++failed; else ++sent;
-    io.poll();
-    io.restart();
+    if (!racket_io_thread) {
+      io.poll();
+      io.restart();
+    }
   }
   const double t_last = now_s();
   // Every fragment goes out, and the requests for lost ones are answered (cached values from
@@ -251,7 +283,10 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
   // after it stalled).
   std::uint64_t fragments = 0;
   for (double quiet_since = now_s(); now_s() - quiet_since < 2.5;) {
-    io.run_for(20ms);
+    if (racket_io_thread)
+      std::this_thread::sleep_for(20ms);
+    else
+      io.run_for(20ms);
     const auto f = pub.stats("large").fragments_sent;
     if (f != fragments) {
       fragments = f;
@@ -259,6 +294,11 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
     }
   }
   const auto st = pub.stats("large");
+  if (racket_io_thread) {
+    work.reset();
+    io.stop();
+    io_thread.join();
+  }
   result r{};
   r[0] = static_cast<double>(sent);
   r[1] = t0;
@@ -271,17 +311,25 @@ result racket_publisher(std::size_t size, std::uint64_t n, double rate, std::chr
   return r;
 }
 
-result raw_publisher(std::size_t size, std::uint64_t n, double rate, const std::function<void()>& ready) {
+// `hashing` ("raw GSO, hashing"): each message's content hash (wire::content_hash, XXH3-64
+// of names and payload, which every fragment carries and so must be known before the first
+// goes) computed before its sends. `pooled`: each message taken in turn from as many buffers
+// as Racket's publisher is given (so as cold in the caches); else one buffer, always hot.
+result raw_publisher(std::size_t size, std::uint64_t n, double rate, bool hashing, bool pooled,
+                     const std::function<void()>& ready) {
   const int fd = raw_sender();
   const sockaddr_in to = raw_group(raw_group_addr, raw_port);
-  std::vector<std::byte> msg(size, std::byte{0x5A});
+  const std::size_t buffers = pooled ? racket::publisher_options{}.large_repair_bytes / size + 8 : 1;
+  std::vector<std::vector<std::byte>> pool(buffers, std::vector<std::byte>(size, std::byte{0x5A}));
   const std::size_t run = gso_segments(datagram) * datagram;  // bytes per GSO send
-  gso_send send(to, std::span<const std::byte>(msg.data(), std::min(run, size)), datagram);
+  gso_send send(to, std::span<const std::byte>(pool[0].data(), std::min(run, size)), datagram);
   ready();
   const double c0 = cpu_s(), t0 = now_s();
-  std::uint64_t sends = 0, failed = 0;
+  std::uint64_t sends = 0, failed = 0, sink = 0;
   for (std::uint64_t i = 0; i < n; ++i) {
+    std::vector<std::byte>& msg = pool[i % buffers];
     std::memcpy(msg.data(), &i, sizeof i);
+    if (hashing) sink += racket::wire::content_hash("large", "bench.large.0", msg);
     for (std::size_t off = 0; off < size; off += run) {
       pace(rate, t0, static_cast<double>(i) + static_cast<double>(off) / static_cast<double>(size), sleep_s);
       send.rebind(std::span<const std::byte>(msg.data() + off, std::min(run, size - off)));
@@ -295,11 +343,16 @@ result raw_publisher(std::size_t size, std::uint64_t n, double rate, const std::
   r[3] = cpu_s() - c0;
   r[4] = static_cast<double>(failed);
   r[6] = static_cast<double>(sends);
+  r[7] = static_cast<double>(sink & 1);  // kept, so the hash is computed
   ::close(fd);
   return r;
 }
 
 // --- one point ----------------------------------------------------------------------------------
+
+// What a point runs: Racket, or raw GSO (the reference), or raw GSO hashing each message,
+// from one buffer or from Racket's (raw_publisher's `hashing` and `pooled`).
+enum class kind { racket, raw, raw_hashing, raw_hashing_pooled };
 
 struct point {
   bool racket = false;
@@ -314,13 +367,16 @@ struct point {
 
 std::chrono::milliseconds racket_interval{0};  // --interval-ms (0: events; N > 0: cached values)
 
-point run_point(bool racket, std::size_t size, std::uint64_t n, double rate) {
+point run_point(kind what, std::size_t size, std::uint64_t n, double rate) {
+  const bool racket = what == kind::racket;
   child sub = spawn([&](const auto& ready) {
     return racket ? racket_subscriber(size, n, ready) : raw_subscriber(size, n, ready);
   });
   wait_ready(sub);
   child pub = spawn([&](const auto& ready) {
-    return racket ? racket_publisher(size, n, rate, racket_interval, ready) : raw_publisher(size, n, rate, ready);
+    return racket ? racket_publisher(size, n, rate, racket_interval, ready)
+                  : raw_publisher(size, n, rate, what == kind::raw_hashing || what == kind::raw_hashing_pooled,
+                                  what == kind::raw_hashing_pooled, ready);
   });
   wait_ready(pub);
   const result pr = finish(pub);
@@ -345,11 +401,11 @@ point run_point(bool racket, std::size_t size, std::uint64_t n, double rate) {
 
 // Full speed, then paced at 0.9, 0.7, 0.5, 0.3 x the delivered rate until at most 0.1 % of
 // the bytes are lost. Returns {full speed, no-loss point (rate < 0 when none)}.
-std::pair<point, point> no_loss(bool racket, std::size_t size, std::uint64_t n) {
-  const point full = run_point(racket, size, n, 0);
+std::pair<point, point> no_loss(kind what, std::size_t size, std::uint64_t n) {
+  const point full = run_point(what, size, n, 0);
   if (full.loss() <= 0.001) return {full, full};
   for (const double f : {0.9, 0.7, 0.5, 0.3}) {
-    const point p = run_point(racket, size, n, f * full.message_rate());
+    const point p = run_point(what, size, n, f * full.message_rate());
     if (p.loss() <= 0.001) return {full, p};
   }
   point none;
@@ -445,6 +501,89 @@ void print_passes() {
   std::printf("\n(load average %s; sink %llu)\n", load_average().c_str(), static_cast<unsigned long long>(sink & 1));
 }
 
+// --send-costs: what a sending process pays per byte of 1 MiB messages handed to the kernel as
+// GSO sends on loopback (its CPU time, user and kernel, ÷ bytes; a receiver process takes them
+// with UDP_GRO), by where the bytes are and what is done to them first: from one buffer
+// (always in cache, as raw GSO sends) or from 72 buffers in turn (as Racket's publisher is
+// given: out of cache); as one iovec per GSO send (raw GSO) or three per datagram (a
+// fragment's head, its payload slice where the message lies, its trailer: as Racket sends);
+// with the message's XXH3-64 computed first or not. The lower bound of a publisher that must
+// hash each message before its first fragment goes (docs/performance.md, "Large messages").
+void print_send_costs() {
+  constexpr std::size_t size = std::size_t{1} << 20, head = 75, trailer = 8, count = 2048;
+  const std::size_t payload = datagram - head - trailer, per_send = gso_segments(datagram);
+  const int rfd = raw_receiver(raw_group_addr, raw_port, 300);
+  enable_gro(rfd);
+  const pid_t child_pid = ::fork();
+  if (child_pid == 0) {
+    std::vector<char> b(65536);
+    while (::recv(rfd, b.data(), b.size(), 0) > 0) {
+    }
+    ::_exit(0);
+  }
+  ::close(rfd);
+  const int fd = raw_sender();
+  sockaddr_in to = raw_group(raw_group_addr, raw_port);
+  std::vector<std::byte> heads(per_send * (head + trailer), std::byte{1});
+  std::vector<iovec> iov(3 * per_send);
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
+  msghdr h{};
+  h.msg_name = &to;
+  h.msg_namelen = sizeof to;
+  h.msg_control = control;
+  h.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&h);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+  const auto seg = static_cast<std::uint16_t>(datagram);
+  std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+  std::uint64_t sink = 0;
+  std::printf("| where the bytes are | iovecs | hashed first | sender CPU, ns/B | against raw GSO |\n|---|---|---|---|---|\n");
+  double reference = 0;
+  for (const bool pooled : {false, true}) {
+    std::vector<std::vector<std::byte>> pool(pooled ? 72 : 1, std::vector<std::byte>(size, std::byte{0x5A}));
+    for (const bool three : {false, true}) {
+      for (const bool hashed : {false, true}) {
+        const double c0 = cpu_s();
+        for (std::size_t i = 0; i < count; ++i) {
+          std::byte* m = pool[i % pool.size()].data();
+          std::memcpy(m, &i, sizeof i);
+          if (hashed) sink += racket::detail::xxh3(m, size);
+          const std::size_t step = per_send * (three ? payload : datagram);
+          for (std::size_t off = 0; off < size; off += step) {
+            std::size_t n = 0;
+            if (!three) {
+              iov[n++] = {m + off, std::min(step, size - off)};
+            } else {
+              for (std::size_t p = off, k = 0; p < std::min(size, off + step); p += payload, ++k) {
+                iov[n++] = {heads.data() + k * (head + trailer), head};
+                iov[n++] = {m + p, std::min(payload, size - p)};
+                iov[n++] = {heads.data() + k * (head + trailer) + head, trailer};
+              }
+            }
+            h.msg_iov = iov.data();
+            h.msg_iovlen = n;
+            if (::sendmsg(fd, &h, 0) < 0) {
+              std::perror("large_bench: sendmsg");
+              std::exit(1);
+            }
+          }
+        }
+        const double ns = (cpu_s() - c0) * 1e9 / static_cast<double>(count * size);
+        if (reference == 0) reference = ns;
+        std::printf("| %s | %s | %s | %.3f | %.2f× |\n", pooled ? "72 buffers in turn (out of cache)" : "one buffer (in cache)",
+                    three ? "3 per datagram" : "1 per send", hashed ? "yes" : "no", ns, reference / ns);
+        std::fflush(stdout);
+      }
+    }
+  }
+  ::close(fd);
+  ::kill(child_pid, SIGTERM);
+  ::waitpid(child_pid, nullptr, 0);
+  std::printf("\n(load average %s; sink %llu)\n", load_average().c_str(), static_cast<unsigned long long>(sink & 1));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -461,9 +600,19 @@ int main(int argc, char** argv) {
       print_passes();  // sends nothing
       return 0;
     }
+    if (a == "--send-costs") {
+      std::string why;
+      if (!only_loopback(why, "run it inside unshare -n, or through tests/tools/in_netns.sh")) {
+        std::fprintf(stderr, "large_bench: refusing to send: %s\n", why.c_str());
+        return 1;
+      }
+      print_send_costs();
+      return 0;
+    }
     if (a == "--quick") quick = true;
     else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
     else if (a == "--copy") racket_copy = true;
+    else if (a == "--io-thread") racket_io_thread = true;
     else if (a == "--interval-ms" && i + 1 < argc) racket_interval = std::chrono::milliseconds(std::atol(argv[++i]));
     else if (a == "--mib-per-point" && i + 1 < argc) mib_per_point = std::strtod(argv[++i], nullptr);
     else if (a == "--sizes" && i + 1 < argc) {
@@ -476,8 +625,9 @@ int main(int argc, char** argv) {
         at = comma + 1;
       }
     } else {
-      std::fprintf(stderr, "usage: large_bench [--quick] [--repeat N] [--sizes BYTES[,BYTES...]] [--mib-per-point N] [--interval-ms N] [--copy]\n"
-                           "       large_bench --passes   (the cost of each pass over the bytes; sends nothing)\n");
+      std::fprintf(stderr, "usage: large_bench [--quick] [--repeat N] [--sizes BYTES[,BYTES...]] [--mib-per-point N] [--interval-ms N] [--copy] [--io-thread]\n"
+                           "       large_bench --passes   (the cost of each pass over the bytes; sends nothing)\n"
+                           "       large_bench --send-costs   (a GSO sender's CPU per byte, by layout and cache; sends)\n");
       return 2;
     }
   }
@@ -489,34 +639,47 @@ int main(int argc, char** argv) {
   if (mib_per_point <= 0) mib_per_point = quick ? 64 : 256;
   std::printf("# %s\n", command.c_str());
   std::printf("# datagram %zu B, raw GSO runs of %zu datagrams; %.0f MiB per point; racket interval %lld ms, "
-              "publish %s; load average before: %s\n\n",
+              "publish %s%s; load average before: %s\n\n",
               datagram, gso_segments(datagram), mib_per_point, static_cast<long long>(racket_interval.count()),
               racket_copy ? "copying (byte_view)" : "shared (no copy)",
+              racket_io_thread ? ", io_context on a thread of its own" : "",
               load_average().c_str());
   std::printf("| size | run | racket MB/s (full / no-loss) | raw GSO MB/s (full / no-loss) | ratio (no-loss) | "
+              "raw GSO hashing, one buffer / Racket's buffers: MB/s (no-loss) | ratio to each | "
               "racket pub CPU / sub CPU | raw pub CPU / sub CPU | racket at full speed: msgs delivered of sent, sub kernel drops, fragment answers | sub peak RSS growth | ÷ size | load |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
   for (const std::size_t size : sizes) {
     const auto n = static_cast<std::uint64_t>(std::max(4.0, mib_per_point * 1048576.0 / static_cast<double>(size)));
-    std::vector<double> ratios;
+    std::vector<double> ratios, hashing_ratios, pooled_ratios;
+    const auto ratio_of = [](const point& a, const point& b, std::vector<double>& into, char (&text)[32]) {
+      std::snprintf(text, sizeof text, "n/a");
+      if (a.rate < 0 || b.rate < 0 || b.mbps() <= 0) return;
+      into.push_back(a.mbps() / b.mbps());
+      std::snprintf(text, sizeof text, "%.2f", into.back());
+    };
     for (int k = 0; k < repeat; ++k) {
-      std::pair<point, point> r, g;
+      std::pair<point, point> r, g, h, q;
       if (k % 2 == 0) {
-        r = no_loss(true, size, n);
-        g = no_loss(false, size, n);
+        r = no_loss(kind::racket, size, n);
+        g = no_loss(kind::raw, size, n);
+        h = no_loss(kind::raw_hashing, size, n);
+        q = no_loss(kind::raw_hashing_pooled, size, n);
       } else {
-        g = no_loss(false, size, n);
-        r = no_loss(true, size, n);
+        q = no_loss(kind::raw_hashing_pooled, size, n);
+        h = no_loss(kind::raw_hashing, size, n);
+        g = no_loss(kind::raw, size, n);
+        r = no_loss(kind::racket, size, n);
       }
-      const bool both = r.second.rate >= 0 && g.second.rate >= 0 && g.second.mbps() > 0;
-      const double ratio = both ? r.second.mbps() / g.second.mbps() : 0;
-      if (both) ratios.push_back(ratio);
-      char ratio_text[32] = "n/a";
-      if (both) std::snprintf(ratio_text, sizeof ratio_text, "%.2f", ratio);
-      std::printf("| %s | %d | %.0f / %s | %.0f / %s | %s | %.0f%% / %.0f%% | %.0f%% / %.0f%% | %.0f of %llu, %.0f, %.0f | %.1f MiB | %.2f | %s |\n",
+      char ratio_text[32], hashing_text[32], pooled_text[32];
+      ratio_of(r.second, g.second, ratios, ratio_text);
+      ratio_of(r.second, h.second, hashing_ratios, hashing_text);
+      ratio_of(r.second, q.second, pooled_ratios, pooled_text);
+      std::printf("| %s | %d | %.0f / %s | %.0f / %s | %s | %s / %s | %s / %s | %.0f%% / %.0f%% | %.0f%% / %.0f%% | %.0f of %llu, %.0f, %.0f | %.1f MiB | %.2f | %s |\n",
                   size_name(size).c_str(), k + 1, r.first.mbps(), rate_text(r.second).c_str(), g.first.mbps(),
-                  rate_text(g.second).c_str(), ratio_text, 100 * r.first.pub_cpu, 100 * r.first.sub_cpu,
+                  rate_text(g.second).c_str(), ratio_text, rate_text(h.second).c_str(), rate_text(q.second).c_str(),
+                  hashing_text, pooled_text,
+                  100 * r.first.pub_cpu, 100 * r.first.sub_cpu,
                   100 * g.first.pub_cpu, 100 * g.first.sub_cpu, r.first.delivered_messages,
                   static_cast<unsigned long long>(n), r.first.kernel_drops, r.first.repairs_answered,
                   r.first.rss_growth / 1048576.0,
@@ -524,8 +687,12 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
     std::sort(ratios.begin(), ratios.end());
-    if (!ratios.empty())
-      std::printf("| %s | median | | | **%.2f** | | | | | | |\n", size_name(size).c_str(), ratios[ratios.size() / 2]);
+    std::sort(hashing_ratios.begin(), hashing_ratios.end());
+    std::sort(pooled_ratios.begin(), pooled_ratios.end());
+    if (!ratios.empty() && !hashing_ratios.empty() && !pooled_ratios.empty())
+      std::printf("| %s | median | | | **%.2f** | | **%.2f** / **%.2f** | | | | | | |\n", size_name(size).c_str(),
+                  ratios[ratios.size() / 2], hashing_ratios[hashing_ratios.size() / 2],
+                  pooled_ratios[pooled_ratios.size() / 2]);
     std::fflush(stdout);
   }
   return 0;

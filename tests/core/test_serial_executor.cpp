@@ -88,19 +88,24 @@ TEST_CASE("serial_executor: properties: blocking.never posts, tracked work keeps
   io.run();
   CHECK_FALSE(inside);
   CHECK(later);
-  // A tracked copy is outstanding work: run() waits for it to go.
+  // A tracked copy is outstanding work: run() waits for it to go. The thread posts only once
+  // run() has run a first job and so has nothing else queued: untracked, run() would return
+  // then, before the thread's job.
   io.restart();
-  std::atomic<bool> ran{false};
+  std::atomic<bool> ran{false}, started{false};
   {
     auto work = asio::prefer(a, asio::execution::outstanding_work.tracked);
     CHECK(work == a);  // the same strand
+    asio::post(io, [&] { started = true; });
     std::thread t([&, w = std::move(work)] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!started && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
       asio::post(w, [&] { ran = true; });
     });
     io.run();  // returns only once the thread's copy is gone and its job ran
     t.join();
   }
+  CHECK(started);
   CHECK(ran);
 }
 

@@ -526,6 +526,47 @@ TEST_CASE("udp gso: IPv6 runs over a veth pair arrive as separate datagrams", "[
   CHECK(rx.stats().datagrams_received - before == b.batch.size());
 }
 
+TEST_CASE("udp gso: datagrams in pieces that would block are joined into the backlog whole, in order", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  racket::test::veth_pair veth("rkgc", "rkgd", {"198.18.1.1/24"}, {"198.18.1.2/24"});
+  REQUIRE(veth.ok());
+  // As below: a slow link and a tiny send buffer, so most of the batch waits in the backlog,
+  // which keeps each datagram as one piece (outgoing_datagram::copy_to).
+  REQUIRE(racket::test::run("tc qdisc add dev rkgc root tbf rate 200mbit burst 64kb latency 2s"));
+  asio::io_context io;
+  udp_transport tx(io, {.interfaces = {"rkgc"}, .loopback = false, .send_buffer_size = 1});
+  udp_transport rx(io, {.interfaces = {"rkgd"}});
+  tx.open(address_family::v4);
+  group_rx got(rx, "239.255.3.16", 19120);
+  const bytes message = payload(9, 300 * 1000);
+  std::vector<bytes> heads, trailers;
+  heads.reserve(400);
+  trailers.reserve(400);
+  std::vector<outgoing_datagram> batch;
+  std::vector<bytes> expect;
+  for (std::size_t k = 0; k < 300; ++k) {  // runs of 30, each a head, a 1000-byte slice, a trailer
+    heads.push_back(payload(static_cast<std::uint32_t>(1000 + k), 40));
+    trailers.push_back(payload(static_cast<std::uint32_t>(5000 + k), 8));
+    outgoing_datagram d{.to = got.to, .bytes = heads.back(), .run_length = k % 30 == 0 ? std::uint16_t{30} : std::uint16_t{0}};
+    d.rest[0] = std::span<const std::byte>(message).subspan(k * 1000, 1000);
+    d.rest[1] = trailers.back();
+    batch.push_back(d);
+    bytes whole(heads.back());
+    whole.insert(whole.end(), d.rest[0].begin(), d.rest[0].end());
+    whole.insert(whole.end(), trailers.back().begin(), trailers.back().end());
+    expect.push_back(std::move(whole));
+  }
+  tx.send_batch(batch);
+  check_all_ok(batch);
+  CHECK(tx.stats().datagrams_sent < batch.size());  // some wait in the backlog
+  CHECK(tx.send_backlog() > 0);
+  REQUIRE(run_until(io, [&] { return got.datagrams.size() >= batch.size(); }, 10000ms));
+  run_for(io, 20ms);
+  CHECK(got.datagrams == expect);
+  CHECK(tx.stats().datagrams_sent == batch.size());
+  CHECK(tx.stats().send_errors == 0);
+}
+
 TEST_CASE("udp gso: a segmented send that would block is queued datagram by datagram, in order", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
   racket::test::veth_pair veth("rkga", "rkgb", {"198.18.0.1/24"}, {"198.18.0.2/24"});

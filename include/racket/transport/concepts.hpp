@@ -12,6 +12,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <span>
 #include <string>
@@ -88,6 +89,14 @@ struct outgoing_datagram {
   std::size_t size() const noexcept { return bytes.size() + rest[0].size() + rest[1].size(); }
   /// Whether it is in more than one piece.
   bool gathered() const noexcept { return !rest[0].empty() || !rest[1].empty(); }
+  /// Writes the datagram in one piece at `out` (room for `size()` bytes); returns its end.
+  std::byte* copy_to(std::byte* out) const noexcept {
+    for (const auto piece : {bytes, rest[0], rest[1]}) {
+      if (!piece.empty()) std::memcpy(out, piece.data(), piece.size());
+      out += piece.size();
+    }
+    return out;
+  }
 };
 
 /// Where a datagram came from.

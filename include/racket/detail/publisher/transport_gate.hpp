@@ -18,7 +18,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <mutex>
 #include <span>
 #include <system_error>
@@ -160,10 +159,7 @@ class transport_gate {
     for (outgoing_datagram& d : batch) {
       if (!d.gathered()) continue;
       std::byte* const start = p;
-      for (const auto piece : {d.bytes, d.rest[0], d.rest[1]}) {
-        if (!piece.empty()) std::memcpy(p, piece.data(), piece.size());
-        p += piece.size();
-      }
+      p = d.copy_to(p);
       d.bytes = std::span<const std::byte>(start, p);
       d.rest[0] = d.rest[1] = {};
     }

@@ -182,8 +182,8 @@ class send_path {
   // pieces joined in `joined_`, valid until the next call.
   std::span<const std::byte> joined(const outgoing_datagram& d) {
     if (!d.gathered()) return d.bytes;
-    joined_.assign(d.bytes.begin(), d.bytes.end());
-    for (const auto& piece : d.rest) joined_.insert(joined_.end(), piece.begin(), piece.end());
+    joined_.resize(d.size());
+    d.copy_to(joined_.data());
     return joined_;
   }
 

@@ -97,9 +97,14 @@ class last_value_cache {
   auto begin() noexcept { return slots_.begin(); }
   auto end() noexcept { return slots_.end(); }
 
-  // A cache that holds nothing (a stream of events only) needs no hash.
-  lookup find(std::string_view subject) const noexcept {
+  // A cache that holds nothing (a stream of events only) needs no hash. Forced inline, the
+  // lookup itself not: an event's publish paid the whole lookup's prologue and epilogue for
+  // the emptiness test (21 instructions a message, callgrind).
+  RACKET_HOT_INLINE lookup find(std::string_view subject) const noexcept {
     if (subjects_.empty()) return {0, npos};
+    return find_hashed(subject);
+  }
+  lookup find_hashed(std::string_view subject) const noexcept {
     const std::uint64_t h = xxh3(subject);
     return {h, subjects_.find(h, [&](std::uint32_t i) { return same_bytes(slots_[i].subject(), subject); })};
   }

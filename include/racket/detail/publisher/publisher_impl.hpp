@@ -168,11 +168,13 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     // no second lock, no hop through the executor. Anything queued by another thread first
     // keeps its place: then this record queues behind it. (The strand is asked through the
     // copy kept here: a copy per call would cost two atomic reference count changes.)
-    const bool on_executor = strand_.running_in_this_thread();
+    const thread_place place = where(strand_);
+    const bool on_executor = place == thread_place::on_strand;
     // A thread that runs the io_context and finds the strand free (a subscriber's handler
     // answering, say) enters it here and takes that path from inside: the record is not
-    // copied into the queue, and no flush goes through the strand's queue.
-    if (!on_executor && run_here_if_free(strand_, [&] {
+    // copied into the queue, and no flush goes through the strand's queue. (An application's
+    // own thread is told so by the same look that asked for the strand: nothing to try.)
+    if (place == thread_place::io_thread && run_here_if_free(strand_, [&] {
           enqueue(key, stream_name, ep, announce_ep, subject, payload, interval_ms, withdraw, ec);
         })) {
       return;
@@ -208,7 +210,7 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
         }
       }
     }
-    ec.clear();
+    // `ec` is clear here: cleared on entry, and every path that set it returned.
     if (direct != nullptr) {
       const time_point now = Clock::now();
       gate_.take_losses();  // a resend pass's are not this publish's
@@ -227,6 +229,24 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
       } else {
         asio::post(strand_, [self = shared_self()] { self->flush(); });  // from inside a send
       }
+    }
+  }
+
+  // Where the calling thread is: inside the executor; running its io_context, where
+  // run_here_if_free may enter it (udp_transport's serial_executor::where); or elsewhere. One
+  // look for serial_executor; for executors without `where`, on it or elsewhere.
+  enum class thread_place { on_strand, io_thread, elsewhere };
+  static thread_place where(const executor_type& ex) noexcept {
+    if constexpr (requires { ex.where(); }) {
+      using w = decltype(ex.where());
+      switch (ex.where()) {
+        case w::on_strand: return thread_place::on_strand;
+        case w::io_thread: return thread_place::io_thread;
+        case w::elsewhere: break;
+      }
+      return thread_place::elsewhere;
+    } else {
+      return ex.running_in_this_thread() ? thread_place::on_strand : thread_place::elsewhere;
     }
   }
 

@@ -65,7 +65,7 @@ class serial_executor {
   template <class Executor>
     requires(!is_strand<Executor> && !std::same_as<Executor, serial_executor> &&
              std::is_constructible_v<asio::any_io_executor, const Executor&>)
-  explicit serial_executor(const Executor& ex) : s_(make(ex)) {}
+  explicit serial_executor(const Executor& ex) : s_(make(ex)), io_(io_state(s_)) {}
 
   /// That strand itself (work on it and on this executor is one sequence).
   template <class Executor>
@@ -116,8 +116,29 @@ class serial_executor {
         s_);
   }
 
+  /// Where the calling thread is, in one look: inside this strand; running its io_context
+  /// (an io_strand's only: `try_run_here` may then enter it); or elsewhere (an application's
+  /// own thread: nothing to try). What a publish asks first.
+  enum class whereabouts { on_strand, io_thread, elsewhere };
+  whereabouts where() const noexcept {
+    if (io_ != nullptr) [[likely]] {  // an io_strand, tracked or not: no visit
+      if (io_strand_frame::contains(io_)) return whereabouts::on_strand;
+      return io_->inner.running_in_this_thread() ? whereabouts::io_thread : whereabouts::elsewhere;
+    }
+    return std::visit(
+        [](const auto& s) {
+          if (s.running_in_this_thread()) return whereabouts::on_strand;
+          if constexpr (is_io_strand<std::remove_cvref_t<decltype(s)>>) {
+            if (s.inner().running_in_this_thread()) return whereabouts::io_thread;
+          }
+          return whereabouts::elsewhere;
+        },
+        s_);
+  }
+
   /// Whether the calling thread is running a function of this strand.
   bool running_in_this_thread() const noexcept {
+    if (io_ != nullptr) [[likely]] return io_strand_frame::contains(io_);
     return std::visit([](const auto& s) { return s.running_in_this_thread(); }, s_);
   }
 
@@ -242,7 +263,17 @@ class serial_executor {
     return s_;
   }
 
+  // The io_strand's shared state when `s_` holds one, tracked or not (tracking changes only
+  // the executor beside the same state, so it stays right through require and prefer): the
+  // publish path's questions asked without visiting the variant. Null for Asio's strands.
+  static const io_strand_state* io_state(const strands& s) noexcept {
+    if (const auto* o = std::get_if<io_strand>(&s)) return o->state();
+    if (const auto* t = std::get_if<tracked_io_strand>(&s)) return t->state();
+    return nullptr;
+  }
+
   strands s_;
+  const io_strand_state* io_ = nullptr;
   bool never_ = false;
 };
 

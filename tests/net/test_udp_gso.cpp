@@ -435,6 +435,89 @@ TEST_CASE("udp gso: closing the receiver inside a coalesced buffer stops its del
   CHECK(lo.tx.stats().segmented_sends == 1);
 }
 
+TEST_CASE("udp gso: a receiver with a segments handler is offered a GRO buffer, the rest comes one by one",
+          "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  lo_transports lo;
+  const auto to = ep("239.255.3.12", 19116);
+  collected one;  // what the datagram handler got
+  std::vector<bytes> taken;  // what the segments handler took, datagram by datagram
+  std::vector<std::pair<std::size_t, std::size_t>> offers;  // (buffer size, segment size)
+  std::error_code ec;
+  const racket::receiver_id id = lo.rx.open_receiver(
+      to, one.handler(),
+      [&](std::span<const std::byte> buffer, std::size_t segment, const receive_info&) -> std::size_t {
+        offers.emplace_back(buffer.size(), segment);
+        // Takes one datagram of the first offer, then three, then none: the rest goes one by one.
+        const std::size_t take = offers.size() == 1 ? 1 : offers.size() == 2 ? 3 : 0;
+        for (std::size_t k = 0; k < take; ++k) {
+          const auto d = buffer.subspan(k * segment, std::min(segment, buffer.size() - k * segment));
+          taken.emplace_back(d.begin(), d.end());
+        }
+        return take;
+      },
+      ec);
+  REQUIRE_FALSE(ec);
+  REQUIRE(id != 0);
+  batch_builder b;
+  b.run(to, 10, 1000, 400);
+  lo.tx.send_batch(b.batch);
+  REQUIRE(run_until(lo.io, [&] { return taken.size() + one.datagrams.size() >= 10; }));
+  run_for(lo.io, 20ms);
+  REQUIRE(lo.tx.stats().segmented_sends == 1);
+  // One GRO buffer of the ten: offered whole, then its rest after the one taken, then after
+  // the three more; the six left went to the datagram handler, in order.
+  REQUIRE(offers.size() == 3);
+  CHECK(offers[0] == std::pair<std::size_t, std::size_t>{9 * 1000 + 400, 1000});
+  CHECK(offers[1] == std::pair<std::size_t, std::size_t>{8 * 1000 + 400, 1000});
+  CHECK(offers[2] == std::pair<std::size_t, std::size_t>{5 * 1000 + 400, 1000});
+  std::vector<bytes> all = taken;
+  all.insert(all.end(), one.datagrams.begin(), one.datagrams.end());
+  CHECK(taken.size() == 4);
+  CHECK(all == b.sent_to(to));
+  const auto rs = lo.rx.stats();
+  CHECK(rs.datagrams_received == 10);  // datagrams, whoever took them
+  CHECK(rs.bytes_received == 9 * 1000 + 400);
+
+  // A lone datagram is never offered; a buffer taken whole at once is offered once.
+  offers.clear();
+  taken.clear();
+  one.datagrams.clear();
+  batch_builder lone;
+  lone.add(to, 700);
+  lo.tx.send_batch(lone.batch);
+  REQUIRE(run_until(lo.io, [&] { return one.datagrams.size() >= 1; }));
+  CHECK(offers.empty());
+  lo.rx.close_receiver(id);
+}
+
+TEST_CASE("udp gso: closing the receiver from its segments handler stops the buffer's deliveries", "[udp][gso][net]") {
+  REQUIRE_PRIVATE_NETNS();
+  lo_transports lo;
+  const auto to = ep("239.255.3.13", 19117);
+  int singles = 0, offers = 0;
+  racket::receiver_id id = 0;
+  std::error_code ec;
+  id = lo.rx.open_receiver(
+      to, [&](std::span<const std::byte>, const receive_info&) { ++singles; },
+      [&](std::span<const std::byte>, std::size_t, const receive_info&) -> std::size_t {
+        ++offers;
+        lo.rx.close_receiver(id);
+        return 2;
+      },
+      ec);
+  REQUIRE_FALSE(ec);
+  collected other;
+  REQUIRE(lo.rx.open_receiver(to, other.handler()) != 0);
+  batch_builder b;
+  b.run(to, 10, 500, 500);
+  lo.tx.send_batch(b.batch);
+  REQUIRE(run_until(lo.io, [&] { return other.datagrams.size() >= 10; }));
+  run_for(lo.io, 20ms);
+  CHECK(offers == 1);
+  CHECK(singles == 0);
+}
+
 TEST_CASE("udp gso: a kind-filtered receiver judges every datagram of a segmented run", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
   lo_transports lo;

@@ -129,6 +129,33 @@ TEST_CASE("reassembler: in order, reversed, shuffled, duplicated", "[reassembly]
   CHECK(h.r.bytes_in_use() > 20000);
 }
 
+TEST_CASE("reassembler: a stream_ref given back spares the lookup and changes no outcome", "[reassembly]") {
+  // Two messages of one stream fed through one stream_ref, one of another stream through its
+  // own: the same outcomes, deliveries and counters as without.
+  const auto a = cut("files", 1, 10, payload_of(9000, 1), 1452);
+  const auto b = cut("files", 2, 10, payload_of(7000, 2), 1452);
+  const auto c = cut("other", 1, 11, payload_of(8000, 3), 1452);
+  harness plain, with_ref;
+  reassembler<>::stream_ref files, other;
+  const auto lost = [](const lost_message&) {};
+  for (std::size_t k = 0; k < std::max({a.size(), b.size(), c.size()}); ++k) {
+    for (const auto* m : {&a, &b, &c}) {
+      if (k >= m->size()) continue;
+      CAPTURE(m->stream, m->publisher, k);
+      assembled_message out;
+      const auto o = with_ref.r.add(m->stream, m->publisher, (*m)[k], at(0ms), out, lost, m == &c ? other : files);
+      if (o == fragment_outcome::completed) with_ref.delivered.push_back(std::move(out));
+      CHECK(o == plain.feed(*m, k));
+    }
+  }
+  REQUIRE(with_ref.delivered.size() == 3);
+  for (const auto& d : with_ref.delivered) CHECK((intact(d, a) || intact(d, b) || intact(d, c)));
+  CHECK(with_ref.delivered[0].subject == plain.delivered[0].subject);
+  CHECK(with_ref.r.counters().completed == plain.r.counters().completed);
+  CHECK(with_ref.r.counters().fragments == plain.r.counters().fragments);
+  CHECK(with_ref.r.bytes_in_use() == 0);
+}
+
 TEST_CASE("reassembler: interleaved messages of one and of two publishers", "[reassembly]") {
   const auto a = cut("files", 1, 10, payload_of(9000, 1), 1452);
   const auto b = cut("files", 1, 11, payload_of(7000, 2), 1452);

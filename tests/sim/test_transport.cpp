@@ -92,6 +92,7 @@ TEST_CASE("sim::transport claims none of the transport's optional capabilities",
   STATIC_REQUIRE_FALSE(racket::kind_filtering_transport<sim::transport>);
   STATIC_REQUIRE_FALSE(racket::error_reporting_transport<sim::transport>);
   STATIC_REQUIRE_FALSE(racket::thread_safe_transport<sim::transport>);
+  STATIC_REQUIRE_FALSE(racket::segment_receiving_transport<sim::transport>);
 }
 
 // ---------------------------------------------------------------------------------------------

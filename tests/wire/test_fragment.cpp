@@ -6,6 +6,7 @@
 
 #include "fragment_support.hpp"
 #include "racket/wire/decode.hpp"
+#include "racket/wire/fragmenter.hpp"
 
 #include <cstring>
 
@@ -268,4 +269,154 @@ TEST_CASE("a header-checksummed fragment: its checksum covers the head, a damage
     CAPTURE(n);
     CHECK(fragment_error(bytes(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n))));
   }
+}
+
+namespace {
+
+// The fragments of one message as a publisher writes them (fragmenter), every datagram whole.
+struct cut_message {
+  cut_message(std::size_t size, std::uint8_t extra_flags, std::uint64_t sequence = 7,
+              std::uint64_t publisher = frag_pub, std::string_view stream = frag_stream)
+      : payload(size) {
+    for (std::size_t k = 0; k < size; ++k) payload[k] = static_cast<std::byte>(k * 131 + 7);
+    const wire::large_message m{.flags = 0, .interval_ms = 0, .sequence = sequence, .timestamp_ns = 99,
+                                .subject = frag_subject, .payload = payload};
+    const wire::fragmenter f{publisher, stream, m, 1452, wire::content_hash(stream, frag_subject, payload)};
+    REQUIRE(f.valid());
+    bytes buf(1452);
+    for (std::uint32_t k = 0; k < f.fragment_count(); ++k) {
+      const auto d = f.encode(k, buf, extra_flags);
+      datagrams.emplace_back(d.begin(), d.end());
+    }
+  }
+  bytes payload;
+  std::vector<bytes> datagrams;
+};
+
+wire::fragment_datagram decoded(const bytes& d) {
+  std::error_code ec;
+  const wire::fragment_datagram g = wire::decode_fragment(d, ec);
+  REQUIRE_FALSE(ec);
+  return g;
+}
+
+// Every field of two decoded fragment datagrams, and that their views are into `d`.
+void check_same_fields(const wire::fragment_datagram& a, const wire::fragment_datagram& b) {
+  CHECK(a.publisher_id == b.publisher_id);
+  CHECK(a.stream == b.stream);
+  CHECK(a.stream.data() == b.stream.data());
+  CHECK(a.frag.flags == b.frag.flags);
+  CHECK(a.frag.interval_ms == b.frag.interval_ms);
+  CHECK(a.frag.sequence == b.frag.sequence);
+  CHECK(a.frag.timestamp_ns == b.frag.timestamp_ns);
+  CHECK(a.frag.total_size == b.frag.total_size);
+  CHECK(a.frag.index == b.frag.index);
+  CHECK(a.frag.fragment_size == b.frag.fragment_size);
+  CHECK(a.frag.content_hash == b.frag.content_hash);
+  CHECK(a.frag.subject == b.frag.subject);
+  CHECK(a.frag.subject.data() == b.frag.subject.data());
+  CHECK(a.frag.bytes.data() == b.frag.bytes.data());
+  CHECK(a.frag.bytes.size() == b.frag.bytes.size());
+}
+
+}  // namespace
+
+TEST_CASE("fragment_reference takes the next fragments of the same message as decode_fragment reads them",
+          "[wire][fragment]") {
+  for (const std::uint8_t extra : {std::uint8_t{0}, wire::flags::header_checksum, wire::flags::resend,
+                                   static_cast<std::uint8_t>(wire::flags::resend | wire::flags::header_checksum)}) {
+    CAPTURE(int{extra});
+    const cut_message m{20000, extra};
+    REQUIRE(m.datagrams.size() == 15);
+    const wire::fragment_reference ref(m.datagrams[0], decoded(m.datagrams[0]));
+    CHECK_FALSE(ref.empty());
+    CHECK(wire::fragment_reference{}.empty());
+    for (std::size_t k = 0; k < m.datagrams.size(); ++k) {
+      CAPTURE(k);
+      wire::fragment_datagram out;
+      const bool taken = ref.next(m.datagrams[k], out);
+      // The last is shorter (another size, another P): left to decode_fragment.
+      CHECK(taken == (k + 1 < m.datagrams.size()));
+      if (taken) check_same_fields(out, decoded(m.datagrams[k]));
+    }
+    // Fragments of another message (sequence, publisher, stream) of the same size: refused.
+    wire::fragment_datagram out;
+    CHECK_FALSE(ref.next(cut_message(20000, extra, 8).datagrams[1], out));
+    CHECK_FALSE(ref.next(cut_message(20000, extra, 7, frag_pub + 1).datagrams[1], out));
+    CHECK_FALSE(ref.next(cut_message(20000, extra, 7, frag_pub, "sensorz").datagrams[1], out));
+    CHECK(ref.next(cut_message(20000, extra).datagrams[1], out));  // an identical copy of one: taken
+    // A last fragment as reference takes only itself.
+    const wire::fragment_reference last(m.datagrams.back(), decoded(m.datagrams.back()));
+    CHECK(last.next(m.datagrams.back(), out));
+    CHECK(out.frag.index == 14);
+  }
+}
+
+TEST_CASE("fragment_reference never takes a datagram decode_fragment refuses or reads differently (fuzzed)",
+          "[wire][fragment]") {
+  // Random damage to the next fragments of a message (any byte, K's among them), sometimes
+  // with the checksum made right again over the head or the whole datagram (as a forger
+  // would): whatever `next` takes, decode_fragment must take too, with the same fields.
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  const auto rnd = [&x](std::uint64_t n) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x % n;
+  };
+  std::size_t taken = 0, refused = 0;
+  for (const std::uint8_t extra : {std::uint8_t{0}, wire::flags::header_checksum}) {
+    const cut_message m{3000 + 1380 * 3, extra};  // four full fragments and a short last
+    const wire::fragment_reference ref(m.datagrams[0], decoded(m.datagrams[0]));
+    const std::size_t head = static_cast<std::size_t>(
+        reinterpret_cast<const std::byte*>(decoded(m.datagrams[0]).frag.bytes.data()) - m.datagrams[0].data());
+    const std::size_t k_off = head - frag_subject.size() - 14;  // K: after T, before F, the hash and the subject
+    for (int round = 0; round < 20000; ++round) {
+      bytes d = m.datagrams[rnd(m.datagrams.size() - 1)];
+      const std::size_t changes = 1 + rnd(3);
+      for (std::size_t c = 0; c < changes; ++c) {
+        const std::size_t at = rnd(4) == 0 ? k_off - 2 + rnd(8) : rnd(d.size());  // K often
+        d[at] = static_cast<std::byte>(rnd(4) == 0 ? rnd(256) : std::to_integer<unsigned>(d[at]) ^ (1u << rnd(8)));
+      }
+      switch (rnd(3)) {
+        case 0: break;
+        case 1: fix_checksum(d); break;
+        default: racket::detail::store_u64(d.data() + d.size() - 8, racket::detail::xxh3(d.data(), head)); break;
+      }
+      CAPTURE(round, to_hex(d));
+      wire::fragment_datagram out;
+      if (ref.next(d, out)) {
+        ++taken;
+        std::error_code ec;
+        const wire::fragment_datagram g = wire::decode_fragment(d, ec);
+        REQUIRE_FALSE(ec);
+        check_same_fields(out, g);
+      } else {
+        ++refused;
+      }
+    }
+  }
+  CHECK(taken > 1000);  // both outcomes were exercised
+  CHECK(refused > 1000);
+}
+
+TEST_CASE("fragment_reference checks the padding of each fragment", "[wire][fragment]") {
+  // Padded fragments (a run's datagrams made one size): the reference's padding length holds
+  // for the next ones, whose padding must be zero like any decoder's.
+  const bytes payload = frag_payload();
+  raw_fragment r;
+  r.padding = 5;
+  r.payload = bytes(payload.begin(), payload.begin() + 64);
+  const bytes first = r.encode();
+  r.index = 1;
+  r.payload = bytes(payload.begin() + 64, payload.begin() + 128);
+  bytes second = r.encode();
+  const wire::fragment_reference ref(first, decoded(first));
+  wire::fragment_datagram out;
+  CHECK(ref.next(second, out));
+  CHECK(out.frag.index == 1);
+  second[second.size() - 8 - 2] = std::byte{1};  // a padding byte, checksum made right
+  fix_checksum(second);
+  CHECK_FALSE(ref.next(second, out));
+  CHECK(fragment_error(second) == err(errc::bad_length));
 }

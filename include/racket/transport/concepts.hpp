@@ -115,6 +115,17 @@ using receiver_id = std::uint64_t;
 /// Called for each datagram a receiver gets; the span is valid only during the call.
 using datagram_handler = std::function<void(std::span<const std::byte>, const receive_info&)>;
 
+/// Called with a buffer that holds several datagrams a receiver got at once (UDP GRO: datagrams
+/// of one sender, each `segment_size` bytes but the last, which may be shorter; in practice
+/// consecutive fragments of one large message), so the receiver can take a run of them as one
+/// unit. Returns how many of the leading datagrams it took (at most all of them): 0 means
+/// none, and the transport hands every datagram of the buffer to the receiver's
+/// `datagram_handler`, one by one, as it would without this handler; otherwise, unless the
+/// receiver was closed meanwhile, the rest is offered again the same way (a lone datagram left
+/// goes to the `datagram_handler`). The buffer is valid only during the call.
+using segments_handler =
+    std::function<std::size_t(std::span<const std::byte> buffer, std::size_t segment_size, const receive_info&)>;
+
 /// Per-transport counters (plain struct, copied out).
 struct transport_stats {
   std::uint64_t datagrams_sent = 0;
@@ -245,6 +256,18 @@ template <class T>
 concept error_reporting_transport = transport<T> && requires(T& t, transport_error_handler handler) {
   { t.set_error_handler(std::move(handler)) };
 };
+
+/// Optional: `open_receiver(ep, handler, segments, ec)` opens a receiver as `open_receiver(ep,
+/// handler, ec)` does, which also offers a buffer of several datagrams received at once to
+/// `segments` (see `segments_handler`) before it hands them to `handler` one by one. What is
+/// delivered is the same either way; the subscriber uses it to take the fragments of a large
+/// message a run at a time. Without it every datagram goes to `handler` on its own.
+template <class T>
+concept segment_receiving_transport =
+    transport<T> && requires(T& t, const endpoint& ep, datagram_handler handler, segments_handler segments,
+                             std::error_code& ec) {
+      { t.open_receiver(ep, std::move(handler), std::move(segments), ec) } -> std::same_as<receiver_id>;
+    };
 
 /// Optional: `static constexpr bool gathers = true` says `send_batch` sends a datagram in pieces
 /// (`outgoing_datagram::rest`) as one datagram, scatter-gather, without joining them first.

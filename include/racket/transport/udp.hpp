@@ -323,39 +323,15 @@ class udp_transport {
   /// \returns a non-zero id for `close_receiver`.
   [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler, std::error_code& ec,
                                           int only_kind = -1) {
-    std::lock_guard lock(mutex_);
-    ec.clear();
-    const address_family family = detail::udp::family_of(ep);
-    open(family, ec);
-    if (ec) return 0;
-    family_state& fs = state(family);
+    return open_receiver_with(ep, std::move(handler), {}, ec, only_kind);
+  }
 
-    auto r = std::make_shared<detail::udp::receiver>(core_.strand.io_object_executor());
-    r->ep = ep;
-    r->handler = std::move(handler);
-    r->family = family;
-    if (!detail::udp::open_receive_socket(*r, core_.options, only_kind, ec)) return 0;
-
-    std::error_code last_join_error;
-    for (const auto& itf : fs.interfaces) {
-      std::error_code je;
-      if (!r->join(itf.index, je)) {
-        ++core_.stats.join_errors;
-        last_join_error = je;
-        core_.report(je, itf.name);
-      }
-    }
-    if (r->joined.empty()) {
-      r->abandon(last_join_error, ec);
-      return 0;
-    }
-
-    r->set_positions(fs.interfaces);
-    r->allocate();
-    r->id = next_id_++;
-    receivers_.emplace(r->id, r);
-    receive_.arm_read(r);
-    return r->id;
+  /// Opens a receiver as above that also offers each buffer UDP GRO coalesced from several
+  /// datagrams to `segments` first (see `segments_handler`): it may take runs of them at once,
+  /// and what it does not take goes to `handler` one by one. Counted as datagrams either way.
+  [[nodiscard]] receiver_id open_receiver(const endpoint& ep, datagram_handler handler, segments_handler segments,
+                                          std::error_code& ec) {
+    return open_receiver_with(ep, std::move(handler), std::move(segments), ec, -1);
   }
 
   /// Throwing overload of `open_receiver`.
@@ -516,6 +492,44 @@ class udp_transport {
   family_state& state(address_family f) noexcept { return f == address_family::v4 ? v4_ : v6_; }
   const family_state& state(address_family f) const noexcept { return f == address_family::v4 ? v4_ : v6_; }
 
+  receiver_id open_receiver_with(const endpoint& ep, datagram_handler handler, segments_handler segments,
+                                 std::error_code& ec, int only_kind) {
+    std::lock_guard lock(mutex_);
+    ec.clear();
+    const address_family family = detail::udp::family_of(ep);
+    open(family, ec);
+    if (ec) return 0;
+    family_state& fs = state(family);
+
+    auto r = std::make_shared<detail::udp::receiver>(core_.strand.io_object_executor());
+    r->ep = ep;
+    r->handler = std::move(handler);
+    r->segments = std::move(segments);
+    r->family = family;
+    if (!detail::udp::open_receive_socket(*r, core_.options, only_kind, ec)) return 0;
+
+    std::error_code last_join_error;
+    for (const auto& itf : fs.interfaces) {
+      std::error_code je;
+      if (!r->join(itf.index, je)) {
+        ++core_.stats.join_errors;
+        last_join_error = je;
+        core_.report(je, itf.name);
+      }
+    }
+    if (r->joined.empty()) {
+      r->abandon(last_join_error, ec);
+      return 0;
+    }
+
+    r->set_positions(fs.interfaces);
+    r->allocate();
+    r->id = next_id_++;
+    receivers_.emplace(r->id, r);
+    receive_.arm_read(r);
+    return r->id;
+  }
+
   // Under mutex_: marks the receiver closed and leaves its groups; its socket is closed on the
   // strand, where its reads run.
   void shut(std::shared_ptr<detail::udp::receiver> r) {
@@ -569,6 +583,7 @@ static_assert(kind_filtering_transport<udp_transport>, "udp_transport::open_rece
 static_assert(error_reporting_transport<udp_transport>, "udp_transport::set_error_handler(transport_error_handler)");
 static_assert(thread_safe_transport<udp_transport>, "udp_transport::thread_safe");
 static_assert(gathering_transport<udp_transport>, "udp_transport::gathers");
+static_assert(segment_receiving_transport<udp_transport>, "udp_transport::open_receiver(ep, handler, segments, ec)");
 static_assert(unicast_transport<udp_transport>,
               "udp_transport::open_unicast(family, port, handler, ec) -> std::uint16_t, send_unicast, close_unicast");
 static_assert(backlog_reporting_transport<udp_transport>,

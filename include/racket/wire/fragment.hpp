@@ -3,8 +3,9 @@
 
 // What a fragment datagram is (docs/wire-format.md, "Fragmented messages") and how one is
 // read: the `fragment` flag, the limits, `fragment` (one decoded fragment record), the size
-// functions, `is_fragment_datagram` (routing) and `decode_fragment`. Knows nothing of writing
-// fragments (fragmenter.hpp), of requests, nor of reassembling messages.
+// functions, `is_fragment_datagram` (routing), `decode_fragment`, and `fragment_reference`
+// (the next fragments of a GRO buffer checked against one decoded in full). Knows nothing of
+// writing fragments (fragmenter.hpp), of requests, nor of reassembling messages.
 //
 //   fragment datagram = header (record_count 1), fragment record, padding, trailer (XXH3-64
 //                       of everything before it; with flag 0x40, of everything before the
@@ -219,5 +220,80 @@ inline fragment_datagram decode_fragment(std::span<const std::byte> bytes, std::
   ec.clear();
   return out;
 }
+
+/// A fragment datagram `decode_fragment` accepted, against which the datagrams after it in one
+/// buffer (UDP GRO: in practice the next fragments of the same message) are checked cheaply.
+/// `next` accepts exactly the datagrams that `decode_fragment` would accept with the same
+/// fields but the index K and the payload bytes: the same size, every byte before the payload
+/// equal to the reference's except K's four, and then, as `decode_fragment` checks them, K
+/// within the message, the payload length right for K, the padding all zero and the checksum
+/// (over the bytes before the payload with flag `header_checksum`, else over everything before
+/// the trailer). Anything else is left to `decode_fragment`. Holds views into the reference's
+/// bytes, which must outlive it. Never reads out of bounds, never allocates.
+class fragment_reference {
+ public:
+  fragment_reference() = default;
+  /// `bytes`, which `decode_fragment` decoded into `fd` without error.
+  fragment_reference(std::span<const std::byte> bytes, const fragment_datagram& fd) noexcept
+      : ref_(bytes.data()), size_(bytes.size()), fields_(fd) {
+    subject_off_ = static_cast<std::size_t>(reinterpret_cast<const std::byte*>(fd.frag.subject.data()) - ref_);
+    index_off_ = subject_off_ - fragment_fields_size + 4;
+    payload_off_ = subject_off_ + fd.frag.subject.size();
+    pad_off_ = payload_off_ + fd.frag.bytes.size();
+    const std::size_t records_off = header_size(fd.stream.size());
+    constexpr std::uint8_t header_only = flags::fragment | flags::header_checksum;
+    covered_ = (std::to_integer<std::uint8_t>(ref_[records_off]) & header_only) == header_only
+                   ? payload_off_
+                   : size_ - trailer_size;
+    count_ = fd.frag.fragment_count();
+  }
+
+  bool empty() const noexcept { return ref_ == nullptr; }
+
+  /// True when `bytes` is a valid fragment datagram of the reference's message with the same
+  /// fields but K (see the class): then `out` holds its fields, viewing `bytes`. False, and
+  /// `out` untouched, for anything else, valid or not.
+  bool next(std::span<const std::byte> bytes, fragment_datagram& out) const noexcept {
+    if (ref_ == nullptr || bytes.size() != size_) return false;
+    const std::byte* const d = bytes.data();
+    if (!same(d, ref_, index_off_) || !same(d + index_off_ + 4, ref_ + index_off_ + 4, payload_off_ - index_off_ - 4))
+      return false;
+    const std::uint32_t index = detail::load_u32(d + index_off_);
+    const std::size_t payload_len = pad_off_ - payload_off_;
+    if (index >= count_ ||
+        fragment_bytes(fields_.frag.total_size, fields_.frag.fragment_size, index) != payload_len)
+      return false;
+    const std::size_t trailer_off = size_ - trailer_size;
+    if (!detail::all_zero(d + pad_off_, trailer_off - pad_off_) ||
+        detail::xxh3(d, covered_) != detail::load_u64(d + trailer_off))
+      return false;
+    out = fields_;
+    out.stream = {reinterpret_cast<const char*>(d + header_fixed_size), fields_.stream.size()};
+    out.frag.index = index;
+    out.frag.subject = {reinterpret_cast<const char*>(d + subject_off_), fields_.frag.subject.size()};
+    out.frag.bytes = {d + payload_off_, payload_len};
+    return true;
+  }
+
+ private:
+  // Whether the n >= 8 bytes at a and b are the same: a word at a time, the last word
+  // overlapping, inline (the two heads compared per datagram are some 20 to 300 bytes; a call
+  // into memcmp for each cost more than the rest of the check).
+  static bool same(const std::byte* a, const std::byte* b, std::size_t n) noexcept {
+    std::uint64_t diff = detail::load_u64(a + n - 8) ^ detail::load_u64(b + n - 8);
+    for (std::size_t i = 0; i + 8 <= n; i += 8) diff |= detail::load_u64(a + i) ^ detail::load_u64(b + i);
+    return diff == 0;
+  }
+
+  const std::byte* ref_ = nullptr;
+  std::size_t size_ = 0;
+  fragment_datagram fields_;
+  std::size_t subject_off_ = 0;
+  std::size_t index_off_ = 0;    // K's four bytes
+  std::size_t payload_off_ = 0;  // the end of the subject
+  std::size_t pad_off_ = 0;      // the end of the payload
+  std::size_t covered_ = 0;      // bytes the checksum covers
+  std::uint32_t count_ = 0;      // the message's fragments
+};
 
 }  // namespace racket::wire

@@ -5,6 +5,7 @@
 // later fragment must match), its payload buffer of the claimed size, which fragments arrived,
 // and the completed message it turns into. Knows nothing of keys, caps, eviction nor time.
 
+#include "racket/detail/config.hpp"
 #include "racket/detail/reassembly/fragment_bitmap.hpp"
 #include "racket/wire/format.hpp"
 #include "racket/wire/fragment.hpp"
@@ -99,7 +100,7 @@ class partial_message {
   // Takes one fragment of this message (same publisher and sequence; the caller matched them).
   added add(const wire::fragment& f) noexcept {
     if (f.total_size != total_ || f.fragment_size != fragment_size_ || f.interval_ms != interval_ms_ ||
-        f.timestamp_ns != timestamp_ns_ || f.content_hash != content_hash_ || f.subject != subject_)
+        f.timestamp_ns != timestamp_ns_ || f.content_hash != content_hash_ || !same_bytes(f.subject, subject_))
       return added::inconsistent;
     // A live fragment and a snapshot fragment never share a sequence.
     if (!f.resend()) {

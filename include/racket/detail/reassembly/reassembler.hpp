@@ -97,6 +97,14 @@ class reassembler {
   const reassembly_limits& limits() const noexcept { return limits_; }
   const reassembly_counters& counters() const noexcept { return counters_; }
 
+  // Where `add` found a stream's state: given back with the next fragment of the SAME stream,
+  // it spares looking the name up again. Valid until a fragment of another stream is added
+  // (which may forget streams) or the reassembler is destroyed; default: none yet.
+  class stream_ref {
+    friend class reassembler;
+    void* s_ = nullptr;  // the stream_state
+  };
+
   // Takes one decoded fragment of `stream` from `publisher_id`, received at `now`. On
   // `completed`, `out` holds the message (verified against its content hash). Messages given
   // up to make room are reported to on_lost(const lost_message&) first. Throws only
@@ -104,11 +112,21 @@ class reassembler {
   template <class OnLost>
   fragment_outcome add(std::string_view stream, std::uint64_t publisher_id, const wire::fragment& f, TimePoint now,
                        assembled_message& out, OnLost&& on_lost) {
+    stream_ref ref;
+    return add(stream, publisher_id, f, now, out, on_lost, ref);
+  }
+
+  // As above, with `ref` (see stream_ref) filled in on the first call for a stream and used
+  // by the next calls for the same stream.
+  template <class OnLost>
+  fragment_outcome add(std::string_view stream, std::uint64_t publisher_id, const wire::fragment& f, TimePoint now,
+                       assembled_message& out, OnLost&& on_lost, stream_ref& ref) {
     ++counters_.fragments;
     if (!well_formed(f)) return count(fragment_outcome::malformed);
     if (f.total_size > limits_.max_message_size) return count(fragment_outcome::too_large);
-    stream_state* s = find_stream(stream);
+    stream_state* s = ref.s_ != nullptr ? static_cast<stream_state*>(ref.s_) : find_stream(stream);
     if (s == nullptr) return count(fragment_outcome::no_room);
+    ref.s_ = s;
 
     std::size_t at = find_message(*s, publisher_id, f.sequence);
     bool started = false;

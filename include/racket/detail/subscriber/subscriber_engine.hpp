@@ -174,9 +174,19 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
     if (!ch->open) {
       transport_.open(ep.group.is_v6() ? address_family::v6 : address_family::v4, ec);
       if (ec) return nullptr;
-      ch->receiver = transport_.open_receiver(
-          ep,
-          [this, ch](std::span<const std::byte> datagram, const receive_info&) { on_datagram(*ch, datagram); }, ec);
+      const auto one = [this, ch](std::span<const std::byte> datagram, const receive_info&) {
+        on_datagram(*ch, datagram);
+      };
+      if constexpr (segment_receiving_transport<Transport>) {  // runs of a large message's fragments at once
+        ch->receiver = transport_.open_receiver(
+            ep, one,
+            [this, ch](std::span<const std::byte> buffer, std::size_t segment, const receive_info&) {
+              return on_segments(*ch, buffer, segment);
+            },
+            ec);
+      } else {
+        ch->receiver = transport_.open_receiver(ep, one, ec);
+      }
       if (ec) return nullptr;
       ch->open = true;
     }
@@ -425,11 +435,70 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
       std::lock_guard lock(mutex_);
       if (!ch.open) return;
       ++ch.datagrams;
-      on_fragment(ch, bytes);
+      fragment_run run;
+      on_fragment(ch, bytes, Clock::now(), run);
     }
     flush_callbacks();
     std::lock_guard lock(mutex_);
     arm_timer();
+  }
+
+  // A buffer of several datagrams received at once (the transport's segments_handler: UDP
+  // GRO, the datagrams of one sender): a run of fragments is taken in one go; anything else
+  // (records, a keyed subscriber's datagrams) is left to come datagram by datagram (0).
+  std::size_t on_segments(channel& ch, std::span<const std::byte> buffer, std::size_t segment) {
+    if (opener_ != nullptr || !wire::is_fragment_datagram(buffer.first(std::min(segment, buffer.size())))) return 0;
+    return on_fragment_run(ch, buffer, segment);
+  }
+
+  // What the fragments after one in a run may reuse of it (on_fragment_run): set by a fragment
+  // decoded in full whose stream is subscribed here.
+  struct fragment_run {
+    wire::fragment_reference ref;  // the fragment decoded in full (empty: none)
+    stream_state* s = nullptr;     // its stream
+    bool matched = false;          // its subject matches a subscription
+    bool deliverable = false;      // the subject table's check said deliver, and nothing changed since
+    typename reassembler<time_point>::stream_ref place;  // its stream in the reassembler
+  };
+
+  // Consecutive fragment datagrams of `buffer` (cut at `segment`) taken as a run: under one
+  // lock, with one clock read. The first, and any that is not the same message's (another
+  // message, stream or publisher, or damaged), is decoded and handled in full (on_fragment);
+  // each one after it that wire::fragment_reference finds to be a valid fragment of the same
+  // message (every field but its index equal, its own index, length, padding and checksum
+  // checked) skips what it would repeat: the decoding, the stream lookup, the gap tracker (the
+  // same publisher, sequence and flags, noted already: noting them again changes nothing), the
+  // filter match and, while it said deliver, the subject table's check (which changes nothing
+  // when it says deliver). Counted as datagram by datagram. The run stops before a datagram
+  // that is not a fragment and after one that completed a message or left handler calls
+  // (which then run, as after that datagram on its own). Returns how many datagrams it took.
+  std::size_t on_fragment_run(channel& ch, std::span<const std::byte> buffer, std::size_t segment) {
+    batch_.clear_deliveries_and_removals();
+    std::size_t taken = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (!ch.open) return (buffer.size() + segment - 1) / segment;
+      const time_point now = Clock::now();
+      fragment_run run;
+      wire::fragment_datagram fd;
+      for (std::size_t at = 0; at < buffer.size(); at += segment) {
+        const auto bytes = buffer.subspan(at, std::min(segment, buffer.size() - at));
+        // The kernel's copy left the buffer out of the nearest caches: the next datagram is
+        // fetched while this one is handled (its head was a cache miss each, its payload more).
+        if (at + segment < buffer.size())
+          for (std::size_t line = 0; line < std::min(segment, buffer.size() - at - segment); line += 64)
+            prefetch(buffer.data() + at + segment + line);
+        if (!wire::is_fragment_datagram(bytes)) break;
+        ++taken;
+        ++ch.datagrams;
+        const bool more = run.ref.next(bytes, fd) ? on_next_fragment(fd, now, run) : on_fragment(ch, bytes, now, run);
+        if (!more || batch_.has_deliveries() || batch_.has_losses() || batch_.has_removals()) break;
+      }
+    }
+    flush_callbacks();
+    std::lock_guard lock(mutex_);
+    arm_timer();
+    return taken;
   }
 
   // Under mutex_: one fragment datagram (docs/architecture.md, "Large messages"). Its
@@ -437,21 +506,23 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
   // the subject filter, the stale check and the duplicate check (the carried content hash
   // against the value held); then the reassembler, and on completion the usual decision and
   // delivery, once, of the whole payload (held in completed_ until the batch has run).
-  void on_fragment(channel& ch, std::span<const std::byte> bytes) {
+  // `run` becomes this fragment's (empty when it is malformed or foreign). False when a run
+  // must end after it (a message completed).
+  bool on_fragment(channel& ch, std::span<const std::byte> bytes, time_point now, fragment_run& run) {
+    run = fragment_run{};
     std::error_code ec;
     const wire::fragment_datagram fd = wire::decode_fragment(bytes, ec, opts_.max_datagram_size, opts_.max_message_size);
     if (ec) {
       ++ch.malformed;
-      return;
+      return true;
     }
     const auto sit = ch.streams.find(fd.stream);
     if (sit == ch.streams.end()) {
       ++ch.foreign;
-      return;
+      return true;
     }
     stream_state& s = *sit->second;
     const wire::fragment& f = fd.frag;
-    const time_point now = Clock::now();
     ++s.stats.fragments_received;
     wire::record r;
     r.flags = f.flags;
@@ -463,31 +534,60 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
     note_publisher(s, fd.publisher_id, pub, r, now);
     bool matched = false;
     s.index.for_each_match(f.subject, [&](std::uint64_t, const entry_ptr&) { matched = true; });
+    run.ref = wire::fragment_reference(bytes, fd);
+    run.s = &s;
+    run.matched = matched;
     if (!matched) {
       ++s.stats.filtered;
-      return;
+      return true;
     }
-    const auto pre = s.subjects.check_fragment(f.subject, fd.publisher_id, f.sequence, f.timestamp_ns, f.content_hash,
-                                               f.interval_ms, now);
-    schedule(s, pre.expiry);
-    if (pre.what != subject_table<time_point>::outcome::deliver) return;
+    return take_fragment(s, fd, now, run);
+  }
+
+  // Under mutex_: a fragment after run's in a run, found the same message's (on_fragment_run).
+  bool on_next_fragment(const wire::fragment_datagram& fd, time_point now, fragment_run& run) {
+    stream_state& s = *run.s;
+    ++s.stats.fragments_received;
+    if (!run.matched) {
+      ++s.stats.filtered;
+      return true;
+    }
+    return take_fragment(s, fd, now, run);
+  }
+
+  // Under mutex_: a fragment whose subject a subscription matches, from the stale and
+  // duplicate check on (on_fragment). False when a message completed.
+  bool take_fragment(stream_state& s, const wire::fragment_datagram& fd, time_point now, fragment_run& run) {
+    const wire::fragment& f = fd.frag;
+    if (!run.deliverable) {
+      const auto pre = s.subjects.check_fragment(f.subject, fd.publisher_id, f.sequence, f.timestamp_ns,
+                                                 f.content_hash, f.interval_ms, now);
+      schedule(s, pre.expiry);
+      if (pre.what != subject_table<time_point>::outcome::deliver) return true;
+      run.deliverable = true;
+    }
     const auto lost = [this](const lost_message& m) { report_lost(m); };
     // The last message handed out was delivered with its batch: its buffer, already mapped,
     // goes back for the next large message (a fresh one faults in page by page).
     if (completed_.data != nullptr) reassembly_.recycle(completed_);
-    const fragment_outcome o = reassembly_.add(fd.stream, fd.publisher_id, f, now, completed_, lost);
+    const fragment_outcome o = reassembly_.add(fd.stream, fd.publisher_id, f, now, completed_, lost, run.place);
     switch (o) {
       case fragment_outcome::started:
         arm_reassembly_timer(now);
         if (fragment_repairs_.enabled()) arm_fragment_repair_timer(now + fragment_repairs_delay());
-        return;
+        return true;
       case fragment_outcome::added:
       case fragment_outcome::duplicate:
-      case fragment_outcome::already_complete: return;
+      case fragment_outcome::already_complete: return true;
       case fragment_outcome::completed: break;
-      default: ++s.stats.fragments_dropped; return;
+      case fragment_outcome::hash_mismatch: ++s.stats.fragments_dropped; return false;
+      default: ++s.stats.fragments_dropped; return true;
     }
     ++s.stats.messages_reassembled;
+    wire::record r;
+    r.interval_ms = f.interval_ms;
+    r.sequence = f.sequence;
+    r.timestamp_ns = f.timestamp_ns;
     r.payload = completed_.payload();
     r.flags = completed_.flags;
     r.subject = completed_.subject;
@@ -497,7 +597,7 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
     });
     const auto v = s.subjects.apply(r, fd.publisher_id, now, rng_, removals_to(s));
     schedule(s, v.expiry);
-    if (v.what != subject_table<time_point>::outcome::deliver) return;
+    if (v.what != subject_table<time_point>::outcome::deliver) return false;
     s.subjects.set_content_hash(r.subject, completed_.content_hash);
     for (subscription_entry* e : matches_) batch_.add_delivery(e, s.name, r, fd.publisher_id, v.is_new);
     if (batch_.has_deliveries()) {
@@ -505,6 +605,7 @@ class subscriber_engine : public std::enable_shared_from_this<subscriber_engine<
       batch_stream_ = &s;
       batch_epoch_ = channels_.streams_dropped();
     }
+    return false;
   }
 
   // Under mutex_: a large message given up (timed out, evicted, wrong hash): counted, and

@@ -3,10 +3,11 @@
 
 // How a udp_transport reads its receivers: waits for a socket to become readable, drains it
 // in `recvmmsg` batches (a bounded number per wake-up), busy polls when asked, and hands every
-// datagram (each one a GRO buffer held) to the receiver's handler, counting datagrams, bytes,
-// errors and kernel drops. Knows nothing of opening, joining, sending or the selection; the
-// only lock it takes is the transport's mutex, to look up a datagram's interface when its
-// receiver has several (a rescan may reorder them).
+// datagram (each one a GRO buffer held) to the receiver's handler (a GRO buffer first to its
+// segments handler, when it has one, which may take runs of datagrams at once), counting
+// datagrams, bytes, errors and kernel drops. Knows nothing of opening, joining, sending or the
+// selection; the only lock it takes is the transport's mutex, to look up a datagram's
+// interface when its receiver has several (a rescan may reorder them).
 
 #include "racket/transport/concepts.hpp"
 #include "racket/transport/detail/socket_ops.hpp"
@@ -182,13 +183,41 @@ class receive_loop {
       return 0;
     }
     const std::byte* data = r.buffers.get() + i * receive_slot_size;
-    return split_segments(r.msgs[i].msg_len, c.segment, [&](std::size_t offset, std::size_t part) {
+    const std::size_t len = r.msgs[i].msg_len;
+    if (r.segments && c.segment != 0 && c.segment < len) return deliver_segments(r, data, len, c.segment, info);
+    return split_segments(len, c.segment, [&](std::size_t offset, std::size_t part) {
       ++core_.stats.datagrams_received;
       core_.stats.bytes_received += part;
       if (r.handler) r.handler(std::span<const std::byte>(data + offset, part), info);
       // Closed (or the transport destroyed) from inside the handler: `this` may be gone.
       return !r.closed;
     });
+  }
+
+  // A GRO buffer of several datagrams, for a receiver with a segments handler: offered whole
+  // to it, which takes a run of leading datagrams at a time (segments_handler); what it does
+  // not take goes to the datagram handler one by one. Counted once, before any handler runs
+  // (after one, `this` may be gone).
+  std::size_t deliver_segments(receiver& r, const std::byte* data, std::size_t len, std::size_t segment,
+                               const receive_info& info) {
+    const std::size_t count = (len + segment - 1) / segment;
+    core_.stats.datagrams_received += count;
+    core_.stats.bytes_received += len;
+    std::size_t offset = 0;
+    while (len - offset > segment) {  // two datagrams or more left
+      const std::size_t took = r.segments(std::span<const std::byte>(data + offset, len - offset), segment, info);
+      if (r.closed) return count;  // closed (or the transport destroyed) inside: `this` may be gone
+      if (took == 0) break;
+      const std::size_t left = (len - offset + segment - 1) / segment;
+      offset += std::min(took, left) * segment;
+      if (offset > len) offset = len;
+      if (offset == len) return count;
+    }
+    split_segments(len - offset, segment, [&](std::size_t at, std::size_t part) {
+      if (r.handler) r.handler(std::span<const std::byte>(data + offset + at, part), info);
+      return !r.closed;
+    });
+    return count;
   }
 
   core& core_;

@@ -165,6 +165,7 @@ struct receiver {
   address_family family = address_family::v4;
   asio::ip::udp::socket socket;
   datagram_handler handler;
+  segments_handler segments;  // may be empty: every datagram then goes to `handler`
   std::vector<unsigned> joined;               // ifindexes the group is joined on
   std::vector<unsigned> ifindex_to_position;  // selection order
   // Set with ifindex_to_position: with one interface every datagram's position is 0, and

@@ -523,21 +523,10 @@ void print_send_costs() {
   }
   ::close(rfd);
   const int fd = raw_sender();
-  sockaddr_in to = raw_group(raw_group_addr, raw_port);
+  const sockaddr_in to = raw_group(raw_group_addr, raw_port);
   std::vector<std::byte> heads(per_send * (head + trailer), std::byte{1});
   std::vector<iovec> iov(3 * per_send);
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint16_t))] = {};
-  msghdr h{};
-  h.msg_name = &to;
-  h.msg_namelen = sizeof to;
-  h.msg_control = control;
-  h.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&h);
-  c->cmsg_level = SOL_UDP;
-  c->cmsg_type = UDP_SEGMENT;
-  c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
-  const auto seg = static_cast<std::uint16_t>(datagram);
-  std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+  gso_send send(to, std::span<const std::byte>(heads.data(), heads.size()), datagram);  // rebound per send
   std::uint64_t sink = 0;
   std::printf("| where the bytes are | iovecs | hashed first | sender CPU, ns/B | against raw GSO |\n|---|---|---|---|---|\n");
   double reference = 0;
@@ -562,9 +551,8 @@ void print_send_costs() {
                 iov[n++] = {heads.data() + k * (head + trailer) + head, trailer};
               }
             }
-            h.msg_iov = iov.data();
-            h.msg_iovlen = n;
-            if (::sendmsg(fd, &h, 0) < 0) {
+            send.rebind(std::span<iovec>(iov.data(), n));
+            if (send(fd) < 0) {
               std::perror("large_bench: sendmsg");
               std::exit(1);
             }

@@ -118,6 +118,13 @@ class gso_send {
   void rebind(std::span<const std::byte> bytes) {
     iov_.iov_base = const_cast<std::byte*>(bytes.data());
     iov_.iov_len = bytes.size();
+    h_.msg_iov = &iov_;
+    h_.msg_iovlen = 1;
+  }
+  // The same header for a datagram run in pieces (`pieces` outlives the send).
+  void rebind(std::span<iovec> pieces) {
+    h_.msg_iov = pieces.data();
+    h_.msg_iovlen = pieces.size();
   }
 
  private:

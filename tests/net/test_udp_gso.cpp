@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -105,6 +106,50 @@ struct batch_builder {
       if (d.to == to) out.emplace_back(d.bytes.begin(), d.bytes.end());
     return out;
   }
+};
+
+// A slow link between two veth ends: packets wait in the qdisc and hold the (tiny) send
+// buffer, so the kernel soon answers EAGAIN and the transport's backlog takes the rest. `tx`
+// sends on end a, `got` hears the group on end b.
+struct slow_link {
+  slow_link(const char* a, const char* b, int subnet, const char* group, std::uint16_t port)
+      : veth(a, b, {"198.18." + std::to_string(subnet) + ".1/24"}, {"198.18." + std::to_string(subnet) + ".2/24"}) {
+    REQUIRE(veth.ok());
+    REQUIRE(racket::test::run(std::string("tc qdisc add dev ") + a + " root tbf rate 200mbit burst 64kb latency 2s"));
+    tx.emplace(io, racket::transport_options{.interfaces = {a}, .loopback = false, .send_buffer_size = 1});
+    rx.emplace(io, racket::transport_options{.interfaces = {b}});
+    tx->open(address_family::v4);
+    got.emplace(*rx, group, port);
+  }
+  racket::test::veth_pair veth;
+  asio::io_context io;
+  std::optional<udp_transport> tx, rx;
+  std::optional<group_rx> got;
+};
+
+// Datagrams in pieces, as a fragment goes: a head, a slice of one shared message, a trailer;
+// `expect` holds each whole, as a receiver must see it.
+struct pieces_builder {
+  explicit pieces_builder(bytes msg) : message(std::move(msg)) {
+    heads.reserve(4096);  // spans into them must stay valid
+    trailers.reserve(4096);
+  }
+  void add(const endpoint& to, std::size_t slice_at, std::size_t slice, std::uint16_t run) {
+    heads.push_back(payload(static_cast<std::uint32_t>(100 + heads.size()), 40));
+    trailers.push_back(payload(static_cast<std::uint32_t>(200000 + trailers.size()), 8));
+    outgoing_datagram d{.to = to, .bytes = heads.back(), .run_length = run};
+    d.rest[0] = std::span<const std::byte>(message).subspan(slice_at, slice);
+    d.rest[1] = trailers.back();
+    batch.push_back(d);
+    bytes whole(heads.back());
+    whole.insert(whole.end(), d.rest[0].begin(), d.rest[0].end());
+    whole.insert(whole.end(), trailers.back().begin(), trailers.back().end());
+    expect.push_back(std::move(whole));
+  }
+  bytes message;
+  std::vector<bytes> heads, trailers;
+  std::vector<outgoing_datagram> batch;
+  std::vector<bytes> expect;
 };
 
 void check_all_ok(const std::vector<outgoing_datagram>& batch, std::uint32_t interfaces = 1) {
@@ -223,26 +268,11 @@ TEST_CASE("udp gso: datagrams in pieces go out whole, in a segmented run, one by
     tx.open(address_family::v4);
     group_rx g(rx, "239.255.3.9", 19115);
     // Each datagram as a fragment goes: a head, a slice of one shared payload, a trailer.
-    const bytes message = payload(7, 20 * 1000);
-    std::vector<bytes> heads, trailers;
-    heads.reserve(40);
-    trailers.reserve(40);
-    std::vector<outgoing_datagram> batch;
-    std::vector<bytes> expect;
-    const auto add = [&](std::size_t slice_at, std::size_t slice, std::uint16_t run) {
-      heads.push_back(payload(static_cast<std::uint32_t>(100 + heads.size()), 40));
-      trailers.push_back(payload(static_cast<std::uint32_t>(200 + trailers.size()), 8));
-      outgoing_datagram d{.to = g.to, .bytes = heads.back(), .run_length = run};
-      d.rest[0] = std::span<const std::byte>(message).subspan(slice_at, slice);
-      d.rest[1] = trailers.back();
-      batch.push_back(d);
-      bytes whole(heads.back());
-      whole.insert(whole.end(), d.rest[0].begin(), d.rest[0].end());
-      whole.insert(whole.end(), trailers.back().begin(), trailers.back().end());
-      expect.push_back(std::move(whole));
-    };
-    for (std::size_t k = 0; k < 19; ++k) add(k * 1000, 1000, k == 0 ? 20 : 0);  // a run of 20: 1048 bytes each
-    add(19 * 1000, 500, 0);                                                      // its shorter last
+    pieces_builder p(payload(7, 20 * 1000));
+    auto& batch = p.batch;
+    auto& expect = p.expect;
+    for (std::size_t k = 0; k < 19; ++k) p.add(g.to, k * 1000, 1000, k == 0 ? 20 : 0);  // a run of 20: 1048 bytes each
+    p.add(g.to, 19 * 1000, 500, 0);                                                    // its shorter last
     tx.send_batch(batch);
     check_all_ok(batch);
     std::vector<outgoing_datagram> lone{batch[3]};  // a batch of one in pieces
@@ -414,6 +444,22 @@ TEST_CASE("udp gso: a kernel refusing segmentation falls back to single sends, l
   CHECK(tx.stats().datagrams_sent == b.batch.size());
 }
 
+namespace {
+
+// A second receiver of `to` beside the one a case closes: a run of 10 datagrams sent to the
+// group all reach it, whatever the first did. Returns what was sent.
+batch_builder run_reaches_other(lo_transports& lo, const endpoint& to, collected& other) {
+  REQUIRE(lo.rx.open_receiver(to, other.handler()) != 0);
+  batch_builder b;
+  b.run(to, 10, 500, 500);
+  lo.tx.send_batch(b.batch);
+  REQUIRE(run_until(lo.io, [&] { return other.datagrams.size() >= 10; }));
+  run_for(lo.io, 20ms);
+  return b;
+}
+
+}  // namespace
+
 TEST_CASE("udp gso: closing the receiver inside a coalesced buffer stops its deliveries", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
   lo_transports lo;
@@ -424,12 +470,7 @@ TEST_CASE("udp gso: closing the receiver inside a coalesced buffer stops its del
     if (++calls == 3) lo.rx.close_receiver(id);
   });
   collected other;
-  REQUIRE(lo.rx.open_receiver(to, other.handler()) != 0);
-  batch_builder b;
-  b.run(to, 10, 500, 500);
-  lo.tx.send_batch(b.batch);
-  REQUIRE(run_until(lo.io, [&] { return other.datagrams.size() >= 10; }));
-  run_for(lo.io, 20ms);
+  const batch_builder b = run_reaches_other(lo, to, other);
   CHECK(calls == 3);
   CHECK(other.datagrams == b.sent_to(to));
   CHECK(lo.tx.stats().segmented_sends == 1);
@@ -508,12 +549,7 @@ TEST_CASE("udp gso: closing the receiver from its segments handler stops the buf
       ec);
   REQUIRE_FALSE(ec);
   collected other;
-  REQUIRE(lo.rx.open_receiver(to, other.handler()) != 0);
-  batch_builder b;
-  b.run(to, 10, 500, 500);
-  lo.tx.send_batch(b.batch);
-  REQUIRE(run_until(lo.io, [&] { return other.datagrams.size() >= 10; }));
-  run_for(lo.io, 20ms);
+  run_reaches_other(lo, to, other);
   CHECK(offers == 1);
   CHECK(singles == 0);
 }
@@ -611,57 +647,30 @@ TEST_CASE("udp gso: IPv6 runs over a veth pair arrive as separate datagrams", "[
 
 TEST_CASE("udp gso: datagrams in pieces that would block are joined into the backlog whole, in order", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
-  racket::test::veth_pair veth("rkgc", "rkgd", {"198.18.1.1/24"}, {"198.18.1.2/24"});
-  REQUIRE(veth.ok());
-  // As below: a slow link and a tiny send buffer, so most of the batch waits in the backlog,
-  // which keeps each datagram as one piece (outgoing_datagram::copy_to).
-  REQUIRE(racket::test::run("tc qdisc add dev rkgc root tbf rate 200mbit burst 64kb latency 2s"));
-  asio::io_context io;
-  udp_transport tx(io, {.interfaces = {"rkgc"}, .loopback = false, .send_buffer_size = 1});
-  udp_transport rx(io, {.interfaces = {"rkgd"}});
-  tx.open(address_family::v4);
-  group_rx got(rx, "239.255.3.16", 19120);
-  const bytes message = payload(9, 300 * 1000);
-  std::vector<bytes> heads, trailers;
-  heads.reserve(400);
-  trailers.reserve(400);
-  std::vector<outgoing_datagram> batch;
-  std::vector<bytes> expect;
-  for (std::size_t k = 0; k < 300; ++k) {  // runs of 30, each a head, a 1000-byte slice, a trailer
-    heads.push_back(payload(static_cast<std::uint32_t>(1000 + k), 40));
-    trailers.push_back(payload(static_cast<std::uint32_t>(5000 + k), 8));
-    outgoing_datagram d{.to = got.to, .bytes = heads.back(), .run_length = k % 30 == 0 ? std::uint16_t{30} : std::uint16_t{0}};
-    d.rest[0] = std::span<const std::byte>(message).subspan(k * 1000, 1000);
-    d.rest[1] = trailers.back();
-    batch.push_back(d);
-    bytes whole(heads.back());
-    whole.insert(whole.end(), d.rest[0].begin(), d.rest[0].end());
-    whole.insert(whole.end(), trailers.back().begin(), trailers.back().end());
-    expect.push_back(std::move(whole));
-  }
-  tx.send_batch(batch);
-  check_all_ok(batch);
-  CHECK(tx.stats().datagrams_sent < batch.size());  // some wait in the backlog
+  // Most of the batch waits in the backlog, which keeps each datagram as one piece
+  // (outgoing_datagram::copy_to).
+  slow_link link("rkgc", "rkgd", 1, "239.255.3.16", 19120);
+  auto& tx = *link.tx;
+  pieces_builder p(payload(9, 300 * 1000));
+  for (std::size_t k = 0; k < 300; ++k)  // runs of 30, each a head, a 1000-byte slice, a trailer
+    p.add(link.got->to, k * 1000, 1000, k % 30 == 0 ? std::uint16_t{30} : std::uint16_t{0});
+  tx.send_batch(p.batch);
+  check_all_ok(p.batch);
+  CHECK(tx.stats().datagrams_sent < p.batch.size());  // some wait in the backlog
   CHECK(tx.send_backlog() > 0);
-  REQUIRE(run_until(io, [&] { return got.datagrams.size() >= batch.size(); }, 10000ms));
-  run_for(io, 20ms);
-  CHECK(got.datagrams == expect);
-  CHECK(tx.stats().datagrams_sent == batch.size());
+  REQUIRE(run_until(link.io, [&] { return link.got->datagrams.size() >= p.batch.size(); }, 10000ms));
+  run_for(link.io, 20ms);
+  CHECK(link.got->datagrams == p.expect);
+  CHECK(tx.stats().datagrams_sent == p.batch.size());
   CHECK(tx.stats().send_errors == 0);
 }
 
 TEST_CASE("udp gso: a segmented send that would block is queued datagram by datagram, in order", "[udp][gso][net]") {
   REQUIRE_PRIVATE_NETNS();
-  racket::test::veth_pair veth("rkga", "rkgb", {"198.18.0.1/24"}, {"198.18.0.2/24"});
-  REQUIRE(veth.ok());
-  // A slow link: packets wait in the qdisc and hold the (tiny) send buffer, so the kernel
-  // soon answers EAGAIN and the transport's backlog takes the rest.
-  REQUIRE(racket::test::run("tc qdisc add dev rkga root tbf rate 200mbit burst 64kb latency 2s"));
-  asio::io_context io;
-  udp_transport tx(io, {.interfaces = {"rkga"}, .loopback = false, .send_buffer_size = 1});
-  udp_transport rx(io, {.interfaces = {"rkgb"}});
-  tx.open(address_family::v4);
-  group_rx got(rx, "239.255.3.15", 19119);
+  slow_link link("rkga", "rkgb", 0, "239.255.3.15", 19119);
+  auto& io = link.io;
+  auto& tx = *link.tx;
+  auto& got = *link.got;
 
   batch_builder b;
   for (int i = 0; i < 8; ++i) {

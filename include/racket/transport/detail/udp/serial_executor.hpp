@@ -125,15 +125,8 @@ class serial_executor {
       if (io_strand_frame::contains(io_)) return whereabouts::on_strand;
       return io_->inner.running_in_this_thread() ? whereabouts::io_thread : whereabouts::elsewhere;
     }
-    return std::visit(
-        [](const auto& s) {
-          if (s.running_in_this_thread()) return whereabouts::on_strand;
-          if constexpr (is_io_strand<std::remove_cvref_t<decltype(s)>>) {
-            if (s.inner().running_in_this_thread()) return whereabouts::io_thread;
-          }
-          return whereabouts::elsewhere;
-        },
-        s_);
+    // Asio's strands (io_ is set for every io_strand): none is entered from outside it.
+    return running_in_this_thread() ? whereabouts::on_strand : whereabouts::elsewhere;
   }
 
   /// Whether the calling thread is running a function of this strand.

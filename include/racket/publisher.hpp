@@ -148,7 +148,7 @@ class basic_publisher {
       payload = byte_view(scratch);
     }
     detail::last_encoded_size() = payload.size();
-    impl_->enqueue(s.key(), s.name(), s.endpoint(), s.announce_endpoint(), subject, payload, to_interval(interval, ec), false, ec);
+    impl_->enqueue(ref(s), subject, payload, to_interval(interval), false, ec);
   }
 
   /// Throwing overload of `publish`: `std::system_error` naming the stream and subject (and,
@@ -190,8 +190,8 @@ class basic_publisher {
     }
     const byte_view payload = detail::shared_view<T, C>(*value);
     detail::last_encoded_size() = payload.size();
-    impl_->enqueue(s.key(), s.name(), s.endpoint(), s.announce_endpoint(), subject, payload, to_interval(interval, ec),
-                   false, ec, std::shared_ptr<const void>(std::move(value)));
+    std::shared_ptr<const void> owner(std::move(value));  // taken only by a large payload
+    impl_->enqueue(ref(s), subject, payload, to_interval(interval), false, ec, &owner);
   }
 
   /// Throwing overload of the shared `publish`.
@@ -208,7 +208,7 @@ class basic_publisher {
   /// as for `publish`.
   template <class T, class C>
   void withdraw(const stream<T, C>& s, std::string_view subject, std::error_code& ec) {
-    impl_->enqueue(s.key(), s.name(), s.endpoint(), s.announce_endpoint(), subject, byte_view{}, 0, true, ec);
+    impl_->enqueue(ref(s), subject, byte_view{}, 0, true, ec);
   }
 
   /// Throwing overload of `withdraw`.
@@ -340,7 +340,12 @@ class basic_publisher {
     return out;
   }
 
-  static std::uint32_t to_interval(std::chrono::milliseconds interval, std::error_code&) noexcept {
+  template <class T, class C>
+  static detail::stream_ref ref(const stream<T, C>& s) noexcept {
+    return {s.key(), s.name(), s.endpoint(), s.announce_endpoint()};
+  }
+
+  static std::uint32_t to_interval(std::chrono::milliseconds interval) noexcept {
     if (interval.count() <= 0) return 0;
     return static_cast<std::uint32_t>(std::min<std::int64_t>(interval.count(), 0xFFFFFFFFll));
   }

@@ -11,6 +11,14 @@
 #define RACKET_HOT_INLINE inline
 #endif
 
+// The rare branches of a hot function, kept out of it: inlined, they cost it registers and
+// stack on every call.
+#if defined(__GNUC__) || defined(__clang__)
+#define RACKET_NOINLINE [[gnu::noinline]]
+#else
+#define RACKET_NOINLINE
+#endif
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -229,20 +229,19 @@ class publisher_engine : public std::enable_shared_from_this<publisher_engine<Tr
   }
 
   // Under mutex_: the stream, made (its family opened on the transport) on first use.
-  stream_state* find_or_add_stream(std::uint64_t key, const std::string& name, const endpoint& ep,
-                                   const endpoint& announce_ep, std::error_code& ec) {
-    if (sealer_ != nullptr && sealer_->mute(name)) [[unlikely]] {
+  stream_state* find_or_add_stream(const stream_ref& st, std::error_code& ec) {
+    if (sealer_ != nullptr && sealer_->mute(st.name)) [[unlikely]] {
       ec = make_error_code(errc::no_sending_key);
       return nullptr;
     }
     return streams_.find_or_add(
-        key, name, ep, ec,
+        st.key, st.name, st.ep, ec,
         [this](address_family family, std::error_code& e) {
           if (!opts_.multicast) return;  // peers only: no multicast interface is needed
           auto tlock = gate_.lock();
           transport_.open(family, e);
         },
-        [&announce_ep](stream_state& s) { s.announce_ep = announce_ep; });
+        [&st](stream_state& s) { s.announce_ep = st.announce_ep; });
   }
 
   // --- executor only from here on ---

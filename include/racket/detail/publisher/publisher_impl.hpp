@@ -144,22 +144,23 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
   }
 
   // Any thread. `payload` is already encoded. `owner`, when given, keeps `payload` alive and
-  // unchanged (a value the caller gave up): a large payload is then shared, not copied.
-  // `key`: the stream object's `key()` (0: none), which stands for `stream_name` and `ep`.
-  // `announce_ep`: the stream's announce channel, read only when the stream is new.
-  void enqueue(std::uint64_t key, const std::string& stream_name, const endpoint& ep, const endpoint& announce_ep,
-               std::string_view subject, byte_view payload, std::uint32_t interval_ms, bool withdraw,
-               std::error_code& ec, std::shared_ptr<const void> owner = nullptr) {
+  // unchanged (a value the caller gave up): a large payload then takes it (moved from) and is
+  // shared, not copied; any other leaves it. `st.key` (0: none) stands for the stream's name
+  // and endpoint; `st.announce_ep` is read only when the stream is new.
+  void enqueue(const stream_ref& st, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
+               bool withdraw, std::error_code& ec, std::shared_ptr<const void>* owner = nullptr) {
     // Cleared first: the calls below report through `ec` and are read back from it, so one
     // left over from the caller's last call (a would_block) must not be taken for theirs.
-    ec.clear();
-    if (auto e = validate_subject(subject)) {
-      ec = e;
+    // Only when set (clear() is a call into the C++ library, on every publish): an `ec` that
+    // came in holding no error is left as it came.
+    if (ec) ec.clear();
+    if (!is_valid_subject(subject)) [[unlikely]] {
+      ec = make_error_code(errc::invalid_subject);
       return;
     }
-    if (payload.size() > wire::max_payload(opts_.max_datagram_size, stream_name.size(), subject.size()))
+    if (payload.size() > wire::max_payload(opts_.max_datagram_size, st.name.size(), subject.size()))
         [[unlikely]] {
-      enqueue_large(key, stream_name, ep, announce_ep, subject, payload, interval_ms, ec, std::move(owner));
+      enqueue_large(st, subject, payload, interval_ms, ec, owner != nullptr ? std::move(*owner) : nullptr);
       return;
     }
     bool post = false;
@@ -174,20 +175,18 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     // answering, say) enters it here and takes that path from inside: the record is not
     // copied into the queue, and no flush goes through the strand's queue. (An application's
     // own thread is told so by the same look that asked for the strand: nothing to try.)
-    if (place == thread_place::io_thread && run_here_if_free(strand_, [&] {
-          enqueue(key, stream_name, ep, announce_ep, subject, payload, interval_ms, withdraw, ec);
-        })) {
+    if (place == thread_place::io_thread && enqueue_inside(st, subject, payload, interval_ms, withdraw, ec)) {
       return;
     }
     stream_state* direct = nullptr;
     {
       std::lock_guard lock(mutex_);
-      if (closed_) {
+      if (closed_) [[unlikely]] {
         ec = make_error_code(errc::not_open);
         return;
       }
-      stream_state* s = find_or_add_stream(key, stream_name, ep, announce_ep, ec);
-      if (ec) return;
+      stream_state* s = find_or_add_stream(st, ec);
+      if (ec) [[unlikely]] return;
       if (on_executor && !gate_.busy() && !flush_posted_ && pending_.empty() && flushing_bytes_ == 0 &&
           !shut_down_) {
         direct = s;
@@ -212,23 +211,42 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     }
     // `ec` is clear here: cleared on entry, and every path that set it returned.
     if (direct != nullptr) {
-      const time_point now = Clock::now();
-      gate_.take_losses();  // a resend pass's are not this publish's
-      process(*direct, subject, payload, interval_ms, stamp_(now), withdraw, now);
-      send_open_writers(now);
-      last_flush_losses_ = gate_.take_losses();  // this publish is the last "flush"
-      arm_timer();
+      publish_now(*direct, subject, payload, interval_ms, withdraw);
     } else if (post) {
-      if (on_executor && !gate_.busy()) {
-        flush();  // on the executor: send now, no hop through the queue
-      } else if (!on_executor) {
-        // A thread running the io_context (a subscriber's handler answering, say) takes the
-        // strand at once when it is free and flushes here, without a trip through the
-        // scheduler; any other thread, or a busy strand, queues the flush behind it.
-        asio::dispatch(strand_, [self = shared_self()] { self->flush(); });
-      } else {
-        asio::post(strand_, [self = shared_self()] { self->flush(); });  // from inside a send
-      }
+      start_flush_from(on_executor);
+    }
+  }
+
+  // enqueue from a thread that runs the io_context: inside the strand when it is free (true),
+  // else false and nothing done. Out of line: the application thread's path stays lean.
+  RACKET_NOINLINE bool enqueue_inside(const stream_ref& st, std::string_view subject, byte_view payload,
+                                      std::uint32_t interval_ms, bool withdraw, std::error_code& ec) {
+    return run_here_if_free(strand_, [&] { enqueue(st, subject, payload, interval_ms, withdraw, ec); });
+  }
+
+  // Executor, idle, nothing queued: the record straight into its datagram and out.
+  RACKET_NOINLINE void publish_now(stream_state& s, std::string_view subject, byte_view payload,
+                                   std::uint32_t interval_ms, bool withdraw) {
+    const time_point now = Clock::now();
+    gate_.take_losses();  // a resend pass's are not this publish's
+    process(s, subject, payload, interval_ms, stamp_(now), withdraw, now);
+    send_open_writers(now);
+    last_flush_losses_ = gate_.take_losses();  // this publish is the last "flush"
+    arm_timer();
+  }
+
+  // The first record queued since the last flush took the queue: the flush, at once when
+  // this thread is on the free executor, else through it.
+  RACKET_NOINLINE void start_flush_from(bool on_executor) {
+    if (on_executor && !gate_.busy()) {
+      flush();  // on the executor: send now, no hop through the queue
+    } else if (!on_executor) {
+      // A thread running the io_context (a subscriber's handler answering, say) takes the
+      // strand at once when it is free and flushes here, without a trip through the
+      // scheduler; any other thread, or a busy strand, queues the flush behind it.
+      asio::dispatch(strand_, [self = shared_self()] { self->flush(); });
+    } else {
+      asio::post(strand_, [self = shared_self()] { self->flush(); });  // from inside a send
     }
   }
 
@@ -297,11 +315,10 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
   // sent": posted to the executor (large_posted_bytes_) or queued in the large sender's
   // outbox with fragments still to go (large_queued_bytes); a message moving from one to
   // the other is counted in both for a moment (process_large), never in neither.
-  void enqueue_large(std::uint64_t key, const std::string& stream_name, const endpoint& ep,
-                     const endpoint& announce_ep, std::string_view subject, byte_view payload,
-                     std::uint32_t interval_ms, std::error_code& ec, std::shared_ptr<const void> owner) {
+  void enqueue_large(const stream_ref& st, std::string_view subject, byte_view payload, std::uint32_t interval_ms,
+                     std::error_code& ec, std::shared_ptr<const void> owner) {
     // The largest overhead a fragment of this message can have (any sequence and timestamp).
-    const bool fits = wire::fragment_size_for(opts_.max_datagram_size, stream_name.size(), subject.size(), interval_ms,
+    const bool fits = wire::fragment_size_for(opts_.max_datagram_size, st.name.size(), subject.size(), interval_ms,
                                               ~std::uint64_t{0}, ~std::uint64_t{0}) != 0;
     if (payload.size() > opts_.max_message_size || !fits) {
       ec = make_error_code(errc::payload_too_large);
@@ -316,7 +333,7 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
         ec = make_error_code(errc::not_open);
         return;
       }
-      s = find_or_add_stream(key, stream_name, ep, announce_ep, ec);
+      s = find_or_add_stream(st, ec);
       if (ec) return;
       const std::size_t bound = std::max(opts_.max_queued_bytes, opts_.max_message_size);
       const std::size_t queued = large_posted_bytes_ + this->large_queued_bytes();
@@ -340,7 +357,7 @@ class publisher_impl : public publisher_engine<Transport, Clock> {
     std::uint64_t hash = 0;
     try {
       bytes = owner ? share_bytes(std::move(owner), payload) : copy_bytes(payload);
-      hash = wire::content_hash(stream_name, subject, std::span<const std::byte>(*bytes));
+      hash = wire::content_hash(st.name, subject, std::span<const std::byte>(*bytes));
     } catch (...) {
       std::lock_guard lock(mutex_);
       large_posted_bytes_ -= payload.size();

@@ -22,6 +22,15 @@
 
 namespace racket::detail {
 
+// A stream as the application's `stream` object names it, for one publish: its key (0:
+// none), name, endpoint and announce channel. Views into that object, passed as one.
+struct stream_ref {
+  std::uint64_t key;
+  const std::string& name;
+  const endpoint& ep;
+  const endpoint& announce_ep;
+};
+
 // `Stream` has `name` (std::string), `ep` (endpoint) and `ordinal` (std::uint32_t, set here).
 template <class Stream>
 class stream_registry {

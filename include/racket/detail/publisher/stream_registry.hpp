@@ -6,6 +6,7 @@
 // publishing threads mostly stay on one stream. Knows nothing of locks (the caller locks),
 // records or the transport beyond the `open` it is handed.
 
+#include "racket/detail/config.hpp"
 #include "racket/detail/hash.hpp"
 #include "racket/endpoint.hpp"
 #include "racket/error.hpp"
@@ -41,10 +42,35 @@ class stream_registry {
   // `family_mismatch` when `name` is known at another endpoint; `open`'s.
   // `made(Stream&)` is called on a stream just made (before it is found by anyone).
   template <class Open, class Made = void (*)(Stream&)>
+  // The check against the last stream is inline (every publish makes it); the rest is out of
+  // line, so a caller's frame does not carry the lookup and the making.
   Stream* find_or_add(std::uint64_t key, const std::string& name, const endpoint& ep, std::error_code& ec,
                       Open&& open, Made&& made = [](Stream&) {}) {
     // The stream object's key (or a byte compare) instead of a hash lookup.
-    if (last_ != nullptr && (key != 0 ? key == last_key_ : last_->name == name && last_->ep == ep)) return last_;
+    if (last_ != nullptr && (key != 0 ? key == last_key_ : last_->name == name && last_->ep == ep)) [[likely]] {
+      return last_;
+    }
+    return look_up_or_add(key, name, ep, ec, open, made);
+  }
+
+  // The stream `name`, or nullptr.
+  Stream* find(std::string_view name) const {
+    const auto it = streams_.find(name);
+    return it == streams_.end() ? nullptr : it->second.get();
+  }
+
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& [name, s] : streams_) f(*s);
+  }
+
+  std::size_t size() const noexcept { return streams_.size(); }
+
+ private:
+  // find_or_add past the last stream: by name, else made.
+  template <class Open, class Made>
+  RACKET_NOINLINE Stream* look_up_or_add(std::uint64_t key, const std::string& name, const endpoint& ep,
+                                         std::error_code& ec, Open& open, Made& made) {
     if (auto it = streams_.find(std::string_view(name)); it != streams_.end()) {
       if (it->second->ep != ep) {
         ec = make_error_code(errc::family_mismatch);
@@ -64,20 +90,6 @@ class stream_registry {
     return remember(raw, key);
   }
 
-  // The stream `name`, or nullptr.
-  Stream* find(std::string_view name) const {
-    const auto it = streams_.find(name);
-    return it == streams_.end() ? nullptr : it->second.get();
-  }
-
-  template <class F>
-  void for_each(F&& f) {
-    for (auto& [name, s] : streams_) f(*s);
-  }
-
-  std::size_t size() const noexcept { return streams_.size(); }
-
- private:
   struct sv_hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return static_cast<std::size_t>(xxh3(s)); }

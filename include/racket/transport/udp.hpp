@@ -391,7 +391,7 @@ class udp_transport {
     ec.clear();
     auto& slot = unicast_[family == address_family::v4 ? 0 : 1];
     if (slot) return slot->ep.port;
-    auto r = std::make_shared<detail::udp::receiver>(core_.strand.io_object_executor());
+    auto r = std::make_shared<detail::udp::receiver>(core_.strand);
     r->family = family;
     r->handler = std::move(handler);
     if (!detail::udp::open_unicast_socket(*r, core_.options, port, ec)) return 0;
@@ -501,7 +501,7 @@ class udp_transport {
     if (ec) return 0;
     family_state& fs = state(family);
 
-    auto r = std::make_shared<detail::udp::receiver>(core_.strand.io_object_executor());
+    auto r = std::make_shared<detail::udp::receiver>(core_.strand);
     r->ep = ep;
     r->handler = std::move(handler);
     r->segments = std::move(segments);

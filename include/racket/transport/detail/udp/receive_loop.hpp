@@ -15,7 +15,6 @@
 #include "racket/transport/detail/udp/receive_control.hpp"
 #include "racket/transport/detail/udp/receiver.hpp"
 
-#include <asio/bind_executor.hpp>
 #include <asio/post.hpp>
 #include <asio/socket_base.hpp>
 
@@ -52,23 +51,33 @@ class receive_loop {
   receive_loop(const receive_loop&) = delete;
   receive_loop& operator=(const receive_loop&) = delete;
 
-  // The wait owns a reference to the receiver, handed on from wait to wait (moved, not
-  // copied: no atomic count changes per wake-up).
+  // The wait owns a reference to the receiver, handed on from wait to wait (moved; `keep`
+  // below is the one count change per wake-up).
   void arm_read(std::shared_ptr<receiver> r) {
     receiver& rr = *r;
-    // Bound to the strand itself, not left to the socket's type-erased executor: the
-    // completion then takes the strand's concrete path (serial_executor.hpp).
-    rr.socket.async_wait(asio::socket_base::wait_read, asio::bind_executor(core_.strand, [this, r = std::move(r)](const std::error_code& ec) mutable {
-      // `closed` is set by close_receiver/close (and so the destructor) before the socket
-      // goes: checked before touching `this`.
-      if (r->closed) return;
-      if (ec) {
-        ++core_.stats.receive_errors;
-        core_.report(ec, "");
-        return;
-      }
-      drain(std::move(r));
-    }));
+    // The wait completes on the socket's executor (the io_context's own, when the strand is
+    // over one) and enters the strand from there, through the receiver's copy of it: at once
+    // when it is free, as a strand's dispatch does. Not `bind_executor(strand, ...)`: Asio's
+    // wait operation then copies the strand executor (a variant over a shared state) for its
+    // tracked work, its binder and its completion, some 880 instructions a round trip on the
+    // latency path (docs/performance.md, "The latency path's executor copies").
+    rr.socket.async_wait(asio::socket_base::wait_read, [this, r = std::move(r)](const std::error_code& ec) mutable {
+      // `this` is not touched here: the transport may be gone. `keep` holds the receiver, and
+      // with it the strand being entered, until the strand is left: the function run may drop
+      // every other reference to it (a read that finds it closed).
+      const std::shared_ptr<receiver> keep = r;
+      keep->strand.execute([this, r = std::move(r), ec]() mutable {
+        // `closed` is set by close_receiver/close (and so the destructor) before the socket
+        // goes: checked, on the strand, before touching `this`.
+        if (r->closed) return;
+        if (ec) {
+          ++core_.stats.receive_errors;
+          core_.report(ec, "");
+          return;
+        }
+        drain(std::move(r));
+      });
+    });
   }
 
  private:

@@ -9,6 +9,7 @@
 #include "racket/endpoint.hpp"
 #include "racket/transport/concepts.hpp"
 #include "racket/transport/detail/socket_ops.hpp"
+#include "racket/transport/detail/udp/serial_executor.hpp"
 #include "racket/transport/interfaces.hpp"
 
 #include <asio/any_io_executor.hpp>
@@ -39,8 +40,9 @@ inline constexpr std::size_t receive_batch = 16;
 inline constexpr std::size_t receive_slot_size = 65536;
 
 struct receiver {
-  // On the transport's strand: the socket's completions (the reads) run there.
-  explicit receiver(const asio::any_io_executor& ex) : socket(ex) {}
+  // On the transport's strand `s`: the socket's completions (the reads) are taken there
+  // (receive_loop::arm_read). The socket is made on `s.io_object_executor()`.
+  explicit receiver(const serial_executor& s) : strand(s), socket(s.io_object_executor()) {}
   static constexpr std::size_t control_size = 128;
   // SO_RXQ_OVFL, the larger of the PKTINFOs, UDP_GRO: all three fit, so none is cut off.
   static_assert(CMSG_SPACE(sizeof(std::uint32_t)) + CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int)) <=
@@ -163,6 +165,7 @@ struct receiver {
   endpoint sender;                      // unicast only: the sender of the datagram being handled
   endpoint ep;
   address_family family = address_family::v4;
+  serial_executor strand;  // the transport's (a copy made once, not one per read)
   asio::ip::udp::socket socket;
   datagram_handler handler;
   segments_handler segments;  // may be empty: every datagram then goes to `handler`

@@ -132,9 +132,13 @@ inline std::uint64_t content_hash(std::string_view stream, std::string_view subj
   assert(stream.size() <= max_name_length && subject.size() <= max_name_length);
   const auto s_len = static_cast<unsigned char>(stream.size());
   const auto l_len = static_cast<unsigned char>(subject.size());
-  const std::size_t total = 2 + stream.size() + subject.size() + payload.size();
   constexpr std::size_t small = 512;
-  if (total <= small) {
+  const std::size_t names = 2 + stream.size() + subject.size();
+  // total <= small, written so that it cannot wrap: g++ -O3 otherwise followed a wrapped sum
+  // into the branch with a 20,000-byte payload and warned of a write past `buf`
+  // (-Wstringop-overflow, tests/wire/test_fragment.cpp built alone).
+  if (payload.size() <= small && names <= small - payload.size()) {
+    const std::size_t total = names + payload.size();
     // One-shot XXH3 is several times faster than streaming for short inputs.
     unsigned char buf[small];
     unsigned char* p = buf;
